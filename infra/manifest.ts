@@ -1,0 +1,159 @@
+/**
+ * The one declaration of the platform: functions, HTTP routes, queues and their consumers,
+ * event rules and bucket notifications, as data. The CDK stacks (infra/stacks) and the local
+ * runtime (infra/local) both read this object, so local and cloud cannot drift.
+ * Adding a route is one entry in `routes` (plus a function entry and its handler module).
+ */
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** Who may call a route (enforced by the JWT authorizer in a later change; `public` needs no token). */
+export type Role = 'public' | 'reader' | 'writer' | 'admin';
+
+/** What a function may touch; the CDK stack grants exactly these, nothing more. */
+export type Access =
+  | 'qdrant' // reads the Qdrant URL parameter and API key secret
+  | 'embedder' // reads the OpenAI key secret
+  | 'exports:read'
+  | 'exports:write'
+  | 'state:read'
+  | 'state:write'
+  | 'bus:put'
+  | `queue:${string}:send`;
+
+export interface FunctionDecl {
+  /** Handler module, relative to the repository root; it exports `handler`. */
+  entry: string;
+  description: string;
+  memoryMb: number;
+  timeoutSeconds: number;
+  access: readonly Access[];
+}
+
+export interface RouteDecl {
+  method: HttpMethod;
+  /** API Gateway path syntax: `/api/v1/vectors/{id}`. */
+  path: string;
+  function: string;
+  role: Role;
+}
+
+export interface QueueDecl {
+  description: string;
+  /** The consuming function; a queue may be declared before its consumer lands. */
+  consumer?: string;
+  batchSize: number;
+  /** Longest wait to fill a batch, seconds. */
+  maxBatchingWindowSeconds: number;
+  visibilityTimeoutSeconds: number;
+  /** Receives before a message moves to the queue's dead-letter queue. */
+  maxReceiveCount: number;
+  /** Concurrent consumer invocations at most (SQS event source `maxConcurrency`, ≥ 2). */
+  maxConcurrency: number;
+}
+
+/** An EventBridge pattern (subset used by the platform: values, prefix, anything-but, numeric, exists). */
+export type EventPattern = Record<string, unknown>;
+
+export interface RuleDecl {
+  description: string;
+  pattern: EventPattern;
+  function: string;
+  /** Keep matching events in the bus archive for replay. */
+  archive?: boolean;
+}
+
+export interface NotificationDecl {
+  /** Object key prefix and suffix that trigger it. */
+  prefix: string;
+  suffix?: string;
+  function: string;
+}
+
+export interface Manifest {
+  service: string;
+  /** Source of the events the platform publishes. */
+  eventSource: string;
+  functions: Record<string, FunctionDecl>;
+  routes: readonly RouteDecl[];
+  queues: Record<string, QueueDecl>;
+  rules: Record<string, RuleDecl>;
+  /** Object-created notifications on the exports bucket. */
+  notifications: readonly NotificationDecl[];
+}
+
+const vectorFn = (op: string, description: string, access: readonly Access[] = ['qdrant', 'embedder']): FunctionDecl => ({
+  entry: `functions/vectors/${op}/handler.ts`,
+  description,
+  memoryMb: 512,
+  timeoutSeconds: 29,
+  access,
+});
+
+export const manifest = {
+  service: 'vector-platform',
+  eventSource: 'vector-platform',
+  functions: {
+    health: {
+      entry: 'functions/platform/health/handler.ts',
+      description: 'Liveness: answers without touching any dependency',
+      memoryMb: 256,
+      timeoutSeconds: 5,
+      access: [],
+    },
+    version: {
+      entry: 'functions/platform/version/handler.ts',
+      description: 'Service version, stage and embedding model',
+      memoryMb: 256,
+      timeoutSeconds: 5,
+      access: [],
+    },
+    status: {
+      entry: 'functions/platform/status/handler.ts',
+      description: 'Readiness: checks Qdrant, the queue, the bus and the state store',
+      memoryMb: 256,
+      timeoutSeconds: 15,
+      access: ['qdrant', 'exports:read', 'state:read', 'queue:migrations:send', 'bus:put'],
+    },
+    listCollections: vectorFn('list-collections', 'List collections', ['qdrant']),
+    createCollection: vectorFn('create-collection', 'Create a collection (vector size, distance, embedding model)'),
+    getCollection: vectorFn('get-collection', 'Collection info: points count, config, embedding model', ['qdrant']),
+    deleteCollection: vectorFn('delete-collection', 'Delete a collection', ['qdrant']),
+    upsert: vectorFn('upsert', 'Upsert points given as vectors or as text to embed'),
+    search: vectorFn('search', 'Search by vector or by text, with filters'),
+    batch: vectorFn('batch', 'Several searches and upserts in one call'),
+    getPoint: vectorFn('get-point', 'Retrieve a point by id', ['qdrant']),
+    deletePoints: vectorFn('delete-points', 'Delete points by id or by filter', ['qdrant']),
+  },
+  routes: [
+    { method: 'GET', path: '/api/v1/health', function: 'health', role: 'public' },
+    { method: 'GET', path: '/api/v1/version', function: 'version', role: 'public' },
+    { method: 'GET', path: '/api/v1/status', function: 'status', role: 'reader' },
+    { method: 'GET', path: '/api/v1/vectors/collections', function: 'listCollections', role: 'reader' },
+    { method: 'POST', path: '/api/v1/vectors/collections', function: 'createCollection', role: 'writer' },
+    { method: 'GET', path: '/api/v1/vectors/collections/{name}', function: 'getCollection', role: 'reader' },
+    { method: 'DELETE', path: '/api/v1/vectors/collections/{name}', function: 'deleteCollection', role: 'admin' },
+    { method: 'POST', path: '/api/v1/vectors/upsert', function: 'upsert', role: 'writer' },
+    // The legacy gateway's name for upsert; kept so its clients keep working.
+    { method: 'POST', path: '/api/v1/vectors/insert', function: 'upsert', role: 'writer' },
+    { method: 'POST', path: '/api/v1/vectors/search', function: 'search', role: 'reader' },
+    { method: 'POST', path: '/api/v1/vectors/batch', function: 'batch', role: 'writer' },
+    { method: 'POST', path: '/api/v1/vectors/delete', function: 'deletePoints', role: 'writer' },
+    { method: 'GET', path: '/api/v1/vectors/{id}', function: 'getPoint', role: 'reader' },
+    { method: 'DELETE', path: '/api/v1/vectors/{id}', function: 'deletePoints', role: 'writer' },
+  ],
+  queues: {
+    migrations: {
+      description: 'One message per byte-range chunk of an uploaded export (consumer: the migration worker)',
+      batchSize: 5,
+      maxBatchingWindowSeconds: 2,
+      visibilityTimeoutSeconds: 180,
+      maxReceiveCount: 3,
+      maxConcurrency: 10,
+    },
+  },
+  rules: {},
+  notifications: [],
+} as const satisfies Manifest;
+
+export type FunctionName = keyof typeof manifest.functions;

@@ -1,0 +1,141 @@
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
+import { z } from 'zod';
+
+/**
+ * One validated configuration object, read once per cold start. CDK (or the local runtime)
+ * sets the environment; secrets are referenced by name and fetched here, never inlined.
+ */
+
+const boolFromEnv = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+
+const EnvSchema = z.object({
+  STAGE: z.string().min(1).default('local'),
+  SERVICE_VERSION: z.string().default('0.1.0'),
+  // Qdrant: a plain URL (local runtime, or a user's own Qdrant), or an SSM parameter name (AWS).
+  QDRANT_URL: z.url().optional(),
+  QDRANT_URL_PARAMETER: z.string().min(1).optional(),
+  QDRANT_API_KEY_SECRET: z.string().min(1).optional(),
+  DEFAULT_COLLECTION: z.string().min(1).default('vectors'),
+  // Embeddings.
+  EMBEDDER: z.enum(['local', 'openai']).default('local'),
+  EMBEDDING_MODEL: z.string().min(1).optional(),
+  EMBEDDING_DIMENSIONS: z.coerce.number().int().positive().max(16_000).optional(),
+  OPENAI_BASE_URL: z.url().optional(),
+  OPENAI_API_KEY_SECRET: z.string().min(1).optional(),
+  // Limits.
+  MAX_BODY_BYTES: z.coerce.number().int().positive().default(6 * 1024 * 1024),
+  // Platform resources (names/URLs set by CDK or the local runtime).
+  EXPORTS_BUCKET: z.string().min(1).optional(),
+  MIGRATION_QUEUE_URL: z.string().min(1).optional(),
+  EVENT_BUS_NAME: z.string().min(1).optional(),
+  STATE_TABLE: z.string().min(1).optional(),
+  STATE_DIR: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: boolFromEnv.default(false),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export interface Config {
+  stage: string;
+  version: string;
+  qdrant: { url: string; apiKey?: string };
+  defaultCollection: string;
+  embedder:
+    | { provider: 'local'; model: string; dimensions: number }
+    | { provider: 'openai'; model: string; dimensions: number; baseUrl?: string; apiKey: string };
+  maxBodyBytes: number;
+  exportsBucket?: string;
+  migrationQueueUrl?: string;
+  eventBusName?: string;
+  state: { table?: string; dir?: string };
+  s3ForcePathStyle: boolean;
+}
+
+export const LOCAL_EMBEDDING_MODEL = 'local-hash-v1';
+export const LOCAL_EMBEDDING_DIMENSIONS = 384;
+export const OPENAI_EMBEDDING_MODEL = 'text-embedding-3-small';
+export const OPENAI_EMBEDDING_DIMENSIONS = 1536;
+
+/** Parses the environment; throws a readable error naming every bad variable. */
+export function parseEnv(env: NodeJS.ProcessEnv): Env {
+  const result = EnvSchema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new Error(`Invalid configuration: ${lines.join('; ')}`);
+  }
+  return result.data;
+}
+
+export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  const e = parseEnv(env);
+  const qdrantUrl =
+    e.QDRANT_URL ?? (e.QDRANT_URL_PARAMETER ? await getParameter(e.QDRANT_URL_PARAMETER, { maxAge: 300 }) : undefined);
+  if (!qdrantUrl) throw new Error('Invalid configuration: QDRANT_URL or QDRANT_URL_PARAMETER must be set');
+  const qdrantApiKey = e.QDRANT_API_KEY_SECRET ? await readSecret(e.QDRANT_API_KEY_SECRET) : undefined;
+
+  let embedder: Config['embedder'];
+  if (e.EMBEDDER === 'openai') {
+    if (!e.OPENAI_API_KEY_SECRET) throw new Error('Invalid configuration: EMBEDDER=openai needs OPENAI_API_KEY_SECRET');
+    embedder = {
+      provider: 'openai',
+      model: e.EMBEDDING_MODEL ?? OPENAI_EMBEDDING_MODEL,
+      dimensions: e.EMBEDDING_DIMENSIONS ?? OPENAI_EMBEDDING_DIMENSIONS,
+      ...(e.OPENAI_BASE_URL ? { baseUrl: e.OPENAI_BASE_URL } : {}),
+      apiKey: await readSecret(e.OPENAI_API_KEY_SECRET),
+    };
+  } else {
+    embedder = {
+      provider: 'local',
+      model: e.EMBEDDING_MODEL ?? LOCAL_EMBEDDING_MODEL,
+      dimensions: e.EMBEDDING_DIMENSIONS ?? LOCAL_EMBEDDING_DIMENSIONS,
+    };
+  }
+
+  return {
+    stage: e.STAGE,
+    version: e.SERVICE_VERSION,
+    qdrant: { url: qdrantUrl, ...(qdrantApiKey ? { apiKey: qdrantApiKey } : {}) },
+    defaultCollection: e.DEFAULT_COLLECTION,
+    embedder,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    ...(e.EXPORTS_BUCKET ? { exportsBucket: e.EXPORTS_BUCKET } : {}),
+    ...(e.MIGRATION_QUEUE_URL ? { migrationQueueUrl: e.MIGRATION_QUEUE_URL } : {}),
+    ...(e.EVENT_BUS_NAME ? { eventBusName: e.EVENT_BUS_NAME } : {}),
+    state: { ...(e.STATE_TABLE ? { table: e.STATE_TABLE } : {}), ...(e.STATE_DIR ? { dir: e.STATE_DIR } : {}) },
+    s3ForcePathStyle: e.S3_FORCE_PATH_STYLE,
+  };
+}
+
+/**
+ * A secret's value. Locally (no AWS), `env:NAME` reads another environment variable so a
+ * developer can pass a key without Secrets Manager; in AWS the value is a secret name or ARN.
+ */
+async function readSecret(ref: string): Promise<string> {
+  if (ref.startsWith('env:')) {
+    const value = process.env[ref.slice(4)];
+    if (!value) throw new Error(`Invalid configuration: secret reference ${ref} is empty`);
+    return value;
+  }
+  const value = await getSecret(ref, { maxAge: 300 });
+  if (typeof value !== 'string' || value === '') throw new Error(`Invalid configuration: secret ${ref} is empty`);
+  return value;
+}
+
+let cached: Promise<Config> | undefined;
+
+/** The process-wide configuration, loaded once (cold start) and shared by every handler. */
+export function getConfig(): Promise<Config> {
+  cached ??= loadConfig().catch((err: unknown) => {
+    cached = undefined;
+    throw err;
+  });
+  return cached;
+}
+
+/** Forget the cached configuration (the local runtime and tests change the environment). */
+export function resetConfig(): void {
+  cached = undefined;
+}

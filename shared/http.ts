@@ -1,0 +1,115 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { z } from 'zod';
+import { type Config, getConfig } from './config.ts';
+import { PayloadTooLargeError, toErrorResponse, UnsupportedMediaTypeError, ValidationError } from './errors.ts';
+import { logger, metrics, tracer } from './powertools.ts';
+import { parseWith } from './validation.ts';
+
+/**
+ * The one HTTP wrapper: every API Gateway (HTTP API v2) handler is built with it.
+ * Middleware order is fixed: logger context → tracer → metrics → handler; errors are mapped last,
+ * in one place (`toErrorResponse`), so no handler builds an error body by hand.
+ */
+
+export interface HttpInput<B, Q, P> {
+  body: B;
+  query: Q;
+  path: P;
+  event: APIGatewayProxyEventV2;
+  config: Config;
+}
+
+/** A handler may return a plain value (200 JSON) or shape the response itself. */
+export class HttpResult {
+  readonly statusCode: number;
+  readonly body: unknown;
+  readonly headers: Record<string, string>;
+  constructor(statusCode: number, body: unknown, headers: Record<string, string> = {}) {
+    this.statusCode = statusCode;
+    this.body = body;
+    this.headers = headers;
+  }
+}
+
+export interface HttpSpec<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType> {
+  body?: B;
+  query?: Q;
+  path?: P;
+}
+
+type Out<T> = T extends z.ZodType ? z.output<T> : undefined;
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
+
+export function httpHandler<
+  B extends z.ZodType | undefined = undefined,
+  Q extends z.ZodType | undefined = undefined,
+  P extends z.ZodType | undefined = undefined,
+>(
+  spec: { body?: B; query?: Q; path?: P },
+  fn: (input: HttpInput<Out<B>, Out<Q>, Out<P>>) => Promise<unknown>,
+) {
+  const base = async (event: APIGatewayProxyEventV2, _context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+    const config = await getConfig();
+    const input = {
+      body: spec.body ? parseWith(spec.body, readJsonBody(event, config.maxBodyBytes), '') : undefined,
+      query: spec.query ? parseWith(spec.query, event.queryStringParameters ?? {}, 'query') : undefined,
+      path: spec.path ? parseWith(spec.path, event.pathParameters ?? {}, 'path') : undefined,
+      event,
+      config,
+    } as HttpInput<Out<B>, Out<Q>, Out<P>>;
+    const result = await fn(input);
+    if (result instanceof HttpResult) {
+      return {
+        statusCode: result.statusCode,
+        headers: { ...JSON_HEADERS, ...result.headers },
+        body: result.body === undefined ? '' : JSON.stringify(result.body),
+      };
+    }
+    return { statusCode: 200, headers: JSON_HEADERS, body: JSON.stringify(result) };
+  };
+
+  return middy(base)
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(logMetrics(metrics))
+    .use({
+      onError: (request) => {
+        const { statusCode, body } = toErrorResponse(request.error, request.context.awsRequestId);
+        if (statusCode >= 500) logger.error('request failed', { error: request.error as Error });
+        else logger.info('request rejected', { statusCode, code: body.error.code });
+        request.response = { statusCode, headers: JSON_HEADERS, body: JSON.stringify(body) };
+      },
+    });
+}
+
+/** The request body as JSON: 413 past the limit, 415 for a non-JSON content type, 400 for bad JSON. */
+export function readJsonBody(event: APIGatewayProxyEventV2, maxBytes: number): unknown {
+  if (event.body === undefined || event.body === null || event.body === '') {
+    throw ValidationError.field('body', 'a JSON body is required');
+  }
+  const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
+  if (raw.byteLength > maxBytes) {
+    throw new PayloadTooLargeError(`body: ${raw.byteLength} bytes exceeds the limit of ${maxBytes} bytes`);
+  }
+  const contentType = headerValue(event, 'content-type');
+  if (contentType && !/^application\/(.+\+)?json\b/i.test(contentType)) {
+    throw new UnsupportedMediaTypeError(`content-type: expected application/json, got ${contentType}`);
+  }
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw ValidationError.field('body', `invalid JSON (${(err as Error).message})`);
+  }
+}
+
+function headerValue(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (key.toLowerCase() === name) return value;
+  }
+  return undefined;
+}

@@ -1,0 +1,58 @@
+/**
+ * Ports: every edge of the platform is one of these interfaces, with an AWS adapter and a local
+ * one (see `shared/adapters/`). Services depend on the ports, never on an SDK.
+ * The vector store is the exception: Qdrant's REST API through `@qdrant/js-client-rest`, always.
+ */
+
+export interface ObjectStore {
+  put(key: string, body: string | Uint8Array, contentType?: string): Promise<void>;
+  /** Whole object, or the inclusive byte range `[start, end]`. Throws NotFoundError. */
+  get(key: string, range?: { start: number; end: number }): Promise<Uint8Array>;
+  /** The object as a stream of chunks (for exports too large to load). */
+  stream(key: string): Promise<AsyncIterable<Uint8Array>>;
+  head(key: string): Promise<{ size: number; etag?: string } | undefined>;
+  delete(key: string): Promise<void>;
+  ping(): Promise<void>;
+}
+
+export interface QueueMessage {
+  body: unknown;
+  /** Optional per-message delay, seconds. */
+  delaySeconds?: number;
+}
+
+export interface Queue {
+  /** Sends in batches of at most 10, as SQS allows. */
+  send(messages: QueueMessage[]): Promise<void>;
+  ping(): Promise<void>;
+}
+
+/** A platform event: `source` + `detailType` (past tense, e.g. `MigrationCompleted`) + detail. */
+export interface PlatformEvent<T = Record<string, unknown>> {
+  source: string;
+  detailType: string;
+  detail: T;
+}
+
+export interface EventBus {
+  publish(events: PlatformEvent[]): Promise<void>;
+  ping(): Promise<void>;
+}
+
+export interface StateItem<T = unknown> {
+  value: T;
+  /** Monotonic version for optimistic concurrency. */
+  version: number;
+  updatedAt: string;
+}
+
+/** Platform state: items grouped by a partition (`pk`), addressed by a sort key (`sk`). */
+export interface StateStore {
+  get<T>(pk: string, sk: string): Promise<StateItem<T> | undefined>;
+  /** Writes; with `expectedVersion`, fails with ConflictError if the stored version differs (0 = absent). */
+  put<T>(pk: string, sk: string, value: T, options?: { expectedVersion?: number }): Promise<StateItem<T>>;
+  /** Items of a partition, ordered by sort key, optionally restricted to a sort-key prefix. */
+  list<T>(pk: string, options?: { prefix?: string; limit?: number }): Promise<Array<{ sk: string } & StateItem<T>>>;
+  delete(pk: string, sk: string): Promise<void>;
+  ping(): Promise<void>;
+}

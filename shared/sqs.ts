@@ -1,0 +1,47 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { z } from 'zod';
+import { type Config, getConfig } from './config.ts';
+import { ValidationError } from './errors.ts';
+import { logger, metrics, tracer } from './powertools.ts';
+import { parseWith } from './validation.ts';
+
+/**
+ * The one SQS wrapper: each record's body is parsed with the message schema and handled on its
+ * own; failures are reported as partial batch responses (`batchItemFailures`) so one bad message
+ * never sinks its neighbours. Same fixed middleware order as the HTTP wrapper.
+ */
+export function sqsHandler<S extends z.ZodType>(
+  schema: S,
+  fn: (message: z.output<S>, record: SQSRecord, config: Config) => Promise<void>,
+) {
+  const processor = new BatchProcessor(EventType.SQS);
+
+  const base = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    const config = await getConfig();
+    const recordHandler = async (record: SQSRecord): Promise<void> => {
+      let body: unknown;
+      try {
+        body = JSON.parse(record.body);
+      } catch (err) {
+        throw ValidationError.field('body', `invalid JSON (${(err as Error).message})`);
+      }
+      try {
+        await fn(parseWith(schema, body, ''), record, config);
+      } catch (err) {
+        logger.warn('message failed', { messageId: record.messageId, error: err as Error });
+        throw err;
+      }
+    };
+    return processPartialResponse(event, recordHandler, processor, { context });
+  };
+
+  return middy(base)
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(logMetrics(metrics));
+}

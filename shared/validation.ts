@@ -1,0 +1,18 @@
+import type { z } from 'zod';
+import { ValidationError } from './errors.ts';
+
+/**
+ * Parses `value` with a zod schema; on failure throws one ValidationError whose issues name each
+ * field (dotted path, prefixed by `where` when given: `query.limit`) and the reason.
+ */
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => {
+    const path = issue.path.map(String).join('.');
+    return { field: [where, path].filter(Boolean).join('.') || where || 'body', reason: issue.message };
+  });
+  const first = issues[0]!;
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
+  throw new ValidationError(`${first.field}: ${first.reason}${more}`, issues);
+}
