@@ -1,0 +1,316 @@
+import { createHash } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import {
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { buildApp } from 'fauxqs';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { createLocalQueues, LocalQueueConsumers } from '#infra/local/queues.ts';
+import type { QueueDecl } from '#infra/manifest.ts';
+import { queueManifest } from '../fixtures/queues/manifest.ts';
+
+/**
+ * The local SQS event source mapping against the fauxqs emulator (bound to loopback): batches,
+ * the SQSEvent shape, partial batch failures, whole-batch retries, redrive to the dead-letter
+ * queue, concurrency and stop. Each test has its own queues (its own service name); visibility
+ * timeouts are 1 s, so a redelivery takes about a second.
+ */
+
+const REGION = 'eu-west-3';
+let app: ReturnType<typeof buildApp>;
+let sqs: SQSClient;
+const started: LocalQueueConsumers[] = [];
+
+beforeAll(async () => {
+  app = buildApp({ logger: false });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as AddressInfo;
+  sqs = new SQSClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: REGION,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+});
+
+afterAll(async () => {
+  // A test that failed before its own stop() leaves its consumers running: stop them all.
+  await Promise.all(started.map((c) => c.stop()));
+  sqs?.destroy();
+  await app?.close();
+});
+
+/** Polls `condition` until it holds; fails with `what` if it does not within 15 s. */
+async function waitFor(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+async function countMessages(url: string): Promise<number> {
+  const out = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: url,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return (
+    Number(out.Attributes?.ApproximateNumberOfMessages) +
+    Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible)
+  );
+}
+
+async function sendBodies(url: string, bodies: string[]): Promise<void> {
+  for (let i = 0; i < bodies.length; i += 10) {
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: url,
+        Entries: bodies.slice(i, i + 10).map((body, j) => ({ Id: `m${i + j}`, MessageBody: body })),
+      }),
+    );
+  }
+}
+
+type Handler = (event: SQSEvent) => Promise<SQSBatchResponse | undefined> | SQSBatchResponse | undefined;
+
+/** Queues for `service`, consumers calling `handler`, and a record of every invocation. */
+async function setup(service: string, overrides: Partial<QueueDecl>, handler: Handler) {
+  const manifest = queueManifest(service, overrides);
+  const queues = await createLocalQueues(sqs, manifest);
+  const invocations: SQSRecord[][] = [];
+  const logs: string[] = [];
+  const consumers = new LocalQueueConsumers({
+    manifest,
+    sqs,
+    queues,
+    region: REGION,
+    log: (msg) => logs.push(msg),
+    invoke: async (fnName, event) => {
+      if (fnName !== 'consumer') throw new Error(`unexpected function ${fnName}`);
+      const sqsEvent = event as SQSEvent;
+      invocations.push(sqsEvent.Records);
+      return handler(sqsEvent);
+    },
+  });
+  started.push(consumers);
+  const queue = queues.work!;
+  const seen = (body: string) => invocations.flat().filter((r) => r.body === body);
+  return { manifest, queues, queue, consumers, invocations, logs, seen };
+}
+
+describe('createLocalQueues', () => {
+  it('creates each queue with its dead-letter queue, idempotently', async ({ expect }) => {
+    const manifest = queueManifest('q-create', { visibilityTimeoutSeconds: 7, maxReceiveCount: 4 });
+    const first = await createLocalQueues(sqs, manifest);
+    const again = await createLocalQueues(sqs, manifest);
+    expect(again).toEqual(first);
+    const work = first.work!;
+    expect(work.url).toMatch(/\/q-create-work$/);
+    expect(work.dlqUrl).toMatch(/\/q-create-work-dlq$/);
+    expect(work.arn).toBe(`arn:aws:sqs:${REGION}:000000000000:q-create-work`);
+    const attrs = (
+      await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: work.url,
+          AttributeNames: ['VisibilityTimeout', 'RedrivePolicy'],
+        }),
+      )
+    ).Attributes!;
+    expect(attrs.VisibilityTimeout).toBe('7');
+    expect(JSON.parse(attrs.RedrivePolicy!)).toEqual({
+      deadLetterTargetArn: `arn:aws:sqs:${REGION}:000000000000:q-create-work-dlq`,
+      maxReceiveCount: 4,
+    });
+  });
+});
+
+describe.concurrent('LocalQueueConsumers', () => {
+  it('honours the batch size and builds the SQSEvent Lambda sends', async ({ expect }) => {
+    const t = await setup('q-shape', { batchSize: 3 }, () => undefined);
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: t.queue.url,
+        MessageBody: '{"chunk":0}',
+        MessageAttributes: {
+          jobId: { DataType: 'String', StringValue: 'job-42' },
+          size: { DataType: 'Number', StringValue: '1024' },
+          digest: { DataType: 'Binary', BinaryValue: new Uint8Array([0xde, 0xad, 0xbe, 0xef]) },
+        },
+      }),
+    );
+    await sendBodies(
+      t.queue.url,
+      Array.from({ length: 6 }, (_, i) => `{"chunk":${i + 1}}`),
+    );
+    t.consumers.start();
+    await waitFor(() => t.invocations.flat().length >= 7, '7 records');
+    await t.consumers.stop();
+
+    expect(Math.max(...t.invocations.map((records) => records.length))).toBeLessThanOrEqual(3);
+    expect(new Set(t.invocations.flat().map((r) => r.body)).size).toBe(7);
+    expect(await countMessages(t.queue.url)).toBe(0);
+
+    const record = t.invocations.flat().find((r) => r.body === '{"chunk":0}')!;
+    expect(Object.keys(record).sort()).toEqual(
+      [
+        'attributes',
+        'awsRegion',
+        'body',
+        'eventSource',
+        'eventSourceARN',
+        'md5OfBody',
+        'md5OfMessageAttributes',
+        'messageAttributes',
+        'messageId',
+        'receiptHandle',
+      ].sort(),
+    );
+    expect(record).toMatchObject({ eventSource: 'aws:sqs', eventSourceARN: t.queue.arn, awsRegion: REGION });
+    expect(record.md5OfBody).toBe(createHash('md5').update(record.body).digest('hex'));
+    expect(record.messageId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(record.receiptHandle).not.toBe('');
+    expect(record.attributes.ApproximateReceiveCount).toBe('1');
+    for (const key of ['SentTimestamp', 'ApproximateFirstReceiveTimestamp'] as const) {
+      expect(record.attributes[key]).toMatch(/^\d{13}$/);
+    }
+    expect(record.attributes.SenderId).not.toBe('');
+    expect(record.messageAttributes).toEqual({
+      jobId: { stringValue: 'job-42', stringListValues: [], binaryListValues: [], dataType: 'String' },
+      size: { stringValue: '1024', stringListValues: [], binaryListValues: [], dataType: 'Number' },
+      digest: { binaryValue: '3q2+7w==', stringListValues: [], binaryListValues: [], dataType: 'Binary' },
+    });
+  });
+
+  it('gathers batches larger than 10 from several receives, never more than batchSize', async ({
+    expect,
+  }) => {
+    const t = await setup(
+      'q-gather',
+      { batchSize: 15, maxBatchingWindowSeconds: 1, visibilityTimeoutSeconds: 10 },
+      () => undefined,
+    );
+    await sendBodies(
+      t.queue.url,
+      Array.from({ length: 25 }, (_, i) => `m${i}`),
+    );
+    t.consumers.start();
+    await waitFor(() => t.invocations.flat().length >= 25, '25 records');
+    await t.consumers.stop();
+
+    const sizes = t.invocations.map((records) => records.length);
+    expect(Math.max(...sizes)).toBe(15);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(25);
+    expect(await countMessages(t.queue.url)).toBe(0);
+  });
+
+  it('redelivers only the messages a partial batch response names', async ({ expect }) => {
+    const t = await setup('q-partial', {}, (event) => ({
+      batchItemFailures: event.Records.filter(
+        (r) => r.body === 'flaky' && r.attributes.ApproximateReceiveCount === '1',
+      ).map((r) => ({ itemIdentifier: r.messageId })),
+    }));
+    await sendBodies(t.queue.url, ['a', 'flaky', 'b', 'c']);
+    t.consumers.start();
+    await waitFor(() => t.seen('flaky').length === 2, 'the flaky message twice');
+    await waitFor(async () => (await countMessages(t.queue.url)) === 0, 'an empty queue');
+    await t.consumers.stop();
+
+    expect(t.seen('flaky').map((r) => r.attributes.ApproximateReceiveCount)).toEqual(['1', '2']);
+    for (const body of ['a', 'b', 'c']) expect(t.seen(body)).toHaveLength(1);
+    expect(await countMessages(t.queue.dlqUrl)).toBe(0);
+  });
+
+  it('retries the whole batch when the handler throws or answers an invalid response', async ({ expect }) => {
+    // Keyed on the receive count, not on the call count, so that the outcome does not depend on
+    // whether redelivered messages come back in one batch or several.
+    const t = await setup('q-whole', { maxReceiveCount: 3 }, (event) => {
+      const receive = event.Records[0]!.attributes.ApproximateReceiveCount;
+      if (receive === '1') throw new Error('database unavailable');
+      // An identifier that is not in the batch makes the whole response invalid, as on Lambda.
+      if (receive === '2')
+        return { batchItemFailures: [{ itemIdentifier: `not-${event.Records[0]!.messageId}` }] };
+      return { batchItemFailures: [] };
+    });
+    await sendBodies(t.queue.url, ['x', 'y', 'z']);
+    t.consumers.start();
+    await waitFor(
+      () => ['x', 'y', 'z'].every((b) => t.seen(b).length === 3),
+      'three deliveries of each message',
+    );
+    await waitFor(async () => (await countMessages(t.queue.url)) === 0, 'an empty queue');
+    await t.consumers.stop();
+
+    expect(t.invocations[0]!.map((r) => r.body).sort()).toEqual(['x', 'y', 'z']);
+    for (const body of ['x', 'y', 'z']) {
+      expect(t.seen(body).map((r) => r.attributes.ApproximateReceiveCount)).toEqual(['1', '2', '3']);
+    }
+    expect(t.logs.some((l) => l.includes('database unavailable'))).toBe(true);
+    expect(t.logs.some((l) => l.includes('not in the batch'))).toBe(true);
+  });
+
+  it('moves a poison message to the dead-letter queue after maxReceiveCount; the others run once', async ({
+    expect,
+  }) => {
+    const t = await setup('q-poison', { maxReceiveCount: 2 }, (event) => ({
+      batchItemFailures: event.Records.filter((r) => r.body === 'poison').map((r) => ({
+        itemIdentifier: r.messageId,
+      })),
+    }));
+    await sendBodies(t.queue.url, ['ok-1', 'poison', 'ok-2']);
+    t.consumers.start();
+    await waitFor(async () => (await countMessages(t.queue.dlqUrl)) === 1, 'the poison message in the DLQ');
+    await waitFor(async () => (await countMessages(t.queue.url)) === 0, 'an empty queue');
+    await t.consumers.stop();
+
+    expect(t.seen('poison')).toHaveLength(2);
+    expect(t.seen('ok-1')).toHaveLength(1);
+    expect(t.seen('ok-2')).toHaveLength(1);
+    const dead = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: t.queue.dlqUrl, MaxNumberOfMessages: 10 }),
+    );
+    expect(dead.Messages?.map((m) => m.Body)).toEqual(['poison']);
+  });
+
+  it('keeps at most maxConcurrency batches in flight, and stop() waits for them', async ({ expect }) => {
+    let active = 0;
+    let maxActive = 0;
+    const gates: Array<() => void> = [];
+    const t = await setup(
+      'q-concurrency',
+      { batchSize: 1, maxConcurrency: 2, visibilityTimeoutSeconds: 30 },
+      async () => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        await new Promise<void>((resolve) => gates.push(resolve));
+        active--;
+        return undefined;
+      },
+    );
+    await sendBodies(t.queue.url, ['1', '2', '3', '4']);
+    t.consumers.start();
+    await waitFor(() => active === 2, 'two batches in flight');
+    // Give the poller time to (wrongly) start a third batch while both slots are taken.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    expect(t.invocations).toHaveLength(2);
+
+    for (const open of gates.splice(0)) open();
+    await waitFor(() => active === 2 && t.invocations.length === 4, 'the last two batches');
+    let stopped = false;
+    const stopping = t.consumers.stop().then(() => {
+      stopped = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(stopped).toBe(false);
+    for (const open of gates.splice(0)) open();
+    await stopping;
+
+    expect(maxActive).toBe(2);
+    expect(await countMessages(t.queue.url)).toBe(0);
+  });
+});
