@@ -7,9 +7,7 @@ import { z } from 'zod';
  * sets the environment; secrets are referenced by name and fetched here, never inlined.
  */
 
-const boolFromEnv = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((v) => v === 'true' || v === '1');
+const boolFromEnv = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 const EnvSchema = z.object({
   STAGE: z.string().min(1).default('local'),
@@ -26,7 +24,11 @@ const EnvSchema = z.object({
   OPENAI_BASE_URL: z.url().optional(),
   OPENAI_API_KEY_SECRET: z.string().min(1).optional(),
   // Limits.
-  MAX_BODY_BYTES: z.coerce.number().int().positive().default(6 * 1024 * 1024),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(6 * 1024 * 1024),
   // Platform resources (names/URLs set by CDK or the local runtime).
   EXPORTS_BUCKET: z.string().min(1).optional(),
   MIGRATION_QUEUE_URL: z.string().min(1).optional(),
@@ -69,29 +71,40 @@ export function parseEnv(env: NodeJS.ProcessEnv): Env {
   return result.data;
 }
 
+/**
+ * The embedder's provider, model and dimensions, from the environment alone: no secret, no network.
+ * Functions granted nothing (e.g. `version`) report these without loading the full configuration.
+ */
+export function embeddingSettings(e: Env): { provider: Env['EMBEDDER']; model: string; dimensions: number } {
+  const openai = e.EMBEDDER === 'openai';
+  return {
+    provider: e.EMBEDDER,
+    model: e.EMBEDDING_MODEL ?? (openai ? OPENAI_EMBEDDING_MODEL : LOCAL_EMBEDDING_MODEL),
+    dimensions: e.EMBEDDING_DIMENSIONS ?? (openai ? OPENAI_EMBEDDING_DIMENSIONS : LOCAL_EMBEDDING_DIMENSIONS),
+  };
+}
+
 export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<Config> {
   const e = parseEnv(env);
   const qdrantUrl =
-    e.QDRANT_URL ?? (e.QDRANT_URL_PARAMETER ? await getParameter(e.QDRANT_URL_PARAMETER, { maxAge: 300 }) : undefined);
+    e.QDRANT_URL ??
+    (e.QDRANT_URL_PARAMETER ? await getParameter(e.QDRANT_URL_PARAMETER, { maxAge: 300 }) : undefined);
   if (!qdrantUrl) throw new Error('Invalid configuration: QDRANT_URL or QDRANT_URL_PARAMETER must be set');
   const qdrantApiKey = e.QDRANT_API_KEY_SECRET ? await readSecret(e.QDRANT_API_KEY_SECRET) : undefined;
 
   let embedder: Config['embedder'];
-  if (e.EMBEDDER === 'openai') {
-    if (!e.OPENAI_API_KEY_SECRET) throw new Error('Invalid configuration: EMBEDDER=openai needs OPENAI_API_KEY_SECRET');
+  const embedding = embeddingSettings(e);
+  if (embedding.provider === 'openai') {
+    if (!e.OPENAI_API_KEY_SECRET)
+      throw new Error('Invalid configuration: EMBEDDER=openai needs OPENAI_API_KEY_SECRET');
     embedder = {
+      ...embedding,
       provider: 'openai',
-      model: e.EMBEDDING_MODEL ?? OPENAI_EMBEDDING_MODEL,
-      dimensions: e.EMBEDDING_DIMENSIONS ?? OPENAI_EMBEDDING_DIMENSIONS,
       ...(e.OPENAI_BASE_URL ? { baseUrl: e.OPENAI_BASE_URL } : {}),
       apiKey: await readSecret(e.OPENAI_API_KEY_SECRET),
     };
   } else {
-    embedder = {
-      provider: 'local',
-      model: e.EMBEDDING_MODEL ?? LOCAL_EMBEDDING_MODEL,
-      dimensions: e.EMBEDDING_DIMENSIONS ?? LOCAL_EMBEDDING_DIMENSIONS,
-    };
+    embedder = { ...embedding, provider: 'local' };
   }
 
   return {
@@ -104,7 +117,10 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
     ...(e.EXPORTS_BUCKET ? { exportsBucket: e.EXPORTS_BUCKET } : {}),
     ...(e.MIGRATION_QUEUE_URL ? { migrationQueueUrl: e.MIGRATION_QUEUE_URL } : {}),
     ...(e.EVENT_BUS_NAME ? { eventBusName: e.EVENT_BUS_NAME } : {}),
-    state: { ...(e.STATE_TABLE ? { table: e.STATE_TABLE } : {}), ...(e.STATE_DIR ? { dir: e.STATE_DIR } : {}) },
+    state: {
+      ...(e.STATE_TABLE ? { table: e.STATE_TABLE } : {}),
+      ...(e.STATE_DIR ? { dir: e.STATE_DIR } : {}),
+    },
     s3ForcePathStyle: e.S3_FORCE_PATH_STYLE,
   };
 }
@@ -120,7 +136,8 @@ async function readSecret(ref: string): Promise<string> {
     return value;
   }
   const value = await getSecret(ref, { maxAge: 300 });
-  if (typeof value !== 'string' || value === '') throw new Error(`Invalid configuration: secret ${ref} is empty`);
+  if (typeof value !== 'string' || value === '')
+    throw new Error(`Invalid configuration: secret ${ref} is empty`);
   return value;
 }
 

@@ -5,7 +5,12 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { type Config, getConfig } from './config.ts';
-import { PayloadTooLargeError, toErrorResponse, UnsupportedMediaTypeError, ValidationError } from './errors.ts';
+import {
+  PayloadTooLargeError,
+  toErrorResponse,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from './errors.ts';
 import { logger, metrics, tracer } from './powertools.ts';
 import { parseWith } from './validation.ts';
 
@@ -43,25 +48,41 @@ export interface HttpSpec<B extends z.ZodType, Q extends z.ZodType, P extends z.
 
 type Out<T> = T extends z.ZodType ? z.output<T> : undefined;
 
+/** With `config: false` the handler gets no `config` (and takes no body, whose limit is configured). */
+type InputFor<B, Q, P, C extends boolean> = C extends false
+  ? Omit<HttpInput<undefined, Out<Q>, Out<P>>, 'config'>
+  : HttpInput<Out<B>, Out<Q>, Out<P>>;
+
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
 
+/**
+ * `config: false` is for functions granted nothing (liveness, version): loading the configuration
+ * may read SSM parameters and secrets, which such a function must neither need nor be allowed to read.
+ */
 export function httpHandler<
   B extends z.ZodType | undefined = undefined,
   Q extends z.ZodType | undefined = undefined,
   P extends z.ZodType | undefined = undefined,
+  C extends boolean = true,
 >(
-  spec: { body?: B; query?: Q; path?: P },
-  fn: (input: HttpInput<Out<B>, Out<Q>, Out<P>>) => Promise<unknown>,
+  spec: { query?: Q; path?: P } & (C extends false
+    ? { config: C; body?: undefined }
+    : { config?: C; body?: B }),
+  fn: (input: InputFor<B, Q, P, C>) => Promise<unknown>,
 ) {
-  const base = async (event: APIGatewayProxyEventV2, _context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
-    const config = await getConfig();
+  const base = async (
+    event: APIGatewayProxyEventV2,
+    _context: Context,
+  ): Promise<APIGatewayProxyStructuredResultV2> => {
+    const config = spec.config === false ? undefined : await getConfig();
     const input = {
-      body: spec.body ? parseWith(spec.body, readJsonBody(event, config.maxBodyBytes), '') : undefined,
+      body:
+        spec.body && config ? parseWith(spec.body, readJsonBody(event, config.maxBodyBytes), '') : undefined,
       query: spec.query ? parseWith(spec.query, event.queryStringParameters ?? {}, 'query') : undefined,
       path: spec.path ? parseWith(spec.path, event.pathParameters ?? {}, 'path') : undefined,
       event,
-      config,
-    } as HttpInput<Out<B>, Out<Q>, Out<P>>;
+      ...(config ? { config } : {}),
+    } as InputFor<B, Q, P, C>;
     const result = await fn(input);
     if (result instanceof HttpResult) {
       return {

@@ -1,0 +1,91 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Config } from '../config.ts';
+import type { EventBus, ObjectStore, Queue, StateStore } from '../ports.ts';
+import { DynamoStateStore } from './dynamodb-state.ts';
+import { EventBridgeBus } from './eventbridge.ts';
+import { FileStateStore } from './file-state.ts';
+import { S3ObjectStore } from './s3.ts';
+import { SqsQueue } from './sqs.ts';
+
+export { DynamoStateStore } from './dynamodb-state.ts';
+export { EventBridgeBus } from './eventbridge.ts';
+export { FileStateStore } from './file-state.ts';
+export { S3ObjectStore } from './s3.ts';
+export { SqsQueue } from './sqs.ts';
+
+/**
+ * Adapters chosen by configuration. SDK clients are built once per distinct setting and endpoint:
+ * they read `AWS_ENDPOINT_URL_<SERVICE>` when built, and the local runtime may boot several
+ * times in one process with emulators on different ports.
+ */
+
+const clients = new Map<string, unknown>();
+
+function cached<T>(key: unknown[], build: () => T): T {
+  const k = JSON.stringify(key);
+  let client = clients.get(k) as T | undefined;
+  if (client === undefined) {
+    client = build();
+    clients.set(k, client);
+  }
+  return client;
+}
+
+/** What decides a client's endpoint and region, besides its options. */
+function endpointKey(service: string): unknown[] {
+  const env = process.env;
+  return [
+    service,
+    env[`AWS_ENDPOINT_URL_${service}`] ?? null,
+    env.AWS_ENDPOINT_URL ?? null,
+    env.AWS_REGION ?? null,
+  ];
+}
+
+function missing(variable: string): Error {
+  return new Error(`Invalid configuration: ${variable} is not set`);
+}
+
+/** The exports bucket (EXPORTS_BUCKET). */
+export function createObjectStore(config: Config): ObjectStore {
+  if (!config.exportsBucket) throw missing('EXPORTS_BUCKET');
+  const client = cached(
+    [...endpointKey('S3'), config.s3ForcePathStyle],
+    () => new S3Client({ forcePathStyle: config.s3ForcePathStyle }),
+  );
+  return new S3ObjectStore({ client, bucket: config.exportsBucket });
+}
+
+/** The migrations queue (MIGRATION_QUEUE_URL). */
+export function createMigrationQueue(config: Config): Queue {
+  if (!config.migrationQueueUrl) throw missing('MIGRATION_QUEUE_URL');
+  // The endpoint decides, not the queue URL's host: locally the emulator's queue URLs name a
+  // virtual host (`sqs.<region>.127.0.0.1`), and in AWS both are the regional endpoint anyway.
+  const client = cached(endpointKey('SQS'), () => new SQSClient({ useQueueUrlAsEndpoint: false }));
+  return new SqsQueue({ client, queueUrl: config.migrationQueueUrl });
+}
+
+/** The platform's event bus (EVENT_BUS_NAME). */
+export function createEventBus(config: Config): EventBus {
+  if (!config.eventBusName) throw missing('EVENT_BUS_NAME');
+  const client = cached(endpointKey('EVENTBRIDGE'), () => new EventBridgeClient({}));
+  return new EventBridgeBus({ client, busName: config.eventBusName });
+}
+
+/** DynamoDB when STATE_TABLE is set (AWS), otherwise files under STATE_DIR (local). */
+export function createStateStore(config: Config): StateStore {
+  if (config.state.table) {
+    const client = cached(endpointKey('DYNAMODB'), () =>
+      DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+        marshallOptions: { removeUndefinedValues: true },
+      }),
+    );
+    return new DynamoStateStore({ client, table: config.state.table });
+  }
+  if (config.state.dir) return new FileStateStore({ dir: config.state.dir });
+  throw missing('STATE_TABLE or STATE_DIR');
+}

@@ -1,0 +1,44 @@
+import { createHash } from 'node:crypto';
+import { QdrantClient } from '@qdrant/js-client-rest';
+import type { Config } from '../config.ts';
+import { createEmbedder } from '../embeddings/index.ts';
+import { VectorService } from './service.ts';
+
+/**
+ * Clients built lazily from the configuration and cached per distinct configuration: a warm
+ * Lambda reuses its connections, and a process that boots the local runtime several times (tests)
+ * gets a client per Qdrant URL instead of one stale client.
+ */
+
+/** Below API Gateway's 30 s integration timeout, so a hung Qdrant becomes a clean 502. */
+const QDRANT_TIMEOUT_MS = 25_000;
+
+const qdrantClients = new Map<string, QdrantClient>();
+
+export function getQdrantClient(qdrant: Config['qdrant']): QdrantClient {
+  // The key is a digest so the API key is not copied into another long-lived string.
+  const key = createHash('sha256')
+    .update(JSON.stringify([qdrant.url, qdrant.apiKey ?? null]))
+    .digest('hex');
+  let client = qdrantClients.get(key);
+  if (!client) {
+    client = new QdrantClient({
+      url: qdrant.url,
+      ...(qdrant.apiKey ? { apiKey: qdrant.apiKey } : {}),
+      timeout: QDRANT_TIMEOUT_MS,
+      // The check is a background request per client whose only effect is a console warning.
+      checkCompatibility: false,
+    });
+    qdrantClients.set(key, client);
+  }
+  return client;
+}
+
+/** The vector service for a configuration; the embedder is built only when text needs it. */
+export function vectorService(config: Config): VectorService {
+  return new VectorService({
+    qdrant: getQdrantClient(config.qdrant),
+    embedder: () => createEmbedder(config.embedder),
+    defaultCollection: config.defaultCollection,
+  });
+}
