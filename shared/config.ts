@@ -47,7 +47,14 @@ export interface Config {
   defaultCollection: string;
   embedder:
     | { provider: 'local'; model: string; dimensions: number }
-    | { provider: 'openai'; model: string; dimensions: number; baseUrl?: string; apiKey: string };
+    | {
+        provider: 'openai';
+        model: string;
+        dimensions: number;
+        baseUrl?: string;
+        /** Secret reference, read on first use: functions that never embed need no access to it. */
+        apiKeySecret: string;
+      };
   maxBodyBytes: number;
   exportsBucket?: string;
   migrationQueueUrl?: string;
@@ -101,7 +108,7 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
       ...embedding,
       provider: 'openai',
       ...(e.OPENAI_BASE_URL ? { baseUrl: e.OPENAI_BASE_URL } : {}),
-      apiKey: await readSecret(e.OPENAI_API_KEY_SECRET),
+      apiKeySecret: e.OPENAI_API_KEY_SECRET,
     };
   } else {
     embedder = { ...embedding, provider: 'local' };
@@ -129,7 +136,7 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
  * A secret's value. Locally (no AWS), `env:NAME` reads another environment variable so a
  * developer can pass a key without Secrets Manager; in AWS the value is a secret name or ARN.
  */
-async function readSecret(ref: string): Promise<string> {
+export async function readSecret(ref: string): Promise<string> {
   if (ref.startsWith('env:')) {
     const value = process.env[ref.slice(4)];
     if (!value) throw new Error(`Invalid configuration: secret reference ${ref} is empty`);

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Config } from '../config.ts';
-import { LOCAL_EMBEDDING_MODEL } from '../config.ts';
+import { LOCAL_EMBEDDING_MODEL, readSecret } from '../config.ts';
 import type { Embedder } from './embedder.ts';
 import { LocalEmbedder } from './local.ts';
 import { OpenAIEmbedder } from './openai.ts';
@@ -36,17 +35,39 @@ function build(config: Config['embedder']): Embedder {
     }
     return new LocalEmbedder({ dimensions: config.dimensions });
   }
-  return new OpenAIEmbedder({
-    apiKey: config.apiKey,
-    model: config.model,
-    dimensions: config.dimensions,
-    ...(config.baseUrl ? { baseUrl: config.baseUrl } : {}),
-  });
+  return new LazyOpenAIEmbedder(config);
+}
+
+/**
+ * Reads the OpenAI key on the first `embed` call, not at cold start, so only functions that
+ * actually embed need (and are granted) access to the secret.
+ */
+class LazyOpenAIEmbedder implements Embedder {
+  readonly model: string;
+  readonly dimensions: number;
+  private readonly config: Extract<Config['embedder'], { provider: 'openai' }>;
+  private inner: Promise<OpenAIEmbedder> | undefined;
+
+  constructor(config: Extract<Config['embedder'], { provider: 'openai' }>) {
+    this.config = config;
+    this.model = config.model;
+    this.dimensions = config.dimensions;
+  }
+
+  async embed(texts: string[]): Promise<number[][]> {
+    if (!this.inner) {
+      const { apiKeySecret, ...options } = this.config;
+      this.inner = readSecret(apiKeySecret).then((apiKey) => new OpenAIEmbedder({ ...options, apiKey }));
+      // A failed secret read is retried on the next call rather than cached.
+      this.inner.catch(() => {
+        this.inner = undefined;
+      });
+    }
+    return (await this.inner).embed(texts);
+  }
 }
 
 function cacheKey(config: Config['embedder']): string {
   if (config.provider === 'local') return JSON.stringify(['local', config.model, config.dimensions]);
-  // The key is kept as a digest so the raw secret is not copied into another long-lived string.
-  const keyDigest = createHash('sha256').update(config.apiKey).digest('hex');
-  return JSON.stringify(['openai', config.model, config.dimensions, config.baseUrl ?? null, keyDigest]);
+  return JSON.stringify(['openai', config.model, config.dimensions, config.baseUrl ?? null, config.apiKeySecret]);
 }
