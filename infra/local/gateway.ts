@@ -1,0 +1,661 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { z } from 'zod';
+import type { Manifest, RouteDecl } from '../manifest.ts';
+import { type Invoke, LambdaTimeoutError, LOCAL_ACCOUNT_ID } from './functions.ts';
+
+/**
+ * The local API Gateway (HTTP API, Lambda proxy integration, payload format 2.0): routes each
+ * request with the manifest's routes, builds the event exactly as API Gateway does, invokes the
+ * function and turns its result into the HTTP response as API Gateway does. Errors that API
+ * Gateway itself produces (404, 413, 500, 503) have its bodies. The route table is compiled once;
+ * a request costs one split of its path and a scan of the few parameterised routes.
+ */
+
+/** API Gateway's maximum request payload (10 MB). */
+export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Routing
+
+type Segment =
+  | { kind: 'literal'; value: string }
+  | { kind: 'param'; name: string }
+  | { kind: 'greedy'; name: string };
+
+export interface CompiledRoute {
+  method: string;
+  path: string;
+  /** `GET /api/v1/vectors/{id}`: the event's and the request context's `routeKey`. */
+  routeKey: string;
+  function: string;
+  segments: readonly Segment[];
+}
+
+export interface RouteTable {
+  /** Fully literal routes by `METHOD path`. */
+  exact: Map<string, CompiledRoute>;
+  /** Routes with parameters, per method, most specific first. */
+  dynamic: Map<string, CompiledRoute[]>;
+  /** Every route, for CORS preflight (which answers for a path whatever the method). */
+  all: CompiledRoute[];
+}
+
+export interface RouteMatch {
+  route: CompiledRoute;
+  pathParameters?: Record<string, string>;
+}
+
+const PARAM = /^\{([A-Za-z0-9_.-]+)(\+?)\}$/;
+
+function compileSegments(path: string): Segment[] {
+  if (!path.startsWith('/')) throw new Error(`Route path must start with '/': ${path}`);
+  const parts = path.split('/').slice(1);
+  return parts.map((part, i) => {
+    const m = PARAM.exec(part);
+    if (!m) {
+      if (part.includes('{') || part.includes('}'))
+        throw new Error(`Invalid path parameter in route ${path}`);
+      return { kind: 'literal', value: part };
+    }
+    if (m[2] === '+') {
+      if (i !== parts.length - 1) throw new Error(`A greedy parameter must be the last segment: ${path}`);
+      return { kind: 'greedy', name: m[1]! };
+    }
+    return { kind: 'param', name: m[1]! };
+  });
+}
+
+const RANK = { literal: 2, param: 1, greedy: 0 } as const;
+
+/** API Gateway's priority: segment by segment, a literal beats a parameter, which beats a greedy one. */
+function bySpecificity(a: CompiledRoute, b: CompiledRoute): number {
+  const n = Math.min(a.segments.length, b.segments.length);
+  for (let i = 0; i < n; i++) {
+    const d = RANK[b.segments[i]!.kind] - RANK[a.segments[i]!.kind];
+    if (d !== 0) return d;
+  }
+  return b.segments.length - a.segments.length;
+}
+
+export function compileRoutes(routes: readonly RouteDecl[]): RouteTable {
+  const exact = new Map<string, CompiledRoute>();
+  const dynamic = new Map<string, CompiledRoute[]>();
+  const all: CompiledRoute[] = [];
+  for (const r of routes) {
+    const routeKey = `${r.method} ${r.path}`;
+    const route: CompiledRoute = {
+      method: r.method,
+      path: r.path,
+      routeKey,
+      function: r.function,
+      segments: compileSegments(r.path),
+    };
+    if (all.some((x) => x.routeKey === routeKey)) throw new Error(`Duplicate route: ${routeKey}`);
+    all.push(route);
+    if (route.segments.every((s) => s.kind === 'literal')) exact.set(routeKey, route);
+    else {
+      const list = dynamic.get(r.method) ?? [];
+      list.push(route);
+      dynamic.set(r.method, list);
+    }
+  }
+  for (const list of dynamic.values()) list.sort(bySpecificity);
+  return { exact, dynamic, all };
+}
+
+/** Percent-decodes one path segment; a malformed escape leaves the segment as sent. */
+function decodeSegment(segment: string): string {
+  if (!segment.includes('%')) return segment;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+function matchSegments(route: CompiledRoute, parts: readonly string[]): Record<string, string> | undefined {
+  const segs = route.segments;
+  const last = segs[segs.length - 1];
+  const greedy = last?.kind === 'greedy';
+  if (greedy ? parts.length < segs.length : parts.length !== segs.length) return undefined;
+  let params: Record<string, string> | undefined;
+  for (let i = 0; i < segs.length; i++) {
+    const seg = segs[i]!;
+    if (seg.kind === 'greedy') {
+      const rest = parts.slice(i);
+      if (rest.length === 1 && rest[0] === '') return undefined;
+      params ??= {};
+      params[seg.name] = rest.map(decodeSegment).join('/');
+      return params;
+    }
+    const part = parts[i]!;
+    if (seg.kind === 'literal') {
+      if (decodeSegment(part) !== seg.value) return undefined;
+    } else {
+      if (part === '') return undefined;
+      params ??= {};
+      params[seg.name] = decodeSegment(part);
+    }
+  }
+  return params ?? {};
+}
+
+/** The route API Gateway would pick for `method` and the raw (still percent-encoded) path. */
+export function matchRoute(table: RouteTable, method: string, rawPath: string): RouteMatch | undefined {
+  const escaped = rawPath.includes('%');
+  const parts = rawPath.split('/').slice(1);
+  let literalPath = rawPath;
+  if (escaped) {
+    // A literal route reached through escapes (`/api/v1/h%65alth`), unless one decodes to a `/`.
+    const decoded = parts.map(decodeSegment);
+    literalPath = decoded.some((p) => p.includes('/')) ? '' : `/${decoded.join('/')}`;
+  }
+  const exact = table.exact.get(`${method} ${literalPath}`);
+  if (exact) return { route: exact };
+  const candidates = table.dynamic.get(method);
+  if (candidates) {
+    for (const route of candidates) {
+      const params = matchSegments(route, parts);
+      if (params) return { route, pathParameters: params };
+    }
+  }
+  return undefined;
+}
+
+/** The methods routed for a path (for CORS preflight); empty when the path is unknown. */
+export function methodsForPath(table: RouteTable, rawPath: string): string[] {
+  const parts = rawPath.split('/').slice(1);
+  const methods = new Set<string>();
+  for (const route of table.all) if (matchSegments(route, parts)) methods.add(route.method);
+  return [...methods];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request → payload format 2.0 event
+
+/**
+ * `rawPath` as API Gateway builds it: every escape decoded except `%25`, so `a%252Eb` stays
+ * `a%252Eb` and `a%2Eb` becomes `a.b`. Undecodable byte runs become U+FFFD, as API Gateway's UTF-8.
+ */
+export function decodeRawPath(path: string): string {
+  if (!path.includes('%')) return path;
+  return path.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    let out = '';
+    const pending: number[] = [];
+    const flush = () => {
+      if (pending.length > 0) out += Buffer.from(pending).toString('utf8');
+      pending.length = 0;
+    };
+    for (let i = 0; i < run.length; i += 3) {
+      const byte = Number.parseInt(run.slice(i + 1, i + 3), 16);
+      if (byte === 0x25) {
+        flush();
+        out += run.slice(i, i + 3);
+      } else pending.push(byte);
+    }
+    flush();
+    return out;
+  });
+}
+
+/** Form-style decoding of a query component (`+` is a space), as API Gateway does. */
+function decodeQueryComponent(s: string): string {
+  const plus = s.includes('+') ? s.replaceAll('+', ' ') : s;
+  if (!plus.includes('%')) return plus;
+  try {
+    return decodeURIComponent(plus);
+  } catch {
+    return plus;
+  }
+}
+
+/** `queryStringParameters`: decoded, repeated keys joined with commas; undefined when there are none. */
+export function parseQueryString(raw: string): Record<string, string> | undefined {
+  if (raw === '') return undefined;
+  const params = new Map<string, string>();
+  for (const pair of raw.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const key = decodeQueryComponent(eq === -1 ? pair : pair.slice(0, eq));
+    const value = eq === -1 ? '' : decodeQueryComponent(pair.slice(eq + 1));
+    const prev = params.get(key);
+    params.set(key, prev === undefined ? value : `${prev},${value}`);
+  }
+  // fromEntries defines own properties, so a `__proto__` parameter is data, not a prototype.
+  return params.size === 0 ? undefined : Object.fromEntries(params);
+}
+
+/** `cookies`: every `Cookie` header split into its `name=value` pairs. */
+export function parseCookies(headerValues: readonly string[]): string[] {
+  const cookies: string[] = [];
+  for (const value of headerValues) {
+    for (const part of value.split(';')) {
+      const cookie = part.trim();
+      if (cookie !== '') cookies.push(cookie);
+    }
+  }
+  return cookies;
+}
+
+/** Headers API Gateway does not forward as such (hop-by-hop, or moved to `cookies`). */
+const DROPPED_HEADERS = new Set([
+  'cookie',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+]);
+
+/**
+ * `headers`: names lower-cased, repeated headers joined with commas (from the raw header list,
+ * since Node drops repeats of some headers), and the `Cookie` values apart.
+ */
+export function collectHeaders(rawHeaders: readonly string[]): {
+  headers: Record<string, string>;
+  cookieValues: string[];
+} {
+  const headers = new Map<string, string>();
+  const cookieValues: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    const value = rawHeaders[i + 1]!;
+    if (name === 'cookie') {
+      cookieValues.push(value);
+      continue;
+    }
+    if (DROPPED_HEADERS.has(name)) continue;
+    const prev = headers.get(name);
+    headers.set(name, prev === undefined ? value : `${prev},${value}`);
+  }
+  return { headers: Object.fromEntries(headers), cookieValues };
+}
+
+/** Content types whose body API Gateway (HTTP API) passes as a UTF-8 string; all else is base64. */
+export function isTextContentType(contentType: string | undefined): boolean {
+  if (!contentType) return false;
+  const semi = contentType.indexOf(';');
+  const type = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  return (
+    type.startsWith('text/') ||
+    type === 'application/json' ||
+    type === 'application/xml' ||
+    type === 'application/javascript'
+  );
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
+
+/** `21/Nov/2026:10:05:05 +0000`, API Gateway's request time format. */
+export function formatRequestTime(epochMs: number): string {
+  const d = new Date(epochMs);
+  return `${pad2(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} +0000`;
+}
+
+let timeCache = { second: -1, text: '' };
+function requestTime(epochMs: number): string {
+  const second = Math.floor(epochMs / 1000);
+  if (timeCache.second !== second) timeCache = { second, text: formatRequestTime(epochMs) };
+  return timeCache.text;
+}
+
+/** API Gateway request ids look like `JKJaXmPLvHcESHA=`. */
+function newRequestId(): string {
+  return randomBytes(10).toString('base64');
+}
+
+/** An X-Ray trace header, as API Gateway adds to each request (`Root=1-<epoch hex>-<96 bits>`). */
+function newTraceId(epochMs: number): string {
+  return `Root=1-${Math.floor(epochMs / 1000).toString(16)}-${randomBytes(12).toString('hex')}`;
+}
+
+export interface RequestFacts {
+  method: string;
+  /** Path and query as sent on the request line. */
+  url: string;
+  rawHeaders: readonly string[];
+  body: Buffer | undefined;
+  sourceIp: string;
+  protocol: string;
+  /** The port the gateway listens on (`x-forwarded-port`). */
+  port: number;
+  apiId: string;
+  requestId: string;
+  timeEpoch: number;
+}
+
+export function toApiGatewayEvent(req: RequestFacts, match: RouteMatch): APIGatewayProxyEventV2 {
+  const q = req.url.indexOf('?');
+  const pathPart = q === -1 ? req.url : req.url.slice(0, q);
+  const rawQueryString = q === -1 ? '' : req.url.slice(q + 1);
+  const rawPath = decodeRawPath(pathPart);
+  const { headers, cookieValues } = collectHeaders(req.rawHeaders);
+  headers['x-forwarded-for'] = headers['x-forwarded-for']
+    ? `${headers['x-forwarded-for']}, ${req.sourceIp}`
+    : req.sourceIp;
+  headers['x-forwarded-port'] = String(req.port);
+  headers['x-forwarded-proto'] = 'http';
+  headers['x-amzn-trace-id'] ??= newTraceId(req.timeEpoch);
+
+  const host = headers.host ?? '';
+  const domainName = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
+  const domainPrefix =
+    /^[\d.]+$/.test(domainName) || domainName.startsWith('[') ? domainName : domainName.split('.')[0]!;
+  const { routeKey } = match.route;
+
+  const event: APIGatewayProxyEventV2 = {
+    version: '2.0',
+    routeKey,
+    rawPath,
+    rawQueryString,
+    headers,
+    requestContext: {
+      accountId: LOCAL_ACCOUNT_ID,
+      apiId: req.apiId,
+      domainName,
+      domainPrefix,
+      http: {
+        method: req.method,
+        path: rawPath,
+        protocol: req.protocol,
+        sourceIp: req.sourceIp,
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: req.requestId,
+      routeKey,
+      stage: '$default',
+      time: requestTime(req.timeEpoch),
+      timeEpoch: req.timeEpoch,
+    },
+    isBase64Encoded: false,
+  };
+  const cookies = parseCookies(cookieValues);
+  if (cookies.length > 0) event.cookies = cookies;
+  const query = parseQueryString(rawQueryString);
+  if (query) event.queryStringParameters = query;
+  if (match.pathParameters && Object.keys(match.pathParameters).length > 0) {
+    event.pathParameters = match.pathParameters;
+  }
+  if (req.body && req.body.length > 0) {
+    if (isTextContentType(headers['content-type'])) event.body = req.body.toString('utf8');
+    else {
+      event.body = req.body.toString('base64');
+      event.isBase64Encoded = true;
+    }
+  }
+  return event;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lambda result → HTTP response
+
+export interface GatewayResponse {
+  statusCode: number;
+  /** Header name → value(s); `set-cookie` carries one value per cookie. */
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+}
+
+const headerValue = z.union([z.string(), z.number(), z.boolean()]).transform(String);
+
+/** The structured response of payload format 2.0; anything else with a statusCode is malformed. */
+const StructuredResult = z.object({
+  statusCode: z.number().int().min(100).max(599),
+  headers: z.record(z.string(), headerValue).nullish(),
+  multiValueHeaders: z.record(z.string(), z.array(headerValue)).nullish(),
+  cookies: z.array(z.string()).nullish(),
+  body: z.string().nullish(),
+  isBase64Encoded: z.boolean().nullish(),
+});
+
+export class MalformedResultError extends Error {
+  constructor(message: string) {
+    super(`Malformed Lambda proxy response: ${message}`);
+    this.name = 'MalformedResultError';
+  }
+}
+
+const JSON_TYPE = 'application/json';
+
+function jsonResponse(statusCode: number, body: string): GatewayResponse {
+  return { statusCode, headers: { 'content-type': JSON_TYPE }, body: Buffer.from(body) };
+}
+
+/**
+ * What API Gateway answers for a function's result: a structured result (it has `statusCode`)
+ * is applied as given; any other JSON value is a 200 `application/json` whose body is the value
+ * (a string as is, anything else as JSON). Throws MalformedResultError for a bad structure.
+ */
+export function fromLambdaResult(result: unknown): GatewayResponse {
+  if (typeof result !== 'object' || result === null || Array.isArray(result) || !('statusCode' in result)) {
+    return jsonResponse(200, typeof result === 'string' ? result : JSON.stringify(result ?? null));
+  }
+  const parsed = StructuredResult.safeParse(result);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new MalformedResultError(`${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  const r = parsed.data;
+  const headers: Record<string, string | string[]> = {};
+  const setCookies: string[] = [...(r.cookies ?? [])];
+  for (const [name, values] of Object.entries(r.multiValueHeaders ?? {})) {
+    const key = name.toLowerCase();
+    if (key === 'set-cookie') setCookies.push(...values);
+    else headers[key] = values.join(',');
+  }
+  for (const [name, value] of Object.entries(r.headers ?? {})) {
+    const key = name.toLowerCase();
+    if (key === 'set-cookie') setCookies.push(value);
+    else headers[key] = value;
+  }
+  headers['content-type'] ??= JSON_TYPE;
+  if (setCookies.length > 0) headers['set-cookie'] = setCookies;
+  const text = r.body ?? '';
+  return {
+    statusCode: r.statusCode,
+    headers,
+    body: r.isBase64Encoded ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8'),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server
+
+export interface GatewayOptions {
+  manifest: Pick<Manifest, 'routes'>;
+  invoke: Invoke;
+  host?: string;
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** The `apiId` in events; API Gateway ids are 10 lower-case alphanumerics. */
+  apiId?: string;
+  /** Where invocation failures are reported (the client only ever sees API Gateway's bodies). */
+  logError?: (message: string, error: unknown) => void;
+}
+
+export interface Gateway {
+  url: string;
+  port: number;
+  routes: readonly CompiledRoute[];
+  close(): Promise<void>;
+}
+
+const NOT_FOUND = '{"message":"Not Found"}';
+const TOO_LARGE = '{"message":"Request Entity Too Large"}';
+const INTERNAL = '{"message":"Internal Server Error"}';
+const UNAVAILABLE = '{"message":"Service Unavailable"}';
+
+/** How long the rest of a refused body is drained before the connection is cut. */
+const LINGER_MS = 2_000;
+
+const CORS_ALLOW_HEADERS =
+  'authorization,content-type,x-api-key,x-amz-date,x-amz-security-token,x-requested-with';
+
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  const table = compileRoutes(opts.manifest.routes);
+  const apiId = opts.apiId ?? 'localapi01';
+  const logError = opts.logError ?? ((message, error) => console.error(`[gateway] ${message}`, error));
+  let port = 0;
+
+  const send = (res: ServerResponse, requestId: string, r: GatewayResponse) => {
+    const headers: Record<string, string | string[] | number> = { ...r.headers };
+    // Framing is the gateway's business, not the function's.
+    delete headers['transfer-encoding'];
+    delete headers.connection;
+    headers['access-control-allow-origin'] ??= '*';
+    headers['access-control-expose-headers'] ??= 'apigw-requestid';
+    headers['apigw-requestid'] = requestId;
+    headers['content-length'] = r.body.length;
+    res.writeHead(r.statusCode, headers);
+    res.end(r.body);
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const timeEpoch = Date.now();
+    const requestId = newRequestId();
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const rawPath = q === -1 ? url : url.slice(0, q);
+
+    if (method === 'OPTIONS') {
+      const methods = methodsForPath(table, rawPath);
+      if (methods.length === 0) {
+        req.resume();
+        return send(res, requestId, jsonResponse(404, NOT_FOUND));
+      }
+      req.resume();
+      res.writeHead(204, {
+        'access-control-allow-origin': req.headers.origin ?? '*',
+        'access-control-allow-methods': [...methods, 'OPTIONS'].join(','),
+        'access-control-allow-headers': req.headers['access-control-request-headers'] ?? CORS_ALLOW_HEADERS,
+        'access-control-max-age': '600',
+        vary: 'origin',
+        'apigw-requestid': requestId,
+      });
+      res.end();
+      return;
+    }
+
+    const match = matchRoute(table, method, rawPath);
+    if (!match) {
+      req.resume();
+      return send(res, requestId, jsonResponse(404, NOT_FOUND));
+    }
+
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let rejected = false;
+    /**
+     * 413 as soon as the body is known to be too large. The rest of the body is read and dropped
+     * for a while (a client that reads the answer only once it has sent its body gets it, and
+     * the connection stays usable), never kept; a client still sending after that is cut off.
+     */
+    const reject = () => {
+      rejected = true;
+      chunks.length = 0;
+      send(res, requestId, jsonResponse(413, TOO_LARGE));
+      const linger = setTimeout(() => req.socket.destroy(), LINGER_MS).unref();
+      req.once('end', () => clearTimeout(linger));
+    };
+    if (Number(req.headers['content-length']) > MAX_REQUEST_BYTES) reject();
+    req.on('data', (chunk: Buffer) => {
+      if (rejected) return;
+      size += chunk.length;
+      if (size > MAX_REQUEST_BYTES) return reject();
+      chunks.push(chunk);
+    });
+    req.on('error', () => {
+      rejected = true;
+    });
+    req.on('end', () => {
+      if (rejected) return;
+      const body =
+        chunks.length === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+      const event = toApiGatewayEvent(
+        {
+          method,
+          url,
+          rawHeaders: req.rawHeaders,
+          body,
+          sourceIp: stripIpv4Mapping(req.socket.remoteAddress ?? '127.0.0.1'),
+          protocol: `HTTP/${req.httpVersion}`,
+          port,
+          apiId,
+          requestId,
+          timeEpoch,
+        },
+        match,
+      );
+      opts.invoke(match.route.function, event).then(
+        (result) => {
+          let response: GatewayResponse;
+          try {
+            response = fromLambdaResult(result);
+          } catch (err) {
+            logError(`${match.route.routeKey} → ${match.route.function}: ${(err as Error).message}`, err);
+            response = jsonResponse(500, INTERNAL);
+          }
+          send(res, requestId, response);
+        },
+        (err: unknown) => {
+          if (err instanceof LambdaTimeoutError) {
+            logError(`${match.route.routeKey} → ${match.route.function}: ${err.message}`, err);
+            send(res, requestId, jsonResponse(503, UNAVAILABLE));
+          } else {
+            logError(`${match.route.routeKey} → ${match.route.function} failed`, err);
+            send(res, requestId, jsonResponse(500, INTERNAL));
+          }
+        },
+      );
+    });
+  };
+
+  const server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
+    try {
+      handle(req, res);
+    } catch (err) {
+      logError('request handling failed', err);
+      if (!res.headersSent) send(res, newRequestId(), jsonResponse(500, INTERNAL));
+    }
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable)
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+
+  await new Promise<void>((resolveListen, rejectListen) => {
+    server.once('error', rejectListen);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+      server.off('error', rejectListen);
+      resolveListen();
+    });
+  });
+  port = (server.address() as AddressInfo).port;
+  const host = opts.host ?? '127.0.0.1';
+  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost}:${port}`,
+    port,
+    routes: table.all,
+    close: () => {
+      closing ??= new Promise<void>((resolveClose) => {
+        server.close(() => resolveClose());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+function stripIpv4Mapping(ip: string): string {
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}

@@ -1,0 +1,104 @@
+import { type Manifest, manifest as platformManifest } from '../manifest.ts';
+import type { LocalRuntime } from './runtime.ts';
+
+/**
+ * `npm start`: the whole platform on this machine, offline. Environment overrides: PORT (API,
+ * default 3000), HOST (default 127.0.0.1), DATA_DIR (default .data), QDRANT_URL (use that Qdrant
+ * instead of the embedded one).
+ */
+
+/** Read as the general shape: the declaration's literal type has no notification or rule yet. */
+const manifest: Manifest = platformManifest;
+
+function parsePort(value: string | undefined): number {
+  if (value === undefined || value === '') return 3000;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`PORT must be an integer between 0 and 65535, got "${value}"`);
+  }
+  return port;
+}
+
+function describe(rt: LocalRuntime): string {
+  const width = Math.max(...rt.routes.map((r) => r.method.length + 1 + r.path.length));
+  const routes = rt.routes.map((r) => `    ${`${r.method} ${r.path}`.padEnd(width)}  → ${r.function}`);
+  const queues = Object.entries(rt.queueUrls).map(
+    ([name, q]) => `    ${name}: ${q.url}\n      dead letters: ${q.dlqUrl}`,
+  );
+  const notifications = manifest.notifications.map(
+    (n) => `    s3://${rt.bucket}/${n.prefix}*${n.suffix ?? ''} → ${n.function}`,
+  );
+  const rules = Object.entries(manifest.rules).map(([name, r]) => `    ${name} → ${r.function}`);
+  return [
+    '',
+    `${manifest.service} is running locally (stage "local", offline)`,
+    '',
+    `  API          ${rt.apiUrl}/api/v1`,
+    ...routes,
+    '',
+    `  Qdrant       ${rt.qdrantUrl} (${rt.qdrantEmbedded ? 'embedded Qdrant-compatible server' : 'external Qdrant from QDRANT_URL'})`,
+    `  S3           ${rt.s3Endpoint}   bucket: ${rt.bucket}`,
+    ...(notifications.length > 0 ? ['    notifications:', ...notifications] : []),
+    `    upload an export:  aws s3 cp ./task_vectors.json s3://${rt.bucket}/${manifest.notifications[0]?.prefix ?? 'exports/'}task_vectors.json --endpoint-url ${rt.s3Endpoint}`,
+    `  SQS          ${rt.sqsEndpoint}`,
+    ...queues,
+    `  EventBridge  ${rt.eventBridgeEndpoint}   bus: ${rt.busName}`,
+    ...(rules.length > 0 ? ['    rules:', ...rules] : []),
+    `  Data         ${rt.dataDir}`,
+    '',
+    `  try:  curl ${rt.apiUrl}/api/v1/health`,
+    '  (any AWS credentials work against the local endpoints; Ctrl+C stops everything)',
+    '',
+  ].join('\n');
+}
+
+/**
+ * fauxqs loads `node:sqlite` for a persistence mode the runtime does not use, and Node 22 prints
+ * an ExperimentalWarning for it at every start: keep that one line out of the banner.
+ */
+function hideSqliteWarning(): void {
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === 'string' ? warning : warning.message;
+    if (text.startsWith('SQLite is an experimental feature')) return;
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
+
+async function main(): Promise<void> {
+  hideSqliteWarning();
+  const { startLocalRuntime } = await import('./runtime.ts');
+  const runtime = await startLocalRuntime({
+    port: parsePort(process.env.PORT),
+    host: process.env.HOST || '127.0.0.1',
+    dataDir: process.env.DATA_DIR || '.data',
+    ...(process.env.QDRANT_URL ? { qdrantUrl: process.env.QDRANT_URL } : {}),
+  });
+  process.stdout.write(`${describe(runtime)}\n`);
+
+  let signals = 0;
+  const shutdown = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      process.stderr.write('Forced exit.\n');
+      process.exit(1);
+    }
+    process.stderr.write(`\n${signal}: stopping (again to force)…\n`);
+    runtime.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`Shutdown failed: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `Could not start the local platform: ${err instanceof Error ? err.message : String(err)}\n`,
+  );
+  process.exit(1);
+});

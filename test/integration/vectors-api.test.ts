@@ -1,0 +1,191 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalRuntime, startLocalRuntime } from '#infra/local/runtime.ts';
+
+/** The vector API end to end: real manifest, real handlers, embedded Qdrant, over HTTP. */
+
+let dataDir: string;
+let runtime: LocalRuntime;
+
+async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${runtime.apiUrl}${path}`, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+const tasks = [
+  { id: 'task-1', text: 'Configure the SMTP relay for outgoing email', payload: { phase: 1, status: 'done' } },
+  { id: 'task-2', text: 'Write the Qdrant migration for legacy task vectors', payload: { phase: 2, status: 'todo' } },
+  { id: 'task-3', text: 'Add a dashboard for email delivery metrics', payload: { phase: 3, status: 'todo' } },
+  { id: 17, text: 'Définir la stratégie de sauvegarde des collections', payload: { phase: 3, status: 'todo' } },
+];
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'vp-api-'));
+  runtime = await startLocalRuntime({ dataDir, port: 0, quiet: true });
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('vector API over HTTP on the local runtime', () => {
+  it('answers health, version and status', async () => {
+    expect(await call('GET', '/api/v1/health')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    const version = await call('GET', '/api/v1/version');
+    expect(version.status).toBe(200);
+    expect(version.body.embedding).toMatchObject({ model: 'local-hash-v1', dimensions: 384 });
+    const status = await call('GET', '/api/v1/status');
+    expect(status.status).toBe(200);
+    expect(JSON.stringify(status.body)).not.toContain('error');
+  });
+
+  it('creates a text collection and refuses a duplicate', async () => {
+    const created = await call('POST', '/api/v1/vectors/collections', { name: 'notes' });
+    expect(created.status).toBe(201);
+    const again = await call('POST', '/api/v1/vectors/collections', { name: 'notes' });
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('CONFLICT');
+    const info = await call('GET', '/api/v1/vectors/collections/notes');
+    expect(info.body).toMatchObject({ name: 'notes', vectorSize: 384, distance: 'Cosine' });
+    expect(info.body.embedding).toMatchObject({ model: 'local-hash-v1', dimensions: 384 });
+  });
+
+  it('upserts text and finds the expected nearest point by meaning of its words', async () => {
+    const upserted = await call('POST', '/api/v1/vectors/upsert', { collection: 'notes', points: tasks });
+    expect(upserted).toMatchObject({ status: 200, body: { upserted: 4 } });
+
+    const found = await call('POST', '/api/v1/vectors/search', {
+      collection: 'notes',
+      text: 'migrate the task vectors to qdrant',
+      limit: 2,
+    });
+    expect(found.status).toBe(200);
+    expect(found.body.results[0].id).toBe('task-2');
+    expect(found.body.results[0].payload).toMatchObject({ phase: 2 });
+    expect(found.body.results[0].payload).not.toHaveProperty('_original_id');
+
+    const accented = await call('POST', '/api/v1/vectors/search', {
+      collection: 'notes',
+      text: 'definir strategie sauvegarde',
+      limit: 1,
+    });
+    expect(accented.body.results[0].id).toBe(17);
+  });
+
+  it('filters, thresholds and pages search results', async () => {
+    const filtered = await call('POST', '/api/v1/vectors/search', {
+      collection: 'notes',
+      text: 'email',
+      filter: { must: [{ key: 'status', match: { value: 'todo' } }] },
+      limit: 10,
+    });
+    expect(filtered.body.results.map((r: { id: unknown }) => r.id)).not.toContain('task-1');
+    const strict = await call('POST', '/api/v1/vectors/search', {
+      collection: 'notes',
+      text: 'email',
+      scoreThreshold: 0.99,
+    });
+    expect(strict.body.results).toEqual([]);
+    const page = await call('POST', '/api/v1/vectors/search', { collection: 'notes', text: 'email', limit: 1, offset: 1 });
+    expect(page.body.results).toHaveLength(1);
+  });
+
+  it('retrieves and deletes by the caller’s own id', async () => {
+    const point = await call('GET', '/api/v1/vectors/task-3?collection=notes');
+    expect(point).toMatchObject({ status: 200, body: { id: 'task-3', payload: { phase: 3 } } });
+    expect((await call('DELETE', '/api/v1/vectors/task-3?collection=notes')).status).toBe(200);
+    expect((await call('GET', '/api/v1/vectors/task-3?collection=notes')).status).toBe(404);
+    const byFilter = await call('POST', '/api/v1/vectors/delete', {
+      collection: 'notes',
+      filter: { must: [{ key: 'phase', match: { value: 1 } }] },
+    });
+    expect(byFilter.status).toBe(200);
+    expect((await call('GET', '/api/v1/vectors/task-1?collection=notes')).status).toBe(404);
+    expect((await call('GET', '/api/v1/vectors/task-2?collection=notes')).status).toBe(200);
+  });
+
+  it('rejects bad input with the field and the reason, and stores nothing from it', async () => {
+    await call('POST', '/api/v1/vectors/collections', { name: 'raw', vectorSize: 3, distance: 'Dot' });
+    const ok = await call('POST', '/api/v1/vectors/upsert', {
+      collection: 'raw',
+      points: [{ id: 1, vector: [1, 0, 0] }],
+    });
+    expect(ok.status).toBe(200);
+
+    const badDim = await call('POST', '/api/v1/vectors/upsert', {
+      collection: 'raw',
+      points: [
+        { id: 2, vector: [0, 1, 0] },
+        { id: 3, vector: [0, 1] },
+      ],
+    });
+    expect(badDim.status).toBe(400);
+    expect(JSON.stringify(badDim.body.error)).toContain('points.1.vector');
+    expect((await call('GET', '/api/v1/vectors/2?collection=raw')).status).toBe(404);
+
+    const textInVectorOnly = await call('POST', '/api/v1/vectors/upsert', {
+      collection: 'raw',
+      points: [{ id: 4, text: 'hello' }],
+    });
+    expect(textInVectorOnly.status).toBe(400);
+
+    const both = await call('POST', '/api/v1/vectors/upsert', { collection: 'raw', points: [{ id: 5 }] });
+    expect(both.status).toBe(400);
+    expect(JSON.stringify(both.body.error)).toContain('points.0');
+
+    const unknown = await call('POST', '/api/v1/vectors/search', { collection: 'nope', vector: [1, 0, 0] });
+    expect(unknown.status).toBe(404);
+
+    const badJson = await call('POST', '/api/v1/vectors/search', '{"collection":');
+    expect(badJson.status).toBe(400);
+    expect(badJson.body.error.issues[0].field).toBe('body');
+
+    const badLimit = await call('POST', '/api/v1/vectors/search', { collection: 'raw', vector: [1, 0, 0], limit: 0 });
+    expect(badLimit.status).toBe(400);
+    expect(badLimit.body.error.issues[0].field).toBe('limit');
+
+    const tooBig = await call('POST', '/api/v1/vectors/upsert', 'x'.repeat(7 * 1024 * 1024));
+    expect(tooBig.status).toBe(413);
+
+    const info = await call('GET', '/api/v1/vectors/collections/raw');
+    expect(info.body.pointsCount).toBe(1);
+  });
+
+  it('runs a batch and reports each operation on its own', async () => {
+    const res = await call('POST', '/api/v1/vectors/batch', {
+      collection: 'raw',
+      operations: [
+        { type: 'upsert', points: [{ id: 9, vector: [0, 0, 1] }] },
+        { type: 'search', vector: [0, 0, 1], limit: 1 },
+        { type: 'search', vector: [0, 1], limit: 1 },
+      ],
+    });
+    expect(res.status).toBe(200);
+    const [upsert, search, bad] = res.body.results;
+    expect(upsert).toMatchObject({ index: 0, status: 'ok' });
+    expect(search).toMatchObject({ index: 1, status: 'ok' });
+    expect(search.result.results[0].id).toBe(9);
+    expect(bad).toMatchObject({ index: 2, status: 'error' });
+  });
+
+  it('keeps collections across a restart on the same data folder', async () => {
+    await runtime.stop();
+    runtime = await startLocalRuntime({ dataDir, port: 0, quiet: true });
+    const found = await call('POST', '/api/v1/vectors/search', {
+      collection: 'notes',
+      text: 'migrate the task vectors to qdrant',
+      limit: 1,
+    });
+    expect(found.body.results[0].id).toBe('task-2');
+    const list = await call('GET', '/api/v1/vectors/collections');
+    expect(list.body.collections.map((c: { name: string }) => c.name).sort()).toEqual(['notes', 'raw']);
+  });
+});
