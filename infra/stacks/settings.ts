@@ -1,0 +1,138 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Node } from 'constructs';
+import { z } from 'zod';
+
+/**
+ * Per-stage settings, read from CDK context (`cdk.json` or `-c key=value`). Values given with
+ * `-c` arrive as strings and values from `cdk.json` as JSON, so every field accepts both.
+ */
+
+/** The context keys this app reads; nothing else in the app calls `tryGetContext`. */
+export const CONTEXT_KEYS = [
+  'stage',
+  'embedder',
+  'corsOrigins',
+  'throttleRateLimit',
+  'throttleBurstLimit',
+  'logRetentionDays',
+  'destroyOnRemoval',
+  'qdrantUrlParameter',
+  'qdrantApiKeySecret',
+  'openaiApiKeySecret',
+  'alarmEmail',
+] as const;
+
+export type ContextKey = (typeof CONTEXT_KEYS)[number];
+
+const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+
+const positiveInt = z.coerce.number().int().positive();
+
+const allowedRetentions = new Set<number>(
+  Object.values(RetentionDays).filter((v): v is number => typeof v === 'number' && v > 0),
+);
+
+/** A comma-separated string (`-c corsOrigins=https://a,https://b`) or a JSON array (cdk.json). */
+const stringList = z
+  .union([z.array(z.string()), z.string().transform((s) => s.split(','))])
+  .transform((items) => items.map((s) => s.trim()).filter((s) => s !== ''));
+
+const corsOrigin = z.union([
+  z.literal('*'),
+  z
+    .url({ protocol: /^https?$/ })
+    // Zod runs this even when the URL check failed, hence `canParse`.
+    .refine(
+      (u) => URL.canParse(u) && new URL(u).origin === u,
+      'must be a bare origin (scheme://host[:port])',
+    ),
+]);
+
+// SSM parameter names: letters, digits and `_.-/`; a hierarchy starts with `/`.
+const parameterName = z.string().regex(/^[A-Za-z0-9_.\-/]{1,1011}$/, 'invalid SSM parameter name');
+// Secret names: letters, digits and `/_+=.@-`.
+const secretName = z.string().regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'invalid Secrets Manager secret name');
+
+const ContextSchema = z
+  .object({
+    // Lower case: the stage ends up in the event bus name and stack names.
+    stage: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,19}$/, 'lower-case letters, digits and "-", 1-20 characters')
+      .default('dev'),
+    // AWS stages use OpenAI by default; the local runtime uses the offline embedder.
+    embedder: z.enum(['openai', 'local']).default('openai'),
+    corsOrigins: stringList.pipe(z.array(corsOrigin).min(1)).default(['*']),
+    throttleRateLimit: positiveInt.default(50),
+    throttleBurstLimit: positiveInt.default(100),
+    logRetentionDays: positiveInt
+      .refine(
+        (d) => allowedRetentions.has(d),
+        'must be a CloudWatch Logs retention (1, 3, 5, 7, 14, 30, 60, 90, …)',
+      )
+      .default(30),
+    // Data (bucket, table, queues' logs) is retained unless a throwaway stage says otherwise.
+    destroyOnRemoval: flag.default(false),
+    qdrantUrlParameter: parameterName.optional(),
+    qdrantApiKeySecret: secretName.optional(),
+    openaiApiKeySecret: secretName.optional(),
+    alarmEmail: z.email().optional(),
+  })
+  .check((ctx) => {
+    if (ctx.value.throttleBurstLimit < ctx.value.throttleRateLimit) {
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value.throttleBurstLimit,
+        path: ['throttleBurstLimit'],
+        message: 'must be at least throttleRateLimit',
+      });
+    }
+  });
+
+export interface StageSettings {
+  stage: string;
+  embedder: 'openai' | 'local';
+  corsOrigins: string[];
+  throttle: { rateLimit: number; burstLimit: number };
+  logRetention: RetentionDays;
+  /** Applied to data-bearing resources and log groups. */
+  removalPolicy: RemovalPolicy;
+  /** Names of values the operator creates outside the stacks; never their values. */
+  references: { qdrantUrlParameter: string; qdrantApiKeySecret: string; openaiApiKeySecret: string };
+  alarmEmail?: string;
+}
+
+/** Parses raw context values; throws one error naming every bad key. */
+export function parseSettings(raw: Partial<Record<ContextKey, unknown>>): StageSettings {
+  const result = ContextSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `${i.path.join('.') || '(context)'}: ${i.message}`);
+    throw new Error(`Invalid CDK context: ${lines.join('; ')}`);
+  }
+  const c = result.data;
+  return {
+    stage: c.stage,
+    embedder: c.embedder,
+    corsOrigins: c.corsOrigins,
+    throttle: { rateLimit: c.throttleRateLimit, burstLimit: c.throttleBurstLimit },
+    logRetention: c.logRetentionDays as RetentionDays,
+    removalPolicy: c.destroyOnRemoval ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    references: {
+      qdrantUrlParameter: c.qdrantUrlParameter ?? `/vector-platform/${c.stage}/qdrant-url`,
+      qdrantApiKeySecret: c.qdrantApiKeySecret ?? `vector-platform/${c.stage}/qdrant-api-key`,
+      openaiApiKeySecret: c.openaiApiKeySecret ?? `vector-platform/${c.stage}/openai-api-key`,
+    },
+    ...(c.alarmEmail ? { alarmEmail: c.alarmEmail } : {}),
+  };
+}
+
+/** Reads the settings from a construct tree's context. */
+export function readSettings(node: Node): StageSettings {
+  const raw: Partial<Record<ContextKey, unknown>> = {};
+  for (const key of CONTEXT_KEYS) {
+    const value: unknown = node.tryGetContext(key);
+    if (value !== undefined) raw[key] = value;
+  }
+  return parseSettings(raw);
+}

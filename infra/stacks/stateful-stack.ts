@@ -1,0 +1,200 @@
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { EventBus } from 'aws-cdk-lib/aws-events';
+import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { type IStringParameter, StringParameter } from 'aws-cdk-lib/aws-ssm';
+import type { Construct } from 'constructs';
+import type { PlatformResources } from '../constructs/service-function.ts';
+import type { Manifest } from '../manifest.ts';
+import { pascalCase } from './naming.ts';
+import type { StageSettings } from './settings.ts';
+
+export interface StatefulStackProps extends StackProps {
+  manifest: Manifest;
+  settings: StageSettings;
+}
+
+/** Output read by the stateless stack by name, so that IAM findings on the ARN are predictable. */
+export const EXPORTS_BUCKET_ARN_OUTPUT = 'ExportsBucketArn';
+
+/** A manifest queue and the dead-letter queue its poisoned messages end in. */
+export interface QueuePair {
+  queue: Queue;
+  deadLetterQueue: Queue;
+}
+
+/**
+ * Everything that holds data or outlives a deployment: the exports bucket, the queues and their
+ * dead-letter queues, the event bus and its archive, the state table, the alarm topic, and the
+ * references to the values an operator creates outside the stacks (Qdrant URL and API key, OpenAI key).
+ */
+export class StatefulStack extends Stack {
+  readonly exportsBucket: Bucket;
+  readonly accessLogsBucket: Bucket;
+  readonly stateTable: Table;
+  readonly eventBus: EventBus;
+  readonly queues: Readonly<Record<string, QueuePair>>;
+  readonly alarmTopic: Topic;
+  readonly qdrantUrlParameter: IStringParameter;
+  readonly qdrantApiKeySecret: ISecret;
+  readonly openaiApiKeySecret: ISecret;
+  /** What the stateless stack's functions may be granted. */
+  readonly resources: PlatformResources;
+
+  constructor(scope: Construct, id: string, props: StatefulStackProps) {
+    super(scope, id, props);
+    const { manifest, settings } = props;
+    const removalPolicy = settings.removalPolicy;
+
+    // Alarms: a customer-managed key, since CloudWatch cannot publish to a topic encrypted with the AWS-managed SNS key.
+    const alarmKey = new Key(this, 'AlarmTopicKey', {
+      description: `Encrypts the ${manifest.service} ${settings.stage} alarm topic`,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    alarmKey.grant(new ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    this.alarmTopic = new Topic(this, 'AlarmTopic', {
+      displayName: `${manifest.service} ${settings.stage} alarms`,
+      masterKey: alarmKey,
+      enforceSSL: true,
+    });
+    if (settings.alarmEmail) this.alarmTopic.addSubscription(new EmailSubscription(settings.alarmEmail));
+
+    // Receives the exports bucket's server access logs (cdk-nag accepts a log destination without its own logs).
+    this.accessLogsBucket = new Bucket(this, 'AccessLogsBucket', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      // Server access log delivery supports SSE-S3 only.
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      lifecycleRules: [{ expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
+      removalPolicy,
+    });
+    this.exportsBucket = new Bucket(this, 'ExportsBucket', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: 'exports/',
+      lifecycleRules: [
+        {
+          noncurrentVersionExpiration: Duration.days(30),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
+      removalPolicy,
+    });
+
+    const queues: Record<string, QueuePair> = {};
+    for (const [name, decl] of Object.entries(manifest.queues)) {
+      const id = pascalCase(name);
+      const deadLetterQueue = new Queue(this, `${id}DeadLetterQueue`, {
+        encryption: QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+      const queue = new Queue(this, `${id}Queue`, {
+        encryption: QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        visibilityTimeout: Duration.seconds(decl.visibilityTimeoutSeconds),
+        retentionPeriod: Duration.days(4),
+        deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: decl.maxReceiveCount },
+      });
+      queues[name] = { queue, deadLetterQueue };
+      alarmOnDeadLetters(
+        this,
+        `${id}DeadLetterAlarm`,
+        deadLetterQueue,
+        this.alarmTopic,
+        `${name}: messages in the dead-letter queue`,
+      );
+      new CfnOutput(this, `${id}QueueUrl`, { value: queue.queueUrl, description: decl.description });
+      new CfnOutput(this, `${id}DeadLetterQueueUrl`, { value: deadLetterQueue.queueUrl });
+    }
+    this.queues = queues;
+
+    this.eventBus = new EventBus(this, 'EventBus', {
+      eventBusName: `${manifest.service}-${settings.stage}`,
+      description: `Events published by ${manifest.service} (${settings.stage})`,
+    });
+    // Every platform event is kept for replay (rules flagged `archive` replay from here).
+    this.eventBus.archive('EventArchive', {
+      description: `Events from ${manifest.eventSource}, kept for replay`,
+      eventPattern: { source: [manifest.eventSource] },
+      retention: Duration.days(30),
+    });
+
+    // The StateStore port: items addressed by `pk` + `sk` with `value`, `version` and `updatedAt`.
+    this.stateTable = new Table(this, 'StateTable', {
+      partitionKey: { name: 'pk', type: AttributeType.STRING },
+      sortKey: { name: 'sk', type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: TableEncryption.AWS_MANAGED,
+      deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
+      removalPolicy,
+    });
+
+    // Created by the operator outside any stack; referenced by name so no value enters a template.
+    const refs = settings.references;
+    this.qdrantUrlParameter = StringParameter.fromStringParameterName(
+      this,
+      'QdrantUrlParameter',
+      refs.qdrantUrlParameter,
+    );
+    this.qdrantApiKeySecret = Secret.fromSecretNameV2(this, 'QdrantApiKeySecret', refs.qdrantApiKeySecret);
+    this.openaiApiKeySecret = Secret.fromSecretNameV2(this, 'OpenAiApiKeySecret', refs.openaiApiKeySecret);
+
+    this.resources = {
+      exportsBucket: this.exportsBucket,
+      stateTable: this.stateTable,
+      eventBus: this.eventBus,
+      queues: Object.fromEntries(Object.entries(queues).map(([name, pair]) => [name, pair.queue])),
+      qdrantUrlParameter: this.qdrantUrlParameter,
+      qdrantApiKeySecret: this.qdrantApiKeySecret,
+      openaiApiKeySecret: this.openaiApiKeySecret,
+    };
+
+    new CfnOutput(this, 'ExportsBucketName', { value: this.exportsBucket.bucketName });
+    new CfnOutput(this, EXPORTS_BUCKET_ARN_OUTPUT, { value: this.exportsBucket.bucketArn });
+    new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName });
+    new CfnOutput(this, 'StateTableName', { value: this.stateTable.tableName });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn });
+  }
+}
+
+/** Alarms as soon as one message sits in a dead-letter queue: each one is lost work until redriven. */
+export function alarmOnDeadLetters(
+  scope: Construct,
+  id: string,
+  dlq: IQueue,
+  topic: ITopic,
+  description: string,
+): Alarm {
+  const alarm = new Alarm(scope, id, {
+    alarmDescription: description,
+    metric: dlq.metricApproximateNumberOfMessagesVisible({
+      period: Duration.minutes(1),
+      statistic: 'Maximum',
+    }),
+    threshold: 1,
+    evaluationPeriods: 1,
+    comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: TreatMissingData.NOT_BREACHING,
+  });
+  alarm.addAlarmAction(new SnsAction(topic));
+  return alarm;
+}

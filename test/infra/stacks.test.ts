@@ -1,0 +1,435 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { queueUrlVariable } from '../../infra/constructs/service-function.ts';
+import { type FunctionName, manifest } from '../../infra/manifest.ts';
+import {
+  actionsOf,
+  logicalIdOf,
+  type Statement,
+  type Synthesized,
+  statementsOfRole,
+  synthPlatform,
+} from './support.ts';
+
+const functionNames = Object.keys(manifest.functions) as FunctionName[];
+
+const resourcesOf = (st: Statement): unknown[] => (Array.isArray(st.Resource) ? st.Resource : [st.Resource]);
+
+/** An API key, a private key, or a long mixed-case alphanumeric token (names and ARNs have separators). */
+function looksLikeSecretValue(value: string): boolean {
+  if (/sk-[A-Za-z0-9_-]{8,}|-----BEGIN/.test(value)) return true;
+  return (value.match(/[A-Za-z0-9+/=]{24,}/g) ?? []).some(
+    (run) => /\d/.test(run) && /[a-z]/.test(run) && /[A-Z]/.test(run),
+  );
+}
+
+describe('the platform stacks (default stage)', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synthPlatform();
+  });
+
+  const fnResource = (name: FunctionName) => {
+    const resource = s.statelessTemplate.toJSON().Resources[logicalIdOf(s.stateless.functions[name]!.fn)];
+    expect(resource, name).toBeDefined();
+    return resource.Properties;
+  };
+  const statementsOf = (name: FunctionName): Statement[] =>
+    statementsOfRole(s.statelessTemplate, logicalIdOf(s.stateless.functions[name]!.role));
+
+  it('names the stacks after the stage', () => {
+    expect(s.stateful.stackName).toBe('VectorPlatform-dev-Stateful');
+    expect(s.stateless.stackName).toBe('VectorPlatform-dev-Stateless');
+  });
+
+  describe('functions', () => {
+    it('declares exactly one Lambda per manifest function', () => {
+      s.statelessTemplate.resourceCountIs('AWS::Lambda::Function', functionNames.length);
+    });
+
+    it.each(functionNames)('%s: Node 22 on ARM64, traced, sized as the manifest says', (name) => {
+      const decl = manifest.functions[name];
+      const props = fnResource(name);
+      expect(props).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        MemorySize: decl.memoryMb,
+        Timeout: decl.timeoutSeconds,
+        Description: decl.description,
+      });
+      expect(props.Environment.Variables).toMatchObject({
+        STAGE: 'dev',
+        EMBEDDER: 'openai',
+        POWERTOOLS_SERVICE_NAME: manifest.service,
+        POWERTOOLS_METRICS_NAMESPACE: expect.any(String),
+        LOG_LEVEL: 'INFO',
+        NODE_OPTIONS: '--enable-source-maps',
+      });
+    });
+
+    it.each(functionNames)('%s: logs to its own log group with a retention', (name) => {
+      const logGroupId = logicalIdOf(s.stateless.functions[name]!.logGroup);
+      expect(fnResource(name).LoggingConfig).toEqual({ LogGroup: { Ref: logGroupId } });
+      const logGroup = s.statelessTemplate.toJSON().Resources[logGroupId];
+      expect(logGroup.Type).toBe('AWS::Logs::LogGroup');
+      expect(logGroup.Properties.RetentionInDays).toBe(30);
+      expect(logGroup.DeletionPolicy).toBe('Retain');
+    });
+
+    it.each(functionNames)('%s: its role has no managed policy and may write only its own logs', (name) => {
+      const role = s.statelessTemplate.toJSON().Resources[logicalIdOf(s.stateless.functions[name]!.role)];
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+      const logs = statementsOf(name).filter((st) => actionsOf(st).some((a) => a.startsWith('logs:')));
+      expect(logs).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: { 'Fn::GetAtt': [logicalIdOf(s.stateless.functions[name]!.logGroup), 'Arn'] },
+        },
+      ]);
+    });
+
+    it('grants a wildcard resource only to the X-Ray actions', () => {
+      for (const name of functionNames) {
+        const wildcard = statementsOf(name).filter((st) => st.Resource === '*');
+        expect(wildcard.flatMap(actionsOf).sort(), name).toEqual([
+          'xray:PutTelemetryRecords',
+          'xray:PutTraceSegments',
+        ]);
+      }
+    });
+
+    it('gives the health function no data-plane permission and no resource names', () => {
+      const actions = statementsOf('health').flatMap(actionsOf);
+      expect(actions.filter((a) => !a.startsWith('logs:') && !a.startsWith('xray:'))).toEqual([]);
+      const env = fnResource('health').Environment.Variables;
+      for (const key of [
+        'QDRANT_URL_PARAMETER',
+        'QDRANT_API_KEY_SECRET',
+        'OPENAI_API_KEY_SECRET',
+        'EXPORTS_BUCKET',
+        'STATE_TABLE',
+      ]) {
+        expect(env[key], key).toBeUndefined();
+      }
+    });
+
+    it('lets upsert read the Qdrant URL parameter and the two secrets it needs, and nothing on the bucket', () => {
+      const statements = statementsOf('upsert');
+      const byAction = (action: string) => statements.filter((st) => actionsOf(st).includes(action));
+      expect(byAction('ssm:GetParameter')).toHaveLength(1);
+      expect(JSON.stringify(byAction('ssm:GetParameter')[0]!.Resource)).toContain(
+        ':parameter/vector-platform/dev/qdrant-url"',
+      );
+      const secrets = byAction('secretsmanager:GetSecretValue')
+        .flatMap(resourcesOf)
+        .map((r) => JSON.stringify(r));
+      expect(secrets).toHaveLength(2);
+      expect(secrets.some((r) => r.includes(':secret:vector-platform/dev/qdrant-api-key-??????'))).toBe(true);
+      expect(secrets.some((r) => r.includes(':secret:vector-platform/dev/openai-api-key-??????'))).toBe(true);
+      const other = statements.flatMap(actionsOf).filter((a) => !/^(logs|xray|ssm|secretsmanager):/.test(a));
+      expect(other).toEqual([]);
+      expect(actionsOf(byAction('ssm:GetParameter')[0]!)).toEqual(['ssm:GetParameter']);
+    });
+
+    it('grants each function exactly the services its access list names', () => {
+      const serviceOf: Record<string, string> = {
+        qdrant: 'ssm secretsmanager',
+        embedder: 'secretsmanager',
+        'exports:read': 's3',
+        'exports:write': 's3',
+        'state:read': 'dynamodb',
+        'state:write': 'dynamodb',
+        'bus:put': 'events',
+      };
+      for (const name of functionNames) {
+        const access: readonly string[] = manifest.functions[name].access;
+        const expected = new Set(
+          access.flatMap((a) => (serviceOf[a] ?? (a.startsWith('queue:') ? 'sqs' : a)).split(' ')),
+        );
+        const granted = new Set(
+          statementsOf(name)
+            .flatMap(actionsOf)
+            .map((a) => a.split(':')[0]!)
+            .filter((svc) => svc !== 'logs' && svc !== 'xray'),
+        );
+        expect([...granted].sort(), name).toEqual([...expected].sort());
+      }
+    });
+
+    it('lets the status function read exports but not write them, and send to the migrations queue', () => {
+      const actions = statementsOf('status').flatMap(actionsOf);
+      expect(actions).toEqual(
+        expect.arrayContaining(['s3:ListBucket', 's3:GetObject', 'sqs:SendMessage', 'events:PutEvents']),
+      );
+      expect(actions).not.toContain('s3:PutObject');
+      expect(actions).not.toContain('s3:DeleteObject');
+      expect(actions).not.toContain('dynamodb:PutItem');
+      const env = fnResource('status').Environment.Variables;
+      for (const key of ['EXPORTS_BUCKET', 'STATE_TABLE', 'EVENT_BUS_NAME', queueUrlVariable('migrations')]) {
+        expect(env[key], key).toBeDefined();
+      }
+    });
+
+    it('puts names and ARNs in the environment, never a secret value', () => {
+      expect(looksLikeSecretValue('sk-proj-Abc123def456ghi789')).toBe(true);
+      expect(looksLikeSecretValue('vector-platform/dev/openai-api-key')).toBe(false);
+      for (const name of functionNames) {
+        const vars: Record<string, unknown> = fnResource(name).Environment.Variables;
+        for (const [key, value] of Object.entries(vars)) {
+          if (typeof value === 'string')
+            expect(looksLikeSecretValue(value), `${name} ${key}=${value}`).toBe(false);
+          if (key.endsWith('_SECRET'))
+            expect(value, `${name} ${key}`).toMatch(/^vector-platform\/dev\/[a-z-]+$/);
+        }
+      }
+      // References only: the stacks create no secret and no parameter, so no value can be inlined.
+      for (const template of [s.statefulTemplate, s.statelessTemplate]) {
+        template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+        template.resourceCountIs('AWS::SSM::Parameter', 0);
+      }
+    });
+  });
+
+  describe('HTTP API', () => {
+    it('has exactly one route per manifest route', () => {
+      s.statelessTemplate.resourceCountIs('AWS::ApiGatewayV2::Route', manifest.routes.length);
+    });
+
+    it.each(manifest.routes.map((r) => [`${r.method} ${r.path}`, r] as const))(
+      '%s reaches its function',
+      (routeKey, route) => {
+        const routes = s.statelessTemplate.findResources('AWS::ApiGatewayV2::Route', {
+          Properties: { RouteKey: routeKey },
+        });
+        expect(Object.keys(routes)).toHaveLength(1);
+        const props = Object.values(routes)[0]!.Properties;
+        const integrationId = props.Target['Fn::Join'][1][1].Ref as string;
+        const integration = s.statelessTemplate.toJSON().Resources[integrationId].Properties;
+        expect(integration).toMatchObject({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
+        expect(integration.IntegrationUri).toEqual({
+          'Fn::GetAtt': [logicalIdOf(s.stateless.functions[route.function]!.fn), 'Arn'],
+        });
+        // Non-public routes take only signed requests until the JWT authorizer lands.
+        expect(props.AuthorizationType ?? 'NONE').toBe(route.role === 'public' ? 'NONE' : 'AWS_IAM');
+      },
+    );
+
+    it('throttles and access-logs the default stage', () => {
+      const accessLogs = logicalIdOf(s.stateless.node.findChild('HttpApiAccessLogs') as never);
+      s.statelessTemplate.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+        StageName: '$default',
+        AutoDeploy: true,
+        DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+        AccessLogSettings: {
+          DestinationArn: { 'Fn::GetAtt': [accessLogs, 'Arn'] },
+          Format: Match.stringLikeRegexp('\\$context\\.requestId'),
+        },
+      });
+      s.statelessTemplate.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    });
+
+    it('allows CORS from any origin by default, for the methods the routes use', () => {
+      const methods = [...new Set(manifest.routes.map((r) => r.method))].sort();
+      const api = Object.values(s.statelessTemplate.findResources('AWS::ApiGatewayV2::Api'))[0]!.Properties;
+      expect(api.CorsConfiguration.AllowOrigins).toEqual(['*']);
+      expect([...api.CorsConfiguration.AllowMethods].sort()).toEqual(methods);
+      expect(api.CorsConfiguration.AllowHeaders).toEqual(
+        expect.arrayContaining(['authorization', 'content-type']),
+      );
+    });
+  });
+
+  describe('data', () => {
+    it.each(Object.entries(manifest.queues))('queue %s redrives to its dead-letter queue', (name, decl) => {
+      const pair = s.stateful.queues[name]!;
+      const resources = s.statefulTemplate.toJSON().Resources;
+      const queue = resources[logicalIdOf(pair.queue)].Properties;
+      const dlqId = logicalIdOf(pair.deadLetterQueue);
+      expect(queue).toMatchObject({
+        VisibilityTimeout: decl.visibilityTimeoutSeconds,
+        SqsManagedSseEnabled: true,
+        RedrivePolicy: {
+          deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] },
+          maxReceiveCount: decl.maxReceiveCount,
+        },
+      });
+      expect(resources[dlqId].Properties).toMatchObject({
+        MessageRetentionPeriod: 14 * 24 * 3600,
+        SqsManagedSseEnabled: true,
+      });
+      for (const id of [logicalIdOf(pair.queue), dlqId]) {
+        s.statefulTemplate.hasResourceProperties('AWS::SQS::QueuePolicy', {
+          Queues: [{ Ref: id }],
+          PolicyDocument: {
+            Statement: Match.arrayWith([
+              Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+            ]),
+          },
+        });
+      }
+    });
+
+    it('alarms on every dead-letter queue and on every function error', () => {
+      const topic = { Ref: logicalIdOf(s.stateful.alarmTopic) };
+      for (const { deadLetterQueue } of Object.values(s.stateful.queues)) {
+        s.statefulTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Dimensions: [
+            { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalIdOf(deadLetterQueue), 'QueueName'] } },
+          ],
+          Threshold: 1,
+          AlarmActions: [topic],
+        });
+      }
+      const errorAlarms = s.statelessTemplate.findResources('AWS::CloudWatch::Alarm', {
+        Properties: { MetricName: 'Errors' },
+      });
+      const alarmed = Object.values(errorAlarms).map((a) => JSON.stringify(a.Properties.Dimensions));
+      for (const name of functionNames) {
+        expect(alarmed, name).toContain(
+          JSON.stringify([
+            { Name: 'FunctionName', Value: { Ref: logicalIdOf(s.stateless.functions[name]!.fn) } },
+          ]),
+        );
+      }
+      for (const alarm of Object.values(errorAlarms)) expect(alarm.Properties.AlarmActions).toHaveLength(1);
+      s.statefulTemplate.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+      s.statefulTemplate.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    });
+
+    it('keeps every platform event in the bus archive', () => {
+      const busId = logicalIdOf(s.stateful.eventBus);
+      s.statefulTemplate.hasResourceProperties('AWS::Events::EventBus', { Name: 'vector-platform-dev' });
+      s.statefulTemplate.hasResourceProperties('AWS::Events::Archive', {
+        SourceArn: { 'Fn::GetAtt': [busId, 'Arn'] },
+        EventPattern: { source: [manifest.eventSource] },
+        RetentionDays: 30,
+      });
+    });
+
+    it('blocks public access to the exports bucket, encrypts it and denies plain HTTP', () => {
+      const bucketId = logicalIdOf(s.stateful.exportsBucket);
+      const bucket = s.statefulTemplate.toJSON().Resources[bucketId];
+      expect(bucket.DeletionPolicy).toBe('Retain');
+      expect(bucket.Properties).toMatchObject({
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+        VersioningConfiguration: { Status: 'Enabled' },
+        LoggingConfiguration: { DestinationBucketName: { Ref: logicalIdOf(s.stateful.accessLogsBucket) } },
+      });
+      expect(JSON.stringify(bucket.Properties.LifecycleConfiguration)).toContain(
+        'NoncurrentVersionExpiration',
+      );
+      s.statefulTemplate.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: bucketId },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 's3:*',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
+          ]),
+        },
+      });
+    });
+
+    it('holds state in a pk/sk table with point-in-time recovery and encryption', () => {
+      const table = s.statefulTemplate.toJSON().Resources[logicalIdOf(s.stateful.stateTable)];
+      expect(table.DeletionPolicy).toBe('Retain');
+      expect(table.Properties).toMatchObject({
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+        DeletionProtectionEnabled: true,
+      });
+    });
+
+    it('outputs the API URL, bucket, queue URLs and bus name', () => {
+      const outputs = Object.keys(s.statefulTemplate.toJSON().Outputs);
+      expect(outputs).toEqual(
+        expect.arrayContaining(['ExportsBucketName', 'EventBusName', 'MigrationsQueueUrl']),
+      );
+      expect(Object.keys(s.statelessTemplate.toJSON().Outputs)).toContain('ApiUrl');
+    });
+  });
+});
+
+describe('the platform stacks (context overrides)', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synthPlatform({
+      context: {
+        stage: 'prod',
+        embedder: 'local',
+        corsOrigins: 'https://app.example.com, https://admin.example.com',
+        throttleRateLimit: '20',
+        throttleBurstLimit: '40',
+        logRetentionDays: '90',
+        destroyOnRemoval: 'true',
+        qdrantApiKeySecret: 'ops/qdrant',
+      },
+    });
+  });
+
+  it('derives stack, bus and reference names from the stage', () => {
+    expect(s.stateless.stackName).toBe('VectorPlatform-prod-Stateless');
+    s.statefulTemplate.hasResourceProperties('AWS::Events::EventBus', { Name: 'vector-platform-prod' });
+    const env =
+      s.statelessTemplate.toJSON().Resources[logicalIdOf(s.stateless.functions.upsert!.fn)].Properties
+        .Environment.Variables;
+    expect(env).toMatchObject({
+      STAGE: 'prod',
+      QDRANT_URL_PARAMETER: '/vector-platform/prod/qdrant-url',
+      QDRANT_API_KEY_SECRET: 'ops/qdrant',
+    });
+  });
+
+  it('with the local embedder, sets EMBEDDER=local and grants no access to the OpenAI secret', () => {
+    const upsert = s.stateless.functions.upsert!;
+    const env =
+      s.statelessTemplate.toJSON().Resources[logicalIdOf(upsert.fn)].Properties.Environment.Variables;
+    expect(env.EMBEDDER).toBe('local');
+    expect(env.OPENAI_API_KEY_SECRET).toBeUndefined();
+    const secrets = statementsOfRole(s.statelessTemplate, logicalIdOf(upsert.role)).filter((st) =>
+      actionsOf(st).includes('secretsmanager:GetSecretValue'),
+    );
+    expect(secrets.flatMap(resourcesOf).map((r) => JSON.stringify(r))).toEqual([
+      expect.stringContaining(':secret:ops/qdrant-??????'),
+    ]);
+  });
+
+  it('applies CORS origins, throttling, retention and removal policy from context', () => {
+    s.statelessTemplate.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: Match.objectLike({
+        AllowOrigins: ['https://app.example.com', 'https://admin.example.com'],
+      }),
+    });
+    s.statelessTemplate.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 },
+    });
+    s.statelessTemplate.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+    s.statefulTemplate.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
+    s.statefulTemplate.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
+    });
+  });
+});
