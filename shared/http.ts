@@ -1,4 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
@@ -38,12 +39,6 @@ export class HttpResult {
     this.body = body;
     this.headers = headers;
   }
-}
-
-export interface HttpSpec<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType> {
-  body?: B;
-  query?: Q;
-  path?: P;
 }
 
 type Out<T> = T extends z.ZodType ? z.output<T> : undefined;
@@ -99,13 +94,25 @@ export function httpHandler<
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(logMetrics(metrics))
     .use({
+      after: (request) => countResponse(request.response?.statusCode ?? 200),
       onError: (request) => {
         const { statusCode, body } = toErrorResponse(request.error, request.context.awsRequestId);
         if (statusCode >= 500) logger.error('request failed', { error: request.error as Error });
         else logger.info('request rejected', { statusCode, code: body.error.code });
         request.response = { statusCode, headers: JSON_HEADERS, body: JSON.stringify(body) };
+        countResponse(statusCode);
       },
     });
+}
+
+/**
+ * Mapped errors are successful Lambda invocations, so Lambda's own Errors metric never sees a
+ * 4xx or 5xx: these counts (per function, published by `logMetrics`) are what alarms watch.
+ */
+function countResponse(statusCode: number): void {
+  metrics.addMetric('Requests', MetricUnit.Count, 1);
+  if (statusCode >= 500) metrics.addMetric('ServerErrors', MetricUnit.Count, 1);
+  else if (statusCode >= 400) metrics.addMetric('ClientErrors', MetricUnit.Count, 1);
 }
 
 /** The request body as JSON: 413 past the limit, 415 for a non-JSON content type, 400 for bad JSON. */

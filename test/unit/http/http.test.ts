@@ -17,6 +17,7 @@ import {
   ValidationError,
 } from '#shared/errors.ts';
 import { HttpResult, httpHandler, readJsonBody } from '#shared/http.ts';
+import { metrics } from '#shared/powertools.ts';
 import { UpsertBodySchema } from '#shared/vectors/schemas.ts';
 import { httpEvent, invoke } from './support.ts';
 
@@ -180,6 +181,25 @@ describe('httpHandler: answers and errors', () => {
       stage: 'prod',
       embedding: { provider: 'openai', model: 'text-embedding-3-small', dimensions: 1536 },
     });
+  });
+});
+
+describe('httpHandler: metrics', () => {
+  it('counts every request, and client and server errors apart (Lambda sees them as successes)', async () => {
+    const added = vi.spyOn(metrics, 'addMetric');
+    await invoke(echo, ok);
+    await invoke(echo, { ...ok, body: '{}' });
+    await invoke(
+      httpHandler({}, async () => {
+        throw new Error('boom');
+      }),
+      {},
+    );
+    const names = added.mock.calls.map(([name]) => name);
+    expect(names.filter((n) => n === 'Requests')).toHaveLength(3);
+    expect(names.filter((n) => n === 'ClientErrors')).toHaveLength(1);
+    expect(names.filter((n) => n === 'ServerErrors')).toHaveLength(1);
+    added.mockRestore();
   });
 });
 
