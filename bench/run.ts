@@ -18,7 +18,9 @@ const suites: Record<string, () => Promise<Record<string, unknown>>> = {
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !(name in suites));
 if (unknown.length > 0) {
-  process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(suites).join(', ')}\n`);
+  process.stderr.write(
+    `unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(suites).join(', ')}\n`,
+  );
   process.exit(2);
 }
 

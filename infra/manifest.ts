@@ -82,7 +82,11 @@ export interface Manifest {
   notifications: readonly NotificationDecl[];
 }
 
-const vectorFn = (op: string, description: string, access: readonly Access[] = ['qdrant', 'embedder']): FunctionDecl => ({
+const vectorFn = (
+  op: string,
+  description: string,
+  access: readonly Access[] = ['qdrant', 'embedder'],
+): FunctionDecl => ({
   entry: `functions/vectors/${op}/handler.ts`,
   description,
   memoryMb: 512,
@@ -116,8 +120,13 @@ export const manifest = {
       access: ['qdrant', 'exports:read', 'state:read', 'queue:migrations:send', 'bus:put'],
     },
     listCollections: vectorFn('list-collections', 'List collections', ['qdrant']),
-    createCollection: vectorFn('create-collection', 'Create a collection (vector size, distance, embedding model)'),
-    getCollection: vectorFn('get-collection', 'Collection info: points count, config, embedding model', ['qdrant']),
+    createCollection: vectorFn(
+      'create-collection',
+      'Create a collection (vector size, distance, embedding model)',
+    ),
+    getCollection: vectorFn('get-collection', 'Collection info: points count, config, embedding model', [
+      'qdrant',
+    ]),
     deleteCollection: vectorFn('delete-collection', 'Delete a collection', ['qdrant']),
     upsert: vectorFn('upsert', 'Upsert points given as vectors or as text to embed'),
     search: vectorFn('search', 'Search by vector or by text, with filters'),
@@ -132,7 +141,12 @@ export const manifest = {
     { method: 'GET', path: '/api/v1/vectors/collections', function: 'listCollections', role: 'reader' },
     { method: 'POST', path: '/api/v1/vectors/collections', function: 'createCollection', role: 'writer' },
     { method: 'GET', path: '/api/v1/vectors/collections/{name}', function: 'getCollection', role: 'reader' },
-    { method: 'DELETE', path: '/api/v1/vectors/collections/{name}', function: 'deleteCollection', role: 'admin' },
+    {
+      method: 'DELETE',
+      path: '/api/v1/vectors/collections/{name}',
+      function: 'deleteCollection',
+      role: 'admin',
+    },
     { method: 'POST', path: '/api/v1/vectors/upsert', function: 'upsert', role: 'writer' },
     // The legacy gateway's name for upsert; kept so its clients keep working.
     { method: 'POST', path: '/api/v1/vectors/insert', function: 'upsert', role: 'writer' },

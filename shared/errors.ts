@@ -98,6 +98,12 @@ export function toErrorResponse(err: unknown, requestId?: string): { statusCode:
   }
   return {
     statusCode: 500,
-    body: { error: { code: 'INTERNAL_ERROR', message: 'Internal server error', ...(requestId ? { requestId } : {}) } },
+    body: {
+      error: {
+        code: 'INTERNAL_ERROR',
+        message: 'Internal server error',
+        ...(requestId ? { requestId } : {}),
+      },
+    },
   };
 }

@@ -44,7 +44,8 @@ export interface MappedId {
  */
 export function toPointId(raw: string | number): MappedId {
   if (typeof raw === 'number') {
-    if (!Number.isSafeInteger(raw) || raw < 0) throw new RangeError('must be an unsigned integer or a string');
+    if (!Number.isSafeInteger(raw) || raw < 0)
+      throw new RangeError('must be an unsigned integer or a string');
     return { id: raw };
   }
   const trimmed = raw.trim();

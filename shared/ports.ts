@@ -52,7 +52,10 @@ export interface StateStore {
   /** Writes; with `expectedVersion`, fails with ConflictError if the stored version differs (0 = absent). */
   put<T>(pk: string, sk: string, value: T, options?: { expectedVersion?: number }): Promise<StateItem<T>>;
   /** Items of a partition, ordered by sort key, optionally restricted to a sort-key prefix. */
-  list<T>(pk: string, options?: { prefix?: string; limit?: number }): Promise<Array<{ sk: string } & StateItem<T>>>;
+  list<T>(
+    pk: string,
+    options?: { prefix?: string; limit?: number },
+  ): Promise<Array<{ sk: string } & StateItem<T>>>;
   delete(pk: string, sk: string): Promise<void>;
   ping(): Promise<void>;
 }

@@ -20,10 +20,22 @@ async function call(method: string, path: string, body?: unknown, headers: Recor
 }
 
 const tasks = [
-  { id: 'task-1', text: 'Configure the SMTP relay for outgoing email', payload: { phase: 1, status: 'done' } },
-  { id: 'task-2', text: 'Write the Qdrant migration for legacy task vectors', payload: { phase: 2, status: 'todo' } },
+  {
+    id: 'task-1',
+    text: 'Configure the SMTP relay for outgoing email',
+    payload: { phase: 1, status: 'done' },
+  },
+  {
+    id: 'task-2',
+    text: 'Write the Qdrant migration for legacy task vectors',
+    payload: { phase: 2, status: 'todo' },
+  },
   { id: 'task-3', text: 'Add a dashboard for email delivery metrics', payload: { phase: 3, status: 'todo' } },
-  { id: 17, text: 'Définir la stratégie de sauvegarde des collections', payload: { phase: 3, status: 'todo' } },
+  {
+    id: 17,
+    text: 'Définir la stratégie de sauvegarde des collections',
+    payload: { phase: 3, status: 'todo' },
+  },
 ];
 
 beforeAll(async () => {
@@ -94,7 +106,12 @@ describe('vector API over HTTP on the local runtime', () => {
       scoreThreshold: 0.99,
     });
     expect(strict.body.results).toEqual([]);
-    const page = await call('POST', '/api/v1/vectors/search', { collection: 'notes', text: 'email', limit: 1, offset: 1 });
+    const page = await call('POST', '/api/v1/vectors/search', {
+      collection: 'notes',
+      text: 'email',
+      limit: 1,
+      offset: 1,
+    });
     expect(page.body.results).toHaveLength(1);
   });
 
@@ -148,7 +165,11 @@ describe('vector API over HTTP on the local runtime', () => {
     expect(badJson.status).toBe(400);
     expect(badJson.body.error.issues[0].field).toBe('body');
 
-    const badLimit = await call('POST', '/api/v1/vectors/search', { collection: 'raw', vector: [1, 0, 0], limit: 0 });
+    const badLimit = await call('POST', '/api/v1/vectors/search', {
+      collection: 'raw',
+      vector: [1, 0, 0],
+      limit: 0,
+    });
     expect(badLimit.status).toBe(400);
     expect(badLimit.body.error.issues[0].field).toBe('limit');
 

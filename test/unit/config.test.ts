@@ -36,7 +36,11 @@ describe('configuration', () => {
       OPENAI_API_KEY_SECRET: 'env:TEST_OPENAI_KEY',
       EMBEDDING_DIMENSIONS: '256',
     });
-    expect(config.embedder).toMatchObject({ provider: 'openai', model: 'text-embedding-3-small', dimensions: 256 });
+    expect(config.embedder).toMatchObject({
+      provider: 'openai',
+      model: 'text-embedding-3-small',
+      dimensions: 256,
+    });
     delete process.env.TEST_OPENAI_KEY;
   });
 });

@@ -30,7 +30,9 @@ describe('toPointId', () => {
   });
 
   it('keeps UUIDs, canonicalised to lower-case hyphenated form', () => {
-    expect(toPointId('550E8400E29B41D4A716446655440000')).toEqual({ id: '550e8400-e29b-41d4-a716-446655440000' });
+    expect(toPointId('550E8400E29B41D4A716446655440000')).toEqual({
+      id: '550e8400-e29b-41d4-a716-446655440000',
+    });
   });
 
   it('maps legacy string ids to UUIDv5 and remembers the original', () => {

@@ -365,7 +365,9 @@ describe('points', () => {
       status: 404,
       error: 'Not found: No point with id 77 found',
     });
-    expect(await failure(h.client.setPayload('pay', { points: [1], payload: { z: 1 }, key: 'a..b' }))).toEqual({
+    expect(
+      await failure(h.client.setPayload('pay', { points: [1], payload: { z: 1 }, key: 'a..b' })),
+    ).toEqual({
       status: 400,
       error: 'Wrong input: Invalid key path: a..b',
     });
