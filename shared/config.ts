@@ -1,6 +1,5 @@
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
-import { z } from 'zod';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import * as z from 'zod';
 
 /**
  * One validated configuration object, read once per cold start. CDK (or the local runtime)
@@ -94,8 +93,7 @@ export function embeddingSettings(e: Env): { provider: Env['EMBEDDER']; model: s
 export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<Config> {
   const e = parseEnv(env);
   const qdrantUrl =
-    e.QDRANT_URL ??
-    (e.QDRANT_URL_PARAMETER ? await getParameter(e.QDRANT_URL_PARAMETER, { maxAge: 300 }) : undefined);
+    e.QDRANT_URL ?? (e.QDRANT_URL_PARAMETER ? await readParameter(e.QDRANT_URL_PARAMETER) : undefined);
   if (!qdrantUrl) throw new Error('Invalid configuration: QDRANT_URL or QDRANT_URL_PARAMETER must be set');
   const qdrantApiKey = e.QDRANT_API_KEY_SECRET ? await readSecret(e.QDRANT_API_KEY_SECRET) : undefined;
 
@@ -135,6 +133,12 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
 /**
  * A secret's value. Locally (no AWS), `env:NAME` reads another environment variable so a
  * developer can pass a key without Secrets Manager; in AWS the value is a secret name or ARN.
+ *
+ * Secrets Manager and SSM are called through the SDK, imported on first use: a bundle keeps a
+ * dynamic import of an external lazy, so a function that resolves no reference (health, version)
+ * never loads them (~120 ms of cold start). Powertools Parameters would not do: a bundle hoists its
+ * static imports of both clients. Its cache would add nothing either, as each reference is read
+ * once per process (the configuration and the embedder are cached).
  */
 export async function readSecret(ref: string): Promise<string> {
   if (ref.startsWith('env:')) {
@@ -142,10 +146,21 @@ export async function readSecret(ref: string): Promise<string> {
     if (!value) throw new Error(`Invalid configuration: secret reference ${ref} is empty`);
     return value;
   }
-  const value = await getSecret(ref, { maxAge: 300 });
-  if (typeof value !== 'string' || value === '')
-    throw new Error(`Invalid configuration: secret ${ref} is empty`);
-  return value;
+  const sdk = await import('@aws-sdk/client-secrets-manager');
+  // One client per process: a cold start may read two secrets (Qdrant's key, then OpenAI's).
+  secretsClient ??= new sdk.SecretsManagerClient({});
+  const { SecretString } = await secretsClient.send(new sdk.GetSecretValueCommand({ SecretId: ref }));
+  if (!SecretString) throw new Error(`Invalid configuration: secret ${ref} is empty`);
+  return SecretString;
+}
+
+let secretsClient: SecretsManagerClient | undefined;
+
+async function readParameter(name: string): Promise<string> {
+  const sdk = await import('@aws-sdk/client-ssm');
+  const { Parameter } = await new sdk.SSMClient({}).send(new sdk.GetParameterCommand({ Name: name }));
+  if (!Parameter?.Value) throw new Error(`Invalid configuration: parameter ${name} is empty`);
+  return Parameter.Value;
 }
 
 let cached: Promise<Config> | undefined;

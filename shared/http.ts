@@ -91,7 +91,7 @@ export function httpHandler<
 
   return middy(base)
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(tracer ? captureLambdaHandler(tracer, { captureResponse: false }) : [])
     .use(logMetrics(metrics))
     .use({
       after: (request) => countResponse(request.response?.statusCode ?? 200),

@@ -42,6 +42,6 @@ export function sqsHandler<S extends z.ZodType>(
 
   return middy(base)
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(tracer ? captureLambdaHandler(tracer, { captureResponse: false }) : [])
     .use(logMetrics(metrics));
 }

@@ -1,3 +1,17 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+/**
+ * The Qdrant client's fetch-based build (the package's `browser` export). Its Node build differs
+ * only in handing `fetch` an `undici` Agent, which bundles all of undici (~510 KB); Node 22's own
+ * `fetch` needs none. The exports map offers that build under no Node condition, so the bundle
+ * aliases the package to its file; unbundled code (local runtime, tests) keeps the Node build.
+ */
+const QDRANT_FETCH_BUILD = join(
+  dirname(createRequire(import.meta.url).resolve('@qdrant/js-client-rest')),
+  '../browser/index.js',
+);
+
 /**
  * The one definition of how a handler is bundled. `ServiceFunction` hands it to `NodejsFunction`
  * (which runs esbuild) and `bench/bundles.ts` hands it to esbuild directly, so the benchmark
@@ -14,8 +28,10 @@ export const handlerBundle = {
   sourcesContent: false,
   // Prefer the ESM build of dual packages: smaller and tree-shakeable.
   mainFields: ['module', 'main'],
-  // The Lambda Node.js runtime ships AWS SDK v3.
+  // The Lambda Node.js runtime ships AWS SDK v3. Import a client dynamically where only some
+  // paths need it: a bundle hoists every static import of an external to cold start.
   external: ['@aws-sdk/*'],
+  alias: { '@qdrant/js-client-rest': QDRANT_FETCH_BUILD },
   // Some dependencies are CommonJS and call `require` at run time, which an ESM bundle lacks.
   banner:
     "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);",

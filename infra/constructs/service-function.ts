@@ -139,6 +139,9 @@ export class ServiceFunction extends Construct {
               mainFields: [...handlerBundle.mainFields],
               externalModules: [...handlerBundle.external],
               banner: handlerBundle.banner,
+              esbuildArgs: {
+                '--alias': Object.entries(handlerBundle.alias).map(([from, to]) => `${from}=${to}`),
+              },
               // Keeps `cdk synth` output to problems; `bench/bundles.ts` reports the sizes.
               logLevel: LogLevel.WARNING,
             },

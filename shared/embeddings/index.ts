@@ -2,11 +2,12 @@ import type { Config } from '../config.ts';
 import { LOCAL_EMBEDDING_MODEL, readSecret } from '../config.ts';
 import type { Embedder } from './embedder.ts';
 import { LocalEmbedder } from './local.ts';
-import { OpenAIEmbedder } from './openai.ts';
+import type { OpenAIEmbedder } from './openai.ts';
 
 export type { Embedder } from './embedder.ts';
 export { LocalEmbedder, type LocalEmbedderOptions } from './local.ts';
-export { OpenAIEmbedder, type OpenAIEmbedderOptions, type RetryOptions } from './openai.ts';
+// Types only: the `openai` SDK is loaded by the first `embed` (see LazyOpenAIEmbedder).
+export type { OpenAIEmbedder, OpenAIEmbedderOptions, RetryOptions } from './openai.ts';
 export { estimateTokens, MAX_INPUT_TOKENS, validateTexts } from './validate.ts';
 
 const instances = new Map<string, Embedder>();
@@ -40,7 +41,9 @@ function build(config: Config['embedder']): Embedder {
 
 /**
  * Reads the OpenAI key on the first `embed` call, not at cold start, so only functions that
- * actually embed need (and are granted) access to the secret.
+ * actually embed need (and are granted) access to the secret. The `openai` SDK is imported then
+ * too: it is the largest dependency (~385 KB minified), a cold start that never embeds does not
+ * evaluate it, and a bundle whose function never builds an embedder leaves it out.
  */
 class LazyOpenAIEmbedder implements Embedder {
   readonly model: string;
@@ -57,7 +60,9 @@ class LazyOpenAIEmbedder implements Embedder {
   async embed(texts: string[]): Promise<number[][]> {
     if (!this.inner) {
       const { apiKeySecret, ...options } = this.config;
-      this.inner = readSecret(apiKeySecret).then((apiKey) => new OpenAIEmbedder({ ...options, apiKey }));
+      this.inner = Promise.all([readSecret(apiKeySecret), import('./openai.ts')]).then(
+        ([apiKey, { OpenAIEmbedder }]) => new OpenAIEmbedder({ ...options, apiKey }),
+      );
       // A failed secret read is retried on the next call rather than cached.
       this.inner.catch(() => {
         this.inner = undefined;
@@ -69,5 +74,11 @@ class LazyOpenAIEmbedder implements Embedder {
 
 function cacheKey(config: Config['embedder']): string {
   if (config.provider === 'local') return JSON.stringify(['local', config.model, config.dimensions]);
-  return JSON.stringify(['openai', config.model, config.dimensions, config.baseUrl ?? null, config.apiKeySecret]);
+  return JSON.stringify([
+    'openai',
+    config.model,
+    config.dimensions,
+    config.baseUrl ?? null,
+    config.apiKeySecret,
+  ]);
 }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI, { APIConnectionError, APIError } from 'openai';
-import { z } from 'zod';
+import * as z from 'zod';
 import { OPENAI_EMBEDDING_MODEL } from '../config.ts';
 import { UpstreamError } from '../errors.ts';
 import type { Embedder } from './embedder.ts';

@@ -42,3 +42,18 @@ export function vectorService(config: Config): VectorService {
     defaultCollection: config.defaultCollection,
   });
 }
+
+/**
+ * The vector service of a function that never embeds (granted no `embedder` access): its bundle
+ * leaves out the embedders and the `openai` SDK (~390 KB). Only collection creation, upserts and
+ * searches reach for an embedder.
+ */
+export function vectorServiceWithoutEmbedder(config: Config): VectorService {
+  return new VectorService({
+    qdrant: getQdrantClient(config.qdrant),
+    embedder: () => {
+      throw new Error('this function has no embedder: build its service with vectorService()');
+    },
+    defaultCollection: config.defaultCollection,
+  });
+}

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ORIGINAL_ID_KEY, toPointId } from '../ids.ts';
 
 /**

@@ -1,5 +1,7 @@
 import { httpHandler } from '#shared/http.ts';
-import { vectorService } from '#shared/vectors/clients.ts';
+import { vectorServiceWithoutEmbedder } from '#shared/vectors/clients.ts';
 
 /** GET /api/v1/vectors/collections */
-export const handler = httpHandler({}, async ({ config }) => vectorService(config).listCollections());
+export const handler = httpHandler({}, async ({ config }) =>
+  vectorServiceWithoutEmbedder(config).listCollections(),
+);
