@@ -9,7 +9,7 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { type EventPattern, Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -20,7 +20,11 @@ import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { type PlatformResources, ServiceFunction } from '../constructs/service-function.ts';
+import {
+  METRICS_NAMESPACE,
+  type PlatformResources,
+  ServiceFunction,
+} from '../constructs/service-function.ts';
 import type { Manifest, EventPattern as ManifestPattern } from '../manifest.ts';
 import { pascalCase } from './naming.ts';
 import type { StageSettings } from './settings.ts';
@@ -78,6 +82,22 @@ export class StatelessStack extends Stack {
       });
       errors.addAlarmAction(new SnsAction(alarmTopic));
     }
+    // A 5xx mapped by the HTTP wrapper is a successful invocation: Lambda's Errors never counts it.
+    const serverErrors = new Alarm(this, 'ApiServerErrorsAlarm', {
+      alarmDescription: 'HTTP API: requests answered with a 5xx by a handler',
+      metric: new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: 'ServerErrors',
+        dimensionsMap: { service: manifest.service },
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    serverErrors.addAlarmAction(new SnsAction(alarmTopic));
     this.functions = functions;
     const fnOf = (name: string, usedBy: string): ServiceFunction => {
       const fn = functions[name];

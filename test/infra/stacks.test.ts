@@ -295,6 +295,14 @@ describe('the platform stacks (default stage)', () => {
         );
       }
       for (const alarm of Object.values(errorAlarms)) expect(alarm.Properties.AlarmActions).toHaveLength(1);
+      // Handler-mapped 5xx answers are Lambda successes: they have their own alarm.
+      s.statelessTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'VectorPlatform',
+        MetricName: 'ServerErrors',
+        Dimensions: [{ Name: 'service', Value: 'vector-platform' }],
+        Threshold: 1,
+        AlarmActions: [Match.anyValue()],
+      });
       s.statefulTemplate.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
       s.statefulTemplate.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
     });
