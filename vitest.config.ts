@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
+import { QDRANT_FETCH_BUILD } from './infra/constructs/bundling.ts';
 
 export default defineConfig({
+  // The Qdrant client build that Lambda and `npm start` run (see QDRANT_FETCH_BUILD).
+  resolve: { alias: { '@qdrant/js-client-rest': QDRANT_FETCH_BUILD } },
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,

@@ -70,6 +70,24 @@ function clusteredVectors(
   return out;
 }
 
+/**
+ * The benchmarks' data set: `n` data rows and `queries` query rows (unit vectors, row-major)
+ * drawn around the same `CLUSTERS` random unit centres, deterministic for a seed.
+ */
+export function clusteredDataset(
+  n: number,
+  dim: number,
+  queries: number,
+  seed = 42,
+): { data: Float32Array; queries: Float32Array } {
+  const random = prng(seed);
+  const centres = new Float32Array(CLUSTERS * dim);
+  for (let i = 0; i < centres.length; i++) centres[i] = gaussian(random);
+  for (let c = 0; c < CLUSTERS; c++) normalizeRow(centres, c * dim, dim);
+  const data = clusteredVectors(n, dim, centres, random);
+  return { data, queries: clusteredVectors(queries, dim, centres, random) };
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
@@ -129,12 +147,7 @@ export async function benchSearch(options: BenchSearchOptions = {}): Promise<Rec
   const n = options.n ?? 100_000;
   const dim = options.dim ?? 384;
   const queryCount = options.queries ?? 100;
-  const random = prng(42);
-  const centres = new Float32Array(CLUSTERS * dim);
-  for (let i = 0; i < centres.length; i++) centres[i] = gaussian(random);
-  for (let c = 0; c < CLUSTERS; c++) normalizeRow(centres, c * dim, dim);
-  const data = clusteredVectors(n, dim, centres, random);
-  const queries = clusteredVectors(queryCount, dim, centres, random);
+  const { data, queries } = clusteredDataset(n, dim, queryCount);
   const query = (i: number): Float32Array => queries.slice(i * dim, (i + 1) * dim);
 
   const directory = await mkdtemp(join(tmpdir(), 'bench-search-'));

@@ -2,12 +2,14 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 /**
- * The Qdrant client's fetch-based build (the package's `browser` export). Its Node build differs
- * only in handing `fetch` an `undici` Agent, which bundles all of undici (~510 KB); Node 22's own
- * `fetch` needs none. The exports map offers that build under no Node condition, so the bundle
- * aliases the package to its file; unbundled code (local runtime, tests) keeps the Node build.
+ * The Qdrant client's fetch-based build (the package's `browser` export), used everywhere: Lambda
+ * bundles, `npm start` (a resolve hook in infra/local/main.ts) and the tests (vitest alias). Its
+ * Node build differs only in handing `fetch` an `undici` Agent, which bundles all of undici
+ * (~510 KB) and waits a timer tick (≥ 1 ms) before reusing an idle keep-alive connection; Node 22's
+ * own `fetch` needs neither. The exports map offers that build under no Node condition, hence the
+ * path.
  */
-const QDRANT_FETCH_BUILD = join(
+export const QDRANT_FETCH_BUILD = join(
   dirname(createRequire(import.meta.url).resolve('@qdrant/js-client-rest')),
   '../browser/index.js',
 );

@@ -1,3 +1,6 @@
+import { registerHooks } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { QDRANT_FETCH_BUILD } from '../constructs/bundling.ts';
 import { type Manifest, manifest as platformManifest } from '../manifest.ts';
 import type { LocalRuntime } from './runtime.ts';
 
@@ -65,8 +68,23 @@ function hideSqliteWarning(): void {
   }) as typeof process.emitWarning;
 }
 
+/**
+ * The handlers run here resolve `@qdrant/js-client-rest` to the build Lambda bundles (see
+ * `QDRANT_FETCH_BUILD`). Installed before any module that imports the client is loaded.
+ */
+function useQdrantFetchBuild(): void {
+  const fetchBuild = pathToFileURL(QDRANT_FETCH_BUILD).href;
+  registerHooks({
+    resolve: (specifier, context, next) =>
+      specifier === '@qdrant/js-client-rest'
+        ? { url: fetchBuild, format: 'module', shortCircuit: true }
+        : next(specifier, context),
+  });
+}
+
 async function main(): Promise<void> {
   hideSqliteWarning();
+  useQdrantFetchBuild();
   const { startLocalRuntime } = await import('./runtime.ts');
   const runtime = await startLocalRuntime({
     port: parsePort(process.env.PORT),

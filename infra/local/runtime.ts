@@ -129,7 +129,14 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     let qdrantUrl: string;
     if (externalQdrant) qdrantUrl = externalQdrant.replace(/\/+$/, '');
     else {
-      const qdrant = await startQdrantServer({ dataDir: resolve(dataDir, 'qdrant'), host, port: 0 });
+      // In a worker thread: searches run on another core than the gateway and the handlers.
+      const qdrant = await startQdrantServer({
+        dataDir: resolve(dataDir, 'qdrant'),
+        host,
+        port: 0,
+        worker: true,
+        onError: (error) => log(`[qdrant] ${error.stack ?? error.message}`),
+      });
       closers.push(() => qdrant.close());
       qdrantUrl = qdrant.url;
       embeddedQdrantUrls.add(qdrantUrl);

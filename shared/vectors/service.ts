@@ -1,5 +1,5 @@
 import type { QdrantClient, Schemas } from '@qdrant/js-client-rest';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Embedder } from '../embeddings/embedder.ts';
 import {
   AppError,
@@ -110,6 +110,14 @@ function denseParams(info: Schemas['CollectionInfo']): { size: number; distance:
 }
 
 /**
+ * The dense vector size of each collection (per client, i.e. per Qdrant) as last read, so that a
+ * vector search can skip the collection-info round trip. An entry is a hint, never a verdict: a
+ * vector of another size, or a query Qdrant refuses, takes the checked path (fresh info), so a
+ * stale entry can neither fail a valid request nor change an error; Qdrant checks dimensions itself.
+ */
+const knownSizes = new WeakMap<QdrantClient, Map<string, number>>();
+
+/**
  * Qdrant's JSON parser turns integers beyond 2^53 into BigInt, which JSON.stringify refuses: such
  * a value (stored by another writer) is answered as the nearest number, as our own parser reads it.
  */
@@ -158,6 +166,15 @@ export class VectorService {
     this.#qdrant = options.qdrant;
     this.#embedder = options.embedder;
     this.#defaultCollection = options.defaultCollection;
+  }
+
+  get #sizes(): Map<string, number> {
+    let sizes = knownSizes.get(this.#qdrant);
+    if (!sizes) {
+      sizes = new Map();
+      knownSizes.set(this.#qdrant, sizes);
+    }
+    return sizes;
   }
 
   async listCollections(): Promise<CollectionList> {
@@ -212,6 +229,7 @@ export class VectorService {
   async deleteCollection(name: string): Promise<{ name: string; deleted: true }> {
     // Qdrant answers a delete of an unknown collection with `false` (older) or 404 (newer).
     await this.#info(name);
+    this.#sizes.delete(name);
     const deleted = await qdrantCall({ collection: name }, () => this.#qdrant.deleteCollection(name));
     if (!deleted) throw notFound(name);
     return { name, deleted: true };
@@ -266,6 +284,15 @@ export class VectorService {
   /** Nearest points by vector or by text (through Qdrant's query API), filtered and paged. */
   async search(body: SearchBody): Promise<SearchResult> {
     const collection = body.collection ?? this.#defaultCollection;
+    if (body.vector && body.vector.length === this.#sizes.get(collection)) {
+      try {
+        return await this.#query(collection, body, body.vector);
+      } catch (err) {
+        // Refused by Qdrant: answer exactly as a search without the hint would (fresh info, checks).
+        if (!(err instanceof ValidationError || err instanceof NotFoundError)) throw err;
+        this.#sizes.delete(collection);
+      }
+    }
     const info = await this.#info(collection);
     const size = this.#denseSize(info, collection);
     let vector: number[];
@@ -280,6 +307,10 @@ export class VectorService {
     } else {
       [vector] = (await this.#embed(collection, info, size, [body.text!], () => 'text')) as [number[]];
     }
+    return this.#query(collection, body, vector);
+  }
+
+  async #query(collection: string, body: SearchBody, vector: number[]): Promise<SearchResult> {
     const { points } = await qdrantCall({ collection, field: body.filter ? 'filter' : 'body' }, () =>
       this.#qdrant.query(collection, {
         query: vector,
@@ -368,7 +399,17 @@ export class VectorService {
   }
 
   async #info(collection: string): Promise<Schemas['CollectionInfo']> {
-    return qdrantCall({ collection }, () => this.#qdrant.getCollection(collection));
+    let info: Schemas['CollectionInfo'];
+    try {
+      info = await qdrantCall({ collection }, () => this.#qdrant.getCollection(collection));
+    } catch (err) {
+      this.#sizes.delete(collection);
+      throw err;
+    }
+    const dense = denseParams(info);
+    if (dense) this.#sizes.set(collection, dense.size);
+    else this.#sizes.delete(collection);
+    return info;
   }
 
   async #exists(collection: string): Promise<boolean> {

@@ -1,5 +1,7 @@
+import { mkdir, realpath } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import {
   type Collection,
   CollectionClosedError,
@@ -63,6 +65,13 @@ export interface QdrantServerOptions extends Partial<Omit<QdrantEngineOptions, '
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
+  /**
+   * Serve from a worker thread that owns the engine, so that searches use another core than the
+   * caller's event loop (the local runtime's gateway and handlers). Same API, same files.
+   */
+  worker?: boolean;
+  /** Where a worker's failure after start is reported (default: stderr). */
+  onError?: (error: Error) => void;
 }
 
 /** The Qdrant version whose API this server speaks (the client checks major.minor). */
@@ -70,7 +79,11 @@ export const QDRANT_VERSION = '1.19.0';
 /** Qdrant's default `service.max_request_size_mb`. */
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
-export async function startQdrantServer(options: QdrantServerOptions): Promise<QdrantServer> {
+export function startQdrantServer(options: QdrantServerOptions): Promise<QdrantServer> {
+  return options.worker ? startInWorker(options) : startInProcess(options);
+}
+
+async function startInProcess(options: QdrantServerOptions): Promise<QdrantServer> {
   const engine = await QdrantEngine.open(options);
   const server = createServer((request, response) => {
     handle(engine, request, response).catch((err: unknown) => {
@@ -106,6 +119,119 @@ export async function startQdrantServer(options: QdrantServerOptions): Promise<Q
       return closing;
     },
   };
+}
+
+/* ------------------------------------------------------------------ worker thread ----- */
+
+/** Marks the workerData of a server worker (other workers may load this module too). */
+const WORKER_KIND = 'qdrant-server';
+
+type WorkerOptions = Omit<QdrantServerOptions, 'worker' | 'onError'>;
+type ToWorker = { type: 'close' };
+type FromWorker =
+  | { type: 'listening'; url: string; port: number }
+  | { type: 'failed'; message: string }
+  | { type: 'closed' };
+
+/**
+ * Data directories served by worker threads of this process. Each worker has its own copy of
+ * the engine's in-process lock registry, and the lock file holds the (shared) process id, so
+ * without this a second worker on the same directory would not be refused.
+ */
+const workerDirectories = new Set<string>();
+
+async function startInWorker(options: QdrantServerOptions): Promise<QdrantServer> {
+  const { worker: _worker, onError, ...serverOptions } = options;
+  await mkdir(options.dataDir, { recursive: true });
+  const directory = await realpath(options.dataDir);
+  if (workerDirectories.has(directory))
+    throw new Error(`data directory ${directory} is already open in this process`);
+  workerDirectories.add(directory);
+  const report =
+    onError ?? ((error: Error) => process.stderr.write(`[qdrant] ${error.stack ?? error.message}\n`));
+
+  const worker = new Worker(new URL(import.meta.url), {
+    workerData: { kind: WORKER_KIND, options: serverOptions satisfies WorkerOptions },
+  });
+  const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+  void exited.then(() => workerDirectories.delete(directory));
+  const stop = async () => {
+    await worker.terminate();
+    workerDirectories.delete(directory);
+  };
+  let listening: { url: string; port: number };
+  try {
+    listening = await new Promise((resolve, reject) => {
+      worker.on('message', (message: FromWorker) => {
+        if (message.type === 'listening') resolve(message);
+        else if (message.type === 'failed') reject(new Error(message.message));
+      });
+      worker.once('error', reject);
+      void exited.then((code) =>
+        reject(new Error(`the Qdrant server worker exited (code ${code}) before listening`)),
+      );
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  worker.removeAllListeners('message');
+  worker.removeAllListeners('error');
+
+  let closing: Promise<void> | undefined;
+  let closed: (outcome: FromWorker) => void = () => undefined;
+  worker.on('message', (message: FromWorker) => closed(message));
+  // After start, a worker failure is reported; requests then fail as with an unreachable Qdrant.
+  worker.on('error', (error: Error) => {
+    if (!closing) report(error);
+  });
+  void exited.then((code) => {
+    if (!closing) report(new Error(`the Qdrant server worker stopped unexpectedly (exit code ${code})`));
+  });
+
+  return {
+    url: listening.url,
+    port: listening.port,
+    close: () => {
+      closing ??= (async () => {
+        const outcome = new Promise<FromWorker | undefined>((resolve) => {
+          closed = resolve;
+          void exited.then(() => resolve(undefined));
+        });
+        worker.postMessage({ type: 'close' } satisfies ToWorker);
+        const result = await outcome;
+        // Server and engine are closed (or the thread is gone): end the idle thread.
+        await stop();
+        if (result?.type === 'failed') throw new Error(result.message);
+      })();
+      return closing;
+    },
+  };
+}
+
+/** The worker side: serve, say where, and close everything when told to (then the thread ends). */
+async function serveInWorker(options: WorkerOptions): Promise<void> {
+  const parent = parentPort!;
+  const post = (message: FromWorker) => parent.postMessage(message);
+  let server: QdrantServer;
+  try {
+    server = await startInProcess(options);
+  } catch (err) {
+    post({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
+    return;
+  }
+  parent.on('message', (message: ToWorker) => {
+    if (message.type !== 'close') return;
+    server.close().then(
+      () => post({ type: 'closed' }),
+      (err: unknown) => post({ type: 'failed', message: `close: ${(err as Error).message}` }),
+    );
+  });
+  post({ type: 'listening', url: server.url, port: server.port });
+}
+
+if (!isMainThread && (workerData as { kind?: unknown } | null)?.kind === WORKER_KIND && parentPort !== null) {
+  void serveInWorker((workerData as { options: WorkerOptions }).options);
 }
 
 /* ------------------------------------------------------------------ transport --------- */
