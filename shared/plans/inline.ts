@@ -1,0 +1,213 @@
+import type { TaskEstimate, TaskPriority, TaskStatus, TaskStep } from './types.ts';
+
+/**
+ * What a single line of a plan says inline: checkbox, status symbol, explicit id, step label,
+ * priority, estimate, tags, declared progress. Every pattern here is anchored or bounded, so a
+ * line costs time linear in its length whatever it holds.
+ */
+
+/** Checkbox characters: GFM's space and x/X, plus the common extensions for the two other states. */
+const CHECKBOX_STATUS: Readonly<Record<string, TaskStatus>> = {
+  ' ': 'todo',
+  x: 'done',
+  X: 'done',
+  '~': 'in_progress',
+  '/': 'in_progress',
+  '!': 'blocked',
+};
+
+/** Status symbols, by code point (a following U+FE0F variation selector is skipped). */
+const SYMBOL_STATUS: ReadonlyMap<number, TaskStatus> = new Map<number, TaskStatus>([
+  [0x2705, 'done'], // ✅
+  [0x2611, 'done'], // ☑
+  [0x2714, 'done'], // ✔
+  [0x2713, 'done'], // ✓
+  [0x2610, 'todo'], // ☐
+  [0x2b1c, 'todo'], // ⬜
+  [0x1f532, 'todo'], // 🔲
+  [0x25fb, 'todo'], // ◻
+  [0x1f504, 'in_progress'], // 🔄
+  [0x23f3, 'in_progress'], // ⏳
+  [0x1f6a7, 'in_progress'], // 🚧
+  [0x274c, 'blocked'], // ❌
+  [0x26d4, 'blocked'], // ⛔
+  [0x1f6ab, 'blocked'], // 🚫
+  [0x1f6d1, 'blocked'], // 🛑
+]);
+
+const VARIATION_SELECTOR = 0xfe0f;
+
+/** A checkbox or status symbol found in a line. */
+export interface StatusMark {
+  status: TaskStatus;
+  /** Offset of the text after the mark and its spacing. */
+  rest: number;
+}
+
+/** `[ ]`, `[x]`… at `from` in `s`, followed by whitespace or the end of the line. */
+export function readCheckbox(s: string, from: number): StatusMark | null {
+  if (s[from] !== '[' || s[from + 2] !== ']') return null;
+  const status = CHECKBOX_STATUS[s[from + 1]!];
+  if (status === undefined) return null;
+  const after = from + 3;
+  if (after < s.length && s[after] !== ' ' && s[after] !== '\t') return null;
+  return { status, rest: skipSpace(s, after) };
+}
+
+/** A status symbol at `from` in `s`, or null. */
+export function readSymbol(s: string, from: number): StatusMark | null {
+  const cp = s.codePointAt(from);
+  if (cp === undefined) return null;
+  const status = SYMBOL_STATUS.get(cp);
+  if (status === undefined) return null;
+  let i = from + (cp > 0xffff ? 2 : 1);
+  if (s.charCodeAt(i) === VARIATION_SELECTOR) i++;
+  return { status, rest: skipSpace(s, i) };
+}
+
+export function skipSpace(s: string, from: number): number {
+  let i = from;
+  while (i < s.length && (s[i] === ' ' || s[i] === '\t')) i++;
+  return i;
+}
+
+/** `- `, `* `, `+ `, `1. `, `1) ` at `from`: the offset of the item's content, or -1. */
+export function readListMarker(s: string, from: number): number {
+  const c = s[from];
+  let i = from;
+  if (c === '-' || c === '*' || c === '+') {
+    i++;
+  } else {
+    while (i < s.length && i - from < 9 && s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39) i++;
+    if (i === from || (s[i] !== '.' && s[i] !== ')')) return -1;
+    i++;
+  }
+  if (i === s.length) return i;
+  if (s[i] !== ' ' && s[i] !== '\t') return -1;
+  return skipSpace(s, i);
+}
+
+/** `---`, `***`, `___` (spaces allowed between): a thematic break, which ends any list. */
+export function isThematicBreak(content: string): boolean {
+  return /^([-*_])(?:[ \t]*\1){2,}[ \t]*$/.test(content);
+}
+
+/**
+ * An explicit numeric id at the start of a task's text: `**1.2.3**`, `**1.2.3.**`, `1.2.3`,
+ * `1.2.3.`, `1.2.3:`, or `**1.2 Bold text**` (the bold then stays on the text). A lone number
+ * counts only when bold or followed by a dot (`3 fichiers` is text, not task 3).
+ */
+const EXPLICIT_ID = /^(\*\*|__)?(\d{1,9}(?:\.\d{1,9}){0,15})(\.)?(\*\*|__)?(?=$|[\s:)])/;
+
+export interface ExplicitId {
+  id: string;
+  /** The text after the id and its separator. */
+  text: string;
+}
+
+export function readExplicitId(text: string): ExplicitId | null {
+  const first = text.charCodeAt(0);
+  if (!((first >= 0x30 && first <= 0x39) || first === 0x2a || first === 0x5f)) return null;
+  const m = EXPLICIT_ID.exec(text);
+  if (m === null) return null;
+  const [whole, open, id, dot, close] = m;
+  if (close !== undefined && open !== close) return null;
+  if (open === undefined && dot === undefined && !id!.includes('.')) return null;
+  // Then spacing and an optional separator: `1.2 : text`, `1.2 - text`.
+  let i = skipSpace(text, whole.length);
+  if (':-–—'.includes(text[i] ?? 'x')) i = skipSpace(text, i + 1);
+  // `**1.2 Bold text**`: the id opened a bold run that goes on over the text.
+  const reopen = open !== undefined && close === undefined ? open : '';
+  return { id: id!, text: reopen + text.slice(i) };
+}
+
+/** What a step label can start with: a cheap test that spares most texts the full pattern. */
+const STEP_START = /^(?:\*\*|__)?[ÉéEeMm]/;
+const STEP = /^(?:\*\*|__)?(micro[-\s]?)?[ée]tape(?:[ \t]+(\d{1,9}(?:\.\d{1,9}){0,15}))?(?=$|[^\p{L}])/iu;
+
+/** `Étape 1.2 : …` / `Micro-étape 1.2.3 : …` at the start of a task's text. */
+export function readStep(text: string): TaskStep | null {
+  if (!STEP_START.test(text)) return null;
+  const m = STEP.exec(text);
+  if (m === null) return null;
+  return { kind: m[1] === undefined ? 'step' : 'micro-step', number: m[2] ?? null };
+}
+
+/** `P0`–`P3` as a word of its own (`P1`, `[P1]`, `(P1)`, `**P1**`), not inside `HTTP2`. */
+const PRIORITY = /(?<![^\s([{*_])P[0-3](?![^\s)\]},.;:*_!])/;
+
+export function readPriority(text: string): TaskPriority | null {
+  if (!text.includes('P')) return null;
+  const m = PRIORITY.exec(text);
+  return m === null ? null : (m[0] as TaskPriority);
+}
+
+const ESTIMATE =
+  /\((?:~|≈)?[ \t]?(\d{1,6}(?:[.,]\d{1,3})?)[ \t]?(min|mn|minutes?|h|hrs?|heures?|hours?|j|jours?|d|days?|sem|semaines?|w|weeks?)\)/i;
+
+const MINUTES_PER_UNIT: ReadonlyArray<[RegExp, number]> = [
+  [/^(?:min|mn|minutes?)$/i, 1],
+  [/^(?:h|hrs?|heures?|hours?)$/i, 60],
+  [/^(?:j|jours?|d|days?)$/i, 8 * 60],
+  [/^(?:sem|semaines?|w|weeks?)$/i, 5 * 8 * 60],
+];
+
+export function readEstimate(text: string): TaskEstimate | null {
+  if (!text.includes('(')) return null;
+  const m = ESTIMATE.exec(text);
+  if (m === null) return null;
+  const amount = Number(m[1]!.replace(',', '.'));
+  const perUnit = MINUTES_PER_UNIT.find(([re]) => re.test(m[2]!))![1];
+  return { raw: m[0].slice(1, -1), minutes: Math.round(amount * perUnit) };
+}
+
+const CODE_SPAN = /`[^`]*`/g;
+const TAG = /(?:^|\s)#(\p{L}[\p{L}\p{N}_\-/]*)/gu;
+
+/** The `#tags` of a text, or null when it has none. */
+export function readTags(text: string): string[] | null {
+  if (!text.includes('#')) return null;
+  const tags: string[] = [];
+  for (const m of text.replace(CODE_SPAN, ' ').matchAll(TAG)) {
+    if (!tags.includes(m[1]!)) tags.push(m[1]!);
+  }
+  return tags.length > 0 ? tags : null;
+}
+
+/**
+ * "Progression: N%" in its spellings: bold or italic markers around the word or the value,
+ * `Progression globale : 72%`, `Progress: 45 %`… The colon is required: "mettre à jour la
+ * progression à 60%" is a task's text, not a claim.
+ */
+const PROGRESS =
+  /progress(?:ion)?(?:[ \t]+[\p{L}'’]{1,30}){0,3}[ \t]*(?:[*_]{1,3}[ \t]*)?:[ \t]*(?:[*_]{1,3}[ \t]*)?(\d{1,3}(?:[.,]\d{1,2})?)[ \t]*%/iu;
+
+export function readDeclaredProgress(line: string): number | null {
+  if (!/progress/i.test(line)) return null;
+  const m = PROGRESS.exec(line);
+  return m === null ? null : Number(m[1]!.replace(',', '.'));
+}
+
+/** Whitespace runs collapsed to one space, ends trimmed. */
+export function collapseSpace(text: string): string {
+  // Most texts hold single inner spaces only: skip the rewrite (and its garbage) for them.
+  const clean =
+    text.charCodeAt(0) !== 0x20 &&
+    text.charCodeAt(text.length - 1) !== 0x20 &&
+    !text.includes('  ') &&
+    !OTHER_SPACE.test(text);
+  return clean ? text : text.replace(/\s+/g, ' ').trim();
+}
+
+/** Whitespace other than U+0020. */
+const OTHER_SPACE = /[^\S ]/;
+const NON_ASCII = /[^\p{ASCII}]/u;
+const EMPHASIS = /[*_`~]/;
+
+/** Text as it enters an id: NFKC, lower case, emphasis and code markers dropped, spaces collapsed. */
+export function normalizeForId(text: string): string {
+  let t = NON_ASCII.test(text) ? text.normalize('NFKC') : text;
+  t = t.toLowerCase();
+  if (EMPHASIS.test(t)) t = t.replace(/[*_`~]+/g, '');
+  return collapseSpace(t);
+}

@@ -1,0 +1,132 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseFrontMatter } from '#shared/plans/front-matter.ts';
+import {
+  normalizeForId,
+  readDeclaredProgress,
+  readEstimate,
+  readExplicitId,
+  readPriority,
+  readTags,
+} from '#shared/plans/inline.ts';
+
+describe('readExplicitId', () => {
+  it('reads bold, plain, trailing-dot and colon forms', () => {
+    expect(readExplicitId('**1.2.3** Définir')).toEqual({ id: '1.2.3', text: 'Définir' });
+    expect(readExplicitId('**1.2.3.** Définir')).toEqual({ id: '1.2.3', text: 'Définir' });
+    expect(readExplicitId('1.1. Définir')).toEqual({ id: '1.1', text: 'Définir' });
+    expect(readExplicitId('1.1 : Définir')).toEqual({ id: '1.1', text: 'Définir' });
+    expect(readExplicitId('3. Définir')).toEqual({ id: '3', text: 'Définir' });
+    expect(readExplicitId('**4** Définir')).toEqual({ id: '4', text: 'Définir' });
+    expect(readExplicitId('**1.2 Bold title**')).toEqual({ id: '1.2', text: '**Bold title**' });
+  });
+
+  it('takes neither a bare number, a date nor a version for an id', () => {
+    for (const text of [
+      '3 fichiers à créer',
+      '2025-05-28 revue',
+      '1.5x plus rapide',
+      '**Phase 1** (v68)',
+      'v1.2 livrée',
+    ]) {
+      expect(readExplicitId(text)).toBeNull();
+    }
+  });
+});
+
+describe('inline metadata', () => {
+  it('reads P0–P3 as a word of its own only', () => {
+    expect(
+      ['P0 urgent', 'urgent (P1)', 'urgent [P2].', '**P3**', 'HTTP2 et P4', 'MP3'].map(readPriority),
+    ).toEqual(['P0', 'P1', 'P2', 'P3', null, null]);
+  });
+
+  it('reads estimates in minutes, hours, days and weeks', () => {
+    expect(readEstimate('tâche (2h)')).toEqual({ raw: '2h', minutes: 120 });
+    expect(readEstimate('tâche (1,5 j)')).toEqual({ raw: '1,5 j', minutes: 720 });
+    expect(readEstimate('task (3 days)')).toEqual({ raw: '3 days', minutes: 1440 });
+    expect(readEstimate('task (1w)')).toEqual({ raw: '1w', minutes: 2400 });
+    expect(readEstimate('task (45 min)')).toEqual({ raw: '45 min', minutes: 45 });
+    expect(readEstimate('task (see 2h above) (v2)')).toBeNull();
+  });
+
+  it('reads #tags outside code spans, once each', () => {
+    expect(readTags('Fix #api and #db-migration, again #api; not `#include` nor C# nor #123')).toEqual([
+      'api',
+      'db-migration',
+    ]);
+    expect(readTags('no tags')).toBeNull();
+  });
+
+  it('reads declared progress in its spellings, and nothing without a colon', () => {
+    const claims = [
+      'Progression: 100%',
+      '*Progression : 45%*',
+      '**Progression**: 20%',
+      '**Progression: 50%**',
+      '_Progression: 30 %_',
+      '*Version 1.0 - Progression globale : 72%*',
+      'Progress: 12.5%',
+    ];
+    expect(claims.map(readDeclaredProgress)).toEqual([100, 45, 20, 50, 30, 72, 12.5]);
+    expect(readDeclaredProgress('Mettre à jour la progression à 60%')).toBeNull();
+  });
+
+  it('normalizes text for ids: case, emphasis, spacing and compatibility forms', () => {
+    expect(normalizeForId('  **Définir**   le  `Modèle`\t')).toBe('définir le modèle');
+    expect(normalizeForId('ﬁchier')).toBe('fichier');
+  });
+});
+
+describe('parseFrontMatter', () => {
+  it('reads scalars, lists, nested maps, block scalars and comments', () => {
+    const yaml = [
+      'title: "A \\"quoted\\" title" # comment',
+      "single: 'it''s'",
+      'count: 12',
+      'ratio: -1.5e2',
+      'enabled: true',
+      'nothing: ~',
+      'date: 2025-06-23',
+      'flow: [a, "b, c", 3]',
+      'items:',
+      '- first',
+      '- second',
+      'people:',
+      '  - name: Ana',
+      '    role: lead',
+      '  - name: Bo',
+      'notes: |',
+      '  line one',
+      '  line two',
+      'not a key line',
+      '__proto__: polluted',
+    ];
+    const fm = parseFrontMatter(yaml);
+    expect(fm).toEqual({
+      title: 'A "quoted" title',
+      single: "it's",
+      count: 12,
+      ratio: -150,
+      enabled: true,
+      nothing: null,
+      date: '2025-06-23',
+      flow: ['a', 'b, c', 3],
+      items: ['first', 'second'],
+      people: [{ name: 'Ana', role: 'lead' }, { name: 'Bo' }],
+      notes: 'line one\nline two',
+    });
+    expect(Object.getPrototypeOf(fm)).toBe(Object.prototype);
+  });
+
+  it('survives hostile nesting and arbitrary lines', () => {
+    const deep = Array.from({ length: 5000 }, (_, i) => `${' '.repeat(i)}k${i}:`);
+    expect(() => parseFrontMatter(deep)).not.toThrow();
+    fc.assert(
+      fc.property(fc.array(fc.string({ maxLength: 40 }), { maxLength: 40 }), (lines) => {
+        const fm = parseFrontMatter(lines);
+        expect(fm === null || typeof fm === 'object').toBe(true);
+      }),
+    );
+  });
+});
