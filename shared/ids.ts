@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Point ids. Qdrant accepts only unsigned integers and UUIDs; every other caller id (legacy
@@ -19,14 +19,39 @@ export function isUuid(value: string): boolean {
   return UUID_RE.test(value);
 }
 
-/** RFC 4122 version 5 (SHA-1) UUID of `name` in `namespace`. */
+const namespaceBytes = new Map<string, Buffer>();
+
+function bytesOf(namespace: string): Buffer {
+  let bytes = namespaceBytes.get(namespace);
+  if (!bytes) {
+    bytes = Buffer.from(namespace.replaceAll('-', ''), 'hex');
+    if (bytes.length !== 16) throw new Error(`invalid UUID namespace: ${namespace}`);
+    namespaceBytes.set(namespace, bytes);
+  }
+  return bytes;
+}
+
+/** Reused for names that surely fit (≤ 3 UTF-8 bytes per UTF-16 unit); safe: `hash` is synchronous. */
+const scratch = Buffer.alloc(16 + 3 * 1024);
+
+/**
+ * RFC 4122 version 5 (SHA-1) UUID of `name` in `namespace`. On hot paths (a plan's every task, an
+ * export's every record), so: namespace bytes decoded once, the one-shot `hash`, and no buffer
+ * allocated per call for ordinary names.
+ */
 export function uuidV5(name: string, namespace: string = POINT_ID_NAMESPACE): string {
-  const ns = Buffer.from(namespace.replaceAll('-', ''), 'hex');
-  if (ns.length !== 16) throw new Error(`invalid UUID namespace: ${namespace}`);
-  const hash = createHash('sha1').update(ns).update(name, 'utf8').digest();
-  hash[6] = (hash[6]! & 0x0f) | 0x50;
-  hash[8] = (hash[8]! & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
+  const ns = bytesOf(namespace);
+  let input: Buffer;
+  if (name.length <= 1024) {
+    ns.copy(scratch, 0);
+    input = scratch.subarray(0, 16 + scratch.write(name, 16, 'utf8'));
+  } else {
+    input = Buffer.concat([ns, Buffer.from(name, 'utf8')]);
+  }
+  const digest = hash('sha1', input, 'buffer');
+  digest[6] = (digest[6]! & 0x0f) | 0x50;
+  digest[8] = (digest[8]! & 0x3f) | 0x80;
+  const hex = digest.toString('hex', 0, 16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isUuid, ORIGINAL_ID_KEY, toPointId, uuidV5 } from '#shared/ids.ts';
@@ -7,6 +8,29 @@ describe('uuidV5', () => {
     expect(uuidV5('www.example.com', '6ba7b810-9dad-11d1-80b4-00c04fd430c8')).toBe(
       '2ed6657d-e927-568b-95e1-2665a8aea6a2',
     );
+  });
+
+  it('equals a straightforward RFC 4122 implementation for any name, short or long', () => {
+    const reference = (name: string, namespace: string) => {
+      const h = createHash('sha1')
+        .update(Buffer.from(namespace.replaceAll('-', ''), 'hex'))
+        .update(name, 'utf8')
+        .digest();
+      h[6] = (h[6]! & 0x0f) | 0x50;
+      h[8] = (h[8]! & 0x3f) | 0x80;
+      const x = h.toString('hex', 0, 16);
+      return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+    };
+    const ns = '6ba7b810-9dad-11d1-80b4-00c04fd430c8';
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string(), fc.string({ unit: 'grapheme', minLength: 300, maxLength: 1500 })),
+        (name) => {
+          expect(uuidV5(name, ns)).toBe(reference(name, ns));
+        },
+      ),
+    );
+    expect(uuidV5('é'.repeat(5000), ns)).toBe(reference('é'.repeat(5000), ns));
   });
 
   it('is deterministic and sets version 5 and the RFC variant', () => {
