@@ -94,6 +94,20 @@ const vectorFn = (
   access,
 });
 
+const migrationFn = (
+  op: string,
+  description: string,
+  timeoutSeconds: number,
+  access: readonly Access[],
+  memoryMb = 512,
+): FunctionDecl => ({
+  entry: `functions/migrations/${op}/handler.ts`,
+  description,
+  memoryMb,
+  timeoutSeconds,
+  access,
+});
+
 export const manifest = {
   service: 'vector-platform',
   eventSource: 'vector-platform',
@@ -133,6 +147,88 @@ export const manifest = {
     batch: vectorFn('batch', 'Several searches and upserts in one call'),
     getPoint: vectorFn('get-point', 'Retrieve a point by id', ['qdrant']),
     deletePoints: vectorFn('delete-points', 'Delete points by id or by filter', ['qdrant']),
+    // Plans: every function reads the configuration, which needs the Qdrant URL (hence 'qdrant').
+    indexPlan: {
+      entry: 'functions/plans/index/handler.ts',
+      description: 'Parse a markdown plan (body or S3 key) and index its tasks incrementally',
+      memoryMb: 1024,
+      timeoutSeconds: 29,
+      access: ['qdrant', 'embedder', 'state:read', 'state:write', 'exports:read'],
+    },
+    listPlans: {
+      entry: 'functions/plans/list/handler.ts',
+      description: 'List indexed plans',
+      memoryMb: 256,
+      timeoutSeconds: 15,
+      access: ['qdrant', 'state:read'],
+    },
+    getPlan: {
+      entry: 'functions/plans/get/handler.ts',
+      description: 'A plan: headings, progress and a page of its tasks',
+      memoryMb: 512,
+      timeoutSeconds: 29,
+      access: ['qdrant', 'state:read'],
+    },
+    deletePlan: {
+      entry: 'functions/plans/delete/handler.ts',
+      description: 'Delete a plan and its tasks',
+      memoryMb: 256,
+      timeoutSeconds: 29,
+      access: ['qdrant', 'state:read', 'state:write'],
+    },
+    planProgress: {
+      entry: 'functions/plans/progress/handler.ts',
+      description: 'Declared against computed progress of a plan, per heading',
+      memoryMb: 256,
+      timeoutSeconds: 15,
+      access: ['qdrant', 'state:read'],
+    },
+    searchTasks: {
+      entry: 'functions/tasks/search/handler.ts',
+      description: 'Search plan tasks by meaning, with filters',
+      memoryMb: 512,
+      timeoutSeconds: 29,
+      access: ['qdrant', 'embedder', 'state:read'],
+    },
+    createMigration: migrationFn(
+      'create',
+      'Start a migration of an uploaded export (plans it, fans out chunks)',
+      29,
+      ['qdrant', 'embedder', 'exports:read', 'state:read', 'state:write', 'queue:migrations:send', 'bus:put'],
+    ),
+    migrationUpload: migrationFn('upload', 'An export uploaded under exports/ starts its migration', 900, [
+      'qdrant',
+      'embedder',
+      'exports:read',
+      'state:read',
+      'state:write',
+      'queue:migrations:send',
+      'bus:put',
+    ]),
+    migrationWorker: migrationFn(
+      'worker',
+      'Migrates one chunk of an export; the last one verifies and switches the alias',
+      170,
+      ['qdrant', 'embedder', 'exports:read', 'exports:write', 'state:read', 'state:write', 'bus:put'],
+      1024,
+    ),
+    listMigrations: migrationFn('list', 'List migration jobs', 10, ['qdrant', 'state:read']),
+    getMigration: migrationFn('get', 'A migration job: status, counts, chunks, report', 10, [
+      'qdrant',
+      'state:read',
+    ]),
+    rollbackMigration: migrationFn('rollback', "Switch a migration's alias back", 29, [
+      'qdrant',
+      'state:read',
+      'state:write',
+      'bus:put',
+    ]),
+    redriveMigration: migrationFn('redrive', "Send a migration's failed chunks again", 29, [
+      'qdrant',
+      'state:read',
+      'state:write',
+      'queue:migrations:send',
+    ]),
   },
   routes: [
     { method: 'GET', path: '/api/v1/health', function: 'health', role: 'public' },
@@ -155,6 +251,22 @@ export const manifest = {
     { method: 'POST', path: '/api/v1/vectors/delete', function: 'deletePoints', role: 'writer' },
     { method: 'GET', path: '/api/v1/vectors/{id}', function: 'getPoint', role: 'reader' },
     { method: 'DELETE', path: '/api/v1/vectors/{id}', function: 'deletePoints', role: 'writer' },
+    { method: 'POST', path: '/api/v1/plans', function: 'indexPlan', role: 'writer' },
+    { method: 'GET', path: '/api/v1/plans', function: 'listPlans', role: 'reader' },
+    { method: 'GET', path: '/api/v1/plans/{id}', function: 'getPlan', role: 'reader' },
+    { method: 'DELETE', path: '/api/v1/plans/{id}', function: 'deletePlan', role: 'writer' },
+    { method: 'GET', path: '/api/v1/plans/{id}/progress', function: 'planProgress', role: 'reader' },
+    { method: 'POST', path: '/api/v1/tasks/search', function: 'searchTasks', role: 'reader' },
+    { method: 'POST', path: '/api/v1/migrations', function: 'createMigration', role: 'admin' },
+    { method: 'GET', path: '/api/v1/migrations', function: 'listMigrations', role: 'reader' },
+    { method: 'GET', path: '/api/v1/migrations/{id}', function: 'getMigration', role: 'reader' },
+    {
+      method: 'POST',
+      path: '/api/v1/migrations/{id}/rollback',
+      function: 'rollbackMigration',
+      role: 'admin',
+    },
+    { method: 'POST', path: '/api/v1/migrations/{id}/redrive', function: 'redriveMigration', role: 'admin' },
   ],
   queues: {
     migrations: {
@@ -164,10 +276,11 @@ export const manifest = {
       visibilityTimeoutSeconds: 180,
       maxReceiveCount: 3,
       maxConcurrency: 10,
+      consumer: 'migrationWorker',
     },
   },
   rules: {},
-  notifications: [],
+  notifications: [{ prefix: 'exports/', function: 'migrationUpload' }],
 } as const satisfies Manifest;
 
 export type FunctionName = keyof typeof manifest.functions;

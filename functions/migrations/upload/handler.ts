@@ -1,0 +1,41 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type { S3Event } from 'aws-lambda';
+import { getConfig } from '#shared/config.ts';
+import { NotFoundError } from '#shared/errors.ts';
+import { migrationService } from '#shared/migrations/clients.ts';
+import { CreateMigrationBodySchema, targetOfKey } from '#shared/migrations/model.ts';
+import { logger, metrics, tracer } from '#shared/powertools.ts';
+
+/**
+ * The exports bucket's notification for `exports/`: each uploaded export starts a migration with
+ * the defaults, into the alias named after the file. A repeated notification finds the same job.
+ * A failure that a retry may fix is thrown, so Lambda retries the asynchronous invocation.
+ */
+const base = async (event: S3Event): Promise<void> => {
+  const config = await getConfig();
+  const service = migrationService(config);
+  // S3's `s3:TestEvent`, sent when a notification is configured, has no records.
+  for (const record of event.Records ?? []) {
+    const key = decodeURIComponent(record.s3.object.key.replaceAll('+', ' '));
+    const body = CreateMigrationBodySchema.parse({
+      key,
+      collection: targetOfKey(key, config.defaultCollection),
+    });
+    try {
+      const { job, created } = await service.start(body);
+      logger.info('migration started by upload', { key, jobId: job.id, status: job.status, created });
+    } catch (err) {
+      // Deleted since the upload: nothing to migrate, and nothing a retry would change.
+      if (!(err instanceof NotFoundError)) throw err;
+      logger.warn('uploaded export is gone', { key });
+    }
+  }
+};
+
+export const handler = middy(base)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(tracer ? captureLambdaHandler(tracer, { captureResponse: false }) : [])
+  .use(logMetrics(metrics));

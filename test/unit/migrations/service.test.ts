@@ -1,0 +1,359 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { QdrantClient } from '@qdrant/js-client-rest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { type QdrantServer, startQdrantServer } from '#infra/local/qdrant/server.ts';
+import { FileStateStore } from '#shared/adapters/index.ts';
+import { LOCAL_EMBEDDING_DIMENSIONS, LOCAL_EMBEDDING_MODEL } from '#shared/config.ts';
+import { createEmbedder } from '#shared/embeddings/index.ts';
+import { ConflictError, UpstreamError } from '#shared/errors.ts';
+import { toPointId } from '#shared/ids.ts';
+import { CreateMigrationBodySchema, type JobRecord } from '#shared/migrations/model.ts';
+import { type MigrationReport, MigrationService } from '#shared/migrations/service.ts';
+import { getQdrantClient } from '#shared/vectors/clients.ts';
+import { exportRecords, jsonArrayExport, jsonlExport, legacyExport } from './exports.ts';
+import { MemoryBus, MemoryObjects, MemoryQueue } from './harness.ts';
+
+/** The job logic against the embedded Qdrant and the file state store, driven message by message. */
+
+const DIM = LOCAL_EMBEDDING_DIMENSIONS;
+const embedder = createEmbedder({ provider: 'local', model: LOCAL_EMBEDDING_MODEL, dimensions: DIM });
+
+let dataDir: string;
+let server: QdrantServer;
+let qdrant: QdrantClient;
+let objects: MemoryObjects;
+let queue: MemoryQueue;
+let bus: MemoryBus;
+let state: FileStateStore;
+let testNo = 0;
+
+function service(overrides: { qdrant?: QdrantClient } = {}): MigrationService {
+  return new MigrationService({
+    objects,
+    queue,
+    bus,
+    state,
+    qdrant: overrides.qdrant ?? qdrant,
+    embedder: () => embedder,
+    eventSource: 'test',
+    maxReceiveCount: 3,
+    retryDelaysMs: [1, 1],
+  });
+}
+
+const body = (key: string, collection: string, extra: Record<string, unknown> = {}) =>
+  CreateMigrationBodySchema.parse({ key, collection, chunkBytes: 20_000, ...extra });
+
+/**
+ * Delivers every queued message (and any sent meanwhile) to the worker once, last chunk first:
+ * the order in which parallel workers finish must not decide which duplicate wins.
+ */
+async function runWorkers(svc = service()): Promise<void> {
+  for (let batch = queue.drain(); batch.length > 0; batch = queue.drain()) {
+    for (const message of batch.reverse()) await svc.processChunk(message, 1);
+  }
+}
+
+async function job(id: string): Promise<JobRecord> {
+  return (await state.get<JobRecord>(`migration#${id}`, 'job'))!.value;
+}
+
+async function aliasOf(name: string): Promise<string | undefined> {
+  const { aliases } = await qdrant.getAliases();
+  return aliases.find((a) => a.alias_name === name)?.collection_name;
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'vp-migrations-'));
+  server = await startQdrantServer({ dataDir: join(dataDir, 'qdrant'), port: 0 });
+  qdrant = getQdrantClient({ url: server.url });
+});
+
+afterAll(async () => {
+  await server?.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  objects = new MemoryObjects();
+  queue = new MemoryQueue();
+  bus = new MemoryBus();
+  state = new FileStateStore({ dir: join(dataDir, `state-${++testNo}`) });
+});
+
+describe('a migration job', () => {
+  it('plans, writes every chunk, verifies and switches the alias (legacy export, text, bad record, duplicates)', async () => {
+    const spec = { vectors: 30, texts: 4, duplicates: 2, bad: 1, dimensions: DIM };
+    await objects.put('exports/tasks.json', legacyExport(spec));
+
+    const { job: planned, created } = await service().start(body('exports/tasks.json', 'tasks'));
+    expect(created).toBe(true);
+    expect(planned).toMatchObject({ status: 'running', format: 'legacy-tasks', vectorSize: DIM });
+    expect(planned.chunks.total).toBeGreaterThan(3);
+    expect(queue.sent).toHaveLength(planned.chunks.total);
+    // Messages are pointers, never vectors.
+    expect(Object.keys(queue.sent[0]!.body as object).sort()).toEqual([
+      'chunkIndex',
+      'end',
+      'jobId',
+      'start',
+    ]);
+
+    await runWorkers();
+    const done = await job(planned.id);
+    expect(done.status).toBe('completed');
+    const records = 30 + 4 + 2 + 1;
+    expect(done.counts).toEqual({ records, written: records - 1, rejected: 1 });
+    expect(await aliasOf('tasks')).toBe(done.collection);
+    expect(done.previousCollection).toBeUndefined();
+
+    const { count } = await qdrant.count(done.collection, { exact: true });
+    expect(count).toBe(34);
+    // Last occurrence wins: the duplicate's stored vector is its second one.
+    const { records: expected } = exportRecords(spec);
+    const winner = expected.at(-1)!;
+    const [stored] = await qdrant.retrieve('tasks', { ids: [toPointId(winner.id).id], with_vector: true });
+    expect(stored!.vector as number[]).toHaveLength(DIM);
+    const norm = Math.hypot(...winner.vector!);
+    const dot = (stored!.vector as number[]).reduce((s, v, i) => s + v * (winner.vector![i]! / norm), 0);
+    expect(dot).toBeGreaterThan(0.999);
+
+    const report = objects.json<MigrationReport>(done.reportKey!);
+    expect(report.status).toBe('completed');
+    expect(report.counts).toMatchObject({ records, written: records - 1, rejected: 1, points: 34 });
+    expect(report.rejects.listed).toHaveLength(1);
+    expect(report.rejects.listed[0]!.reason).toMatch(/Vector\[1\]/);
+    expect(report.duplicates).toMatchObject({ ids: 2, occurrences: 4 });
+    expect(report.duplicates.listed[0]!.offsets).toHaveLength(2);
+    expect(report.verification).toMatchObject({ countsMatch: true, pointsInCollection: 34, passed: true });
+    expect(report.verification.sampled).toBeGreaterThanOrEqual(1);
+    expect(report.verification.minCosine).toBeGreaterThan(0.999);
+
+    expect(bus.types()[0]).toBe('MigrationStarted');
+    expect(bus.types().filter((t) => t === 'MigrationChunkCompleted')).toHaveLength(planned.chunks.total);
+    expect(bus.types().at(-1)).toBe('MigrationCompleted');
+  });
+
+  it('is idempotent: the same upload is the same job, and every message delivered twice counts once', async () => {
+    await objects.put('exports/twice.jsonl', jsonlExport({ vectors: 20, texts: 2, dimensions: DIM }));
+    const first = await service().start(body('exports/twice.jsonl', 'twice'));
+    const again = await service().start(body('exports/twice.jsonl', 'twice'));
+    expect(again).toMatchObject({ created: false, job: { id: first.job.id } });
+    expect(queue.sent).toHaveLength(first.job.chunks.total);
+
+    const messages = queue.drain();
+    const svc = service();
+    await Promise.all([...messages, ...messages].map((m) => svc.processChunk(m, 1)));
+    const done = await job(first.job.id);
+    expect(done.status).toBe('completed');
+    expect(done.counts).toEqual({ records: 22, written: 22, rejected: 0 });
+    expect(done.chunks.done).toBe(done.chunks.total);
+    expect((await qdrant.count('twice', { exact: true })).count).toBe(22);
+    expect(bus.types().filter((t) => t === 'MigrationCompleted')).toHaveLength(1);
+  });
+
+  it('a planner stopped before its messages went out is resumed by the repeated notification', async () => {
+    await objects.put('exports/resume.jsonl', jsonlExport({ vectors: 8, texts: 0, dimensions: DIM }));
+    const send = queue.send.bind(queue);
+    queue.send = async () => {
+      throw new UpstreamError('SQS is down', { retryable: true });
+    };
+    await expect(
+      service().start(body('exports/resume.jsonl', 'resume', { chunkBytes: 4096 })),
+    ).rejects.toThrow(UpstreamError);
+    queue.send = send;
+    const resumed = await service().start(body('exports/resume.jsonl', 'resume', { chunkBytes: 4096 }));
+    expect(resumed.job).toMatchObject({ status: 'running', dispatched: true });
+    expect(queue.sent).toHaveLength(resumed.job.chunks.total);
+    await runWorkers();
+    expect((await job(resumed.job.id)).status).toBe('completed');
+    expect(bus.types().filter((t) => t === 'MigrationStarted')).toHaveLength(1);
+  });
+
+  it('a second migration switches the alias atomically and rollback switches it back', async () => {
+    await objects.put('exports/v1.json', legacyExport({ vectors: 10, texts: 0, dimensions: DIM }));
+    const v1 = (await service().start(body('exports/v1.json', 'roll'))).job;
+    await runWorkers();
+    await objects.put('exports/v1.json', legacyExport({ vectors: 12, texts: 0, dimensions: DIM, seed: 9 }));
+    const v2 = (await service().start(body('exports/v1.json', 'roll'))).job;
+    expect(v2.id).not.toBe(v1.id);
+    await runWorkers();
+
+    const second = await job(v2.id);
+    expect(second).toMatchObject({ status: 'completed', previousCollection: v1.collection });
+    expect(await aliasOf('roll')).toBe(v2.collection);
+    expect((await qdrant.count('roll', { exact: true })).count).toBe(12);
+
+    await expect(service().rollback(v1.id)).rejects.toThrow(ConflictError);
+    const rolled = await service().rollback(v2.id);
+    expect(rolled.status).toBe('rolled-back');
+    expect(await aliasOf('roll')).toBe(v1.collection);
+    expect((await qdrant.count('roll', { exact: true })).count).toBe(10);
+  });
+
+  it('a conclusion interrupted after the alias switch still knows, when retried, where rollback goes', async () => {
+    await objects.put('exports/r.jsonl', jsonlExport({ vectors: 4, texts: 0, dimensions: DIM }));
+    const v1 = (await service().start(body('exports/r.jsonl', 'retry'))).job;
+    await runWorkers();
+    await objects.put('exports/r.jsonl', jsonlExport({ vectors: 5, texts: 0, dimensions: DIM }));
+    const v2 = (await service().start(body('exports/r.jsonl', 'retry'))).job;
+    const [message] = queue.drain();
+    const put = objects.put.bind(objects);
+    objects.put = async (key, data) => {
+      if (key.endsWith('report.json')) throw new UpstreamError('S3 is down', { retryable: true });
+      return put(key, data);
+    };
+    await expect(service().processChunk(message!, 1)).rejects.toThrow(UpstreamError);
+    expect(await aliasOf('retry')).toBe(v2.collection);
+    objects.put = put;
+    await service().processChunk(message!, 2); // the redelivery concludes
+    expect(await job(v2.id)).toMatchObject({ status: 'completed', previousCollection: v1.collection });
+    await service().rollback(v2.id);
+    expect(await aliasOf('retry')).toBe(v1.collection);
+  });
+
+  it('fails without touching the alias when too many records are rejected', async () => {
+    await objects.put('exports/bad.json', legacyExport({ vectors: 6, texts: 0, bad: 2, dimensions: DIM }));
+    const planned = (await service().start(body('exports/bad.json', 'strict'))).job;
+    await runWorkers();
+    const failed = await job(planned.id);
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatch(/25\.00% of records were rejected/);
+    expect(await aliasOf('strict')).toBeUndefined();
+    expect(objects.json<MigrationReport>(failed.reportKey!).verification.passed).toBe(false);
+    expect(bus.types().at(-1)).toBe('MigrationFailed');
+  });
+
+  it('refuses at planning a target that is a real collection, which no alias can replace', async () => {
+    await qdrant.createCollection('taken', { vectors: { size: DIM, distance: 'Cosine' } });
+    await objects.put('exports/taken.jsonl', jsonlExport({ vectors: 3, texts: 0, dimensions: DIM }));
+    const { job: failed } = await service().start(body('exports/taken.jsonl', 'taken'));
+    expect(failed).toMatchObject({ status: 'failed' });
+    expect(failed.error).toMatch(/a collection is named "taken"/);
+    expect(queue.sent).toHaveLength(0);
+  });
+
+  it('migrates a JSON array of records (detected format, `_id`, `embedding`, `content`, `metadata`)', async () => {
+    await objects.put('exports/array.json', jsonArrayExport({ vectors: 9, texts: 2, dimensions: DIM }));
+    const planned = (await service().start(body('exports/array.json', 'array', { chunkBytes: 8192 }))).job;
+    expect(planned.format).toBe('json-array');
+    await runWorkers();
+    const done = await job(planned.id);
+    expect(done).toMatchObject({ status: 'completed', counts: { records: 11, written: 11, rejected: 0 } });
+    const [point] = await qdrant.retrieve('array', { ids: [toPointId('text_1').id], with_payload: true });
+    expect(point!.payload).toMatchObject({
+      source: 'array',
+      content: expect.stringContaining('Task 1'),
+      _original_id: 'text_1',
+    });
+  });
+
+  it('a dry run parses, checks and reports without embedding or writing to Qdrant', async () => {
+    // An over-long text is rejected by itself, before any embedding call.
+    const long = `${JSON.stringify({ id: 'long', text: 'word '.repeat(6000) })}\n`;
+    await objects.put(
+      'exports/dry.jsonl',
+      jsonlExport({ vectors: 5, texts: 1, bad: 1, dimensions: DIM }) + long,
+    );
+    const embed = vi.spyOn(embedder, 'embed');
+    try {
+      const planned = (
+        await service().start(body('exports/dry.jsonl', 'dry', { dryRun: true, rejectThreshold: 0.5 }))
+      ).job;
+      await runWorkers();
+      const done = await job(planned.id);
+      expect(done.status).toBe('completed');
+      expect(done.counts).toEqual({ records: 8, written: 6, rejected: 2 });
+      expect(embed).not.toHaveBeenCalled();
+      const report = objects.json<MigrationReport>(done.reportKey!);
+      expect(report.rejects.listed.map((r) => r.reason)).toContainEqual(
+        expect.stringMatching(/^text: must be at most 8192 tokens/),
+      );
+      const { collections } = await qdrant.getCollections();
+      expect(collections.map((c) => c.name)).not.toContain(done.collection);
+      expect(await aliasOf('dry')).toBeUndefined();
+    } finally {
+      embed.mockRestore();
+    }
+  });
+
+  it('fails a chunk whose export was replaced after planning, instead of reading the new bytes', async () => {
+    await objects.put('exports/moving.jsonl', jsonlExport({ vectors: 10, texts: 0, dimensions: DIM }));
+    const planned = (await service().start(body('exports/moving.jsonl', 'moving', { chunkBytes: 4096 }))).job;
+    await objects.put(
+      'exports/moving.jsonl',
+      jsonlExport({ vectors: 10, texts: 0, dimensions: DIM, seed: 3 }),
+    );
+    await runWorkers();
+    const failed = await job(planned.id);
+    expect(failed).toMatchObject({ status: 'failed', chunks: { done: 0, failed: planned.chunks.total } });
+    expect((await service().get(planned.id)).chunkList[0]!.error).toMatch(/changed or vanished/);
+    expect(await aliasOf('moving')).toBeUndefined();
+  });
+
+  it('records an unreadable export as a failed job with the reason', async () => {
+    await objects.put('exports/broken.json', '{"tasks": [{"TaskId": "a", "Vector": [1, 2]}, {"TaskId":');
+    const { job: failed } = await service().start(body('exports/broken.json', 'broken'));
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatch(/malformed at byte/);
+    expect(bus.types()).toEqual(['MigrationFailed']);
+    await objects.put('exports/text.txt', 'hello');
+    expect((await service().start(body('exports/text.txt', 'text'))).job.error).toMatch(/not recognised/);
+  });
+
+  it('retries transient Qdrant failures inside the worker, and fails a chunk for good on its last receive', async () => {
+    await objects.put('exports/flaky.jsonl', jsonlExport({ vectors: 12, texts: 0, dimensions: DIM }));
+    const planned = (await service().start(body('exports/flaky.jsonl', 'flaky', { chunkBytes: 4096 }))).job;
+    const messages = queue.drain();
+
+    // Two 503s, then success: the worker's own retries absorb them.
+    let failures = 2;
+    const flaky = new Proxy(qdrant, {
+      get(target, prop, receiver) {
+        if (prop === 'upsert') {
+          return async (...args: Parameters<QdrantClient['upsert']>) => {
+            if (failures-- > 0) throw Object.assign(new Error('unavailable'), { status: 503, data: null });
+            return target.upsert(...args);
+          };
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    await service({ qdrant: flaky }).processChunk(messages[0]!, 1);
+
+    // Always down: the error is thrown (SQS redelivers); on the last receive the chunk is failed.
+    const down = new Proxy(qdrant, {
+      get(target, prop, receiver) {
+        if (prop === 'upsert') {
+          return async () => {
+            throw Object.assign(new Error('unavailable'), { status: 503, data: null });
+          };
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    await expect(service({ qdrant: down }).processChunk(messages[1]!, 1)).rejects.toThrow(UpstreamError);
+    expect((await job(planned.id)).chunks.failed).toBe(0);
+    await expect(service({ qdrant: down }).processChunk(messages[1]!, 3)).rejects.toThrow(UpstreamError);
+    await Promise.all(messages.slice(2).map((m) => service().processChunk(m, 1)));
+    const failed = await job(planned.id);
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatch(/1 chunk\(s\) failed/);
+    expect(bus.events.find((e) => e.detailType === 'MigrationChunkFailed')?.detail).toMatchObject({
+      chunkIndex: 1,
+      reason: expect.stringMatching(/Qdrant failed \(HTTP 503\)/),
+    });
+    expect(await aliasOf('flaky')).toBeUndefined();
+
+    // Redrive: the failed chunk is sent again and the job completes.
+    const { resent } = await service().redrive(planned.id);
+    expect(resent).toEqual([1]);
+    await runWorkers();
+    const done = await job(planned.id);
+    expect(done.status).toBe('completed');
+    expect(done.counts).toEqual({ records: 12, written: 12, rejected: 0 });
+    expect(await aliasOf('flaky')).toBe(done.collection);
+  });
+});
