@@ -13,6 +13,7 @@ const suites: Record<string, () => Promise<Record<string, unknown>>> = {
   search: async () => (await import('./search.ts')).benchSearch(),
   api: async () => (await import('./api.ts')).benchApi(),
   bundles: async () => (await import('./bundles.ts')).benchBundles(),
+  plans: async () => (await import('./plans.ts')).benchPlans(),
 };
 
 const wanted = process.argv.slice(2);

@@ -1,0 +1,13 @@
+import { HttpResult, httpHandler } from '#shared/http.ts';
+import { planService } from '#shared/plans/clients.ts';
+import { planPath } from '#shared/plans/plan-id.ts';
+import { readIndexRequest } from '#shared/plans/request.ts';
+
+/**
+ * POST /api/v1/plans: raw markdown with `?planId=`, or JSON `{planId, markdown | s3Key}`.
+ * 201 when the plan is new, 200 when it was re-indexed; both with the added/changed/removed counts.
+ */
+export const handler = httpHandler({}, async ({ event, config }) => {
+  const report = await planService(config).indexPlan(readIndexRequest(event, config.maxBodyBytes));
+  return new HttpResult(report.created ? 201 : 200, report, { location: planPath(report.planId) });
+});
