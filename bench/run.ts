@@ -14,6 +14,7 @@ const suites: Record<string, () => Promise<Record<string, unknown>>> = {
   api: async () => (await import('./api.ts')).benchApi(),
   bundles: async () => (await import('./bundles.ts')).benchBundles(),
   plans: async () => (await import('./plans.ts')).benchPlans(),
+  migration: async () => (await import('./migration.ts')).benchMigration(),
 };
 
 const wanted = process.argv.slice(2);
