@@ -54,10 +54,13 @@ export function readCheckbox(s: string, from: number): StatusMark | null {
   return { status, rest: skipSpace(s, after) };
 }
 
+/** Below the smallest status symbol (U+23F3): most characters, which need no lookup. */
+const FIRST_SYMBOL = 0x23f3;
+
 /** A status symbol at `from` in `s`, or null. */
 export function readSymbol(s: string, from: number): StatusMark | null {
-  const cp = s.codePointAt(from);
-  if (cp === undefined) return null;
+  if (!(s.charCodeAt(from) >= FIRST_SYMBOL)) return null;
+  const cp = s.codePointAt(from)!;
   const status = SYMBOL_STATUS.get(cp);
   if (status === undefined) return null;
   let i = from + (cp > 0xffff ? 2 : 1);
@@ -87,18 +90,30 @@ export function readListMarker(s: string, from: number): number {
   return skipSpace(s, i);
 }
 
-/** `---`, `***`, `___` (spaces allowed between): a thematic break, which ends any list. */
-export function isThematicBreak(content: string): boolean {
-  return /^([-*_])(?:[ \t]*\1){2,}[ \t]*$/.test(content);
+/**
+ * `---`, `***`, `___` (spaces allowed between) from `from` to the end of `s`: a thematic break,
+ * which ends any list. Asked of every bullet item, so a scan that stops at its second character.
+ */
+export function isThematicBreak(s: string, from: number): boolean {
+  const c = s.charCodeAt(from);
+  if (c !== 0x2d && c !== 0x2a && c !== 0x5f) return false;
+  let marks = 0;
+  for (let i = from; i < s.length; i++) {
+    const d = s.charCodeAt(i);
+    if (d === c) marks++;
+    else if (d !== 0x20 && d !== 0x09) return false;
+  }
+  return marks >= 3;
 }
 
 /**
  * An explicit numeric id at the start of a task's text: `**1.2.3**`, `**1.2.3.**`, `1.2.3`,
  * `1.2.3.`, `1.2.3:`, or `**1.2 Bold text**` (the bold then stays on the text). A lone number
- * counts only when bold or followed by a dot (`3 fichiers` is text, not task 3).
+ * counts only when bold or followed by a dot (`3 fichiers` is text, not task 3). The id is one to
+ * sixteen dot-separated numbers of one to nine digits; after it (and its dot and closing bold)
+ * comes the end, whitespace, `:` or `)`. Most tasks start with one, so this is a scan rather than
+ * a pattern whose match would be allocated for every task.
  */
-const EXPLICIT_ID = /^(\*\*|__)?(\d{1,9}(?:\.\d{1,9}){0,15})(\.)?(\*\*|__)?(?=$|[\s:)])/;
-
 export interface ExplicitId {
   id: string;
   /** The text after the id and its separator. */
@@ -106,28 +121,79 @@ export interface ExplicitId {
 }
 
 export function readExplicitId(text: string): ExplicitId | null {
+  let i = 0;
   const first = text.charCodeAt(0);
-  if (!((first >= 0x30 && first <= 0x39) || first === 0x2a || first === 0x5f)) return null;
-  const m = EXPLICIT_ID.exec(text);
-  if (m === null) return null;
-  const [whole, open, id, dot, close] = m;
-  if (close !== undefined && open !== close) return null;
-  if (open === undefined && dot === undefined && !id!.includes('.')) return null;
+  // `**` or `__` opening a bold run.
+  const bold = (first === 0x2a || first === 0x5f) && text.charCodeAt(1) === first;
+  if (bold) i = 2;
+  const idStart = i;
+  let parts = 0;
+  for (;;) {
+    const digits = i;
+    while (isDigit(text.charCodeAt(i))) i++;
+    if (i === digits || i - digits > 9) return null;
+    parts++;
+    if (text.charCodeAt(i) !== 0x2e || !isDigit(text.charCodeAt(i + 1))) break;
+    if (parts === 16) return null;
+    i++;
+  }
+  const idEnd = i;
+  const dot = text.charCodeAt(i) === 0x2e;
+  if (dot) i++;
+  const c = text.charCodeAt(i);
+  const closed = (c === 0x2a || c === 0x5f) && text.charCodeAt(i + 1) === c;
+  if (closed) {
+    if (!bold || c !== first) return null;
+    i += 2;
+  }
+  if (i < text.length) {
+    const next = text.charCodeAt(i);
+    if (next !== 0x3a && next !== 0x29 && !isSpace(next)) return null;
+  }
+  if (!bold && !dot && parts === 1) return null;
   // Then spacing and an optional separator: `1.2 : text`, `1.2 - text`.
-  let i = skipSpace(text, whole.length);
-  if (':-–—'.includes(text[i] ?? 'x')) i = skipSpace(text, i + 1);
+  i = skipSpace(text, i);
+  const sep = text.charCodeAt(i);
+  if (sep === 0x3a || sep === 0x2d || sep === 0x2013 || sep === 0x2014) i = skipSpace(text, i + 1);
   // `**1.2 Bold text**`: the id opened a bold run that goes on over the text.
-  const reopen = open !== undefined && close === undefined ? open : '';
-  return { id: id!, text: reopen + text.slice(i) };
+  const rest = text.slice(i);
+  return { id: text.slice(idStart, idEnd), text: bold && !closed ? text.slice(0, 2) + rest : rest };
 }
 
-/** What a step label can start with: a cheap test that spares most texts the full pattern. */
-const STEP_START = /^(?:\*\*|__)?[ÉéEeMm]/;
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/** What `\s` matches. */
+function isSpace(c: number): boolean {
+  if (c > 0x20 && c < 0xa0) return false;
+  return (
+    c === 0x20 ||
+    (c >= 0x09 && c <= 0x0d) ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
+
+/** Whether `text` may start with a step label (`É`, `é`, `E`, `e`, `M`, `m` after optional bold): most texts cannot. */
+function mayBeStep(text: string): boolean {
+  const first = text.charCodeAt(0);
+  const c = (first === 0x2a || first === 0x5f) && text.charCodeAt(1) === first ? text.charCodeAt(2) : first;
+  return c === 0x65 || c === 0x45 || c === 0xe9 || c === 0xc9 || c === 0x6d || c === 0x4d;
+}
+
 const STEP = /^(?:\*\*|__)?(micro[-\s]?)?[ée]tape(?:[ \t]+(\d{1,9}(?:\.\d{1,9}){0,15}))?(?=$|[^\p{L}])/iu;
 
 /** `Étape 1.2 : …` / `Micro-étape 1.2.3 : …` at the start of a task's text. */
 export function readStep(text: string): TaskStep | null {
-  if (!STEP_START.test(text)) return null;
+  if (!mayBeStep(text)) return null;
   const m = STEP.exec(text);
   if (m === null) return null;
   return { kind: m[1] === undefined ? 'step' : 'micro-step', number: m[2] ?? null };
@@ -168,7 +234,9 @@ const TAG = /(?:^|\s)#(\p{L}[\p{L}\p{N}_\-/]*)/gu;
 export function readTags(text: string): string[] | null {
   if (!text.includes('#')) return null;
   const tags: string[] = [];
-  for (const m of text.replace(CODE_SPAN, ' ').matchAll(TAG)) {
+  // Code spans hide their `#`s; most texts have none, and are not copied.
+  const plain = text.includes('`') ? text.replace(CODE_SPAN, ' ') : text;
+  for (const m of plain.matchAll(TAG)) {
     if (!tags.includes(m[1]!)) tags.push(m[1]!);
   }
   return tags.length > 0 ? tags : null;

@@ -72,6 +72,17 @@ function byteOf(unit: number): number {
 const CANDIDATE =
   /[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]/;
 
+const CANDIDATES = new RegExp(CANDIDATE.source, 'g');
+
+/**
+ * Offset of the first sign of damage at or after `from` in `text` (a candidate pair as above), or
+ * `text.length`. A pair never spans lines, so a line without one needs no `repairMojibake`.
+ */
+export function nextDamage(text: string, from: number): number {
+  CANDIDATES.lastIndex = from;
+  return CANDIDATES.exec(text)?.index ?? text.length;
+}
+
 /** Rounds of repair, for text that went through the double encoding more than once. */
 const MAX_ROUNDS = 3;
 

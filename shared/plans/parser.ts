@@ -1,15 +1,6 @@
 import { ValidationError } from '#shared/errors.ts';
 import { parseFrontMatter } from './front-matter.ts';
-import {
-  chainPath,
-  contentHash,
-  explicitTaskId,
-  headingId,
-  implicitPrefix,
-  implicitTaskId,
-  planKey,
-  ROOT_PATH,
-} from './ids.ts';
+import { chainPath, contentHash, Occurrences, PlanNames, ROOT_PATH, rawPathField } from './ids.ts';
 import {
   collapseSpace,
   isThematicBreak,
@@ -25,7 +16,7 @@ import {
   readTags,
   skipSpace,
 } from './inline.ts';
-import { repairMojibake } from './mojibake.ts';
+import { nextDamage, repairMojibake } from './mojibake.ts';
 import type {
   DeclaredProgress,
   FrontMatterMap,
@@ -69,6 +60,8 @@ export interface ParseOptions {
 }
 
 const EMPTY_PATH: readonly string[] = Object.freeze([]);
+/** Every heading's progress until `document` computes it: never seen outside the parser. */
+const PENDING_PROGRESS: HeadingProgress = Object.freeze(progressOf(zeroCounts(), null));
 /** Shared by the (many) tasks without tags, to spare an allocation each. */
 const NO_TAGS: readonly string[] = Object.freeze([]);
 const FENCE = /^[ \t]*(`{3,}|~{3,})(.*)$/s;
@@ -125,8 +118,8 @@ function decode(input: Uint8Array | string): Pick<PlanDocument, 'encoding'> & { 
 class Lines {
   readonly text: string;
   readonly count: number;
-  private readonly starts: Int32Array;
-  private readonly ends: Int32Array;
+  readonly starts: Int32Array;
+  readonly ends: Int32Array;
 
   constructor(text: string, starts: Int32Array, ends: Int32Array, count: number) {
     this.text = text;
@@ -137,6 +130,11 @@ class Lines {
 
   at(i: number): string {
     return this.text.slice(this.starts[i], this.ends[i]);
+  }
+
+  /** Code of the first character of line `i`, or -1 for an empty line. */
+  firstCode(i: number): number {
+    return this.starts[i]! < this.ends[i]! ? this.text.charCodeAt(this.starts[i]!) : -1;
   }
 
   /** First character of line `i` after its spaces and tabs ('' for a blank line). */
@@ -232,20 +230,16 @@ function markCode(lines: Lines, from: number): Uint8Array {
   return code;
 }
 
-interface ListEntry {
-  indent: number;
-  /** Index of the nearest task at or above this item, or -1. */
-  task: number;
-}
-
 /** What every task under one heading shares, computed once per heading. */
 interface HeadingScope {
   path: readonly string[];
   /** Digest of the normalized titles (ids) and of the titles as written (content hashes). */
   normalizedPath: string;
   rawPath: string;
+  /** `rawPath` as it enters content hashes. */
+  rawPathField: Uint8Array | null;
   /** Start of the id name of its tasks without an explicit id. */
-  idPrefix: string;
+  idPrefix: Uint8Array | null;
   /** Occurrences of normalized texts under this heading path (shared by headings with equal paths). */
   seen: PathOccurrences;
 }
@@ -266,7 +260,7 @@ interface Counts {
 
 class PlanParser {
   private readonly planId: string;
-  private readonly planKey: string;
+  private readonly names: PlanNames;
   private readonly lines: Lines;
   private readonly headings: PlanHeading[] = [];
   private readonly scopes: HeadingScope[] = [];
@@ -277,17 +271,22 @@ class PlanParser {
   private readonly repaired: number[] = [];
   private readonly ambiguous: number[] = [];
   /** Occurrences so far of each explicit id. */
-  private readonly explicitIds = new Map<string, number>();
+  private readonly explicitIds: Occurrences;
   /** Occurrences so far of each heading path (by its normalized digest), with the texts counted under it. */
   private readonly headingPaths = new Map<string, PathOccurrences>();
   private readonly headingStack: number[] = [];
-  private list: ListEntry[] = [];
+  /** Open list items, innermost last: the column of each one's marker… */
+  private readonly itemIndents: number[] = [];
+  /** …and the index of the nearest task at or above it, or -1. */
+  private readonly itemTasks: number[] = [];
   private heading: number | null = null;
 
   constructor(planId: string, lines: Lines) {
     this.planId = planId;
-    this.planKey = planKey(planId);
+    this.names = new PlanNames(planId);
     this.lines = lines;
+    // A plan has at most a task a line, and most plans' tasks have explicit ids.
+    this.explicitIds = new Occurrences(lines.count / 2);
     this.rootScope = this.scope(EMPTY_PATH, ROOT_PATH, ROOT_PATH).scope;
   }
 
@@ -306,21 +305,35 @@ class PlanParser {
       this.headingPaths.set(normalizedPath, seen);
     }
     seen.headings++;
-    const idPrefix = implicitPrefix(this.planKey, normalizedPath);
-    return { scope: { path, normalizedPath, rawPath, idPrefix, seen }, occurrence: seen.headings };
+    return {
+      scope: {
+        path,
+        normalizedPath,
+        rawPath,
+        // Both made when a task first needs them: many headings have no task of their own.
+        rawPathField: null,
+        idPrefix: null,
+        seen,
+      },
+      occurrence: seen.headings,
+    };
   }
 
   parse(encoding: PlanDocument['encoding'], lineEnding: PlanDocument['lineEnding']): PlanDocument {
     const { frontMatter, bodyStart } = this.frontMatter();
     const code = markCode(this.lines, bodyStart);
     let inComment = false;
+    let damage = -1;
     for (let i = bodyStart; i < this.lines.count; i++) {
-      const raw = this.lines.at(i);
       if (code[i] === 1) {
         // An unindented fence ends the list it follows; what is inside is never looked at.
-        if ((i === 0 || code[i - 1] === 0) && (raw[0] === '`' || raw[0] === '~')) this.list = [];
+        if (i === 0 || code[i - 1] === 0) {
+          const first = this.lines.firstCode(i);
+          if (first === 0x60 || first === 0x7e) this.closeLists();
+        }
         continue;
       }
+      const raw = this.lines.at(i);
       if (inComment) {
         if (raw.includes('-->')) inComment = false;
         continue;
@@ -331,7 +344,9 @@ class PlanParser {
         inComment = !raw.includes('-->', p + 4);
         continue;
       }
-      const repair = repairMojibake(raw);
+      // Lines are looked at for damage only where one scan of the whole text found a sign of it.
+      if (damage < this.lines.starts[i]!) damage = nextDamage(this.lines.text, this.lines.starts[i]!);
+      const repair = damage < this.lines.ends[i]! ? repairMojibake(raw) : null;
       if (repair !== null) (repair.outcome === 'repaired' ? this.repaired : this.ambiguous).push(i + 1);
       this.line(repair?.text ?? raw, i + 1);
     }
@@ -369,8 +384,8 @@ class PlanParser {
     const col = column(s, p);
     if (!quoted && col <= 3 && s[p] === '#' && this.tryHeading(s, p, n)) return;
     const c = s[p];
-    if ((c === '-' || c === '*' || c === '_') && isThematicBreak(s.slice(p))) {
-      this.list = [];
+    if (isThematicBreak(s, p)) {
+      this.closeLists();
       return;
     }
     if (c === '|') {
@@ -385,9 +400,9 @@ class PlanParser {
     this.closeListsFrom(col);
     const symbol = readSymbol(s, p);
     if (symbol !== null) {
-      const parent = this.list.at(-1)?.task ?? -1;
-      const task = this.addTask(n, col, symbol.status, 'symbol', s.slice(symbol.rest), parent);
-      this.list.push({ indent: col, task });
+      const task = this.addTask(n, col, symbol.status, 'symbol', s.slice(symbol.rest), this.itemTask());
+      this.itemIndents.push(col);
+      this.itemTasks.push(task);
       return;
     }
     this.progress(s.slice(p), n);
@@ -395,12 +410,27 @@ class PlanParser {
 
   /** Pops the list items that a line at column `col` closes. */
   private closeListsFrom(col: number): void {
-    while (this.list.length > 0 && this.list[this.list.length - 1]!.indent >= col) this.list.pop();
+    const { itemIndents, itemTasks } = this;
+    while (itemIndents.length > 0 && itemIndents[itemIndents.length - 1]! >= col) {
+      itemIndents.pop();
+      itemTasks.pop();
+    }
+  }
+
+  private closeLists(): void {
+    this.itemIndents.length = 0;
+    this.itemTasks.length = 0;
+  }
+
+  /** The task that a new item would belong to: the innermost open item's, or -1. */
+  private itemTask(): number {
+    const { itemTasks } = this;
+    return itemTasks.length === 0 ? -1 : itemTasks[itemTasks.length - 1]!;
   }
 
   private listItem(s: string, start: number, col: number, n: number): void {
     this.closeListsFrom(col);
-    const parent = this.list.at(-1)?.task ?? -1;
+    const parent = this.itemTask();
     let task = -1;
     const checkbox = readCheckbox(s, start);
     if (checkbox !== null) {
@@ -423,7 +453,8 @@ class PlanParser {
         this.progress(rest, n);
       }
     }
-    this.list.push({ indent: col, task: task >= 0 ? task : parent });
+    this.itemIndents.push(col);
+    this.itemTasks.push(task >= 0 ? task : parent);
   }
 
   /** An ATX heading at `p`, if the line is one. */
@@ -458,7 +489,7 @@ class PlanParser {
     );
     const index = this.headings.length;
     this.headings.push({
-      id: headingId(this.planKey, scope.normalizedPath, occurrence),
+      id: this.names.headingId(scope.normalizedPath, occurrence),
       index,
       level,
       title,
@@ -467,13 +498,13 @@ class PlanParser {
       line: n,
       parentIndex,
       path: scope.path,
-      // Filled in once every task is known.
-      progress: progressOf(zeroCounts(), null),
+      // Replaced once every task is known.
+      progress: PENDING_PROGRESS,
     });
     this.scopes.push(scope);
     this.headingStack.push(index);
     this.heading = index;
-    this.list = [];
+    this.closeLists();
     this.progress(title, n);
     return true;
   }
@@ -499,22 +530,23 @@ class PlanParser {
     let id: string;
     let occurrence: number;
     if (explicitId !== null) {
-      occurrence = (this.explicitIds.get(explicitId) ?? 0) + 1;
-      this.explicitIds.set(explicitId, occurrence);
-      id = explicitTaskId(this.planKey, explicitId, occurrence);
+      occurrence = this.explicitIds.add(explicitId);
+      id = this.names.explicitTaskId(explicitId, occurrence);
     } else {
       const normalized = normalizeForId(text);
       scope.seen.texts ??= new Map();
       occurrence = (scope.seen.texts.get(normalized) ?? 0) + 1;
       scope.seen.texts.set(normalized, occurrence);
-      id = implicitTaskId(scope.idPrefix, normalized, occurrence);
+      scope.idPrefix ??= this.names.implicitPrefix(scope.normalizedPath);
+      id = this.names.implicitTaskId(scope.idPrefix, normalized, occurrence);
     }
     const parent = parentIndex >= 0 ? this.tasks[parentIndex]! : null;
     const parentId = parent?.id ?? null;
     const index = this.tasks.length;
+    scope.rawPathField ??= rawPathField(scope.rawPath);
     this.tasks.push({
       id,
-      contentHash: contentHash(text, status, explicitId, scope.rawPath, parentId),
+      contentHash: contentHash(text, status, explicitId, scope.rawPathField, parentId),
       index,
       line,
       explicitId,
