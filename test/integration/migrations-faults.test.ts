@@ -1,12 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '#infra/local/runtime.ts';
 import { manifest } from '#infra/manifest.ts';
 import type { JobView } from '#shared/migrations/service.ts';
 import { jsonlExport } from '../unit/migrations/exports.ts';
+import { apiCaller, s3ClientOf } from './support.ts';
 
 /**
  * Faults on the local runtime: the worker behind `test/unit/migrations/faulty-worker.ts` gets every
@@ -32,15 +33,7 @@ const faultyManifest = {
   },
 };
 
-async function call(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${runtime.apiUrl}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = apiCaller(() => runtime.apiUrl);
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'vp-migration-faults-'));
@@ -54,12 +47,7 @@ afterAll(async () => {
 
 describe('a migration under faults', () => {
   it('completes with exact counts when chunks fail once and every message is delivered twice', async () => {
-    const s3 = new S3Client({
-      region: runtime.region,
-      endpoint: runtime.s3Endpoint,
-      forcePathStyle: true,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
+    const s3 = s3ClientOf(runtime);
     await s3.send(
       new PutObjectCommand({
         Bucket: runtime.bucket,

@@ -1,12 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '#infra/local/runtime.ts';
 import type { JobRecord } from '#shared/migrations/model.ts';
 import type { JobView, MigrationReport } from '#shared/migrations/service.ts';
 import { exportRecords, jsonlExport, legacyExport, qdrantPointsExport } from '../unit/migrations/exports.ts';
+import { apiCaller, s3ClientOf } from './support.ts';
 
 /**
  * Migrations end to end on the local runtime: an upload to `exports/` triggers the planner through
@@ -19,15 +20,7 @@ let dataDir: string;
 let runtime: LocalRuntime;
 let s3: S3Client;
 
-async function call(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${runtime.apiUrl}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = apiCaller(() => runtime.apiUrl);
 
 async function upload(key: string, body: string): Promise<void> {
   await s3.send(new PutObjectCommand({ Bucket: runtime.bucket, Key: key, Body: body }));
@@ -60,12 +53,7 @@ async function report(key: string): Promise<MigrationReport> {
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'vp-migrations-'));
   runtime = await startLocalRuntime({ dataDir, port: 0, quiet: true });
-  s3 = new S3Client({
-    region: runtime.region,
-    endpoint: runtime.s3Endpoint,
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  s3 = s3ClientOf(runtime);
 });
 
 afterAll(async () => {

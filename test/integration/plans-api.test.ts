@@ -4,25 +4,18 @@ import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '#infra/local/runtime.ts';
 import { indexPlansFolder } from '../../scripts/plans-index.ts';
+import { apiCaller, s3ClientOf } from './support.ts';
 
 /** The plans API end to end: real manifest, real handlers, embedded Qdrant, over HTTP. */
 
 let dataDir: string;
 let runtime: LocalRuntime;
 
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${runtime.apiUrl}/api/v1${path}`, {
-    method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-}
+const call = apiCaller(() => `${runtime.apiUrl}/api/v1`);
 
 const postMarkdown = (planId: string, markdown: string) =>
   call('POST', `/plans?planId=${encodeURIComponent(planId)}`, markdown, { 'content-type': 'text/markdown' });
@@ -69,12 +62,7 @@ describe('plans API over HTTP on the local runtime', () => {
   });
 
   it('indexes a plan uploaded to the exports bucket, by its S3 key', async () => {
-    const s3 = new S3Client({
-      endpoint: runtime.s3Endpoint,
-      region: runtime.region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
+    const s3 = s3ClientOf(runtime);
     await s3.send(
       new PutObjectCommand({
         Bucket: runtime.bucket,

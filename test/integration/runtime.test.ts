@@ -12,21 +12,17 @@ import {
   CreateMultipartUploadCommand,
   GetObjectCommand,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '#infra/local/runtime.ts';
 import { fixtureManifest } from '../fixtures/gateway/manifest.ts';
+import { s3ClientOf } from './support.ts';
 
 const run = promisify(execFile);
 const md5 = (data: Buffer | string) => createHash('md5').update(data).digest('hex');
-const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
-
-function s3Of(rt: LocalRuntime): S3Client {
-  return new S3Client({ region: rt.region, endpoint: rt.s3Endpoint, forcePathStyle: true, credentials });
-}
 
 /** The `aws` CLI on PATH, if any. */
 function awsCli(): string | undefined {
@@ -66,7 +62,7 @@ describe('bucket notifications', () => {
       qdrantUrl: 'http://127.0.0.1:9',
       quiet: true,
     });
-    s3 = s3Of(rt);
+    s3 = s3ClientOf(rt);
   });
 
   afterAll(async () => {
@@ -239,7 +235,7 @@ describe.skipIf(!realHandlers)('the real platform', () => {
         body: JSON.stringify({ name: 'kept' }),
       });
       expect(created.status).toBe(201);
-      const s3 = s3Of(first);
+      const s3 = s3ClientOf(first);
       await s3.send(new PutObjectCommand({ Bucket: first.bucket, Key: 'kept/object.json', Body: '[]' }));
       s3.destroy();
     } finally {
@@ -251,7 +247,7 @@ describe.skipIf(!realHandlers)('the real platform', () => {
       const info = await fetch(`${second.apiUrl}/api/v1/vectors/collections/kept`);
       expect(info.status).toBe(200);
       expect(await info.json()).toMatchObject({ name: 'kept' });
-      const s3 = s3Of(second);
+      const s3 = s3ClientOf(second);
       const object = await s3.send(new GetObjectCommand({ Bucket: second.bucket, Key: 'kept/object.json' }));
       expect(await object.Body!.transformToString()).toBe('[]');
       s3.destroy();
