@@ -19,9 +19,10 @@ export function sqsHandler<S extends z.ZodType>(
   schema: S,
   fn: (message: z.output<S>, record: SQSRecord, config: Config) => Promise<void>,
 ) {
-  const processor = new BatchProcessor(EventType.SQS);
-
   const base = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    // One processor per invocation: it holds the batch's outcomes, and the local runtime runs
+    // several batches of one function at once in the same module instance.
+    const processor = new BatchProcessor(EventType.SQS);
     const config = await getConfig();
     const recordHandler = async (record: SQSRecord): Promise<void> => {
       let body: unknown;
