@@ -1,4 +1,3 @@
-import * as z from 'zod';
 import { ORIGINAL_ID_KEY, type PointId, toPointId } from '../ids.ts';
 import { MAX_VECTOR_SIZE, PointIdSchema } from '../vectors/schemas.ts';
 import { JsonSplitter, LineSplitter, type RecordSink } from './boundaries.ts';
@@ -38,9 +37,19 @@ export const ID_FIELDS = ['id', '_id', 'TaskId'] as const;
 export const VECTOR_FIELDS = ['vector', 'embedding', 'Vector'] as const;
 export const TEXT_FIELDS = ['text', 'content', 'document', 'description', 'Description'] as const;
 
-const VectorSchema = z
-  .array(z.number({ error: 'must be a finite number' }), { error: 'must be an array of numbers' })
-  .max(MAX_VECTOR_SIZE, { error: `must have at most ${MAX_VECTOR_SIZE} dimensions` });
+/**
+ * What is wrong with a dense vector (`[i]: reason`, or `: reason` for the whole), or undefined.
+ * A plain loop rather than a schema: it runs on every number of every record of an export.
+ */
+function vectorProblem(raw: unknown): string | undefined {
+  if (!Array.isArray(raw)) return ': must be an array of numbers';
+  if (raw.length > MAX_VECTOR_SIZE) return `: must have at most ${MAX_VECTOR_SIZE} dimensions`;
+  for (let i = 0; i < raw.length; i++) {
+    const x: unknown = raw[i];
+    if (typeof x !== 'number' || !Number.isFinite(x)) return `[${i}]: must be a finite number`;
+  }
+  return undefined;
+}
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -120,13 +129,9 @@ export function normalizeRecord(value: unknown, offset: number): NormalizedRecor
     if (isPlainObject(rawVector)) {
       return reject(`${vectorField}: named vectors are not supported, expected one dense vector`);
     }
-    const parsed = VectorSchema.safeParse(rawVector);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const path = issue.path.map((key) => `[${String(key)}]`).join('');
-      return reject(`${vectorField}${path}: ${issue.message}`);
-    }
-    vector = parsed.data;
+    const problem = vectorProblem(rawVector);
+    if (problem) return reject(`${vectorField}${problem}`);
+    vector = rawVector as number[];
   }
 
   // `payload` (Qdrant) or else an object `metadata` is flattened into the payload; `payload: null`
