@@ -14,7 +14,7 @@ import {
 } from '../exports/records.ts';
 import { type ChunkPlan, planChunks } from '../exports/scanner.ts';
 import type { PointId } from '../ids.ts';
-import type { EventBus, ObjectStore, Queue, StateStore } from '../ports.ts';
+import type { EventBus, ObjectStore, Queue, StateItem, StateStore } from '../ports.ts';
 import { mapQdrantError, qdrantCall } from '../vectors/qdrant-errors.ts';
 import { cosine, hasBit, withBit } from './bits.ts';
 import {
@@ -380,31 +380,37 @@ export class MigrationService {
     }
     if (job.value.status !== 'running') return; // failed or finished meanwhile: nothing to add
 
+    try {
+      await this.#processOpenChunk(job.value, chunk);
+    } catch (err) {
+      // Whatever failed (S3, Qdrant, the state store), the last allowed receive settles the chunk
+      // as failed before its message goes to the dead-letter queue: the job never hangs `running`.
+      if (receiveCount >= this.#d.maxReceiveCount) await this.#failChunk(job.value, chunk.value, err);
+      throw err;
+    }
+  }
+
+  async #processOpenChunk(job: JobRecord, chunk: StateItem<ChunkRecord>): Promise<void> {
+    const { state } = this.#d;
     const started = Date.now();
     // A newer upload under the same key is another job: this one must not read its bytes.
-    const head = await this.#d.objects.head(job.value.key);
-    if ((head?.etag ?? '').replaceAll('"', '') !== job.value.etag) {
+    const head = await this.#d.objects.head(job.key);
+    if ((head?.etag ?? '').replaceAll('"', '') !== job.etag) {
       await this.#failChunk(
-        job.value,
+        job,
         chunk.value,
         new Error('the export changed or vanished since it was planned'),
       );
       return;
     }
-    let result: ChunkResult;
-    try {
-      result = await this.#readChunk(job.value, chunk.value);
-      await this.#write(job.value, result.points);
-    } catch (err) {
-      if (receiveCount >= this.#d.maxReceiveCount) await this.#failChunk(job.value, chunk.value, err);
-      throw err;
-    }
+    const result = await this.#readChunk(job, chunk.value);
+    await this.#write(job, result.points);
     const sample = result.points
       .filter((_, i) => i % SAMPLE_EVERY === 0)
       .map((p) => ({ id: p.id, offset: p.offset, vector: p.vector }));
     const pointsFile: ChunkPoints = { points: result.accepted, sample };
     await this.#d.objects.put(
-      chunkPointsKey(job.value.id, chunk.value.index),
+      chunkPointsKey(job.id, chunk.value.index),
       JSON.stringify(pointsFile),
       'application/json',
     );
@@ -417,17 +423,15 @@ export class MigrationService {
     };
     delete done.error;
     try {
-      await state.put(jobPk(job.value.id), chunkSk(chunk.value.index), done, {
-        expectedVersion: chunk.version,
-      });
+      await state.put(jobPk(job.id), chunkSk(chunk.value.index), done, { expectedVersion: chunk.version });
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;
       // A duplicate delivery recorded it first: count it (idempotently), never twice.
-      const now = await state.get<ChunkRecord>(jobPk(job.value.id), chunkSk(chunk.value.index));
-      if (now?.value.status === 'done') await this.#count(job.value.id, now.value);
+      const now = await state.get<ChunkRecord>(jobPk(job.id), chunkSk(chunk.value.index));
+      if (now?.value.status === 'done') await this.#count(job.id, now.value);
       return;
     }
-    await this.#count(job.value.id, done);
+    await this.#count(job.id, done);
   }
 
   /** Parses and validates a chunk and embeds its text-only records; duplicates within it: last wins. */
@@ -921,7 +925,9 @@ export class MigrationService {
       throw new ConflictError(`migration ${jobId} is ${job.status}: it has no chunks to redrive`);
     }
     const chunks = await this.#chunks(jobId);
-    const open = chunks.filter((c) => c.status !== 'done');
+    // Not counted into the job: failed, never delivered, or recorded but not counted (a worker
+    // stopped in between; its message, delivered again, only counts it).
+    const open = chunks.filter((c) => !hasBit(job.doneBits, c.index));
     for (const c of open.filter((c) => c.status === 'failed')) {
       const reset: ChunkRecord = { ...c, status: 'pending' };
       delete reset.error;

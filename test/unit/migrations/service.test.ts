@@ -9,7 +9,7 @@ import { LOCAL_EMBEDDING_DIMENSIONS, LOCAL_EMBEDDING_MODEL } from '#shared/confi
 import { createEmbedder } from '#shared/embeddings/index.ts';
 import { ConflictError, UpstreamError } from '#shared/errors.ts';
 import { toPointId } from '#shared/ids.ts';
-import { CreateMigrationBodySchema, type JobRecord } from '#shared/migrations/model.ts';
+import { CreateMigrationBodySchema, chunkPointsKey, type JobRecord } from '#shared/migrations/model.ts';
 import { type MigrationReport, MigrationService } from '#shared/migrations/service.ts';
 import { getQdrantClient } from '#shared/vectors/clients.ts';
 import { exportRecords, jsonArrayExport, jsonlExport, legacyExport } from './exports.ts';
@@ -355,5 +355,55 @@ describe('a migration job', () => {
     expect(done.status).toBe('completed');
     expect(done.counts).toEqual({ records: 12, written: 12, rejected: 0 });
     expect(await aliasOf('flaky')).toBe(done.collection);
+  });
+  it('settles a chunk as failed whatever fails on its last receive (S3 here), and redrive recovers it', async () => {
+    await objects.put('exports/s3down.jsonl', jsonlExport({ vectors: 12, texts: 0, dimensions: DIM }));
+    const planned = (await service().start(body('exports/s3down.jsonl', 's3down', { chunkBytes: 4096 }))).job;
+    const messages = queue.drain();
+    const realPut = objects.put.bind(objects);
+    // The points file of chunk 0 cannot be written: S3 is down for it.
+    objects.put = async (key, data) => {
+      if (key === chunkPointsKey(planned.id, 0)) throw new UpstreamError('S3 PutObject failed');
+      return realPut(key, data);
+    };
+    await expect(service().processChunk(messages[0]!, 1)).rejects.toThrow(UpstreamError);
+    expect((await job(planned.id)).chunks.failed).toBe(0);
+    await expect(service().processChunk(messages[0]!, 3)).rejects.toThrow(UpstreamError);
+    await Promise.all(messages.slice(1).map((m) => service().processChunk(m, 1)));
+    const failed = await job(planned.id);
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatch(/1 chunk\(s\) failed after every retry \(0\)/);
+
+    objects.put = realPut;
+    expect((await service().redrive(planned.id)).resent).toEqual([0]);
+    await runWorkers();
+    const done = await job(planned.id);
+    expect(done.status).toBe('completed');
+    expect(done.counts).toEqual({ records: 12, written: 12, rejected: 0 });
+    expect((await qdrant.count(done.collection, { exact: true })).count).toBe(12);
+  });
+
+  it('redrive also resends a chunk recorded but never counted into its job', async () => {
+    await objects.put('exports/uncounted.jsonl', jsonlExport({ vectors: 12, texts: 0, dimensions: DIM }));
+    const planned = (
+      await service().start(body('exports/uncounted.jsonl', 'uncounted', { chunkBytes: 4096 }))
+    ).job;
+    const messages = queue.drain();
+    // The worker of chunk 0 recorded it, then stopped before counting it (the job update failed).
+    const realPut = state.put.bind(state);
+    state.put = (async (pk: string, sk: string, value: unknown, options?: { expectedVersion?: number }) => {
+      if (sk === 'job' && (value as JobRecord).chunks.done === 1) throw new UpstreamError('state store down');
+      return realPut(pk, sk, value, options);
+    }) as typeof state.put;
+    await expect(service().processChunk(messages[0]!, 3)).rejects.toThrow(UpstreamError);
+    state.put = realPut;
+    await Promise.all(messages.slice(1).map((m) => service().processChunk(m, 1)));
+    expect((await job(planned.id)).status).toBe('running');
+
+    expect((await service().redrive(planned.id)).resent).toEqual([0]);
+    await runWorkers();
+    const done = await job(planned.id);
+    expect(done.status).toBe('completed');
+    expect(done.counts).toEqual({ records: 12, written: 12, rejected: 0 });
   });
 });
