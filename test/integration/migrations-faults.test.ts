@@ -2,82 +2,349 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { QdrantClient } from '@qdrant/js-client-rest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type QdrantServer, startQdrantServer } from '#infra/local/qdrant/server.ts';
 import { type LocalRuntime, startLocalRuntime } from '#infra/local/runtime.ts';
-import { manifest } from '#infra/manifest.ts';
+import { manifest, type QueueDecl } from '#infra/manifest.ts';
+import { ORIGINAL_ID_KEY, toPointId } from '#shared/ids.ts';
 import type { JobView } from '#shared/migrations/service.ts';
-import { jsonlExport } from '../unit/migrations/exports.ts';
+import { type ExportSpec, exportRecords, jsonlExport } from '../unit/migrations/exports.ts';
+import { type FaultyQdrant, startFaultyQdrant, UNAVAILABLE, upsertedIds } from './faulty-qdrant.ts';
 import { apiCaller, s3ClientOf } from './support.ts';
 
 /**
- * Faults on the local runtime: the worker behind `test/unit/migrations/faulty-worker.ts` gets every
- * message twice at once and fails the odd chunks on their first receive; SQS redelivers them (a
- * short visibility timeout keeps the test quick). The job must still complete with exact counts and
- * no duplicate point.
+ * Faults on the local runtime, each ending with exactly the expected points, none duplicated,
+ * none lost:
+ * - the worker behind `test/unit/migrations/faulty-worker.ts` gets every message twice at once and
+ *   fails the odd chunks on their first receive; SQS redelivers them;
+ * - Qdrant (the embedded server behind a faulty proxy) answers 503 to upserts for a while: workers
+ *   retry with backoff, then SQS redelivers;
+ * - one chunk fails on every receive: it ends in the DLQ, the job fails without switching the alias,
+ *   and a redrive once the fault is gone completes it.
+ * Short visibility timeouts keep the test quick; nothing asserts on timing.
  */
 
-let dataDir: string;
+const DIM = 384;
+/** The queue's redrive policy, which the migration service reads from the platform manifest. */
+const MAX_RECEIVES = manifest.queues.migrations.maxReceiveCount;
+/** Upsert attempts in one receive: the first, then one per DEFAULT_RETRY_DELAYS_MS (service.ts). */
+const ATTEMPTS_PER_RECEIVE = 4;
+/** A receive of a chunk under 503s waits 0.25 + 1 + 4 s: its message must stay hidden meanwhile. */
+const SLOW_VISIBILITY_SECONDS = 8;
+
 let runtime: LocalRuntime;
-
-const faultyManifest = {
-  ...manifest,
-  functions: {
-    ...manifest.functions,
-    migrationWorker: {
-      ...manifest.functions.migrationWorker,
-      entry: 'test/unit/migrations/faulty-worker.ts',
-    },
-  },
-  queues: {
-    migrations: { ...manifest.queues.migrations, visibilityTimeoutSeconds: 1, maxBatchingWindowSeconds: 0 },
-  },
-};
-
 const call = apiCaller(() => runtime.apiUrl);
 
-beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'vp-migration-faults-'));
-  runtime = await startLocalRuntime({ dataDir, port: 0, quiet: true, manifest: faultyManifest });
-});
+function manifestWith(migrations: Partial<QueueDecl>, entry?: string) {
+  return {
+    ...manifest,
+    functions: {
+      ...manifest.functions,
+      migrationWorker: { ...manifest.functions.migrationWorker, ...(entry ? { entry } : {}) },
+    },
+    queues: { migrations: { ...manifest.queues.migrations, maxBatchingWindowSeconds: 0, ...migrations } },
+  };
+}
 
-afterAll(async () => {
-  await runtime?.stop();
-  await rm(dataDir, { recursive: true, force: true });
-});
-
-describe('a migration under faults', () => {
-  it('completes with exact counts when chunks fail once and every message is delivered twice', async () => {
-    const s3 = s3ClientOf(runtime);
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: runtime.bucket,
-        Key: 'uploads/faults.jsonl',
-        Body: jsonlExport({ vectors: 40, texts: 2, duplicates: 3, dimensions: 384 }),
-      }),
-    );
+async function upload(key: string, body: string): Promise<void> {
+  const s3 = s3ClientOf(runtime);
+  try {
+    await s3.send(new PutObjectCommand({ Bucket: runtime.bucket, Key: key, Body: body }));
+  } finally {
     s3.destroy();
-    const started = await call('POST', '/api/v1/migrations', {
-      key: 'uploads/faults.jsonl',
-      collection: 'faults',
-      chunkBytes: 16_384,
-    });
-    expect(started.status).toBe(202);
-    expect(started.body.chunks.total).toBeGreaterThan(3);
+  }
+}
 
-    let job: JobView;
-    for (;;) {
-      job = (await call('GET', `/api/v1/migrations/${started.body.id}`)).body;
-      if (job.status === 'completed' || job.status === 'failed') break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(job.status).toBe('completed');
-    expect(job.chunks).toEqual({
-      total: started.body.chunks.total,
-      done: started.body.chunks.total,
-      failed: 0,
+async function startMigration(key: string, collection: string): Promise<{ id: string; chunks: number }> {
+  const started = await call('POST', '/api/v1/migrations', { key, collection, chunkBytes: 16_384 });
+  expect(started.status).toBe(202);
+  return { id: started.body.id, chunks: started.body.chunks.total };
+}
+
+/** Polls `check` until it answers a value; fails naming `what` and the last state seen. */
+async function waitFor<T>(what: string, check: () => Promise<{ done: T } | { last: unknown }>, ms = 45_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const out = await check();
+    if ('done' in out) return out.done;
+    if (Date.now() > deadline)
+      throw new Error(`gave up waiting for ${what}; last seen: ${JSON.stringify(out.last)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The job once it has finished (completed or failed). */
+function finished(id: string): Promise<JobView> {
+  return waitFor<JobView>(`migration ${id} to finish`, async () => {
+    const { status, body } = await call('GET', `/api/v1/migrations/${id}`);
+    expect(status).toBe(200);
+    const job = body as JobView;
+    return job.status === 'completed' || job.status === 'failed'
+      ? { done: job }
+      : { last: { status: job.status, chunks: job.chunks } };
+  });
+}
+
+/** Source ids of an export, each once (the last occurrence of a duplicated id is the point). */
+function sourceIds(spec: ExportSpec): string[] {
+  return [...new Set(exportRecords(spec).records.map((r) => r.id))];
+}
+
+/** The vector a record id ends with in an export (its last occurrence). */
+function lastVector(spec: ExportSpec, id: string): number[] {
+  return exportRecords(spec).records.findLast((r) => r.id === id)!.vector!;
+}
+
+describe('a migration under worker faults', () => {
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'vp-migration-faults-'));
+    runtime = await startLocalRuntime({
+      dataDir,
+      port: 0,
+      quiet: true,
+      manifest: manifestWith({ visibilityTimeoutSeconds: 1 }, 'test/unit/migrations/faulty-worker.ts'),
     });
+  });
+
+  afterAll(async () => {
+    await runtime?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('completes with exact counts when chunks fail once and every message is delivered twice', async () => {
+    await upload(
+      'uploads/faults.jsonl',
+      jsonlExport({ vectors: 40, texts: 2, duplicates: 3, dimensions: DIM }),
+    );
+    const started = await startMigration('uploads/faults.jsonl', 'faults');
+    expect(started.chunks).toBeGreaterThan(3);
+
+    const job = await finished(started.id);
+    expect(job.status).toBe('completed');
+    expect(job.chunks).toEqual({ total: started.chunks, done: started.chunks, failed: 0 });
     expect(job.counts).toEqual({ records: 45, written: 45, rejected: 0 });
     const info = await call('GET', '/api/v1/vectors/collections/faults');
     expect(info.body.pointsCount).toBe(42);
+  }, 60_000);
+});
+
+/**
+ * A runtime whose Qdrant is the embedded server behind a faulty proxy; `qdrant` talks to the
+ * server directly, so the test's own reads never meet a fault.
+ */
+function withFaultyQdrant(prefix: string, visibilityTimeoutSeconds: number) {
+  const ctx = {} as { proxy: FaultyQdrant; qdrant: QdrantClient; sqs: SQSClient };
+  let dataDir: string;
+  let server: QdrantServer | undefined;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), prefix));
+    server = await startQdrantServer({ dataDir: join(dataDir, 'qdrant'), port: 0 });
+    ctx.proxy = await startFaultyQdrant(server.url);
+    ctx.qdrant = new QdrantClient({ url: server.url, checkCompatibility: false });
+    runtime = await startLocalRuntime({
+      dataDir,
+      port: 0,
+      quiet: true,
+      qdrantUrl: ctx.proxy.url,
+      manifest: manifestWith({ visibilityTimeoutSeconds }),
+    });
+    ctx.sqs = new SQSClient({
+      region: runtime.region,
+      endpoint: runtime.sqsEndpoint,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+  });
+
+  afterAll(async () => {
+    ctx.sqs?.destroy();
+    await runtime?.stop();
+    await ctx.proxy?.close();
+    await server?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  return ctx;
+}
+
+/** Asserts that the collection behind `alias` holds exactly the points of `spec`, each once. */
+async function expectExactly(qdrant: QdrantClient, alias: string, spec: ExportSpec): Promise<void> {
+  const expected = sourceIds(spec);
+  expect((await qdrant.count(alias, { exact: true })).count).toBe(expected.length);
+  const info = await call('GET', `/api/v1/vectors/collections/${alias}`);
+  expect(info.body.pointsCount).toBe(expected.length);
+  const { points } = await qdrant.scroll(alias, { limit: expected.length + 10, with_payload: true });
+  const ids = points.map((p) => p.id);
+  expect(new Set(ids).size).toBe(ids.length);
+  expect(ids.toSorted()).toEqual(expected.map((id) => toPointId(id).id).toSorted());
+  expect(points.map((p) => p.payload?.[ORIGINAL_ID_KEY]).toSorted()).toEqual(expected.toSorted());
+}
+
+/** Searches through `alias` by the vector `id` has in `spec`: that record must come first, as itself. */
+async function expectFound(alias: string, spec: ExportSpec, id: string): Promise<void> {
+  const found = await call('POST', '/api/v1/vectors/search', {
+    collection: alias,
+    vector: lastVector(spec, id),
+    limit: 1,
+  });
+  expect(found.status).toBe(200);
+  expect(found.body.results[0]).toMatchObject({ id });
+  expect(found.body.results[0].score).toBeGreaterThan(0.999);
+}
+
+async function aliasTarget(qdrant: QdrantClient, alias: string): Promise<string | undefined> {
+  const { aliases } = await qdrant.getAliases();
+  return aliases.find((a) => a.alias_name === alias)?.collection_name;
+}
+
+describe('a migration while Qdrant answers 503 for a while', () => {
+  const ctx = withFaultyQdrant('vp-migration-503-', SLOW_VISIBILITY_SECONDS);
+
+  it('retries in the worker, is redelivered by SQS, and completes with exactly the expected points', async () => {
+    const spec: ExportSpec = { vectors: 20, texts: 2, duplicates: 2, dimensions: DIM, seed: 3 };
+    await upload('uploads/steady.jsonl', jsonlExport(spec));
+    // Every upsert refused from the start; the window's length is set once the chunks are known.
+    let window = Number.POSITIVE_INFINITY;
+    ctx.proxy.fault = (req) =>
+      upsertedIds(req) && ctx.proxy.faulted.length < window ? UNAVAILABLE : undefined;
+    const started = await startMigration('uploads/steady.jsonl', 'steady');
+    expect(started.chunks).toBeGreaterThan(3);
+    // One refusal more than the chunks' first receives can absorb: some chunk must be redelivered.
+    window = ATTEMPTS_PER_RECEIVE * started.chunks + 1;
+
+    const job = await finished(started.id);
+    expect(job.status, job.error).toBe('completed');
+    expect(job.chunks).toEqual({ total: started.chunks, done: started.chunks, failed: 0 });
+    expect(job.counts).toEqual({ records: 24, written: 24, rejected: 0 });
+    expect(await aliasTarget(ctx.qdrant, 'steady')).toBe(job.collection);
+    await expectExactly(ctx.qdrant, 'steady', spec);
+    await expectFound('steady', spec, 'dep_task_1'); // a duplicated id: its last vector won
+    await expectFound('steady', spec, 'dep_task_17');
+
+    // The fault did happen, only to upserts, and outlasted one receive of some chunk.
+    expect(ctx.proxy.faulted).toHaveLength(window);
+    const refusalsPerChunk = new Map<string, number>();
+    for (const req of ctx.proxy.faulted) {
+      expect(req.status).toBe(503);
+      const chunk = upsertedIds(req)!.join();
+      refusalsPerChunk.set(chunk, (refusalsPerChunk.get(chunk) ?? 0) + 1);
+    }
+    expect(refusalsPerChunk.size).toBe(started.chunks);
+    expect(Math.max(...refusalsPerChunk.values())).toBeGreaterThan(ATTEMPTS_PER_RECEIVE);
+  }, 60_000);
+});
+
+describe('a poison chunk', () => {
+  // Longer than any receive here (finalization included), so that only the poison is dead-lettered.
+  const ctx = withFaultyQdrant('vp-migration-poison-', 2);
+
+  async function queueDepth(url: string): Promise<number> {
+    const { Attributes } = await ctx.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    return (
+      Number(Attributes?.ApproximateNumberOfMessages) +
+      Number(Attributes?.ApproximateNumberOfMessagesNotVisible)
+    );
+  }
+
+  /** Waits until the queue holds exactly `n` messages (visible or in flight). */
+  function depth(url: string, n: number): Promise<void> {
+    return waitFor(`${n} message(s) in ${url}`, async () => {
+      const now = await queueDepth(url);
+      return now === n ? { done: undefined } : { last: now };
+    });
+  }
+
+  it('ends in the DLQ, fails the job without switching the alias, and is redriven to completion', async () => {
+    const { url, dlqUrl } = runtime.queueUrls.migrations!;
+    // The live alias, from a first migration that goes well.
+    const live: ExportSpec = { vectors: 10, texts: 0, dimensions: DIM, seed: 1 };
+    await upload('uploads/ledger-v1.jsonl', jsonlExport(live));
+    const first = await finished((await startMigration('uploads/ledger-v1.jsonl', 'ledger')).id);
+    expect(first.status, first.error).toBe('completed');
+
+    // Qdrant refuses every upsert holding one point, as it would a point it cannot take.
+    const next: ExportSpec = { vectors: 24, texts: 2, duplicates: 2, dimensions: DIM, seed: 2 };
+    const poison = toPointId('dep_task_13').id;
+    let poisoned = true;
+    ctx.proxy.fault = (req) =>
+      poisoned && upsertedIds(req)?.includes(poison)
+        ? { status: 400, error: `Wrong input: point ${poison} cannot be stored` }
+        : undefined;
+    await upload('uploads/ledger-v2.jsonl', jsonlExport(next));
+    const started = await startMigration('uploads/ledger-v2.jsonl', 'ledger');
+    expect(started.chunks).toBeGreaterThan(3);
+
+    const failed = await finished(started.id);
+    expect(failed.status).toBe('failed');
+    const bad = failed.chunkList.filter((c) => c.status !== 'done');
+    expect(bad).toHaveLength(1);
+    const [chunk] = bad;
+    expect(chunk).toMatchObject({ status: 'failed', error: expect.stringContaining('cannot be stored') });
+    expect(failed.chunks).toEqual({ total: started.chunks, done: started.chunks - 1, failed: 1 });
+    expect(failed.error).toMatch(new RegExp(`1 chunk\\(s\\) failed .*\\(${chunk!.index}\\)`));
+    // Every receive was tried, each with one refused upsert (a 400 is not retried in the worker).
+    expect(ctx.proxy.faulted).toHaveLength(MAX_RECEIVES);
+
+    // The alias still serves the first migration.
+    expect(await aliasTarget(ctx.qdrant, 'ledger')).toBe(first.collection);
+    await expectExactly(ctx.qdrant, 'ledger', live);
+    await expectFound('ledger', live, 'dep_task_3');
+
+    // The message is dead-lettered by the receive after the last allowed one.
+    await depth(dlqUrl, 1);
+    await depth(url, 0);
+    const { Messages: dead = [] } = await ctx.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0 }),
+    );
+    expect(dead.map((m) => JSON.parse(m.Body!))).toEqual([
+      expect.objectContaining({ jobId: started.id, chunkIndex: chunk!.index }),
+    ]);
+
+    // Redrive once the fault is gone.
+    poisoned = false;
+    const redriven = await call('POST', `/api/v1/migrations/${started.id}/redrive`);
+    expect(redriven).toMatchObject({
+      status: 200,
+      body: { resent: [chunk!.index], job: { status: 'running' } },
+    });
+    const done = await finished(started.id);
+    expect(done.status, done.error).toBe('completed');
+    expect(done.chunks).toEqual({ total: started.chunks, done: started.chunks, failed: 0 });
+    expect(done.counts).toEqual({ records: 28, written: 28, rejected: 0 });
+    expect(done.previousCollection).toBe(first.collection);
+    expect(await aliasTarget(ctx.qdrant, 'ledger')).toBe(done.collection);
+    await expectExactly(ctx.qdrant, 'ledger', next);
+    await expectFound('ledger', next, 'dep_task_13');
+    await expectFound('ledger', next, 'dep_task_0');
+    expect(ctx.proxy.faulted).toHaveLength(MAX_RECEIVES);
+
+    // Redrive sends a fresh message and leaves the dead letter where it is. Replayed to the queue
+    // (as an SQS DLQ redrive would), it finds its chunk recorded and changes nothing.
+    await depth(url, 0);
+    expect(await queueDepth(dlqUrl)).toBe(1);
+    await ctx.sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: dead[0]!.Body! }));
+    await ctx.sqs.send(
+      new DeleteMessageCommand({ QueueUrl: dlqUrl, ReceiptHandle: dead[0]!.ReceiptHandle! }),
+    );
+    await depth(url, 0);
+    expect(await queueDepth(dlqUrl)).toBe(0);
+    const after = (await call('GET', `/api/v1/migrations/${started.id}`)).body as JobView;
+    expect(after).toMatchObject({ status: 'completed', counts: done.counts, chunks: done.chunks });
+    await expectExactly(ctx.qdrant, 'ledger', next);
   }, 60_000);
 });
