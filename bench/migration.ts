@@ -17,9 +17,11 @@ import { migrateFile } from '../scripts/migrate.ts';
  * `npm run migrate` code and followed until the job completes (verified, alias switched). Compared
  * in the same run with a bare `JSON.parse(readFileSync(file))` of the same file (target: the
  * migration at ≥ 0.5× its throughput). The runtime runs in a child process (`infra/local/main.ts`,
- * a fresh one per size) whose peak RSS (VmHWM) is read at the end: that is every worker, the
- * planner, the local S3/SQS and the embedded Qdrant together in one process (target ≤ 256 MiB on
- * 1 GB). The planner's scan alone (`planChunks` over a file stream) is measured separately.
+ * a fresh one per size) and the embedded Qdrant in another (`bench/migration-qdrant.ts`, given to
+ * the runtime as its `QDRANT_URL`); each one's peak RSS (VmHWM) is read at the end. The runtime's
+ * peak covers every worker running at once (the queue's `maxConcurrency` batches), the planner and
+ * the local S3/SQS: an upper bound of one worker's peak (target ≤ 256 MiB on 1 GB). The planner's
+ * scan alone (`planChunks` over a file stream) is measured separately.
  */
 
 const DIM = 1536;
@@ -114,11 +116,32 @@ interface ChildRuntime {
   stderrTail: () => string;
 }
 
+/** The embedded Qdrant in its own process; resolves with its URL once it listens. */
+async function startChildQdrant(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [resolve(REPO_ROOT, 'bench/migration-qdrant.ts'), dataDir], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let text = '';
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error('Qdrant did not start in 30 s')), 30_000);
+    child.on('exit', (code) => fail(new Error(`Qdrant exited (${code})`)));
+    child.stdout!.on('data', (d) => {
+      text += String(d);
+      const url = /QDRANT (\S+)/.exec(text)?.[1];
+      if (url) {
+        clearTimeout(timer);
+        ok({ child, url });
+      }
+    });
+  });
+}
+
 /** `npm start` in a child process on free ports; resolves once it printed its endpoints. */
-async function startChildRuntime(dataDir: string): Promise<ChildRuntime> {
+async function startChildRuntime(dataDir: string, qdrantUrl: string): Promise<ChildRuntime> {
   const child = spawn(process.execPath, [resolve(REPO_ROOT, 'infra/local/main.ts')], {
     cwd: REPO_ROOT,
-    env: { ...process.env, PORT: '0', DATA_DIR: dataDir },
+    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, QDRANT_URL: qdrantUrl },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';
@@ -189,7 +212,11 @@ async function benchSize(dir: string, mib: number): Promise<Record<string, unkno
 
     process.stderr.write('  migration on a child runtime…\n');
     const dataDir = join(dir, `data-${mib}`);
-    const runtime = await startChildRuntime(dataDir);
+    const qdrant = await startChildQdrant(join(dataDir, 'qdrant-process'));
+    const runtime = await startChildRuntime(dataDir, qdrant.url).catch(async (err: unknown) => {
+      await stopChild(qdrant.child);
+      throw err;
+    });
     try {
       const idle = await rssMiB(runtime.child.pid!, 'VmRSS');
       let result: Awaited<ReturnType<typeof migrateFile>>;
@@ -214,9 +241,11 @@ async function benchSize(dir: string, mib: number): Promise<Record<string, unkno
           migration: { error: (err as Error).message, runtimeStderrTail: runtime.stderrTail() },
           runtimeIdleRssMiB: idle,
           runtimePeakRssMiB: await rssMiB(runtime.child.pid!, 'VmHWM'),
+          qdrantPeakRssMiB: await rssMiB(qdrant.child.pid!, 'VmHWM'),
         };
       }
       const rss = await rssMiB(runtime.child.pid!, 'VmHWM');
+      const qdrantRss = await rssMiB(qdrant.child.pid!, 'VmHWM');
       const mbPerSecond = round(bytes / MIB / result.seconds);
       const ratio = 'mbPerSecond' in baseline ? round(mbPerSecond / baseline.mbPerSecond) : undefined;
       return {
@@ -240,7 +269,8 @@ async function benchSize(dir: string, mib: number): Promise<Record<string, unkno
         runtimeIdleRssMiB: idle,
         runtimePeakRssMiB: rss,
         runtimePeakRssNote:
-          'runtime process peak RSS (VmHWM): all workers + planner + local S3/SQS + embedded Qdrant in one process',
+          'runtime process peak RSS (VmHWM): every concurrent worker + planner + local S3/SQS (Qdrant apart), an upper bound of one worker',
+        qdrantPeakRssMiB: qdrantRss,
         ...(runtime.stderrTail().trim() ? { runtimeStderrTail: runtime.stderrTail() } : {}),
         ...(mib >= 1024
           ? { rssTarget: `≤ ${TARGET_RSS_MIB} MiB: ${rss <= TARGET_RSS_MIB ? 'met' : 'NOT met'}` }
@@ -248,6 +278,7 @@ async function benchSize(dir: string, mib: number): Promise<Record<string, unkno
       };
     } finally {
       await stopChild(runtime.child);
+      await stopChild(qdrant.child);
       await rm(dataDir, { recursive: true, force: true });
     }
   } finally {
