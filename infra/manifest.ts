@@ -19,7 +19,8 @@ export type Access =
   | 'state:read'
   | 'state:write'
   | 'bus:put'
-  | `queue:${string}:send`;
+  | `queue:${string}:send`
+  | `queue:${string}:dead-letters`; // receives and deletes the queue's dead letters (redrive)
 
 export interface FunctionDecl {
   /** Handler module, relative to the repository root; it exports `handler`. */
@@ -225,9 +226,14 @@ export const manifest = {
     ]),
     redriveMigration: migrationFn('redrive', "Send a migration's failed chunks again", 29, [
       'qdrant',
+      // A job whose chunks are all recorded is concluded right away: points lists, report, events.
+      'exports:read',
+      'exports:write',
       'state:read',
       'state:write',
       'queue:migrations:send',
+      'queue:migrations:dead-letters',
+      'bus:put',
     ]),
   },
   routes: [

@@ -31,6 +31,7 @@ const EnvSchema = z.object({
   // Platform resources (names/URLs set by CDK or the local runtime).
   EXPORTS_BUCKET: z.string().min(1).optional(),
   MIGRATION_QUEUE_URL: z.string().min(1).optional(),
+  MIGRATION_DLQ_URL: z.string().min(1).optional(),
   EVENT_BUS_NAME: z.string().min(1).optional(),
   STATE_TABLE: z.string().min(1).optional(),
   STATE_DIR: z.string().min(1).optional(),
@@ -57,6 +58,7 @@ export interface Config {
   maxBodyBytes: number;
   exportsBucket?: string;
   migrationQueueUrl?: string;
+  migrationDeadLetterQueueUrl?: string;
   eventBusName?: string;
   state: { table?: string; dir?: string };
   s3ForcePathStyle: boolean;
@@ -121,6 +123,7 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
     maxBodyBytes: e.MAX_BODY_BYTES,
     ...(e.EXPORTS_BUCKET ? { exportsBucket: e.EXPORTS_BUCKET } : {}),
     ...(e.MIGRATION_QUEUE_URL ? { migrationQueueUrl: e.MIGRATION_QUEUE_URL } : {}),
+    ...(e.MIGRATION_DLQ_URL ? { migrationDeadLetterQueueUrl: e.MIGRATION_DLQ_URL } : {}),
     ...(e.EVENT_BUS_NAME ? { eventBusName: e.EVENT_BUS_NAME } : {}),
     state: {
       ...(e.STATE_TABLE ? { table: e.STATE_TABLE } : {}),

@@ -27,6 +27,12 @@ export interface Queue {
   ping(): Promise<void>;
 }
 
+/** A dead-letter queue, as a redrive sees it. */
+export interface DeadLetters {
+  /** Deletes the dead letters whose (JSON) body `matches`, leaves the others; returns how many went. */
+  remove(matches: (body: unknown) => boolean): Promise<number>;
+}
+
 /** A platform event: `source` + `detailType` (past tense, e.g. `MigrationCompleted`) + detail. */
 export interface PlatformEvent<T = Record<string, unknown>> {
   source: string;

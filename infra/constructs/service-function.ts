@@ -30,6 +30,7 @@ export interface PlatformResources {
   stateTable: ITable;
   eventBus: IEventBus;
   queues: Readonly<Record<string, IQueue>>;
+  deadLetterQueues: Readonly<Record<string, IQueue>>;
   qdrantUrlParameter: IStringParameter;
   qdrantApiKeySecret: ISecret;
   openaiApiKeySecret: ISecret;
@@ -56,7 +57,13 @@ export function queueUrlVariable(queue: string): string {
   return `${queue.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()}_QUEUE_URL`;
 }
 
-const QUEUE_SEND = /^queue:(.+):send$/;
+/** The environment variable carrying a queue's dead-letter queue URL, as `shared/config.ts` names it. */
+export function deadLetterUrlVariable(queue: string): string {
+  if (queue === 'migrations') return 'MIGRATION_DLQ_URL';
+  return `${queue.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()}_DLQ_URL`;
+}
+
+const QUEUE_ACCESS = /^queue:(.+):(send|dead-letters)$/;
 
 /**
  * Every Lambda of the platform: Node 22 on ARM64, bundled as minified ESM with source maps,
@@ -213,7 +220,13 @@ function grantAccess(
       allow(['events:PutEvents', 'events:DescribeEventBus'], [resources.eventBus.eventBusArn]);
       return { EVENT_BUS_NAME: resources.eventBus.eventBusName };
     default: {
-      const queueName = QUEUE_SEND.exec(access)?.[1];
+      const [, queueName, right] = QUEUE_ACCESS.exec(access) ?? [];
+      if (right === 'dead-letters') {
+        const dlq = queueName === undefined ? undefined : resources.deadLetterQueues[queueName];
+        if (!dlq) throw new Error(`${props.name}: access "${access}" names no declared queue`);
+        allow(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'], [dlq.queueArn]);
+        return { [deadLetterUrlVariable(queueName!)]: dlq.queueUrl };
+      }
       const queue = queueName === undefined ? undefined : resources.queues[queueName];
       if (!queueName || !queue) throw new Error(`${props.name}: access "${access}" names no declared queue`);
       allow(['sqs:SendMessage', 'sqs:GetQueueAttributes'], [queue.queueArn]);

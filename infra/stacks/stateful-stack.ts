@@ -163,6 +163,9 @@ export class StatefulStack extends Stack {
       stateTable: this.stateTable,
       eventBus: this.eventBus,
       queues: Object.fromEntries(Object.entries(queues).map(([name, pair]) => [name, pair.queue])),
+      deadLetterQueues: Object.fromEntries(
+        Object.entries(queues).map(([name, pair]) => [name, pair.deadLetterQueue]),
+      ),
       qdrantUrlParameter: this.qdrantUrlParameter,
       qdrantApiKeySecret: this.qdrantApiKeySecret,
       openaiApiKeySecret: this.openaiApiKeySecret,

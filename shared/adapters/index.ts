@@ -4,18 +4,18 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Config } from '../config.ts';
-import type { EventBus, ObjectStore, Queue, StateStore } from '../ports.ts';
+import type { DeadLetters, EventBus, ObjectStore, Queue, StateStore } from '../ports.ts';
 import { DynamoStateStore } from './dynamodb-state.ts';
 import { EventBridgeBus } from './eventbridge.ts';
 import { FileStateStore } from './file-state.ts';
 import { S3ObjectStore } from './s3.ts';
-import { SqsQueue } from './sqs.ts';
+import { SqsDeadLetters, SqsQueue } from './sqs.ts';
 
 export { DynamoStateStore } from './dynamodb-state.ts';
 export { EventBridgeBus } from './eventbridge.ts';
 export { FileStateStore } from './file-state.ts';
 export { S3ObjectStore } from './s3.ts';
-export { SqsQueue } from './sqs.ts';
+export { SqsDeadLetters, SqsQueue } from './sqs.ts';
 
 /**
  * Adapters chosen by configuration. SDK clients are built once per distinct setting and endpoint:
@@ -67,6 +67,13 @@ export function createMigrationQueue(config: Config): Queue {
   // virtual host (`sqs.<region>.127.0.0.1`), and in AWS both are the regional endpoint anyway.
   const client = cached(endpointKey('SQS'), () => new SQSClient({ useQueueUrlAsEndpoint: false }));
   return new SqsQueue({ client, queueUrl: config.migrationQueueUrl });
+}
+
+/** The migrations queue's dead letters (MIGRATION_DLQ_URL), for redrives. */
+export function createMigrationDeadLetters(config: Config): DeadLetters {
+  if (!config.migrationDeadLetterQueueUrl) throw missing('MIGRATION_DLQ_URL');
+  const client = cached(endpointKey('SQS'), () => new SQSClient({ useQueueUrlAsEndpoint: false }));
+  return new SqsDeadLetters({ client, queueUrl: config.migrationDeadLetterQueueUrl });
 }
 
 /** The platform's event bus (EVENT_BUS_NAME). */

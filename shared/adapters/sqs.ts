@@ -1,6 +1,13 @@
-import { GetQueueAttributesCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { UpstreamError, ValidationError } from '../errors.ts';
-import type { Queue, QueueMessage } from '../ports.ts';
+import type { DeadLetters, Queue, QueueMessage } from '../ports.ts';
 import { awsCall } from './aws-errors.ts';
 import { groupForBatch } from './batching.ts';
 
@@ -58,5 +65,81 @@ export class SqsQueue implements Queue {
         new GetQueueAttributesCommand({ QueueUrl: this.#queueUrl, AttributeNames: ['QueueArn'] }),
       ),
     );
+  }
+}
+
+/** Receives of one sweep of a dead-letter queue at most (10 messages each). */
+const MAX_SWEEP_RECEIVES = 100;
+/** How long a received dead letter stays hidden while the sweep decides about it. */
+const SWEEP_VISIBILITY_SECONDS = 30;
+
+/**
+ * A dead-letter queue on SQS, for redrives: one sweep receives what the queue holds, deletes the
+ * matching messages and makes the others visible again at once. SQS gives no way to address a
+ * message by content, so a sweep reads until it receives nothing new (or an upper bound of
+ * receives): a message another consumer holds at the time is not seen by that sweep.
+ */
+export class SqsDeadLetters implements DeadLetters {
+  readonly #sqs: SQSClient;
+  readonly #queueUrl: string;
+
+  constructor(options: { client: SQSClient; queueUrl: string }) {
+    this.#sqs = options.client;
+    this.#queueUrl = options.queueUrl;
+  }
+
+  async remove(matches: (body: unknown) => boolean): Promise<number> {
+    const seen = new Set<string>();
+    const kept: Array<{ Id: string; ReceiptHandle: string; VisibilityTimeout: number }> = [];
+    let removed = 0;
+    try {
+      for (let round = 0; round < MAX_SWEEP_RECEIVES; round++) {
+        const out = await awsCall('SQS ReceiveMessage', () =>
+          this.#sqs.send(
+            new ReceiveMessageCommand({
+              QueueUrl: this.#queueUrl,
+              MaxNumberOfMessages: MAX_ENTRIES,
+              VisibilityTimeout: SWEEP_VISIBILITY_SECONDS,
+              // Long polling asks every SQS server, so a sweep does not miss a sampled-out message.
+              WaitTimeSeconds: 1,
+            }),
+          ),
+        );
+        const fresh = (out.Messages ?? []).filter((m) => m.MessageId && !seen.has(m.MessageId));
+        if (fresh.length === 0) break;
+        const doomed: Array<{ Id: string; ReceiptHandle: string }> = [];
+        for (const message of fresh) {
+          seen.add(message.MessageId!);
+          const entry = { Id: String(seen.size), ReceiptHandle: message.ReceiptHandle! };
+          if (matches(parseBody(message.Body))) doomed.push(entry);
+          else kept.push({ ...entry, VisibilityTimeout: 0 });
+        }
+        if (doomed.length > 0) {
+          const deleted = await awsCall('SQS DeleteMessageBatch', () =>
+            this.#sqs.send(new DeleteMessageBatchCommand({ QueueUrl: this.#queueUrl, Entries: doomed })),
+          );
+          removed += deleted.Successful?.length ?? 0;
+        }
+      }
+    } finally {
+      // The others go back at once, not after the sweep's visibility timeout.
+      for (let i = 0; i < kept.length; i += MAX_ENTRIES) {
+        const entries = kept.slice(i, i + MAX_ENTRIES);
+        await awsCall('SQS ChangeMessageVisibilityBatch', () =>
+          this.#sqs.send(
+            new ChangeMessageVisibilityBatchCommand({ QueueUrl: this.#queueUrl, Entries: entries }),
+          ),
+        );
+      }
+    }
+    return removed;
+  }
+}
+
+function parseBody(body: string | undefined): unknown {
+  try {
+    return body === undefined ? undefined : JSON.parse(body);
+  } catch {
+    return undefined;
   }
 }

@@ -1,6 +1,7 @@
 import { manifest } from '../../infra/manifest.ts';
 import {
   createEventBus,
+  createMigrationDeadLetters,
   createMigrationQueue,
   createObjectStore,
   createStateStore,
@@ -21,5 +22,7 @@ export function migrationService(config: Config): MigrationService {
     embedder: () => createEmbedder(config.embedder),
     eventSource: manifest.eventSource,
     maxReceiveCount: manifest.queues.migrations.maxReceiveCount,
+    // Only the redrive function is given the dead-letter queue (and the right to read it).
+    ...(config.migrationDeadLetterQueueUrl ? { deadLetters: () => createMigrationDeadLetters(config) } : {}),
   });
 }

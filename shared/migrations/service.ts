@@ -14,12 +14,13 @@ import {
 } from '../exports/records.ts';
 import { type ChunkPlan, planChunks } from '../exports/scanner.ts';
 import type { PointId } from '../ids.ts';
-import type { EventBus, ObjectStore, Queue, StateItem, StateStore } from '../ports.ts';
+import type { DeadLetters, EventBus, ObjectStore, Queue, StateItem, StateStore } from '../ports.ts';
 import { mapQdrantError, qdrantCall } from '../vectors/qdrant-errors.ts';
 import { cosine, hasBit, withBit } from './bits.ts';
 import {
   CHUNK_PREFIX,
   type ChunkMessage,
+  ChunkMessageSchema,
   type ChunkPoints,
   type ChunkRecord,
   type Counts,
@@ -57,6 +58,8 @@ export interface MigrationDeps {
   eventSource: string;
   /** Receives of a message after which the queue dead-letters it. */
   maxReceiveCount: number;
+  /** The queue's dead letters; only a redrive uses them (built lazily: only it may read them). */
+  deadLetters?: () => DeadLetters;
   /** Waits before retrying a transient Qdrant failure inside a worker. */
   retryDelaysMs?: readonly number[];
   /** Points per upsert call. */
@@ -916,11 +919,21 @@ export class MigrationService {
     return rolled ?? (await this.#job(jobId)).value;
   }
 
-  /** Sends again the chunks of a job that are not recorded (failed ones are reset to pending). */
-  async redrive(jobId: string): Promise<{ job: JobRecord; resent: number[] }> {
+  /**
+   * Sends again the chunks of a job that are not counted (failed ones are reset to pending), then
+   * deletes the job's dead letters: they are stale once their chunks are sent again, and would
+   * keep the dead-letter alarm raised.
+   */
+  async redrive(jobId: string): Promise<{ job: JobRecord; resent: number[]; deadLettersRemoved: number }> {
     const job = (await this.#job(jobId)).value;
     // Every chunk recorded but the conclusion never written (its message dead-lettered): conclude now.
-    if (job.status === 'finalizing') return { job: await this.finalize(jobId), resent: [] };
+    if (job.status === 'finalizing') {
+      return {
+        job: await this.finalize(jobId),
+        resent: [],
+        deadLettersRemoved: await this.#removeDeadLetters(jobId),
+      };
+    }
     if (job.status !== 'running' && !(job.status === 'failed' && job.chunks.failed > 0)) {
       throw new ConflictError(`migration ${jobId} is ${job.status}: it has no chunks to redrive`);
     }
@@ -950,7 +963,17 @@ export class MigrationService {
         body: { jobId, chunkIndex: c.index, start: c.start, end: c.end } satisfies ChunkMessage,
       })),
     );
-    return { job: updated ?? job, resent: open.map((c) => c.index) };
+    return {
+      job: updated ?? job,
+      resent: open.map((c) => c.index),
+      deadLettersRemoved: await this.#removeDeadLetters(jobId),
+    };
+  }
+
+  async #removeDeadLetters(jobId: string): Promise<number> {
+    const deadLetters = this.#d.deadLetters?.();
+    if (!deadLetters) return 0;
+    return deadLetters.remove((body) => ChunkMessageSchema.safeParse(body).data?.jobId === jobId);
   }
 
   // ---------------------------------------------------------------- state

@@ -41,6 +41,7 @@ describe('ServiceFunction with bundling', () => {
         stateTable: Table.fromTableName(stack, 'T', 't'),
         eventBus: EventBus.fromEventBusName(stack, 'E', 'e'),
         queues: {},
+        deadLetterQueues: {},
         qdrantUrlParameter: StringParameter.fromStringParameterName(stack, 'P', '/p'),
         qdrantApiKeySecret: Secret.fromSecretNameV2(stack, 'Q', 'q'),
         openaiApiKeySecret: Secret.fromSecretNameV2(stack, 'O', 'o'),

@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { queueUrlVariable } from '../../infra/constructs/service-function.ts';
+import { deadLetterUrlVariable, queueUrlVariable } from '../../infra/constructs/service-function.ts';
 import { type FunctionName, manifest } from '../../infra/manifest.ts';
 import {
   actionsOf,
@@ -176,6 +176,25 @@ describe('the platform stacks (default stage)', () => {
       const env = fnResource('status').Environment.Variables;
       for (const key of ['EXPORTS_BUCKET', 'STATE_TABLE', 'EVENT_BUS_NAME', queueUrlVariable('migrations')]) {
         expect(env[key], key).toBeDefined();
+      }
+    });
+
+    it('lets only the redrive function read and delete dead letters, on the dead-letter queue alone', () => {
+      const statements = statementsOf('redriveMigration');
+      const dlqStatements = statements.filter((st) => actionsOf(st).includes('sqs:ReceiveMessage'));
+      expect(dlqStatements).toHaveLength(1);
+      expect([...actionsOf(dlqStatements[0]!)].sort()).toEqual([
+        'sqs:ChangeMessageVisibility',
+        'sqs:DeleteMessage',
+        'sqs:ReceiveMessage',
+      ]);
+      expect(JSON.stringify(resourcesOf(dlqStatements[0]!))).toMatch(/DeadLetterQueue/);
+      expect(
+        fnResource('redriveMigration').Environment.Variables[deadLetterUrlVariable('migrations')],
+      ).toBeDefined();
+      for (const name of functionNames) {
+        if (name === 'redriveMigration' || name === 'migrationWorker') continue; // the worker consumes its queue
+        expect(statementsOf(name).flatMap(actionsOf), name).not.toContain('sqs:DeleteMessage');
       }
     });
 

@@ -1,10 +1,14 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createMigrationQueue, createObjectStore } from '#shared/adapters/index.ts';
+import {
+  createMigrationDeadLetters,
+  createMigrationQueue,
+  createObjectStore,
+} from '#shared/adapters/index.ts';
 import { S3ObjectStore } from '#shared/adapters/s3.ts';
-import { SqsQueue } from '#shared/adapters/sqs.ts';
+import { SqsDeadLetters, SqsQueue } from '#shared/adapters/sqs.ts';
 import type { Config } from '#shared/config.ts';
 import { NotFoundError, UpstreamError, ValidationError } from '#shared/errors.ts';
 
@@ -163,3 +167,45 @@ describe('SqsQueue', () => {
     expect(() => createMigrationQueue({} as Config)).toThrow(/MIGRATION_QUEUE_URL/);
   });
 });
+
+describe('SqsDeadLetters', () => {
+  it('deletes the matching dead letters and gives the others back at once', async () => {
+    const dlqUrl = fauxqs.createQueue('migrations-dlq-sweep').queueUrl;
+    const queue = new SqsQueue({ client: sqs, queueUrl: dlqUrl });
+    await queue.send([
+      ...Array.from({ length: 23 }, (_, i) => ({ body: { jobId: 'a', chunkIndex: i } })),
+      ...Array.from({ length: 4 }, (_, i) => ({ body: { jobId: 'b', chunkIndex: i } })),
+    ]);
+    await sqs.send(new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: 'not json' }));
+    const deadLetters = new SqsDeadLetters({ client: sqs, queueUrl: dlqUrl });
+    expect(await deadLetters.remove((body) => (body as { jobId?: string } | undefined)?.jobId === 'a')).toBe(
+      23,
+    );
+    // The others are visible again straight away (no visibility timeout to wait out).
+    const left = await receiveAllRaw(dlqUrl);
+    expect(left.filter((b) => b !== 'not json').map((b) => JSON.parse(b).jobId)).toEqual([
+      'b',
+      'b',
+      'b',
+      'b',
+    ]);
+    expect(left).toContain('not json');
+  });
+
+  it('removes nothing from an empty queue, and is built from the configuration', async () => {
+    vi.stubEnv('AWS_ENDPOINT_URL_SQS', endpoint);
+    const dlqUrl = fauxqs.createQueue('migrations-dlq-empty').queueUrl;
+    const deadLetters = createMigrationDeadLetters({ migrationDeadLetterQueueUrl: dlqUrl } as Config);
+    expect(await deadLetters.remove(() => true)).toBe(0);
+    expect(() => createMigrationDeadLetters({} as Config)).toThrow(/MIGRATION_DLQ_URL/);
+  });
+});
+
+async function receiveAllRaw(url: string): Promise<string[]> {
+  const bodies: string[] = [];
+  for (;;) {
+    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }));
+    if (!out.Messages?.length) return bodies;
+    for (const m of out.Messages) bodies.push(m.Body!);
+  }
+}

@@ -375,7 +375,27 @@ describe('a migration job', () => {
     expect(failed.error).toMatch(/1 chunk\(s\) failed after every retry \(0\)/);
 
     objects.put = realPut;
-    expect((await service().redrive(planned.id)).resent).toEqual([0]);
+    // The chunk's message is dead-lettered beside another job's and a stray one: only its own goes.
+    const deadLetters: unknown[] = [messages[0], { ...messages[0]!, jobId: '0123456789abcdef' }, 'stray'];
+    const redriving = new MigrationService({
+      objects,
+      queue,
+      bus,
+      state,
+      qdrant,
+      embedder: () => embedder,
+      eventSource: 'test',
+      maxReceiveCount: 3,
+      deadLetters: () => ({
+        remove: async (matches) => {
+          const before = deadLetters.length;
+          deadLetters.splice(0, before, ...deadLetters.filter((body) => !matches(body)));
+          return before - deadLetters.length;
+        },
+      }),
+    });
+    expect(await redriving.redrive(planned.id)).toMatchObject({ resent: [0], deadLettersRemoved: 1 });
+    expect(deadLetters).toEqual([{ ...messages[0]!, jobId: '0123456789abcdef' }, 'stray']);
     await runWorkers();
     const done = await job(planned.id);
     expect(done.status).toBe('completed');
