@@ -8,13 +8,14 @@ import { type Manifest, manifest as platformManifest } from '../manifest.ts';
 import { LocalEventBus, startEventBridgeEndpoint } from './event-bus.ts';
 import { createInvoker, type Invoke } from './functions.ts';
 import { type CompiledRoute, startGateway } from './gateway.ts';
-import { startS3NotificationProxy } from './notifications.ts';
+import { createNotifier } from './notifications.ts';
 import { startQdrantServer } from './qdrant/server.ts';
 import { createLocalQueues, LocalQueueConsumers } from './queues.ts';
+import { startS3Server } from './s3/server.ts';
 
 /**
  * The whole platform on one machine, from the manifest: the embedded Qdrant-compatible server
- * (or the user's Qdrant), fauxqs for S3 and SQS, bucket notifications, the queues and their
+ * (or the user's Qdrant), the local S3 with bucket notifications, fauxqs for SQS, the queues and their
  * consumers, the local EventBridge and the HTTP API, all invoking the same handler modules with
  * the same event shapes as in AWS. Offline, no set-up, everything on loopback and free ports.
  *
@@ -43,7 +44,7 @@ export interface LocalRuntime {
   qdrantUrl: string;
   /** True when the embedded Qdrant-compatible server was started (no external Qdrant given). */
   qdrantEmbedded: boolean;
-  /** The S3 endpoint to use (the notification proxy in front of fauxqs). */
+  /** The S3 endpoint to use (the local S3 server, `s3/server.ts`). */
   s3Endpoint: string;
   sqsEndpoint: string;
   eventBridgeEndpoint: string;
@@ -142,24 +143,22 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       embeddedQdrantUrls.add(qdrantUrl);
     }
 
-    // fauxqs keeps S3 objects as files under <dataDir>/s3 (they survive a restart). Its SQS
-    // stays in memory on purpose: its SQLite persistence returns the previous run's port in
-    // the URL of an existing queue. fauxqs listens on all interfaces (its listen address is
-    // not configurable); the endpoints advertised to handlers and users are on loopback.
-    const fauxqs = await startFauxqs({
-      port: 0,
-      logger: false,
-      defaultRegion: region,
-      s3StorageDir: resolve(dataDir, 's3'),
-    });
+    // fauxqs serves SQS only. Its SQS stays in memory on purpose: its SQLite persistence
+    // returns the previous run's port in the URL of an existing queue. Without `s3StorageDir`
+    // its own S3 is an unused in-memory store that is never advertised. fauxqs listens on all
+    // interfaces (its listen address is not configurable); the endpoints advertised to
+    // handlers and users are on loopback.
+    const fauxqs = await startFauxqs({ port: 0, logger: false, defaultRegion: region });
     closers.push(() => fauxqs.stop());
     const fauxqsUrl = `http://127.0.0.1:${fauxqs.port}`;
-    fauxqs.createBucket(bucket);
 
     const invoke = createInvoker(manifest, { rootDir, region });
 
-    const s3 = await startS3NotificationProxy({
-      upstream: fauxqsUrl,
+    // S3 is the local S3 server: objects as files under <dataDir>/s3 (they survive a restart),
+    // every body streamed, and bucket notifications raised by the server itself once an object
+    // is stored. The notifier closes first (closers run in reverse), so deliveries in flight
+    // can still read their object.
+    const notifier = createNotifier({
       bucket,
       notifications: manifest.notifications.map((n, i) => ({
         ...n,
@@ -167,11 +166,19 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       })),
       invoke,
       region,
+      log,
+    });
+    const s3 = await startS3Server({
+      dataDir: resolve(dataDir, 's3'),
+      buckets: [bucket],
       host,
       port: 0,
+      region,
+      notifier,
       log,
     });
     closers.push(() => s3.close());
+    closers.push(() => notifier.close());
 
     const sqs = new SQSClient({ region, endpoint: fauxqsUrl, credentials: LOCAL_CREDENTIALS });
     closers.push(async () => sqs.destroy());
@@ -198,7 +205,9 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       QDRANT_URL: qdrantUrl,
       EMBEDDER: process.env.EMBEDDER ?? 'local',
       EXPORTS_BUCKET: bucket,
-      ...(queues.migrations ? { MIGRATION_QUEUE_URL: queues.migrations.url } : {}),
+      ...(queues.migrations
+        ? { MIGRATION_QUEUE_URL: queues.migrations.url, MIGRATION_DLQ_URL: queues.migrations.dlqUrl }
+        : {}),
       EVENT_BUS_NAME: busName,
       STATE_DIR: resolve(dataDir, 'state'),
       S3_FORCE_PATH_STYLE: 'true',
@@ -255,7 +264,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       routes: gateway.routes,
       bus,
       invoke,
-      notificationsSettled: () => s3.settled(),
+      notificationsSettled: () => notifier.settled(),
       stop: () => {
         stopping ??= closeAll();
         return stopping;

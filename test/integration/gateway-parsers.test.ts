@@ -13,18 +13,13 @@ import {
   parseCookies,
   parseQueryString,
 } from '#infra/local/gateway.ts';
-import {
-  classifyS3Request,
-  encodeEventKey,
-  hasDotSegment,
-  matchesNotification,
-} from '#infra/local/notifications.ts';
+import { encodeEventKey, matchesNotification } from '#infra/local/notifications.ts';
 import { fixtureManifest } from '../fixtures/gateway/manifest.ts';
 
 /**
  * Properties of the parsers that read untrusted input in the local runtime: the request line,
  * headers and cookies the gateway turns into events, the results functions return, and the S3
- * requests the notification proxy classifies.
+ * object keys bucket notifications carry (the local S3's own parsers: test/unit/local-s3).
  */
 
 const text = fc.string({ unit: 'grapheme', maxLength: 12 });
@@ -219,55 +214,7 @@ describe('bodies and results', () => {
   });
 });
 
-describe('S3 requests', () => {
-  const encodePath = (key: string) => key.split('/').map(encodeURIComponent).join('/');
-
-  it('find the bucket and key of an object-creating PUT, path-style or virtual-hosted', () => {
-    const key = fc
-      .array(
-        text.filter((s) => s !== ''),
-        { minLength: 1, maxLength: 4 },
-      )
-      .map((s) => s.join('/'));
-    fc.assert(
-      fc.property(key, fc.boolean(), (k, copy) => {
-        const headers = copy
-          ? { host: '127.0.0.1:4566', 'x-amz-copy-source': 'b/src' }
-          : { host: '127.0.0.1:4566' };
-        expect(classifyS3Request('PUT', `/bucket/${encodePath(k)}?x-id=PutObject`, headers)).toEqual({
-          bucket: 'bucket',
-          key: k,
-          eventName: copy ? 'ObjectCreated:Copy' : 'ObjectCreated:Put',
-        });
-        expect(
-          classifyS3Request('POST', `/${encodePath(k)}?uploadId=abc`, { host: 'bucket.localhost:4566' }),
-        ).toEqual({
-          bucket: 'bucket',
-          key: k,
-          eventName: 'ObjectCreated:CompleteMultipartUpload',
-        });
-      }),
-    );
-  });
-
-  it('ignore every other request and never throw', () => {
-    for (const [method, url] of [
-      ['GET', '/bucket/key'],
-      ['PUT', '/bucket'],
-      ['PUT', '/bucket/key?partNumber=1&uploadId=x'],
-      ['PUT', '/bucket/key?tagging'],
-      ['POST', '/bucket/key?uploads'],
-      ['DELETE', '/bucket/key'],
-    ] as const) {
-      expect(classifyS3Request(method, url, { host: '127.0.0.1' }), `${method} ${url}`).toBeUndefined();
-    }
-    fc.assert(
-      fc.property(fc.constantFrom('PUT', 'POST', 'GET'), fc.string(), fc.string(), (method, url, host) => {
-        classifyS3Request(method, url, { host });
-      }),
-    );
-  });
-
+describe('S3 notifications', () => {
   it('encode event keys so that unquote_plus gives the key back', () => {
     fc.assert(
       fc.property(text, (k) => {
@@ -279,13 +226,10 @@ describe('S3 requests', () => {
     expect(encodeEventKey('exports/task vectors (1).json')).toBe('exports/task+vectors+(1).json');
   });
 
-  it('match notifications on prefix and suffix, and spot dot segments', () => {
+  it('match notifications on prefix and suffix', () => {
     expect(matchesNotification({ prefix: 'exports/', suffix: '.json' }, 'exports/a.json')).toBe(true);
     expect(matchesNotification({ prefix: 'exports/', suffix: '.json' }, 'exports/a.jsonl')).toBe(false);
     expect(matchesNotification({ prefix: 'exports/' }, 'other/a.json')).toBe(false);
-    expect(hasDotSegment('a/../b')).toBe(true);
-    expect(hasDotSegment('./a')).toBe(true);
-    expect(hasDotSegment('a/..b/c.d')).toBe(false);
   });
 });
 

@@ -11,6 +11,7 @@ import {
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
@@ -151,26 +152,36 @@ describe('bucket notifications', () => {
     expect(await recorded()).toHaveLength(before);
   });
 
-  it('refuses keys with dot segments, which would escape the storage directory', async () => {
+  it('refuses keys with dot segments and notifies nothing for a refused or failed upload', async () => {
+    const before = (await recorded()).length;
     const url = new URL(rt.s3Endpoint);
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = request(
-        {
-          host: url.hostname,
-          port: url.port,
-          method: 'PUT',
-          path: `/${rt.bucket}/incoming/../../../../escape.json`,
-        },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        },
-      );
-      req.on('error', reject);
-      req.end('{}');
+    const put = (path: string, body: string, headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ host: url.hostname, port: url.port, method: 'PUT', path, headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+          );
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const dotted = await put(`/${rt.bucket}/incoming/../../../../escape.json`, '{}');
+    expect(dotted.status).toBe(400);
+    expect(dotted.body).toContain('<Code>InvalidArgument</Code>');
+    const badDigest = await put(`/${rt.bucket}/incoming/digest.json`, '{}', {
+      'content-md5': Buffer.from(md5('other'), 'hex').toString('base64'),
     });
-    expect(status).toBe(400);
-    expect(existsSync(join(rt.dataDir, 'escape.json.data'))).toBe(false);
+    expect(badDigest.status).toBe(400);
+    expect(badDigest.body).toContain('<Code>BadDigest</Code>');
+    expect(await recorded()).toHaveLength(before);
+    const stored = await s3
+      .send(new ListObjectsV2Command({ Bucket: rt.bucket }))
+      .then((r) => r.Contents ?? []);
+    expect(stored.map((o) => o.Key).filter((k) => k?.includes('escape') || k?.includes('digest'))).toEqual(
+      [],
+    );
   });
 
   const cli = awsCli();
