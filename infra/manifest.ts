@@ -278,7 +278,9 @@ export const manifest = {
     migrations: {
       description: 'One message per byte-range chunk of an uploaded export (consumer: the migration worker)',
       batchSize: 5,
-      maxBatchingWindowSeconds: 2,
+      // The planner sends a job's messages all at once: waiting for a fuller batch only delays the
+      // last chunks of a job (measured: +1.4 s on a 13-chunk job with a 2 s window).
+      maxBatchingWindowSeconds: 0,
       visibilityTimeoutSeconds: 180,
       maxReceiveCount: 3,
       maxConcurrency: 10,
