@@ -17,11 +17,12 @@ import { migrateFile } from '../scripts/migrate.ts';
  * `npm run migrate` code and followed until the job completes (verified, alias switched). Compared
  * in the same run with a bare `JSON.parse(readFileSync(file))` of the same file (target: the
  * migration at ≥ 0.5× its throughput). The runtime runs in a child process (`infra/local/main.ts`,
- * a fresh one per size) and the embedded Qdrant in another (`bench/migration-qdrant.ts`, given to
- * the runtime as its `QDRANT_URL`); each one's peak RSS (VmHWM) is read at the end. The runtime's
- * peak covers every worker running at once (the queue's `maxConcurrency` batches), the planner and
- * the local S3/SQS: an upper bound of one worker's peak (target ≤ 256 MiB on 1 GB). The planner's
- * scan alone (`planChunks` over a file stream) is measured separately.
+ * a fresh one per run) and the embedded Qdrant in another (`bench/migration-qdrant.ts`, given to
+ * the runtime as its `QDRANT_URL`); each one's peak RSS (VmHWM) is read at the end. Each size is
+ * migrated twice: with every worker the manifest allows (the throughput figure), and with one
+ * worker (`QUEUE_CONCURRENCY=1`), whose runtime peak — that worker plus the planner, the API and
+ * the local S3/SQS — is an upper bound of one worker's peak (target ≤ 256 MiB on 1 GB). The
+ * planner's scan alone (`planChunks` over a file stream) is measured separately.
  */
 
 const DIM = 1536;
@@ -138,10 +139,20 @@ async function startChildQdrant(dataDir: string): Promise<{ child: ChildProcess;
 }
 
 /** `npm start` in a child process on free ports; resolves once it printed its endpoints. */
-async function startChildRuntime(dataDir: string, qdrantUrl: string): Promise<ChildRuntime> {
+async function startChildRuntime(
+  dataDir: string,
+  qdrantUrl: string,
+  queueConcurrency?: number,
+): Promise<ChildRuntime> {
   const child = spawn(process.execPath, [resolve(REPO_ROOT, 'infra/local/main.ts')], {
     cwd: REPO_ROOT,
-    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, QDRANT_URL: qdrantUrl },
+    env: {
+      ...process.env,
+      PORT: '0',
+      DATA_DIR: dataDir,
+      QDRANT_URL: qdrantUrl,
+      ...(queueConcurrency ? { QUEUE_CONCURRENCY: String(queueConcurrency) } : {}),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';
@@ -199,6 +210,79 @@ const discard = () =>
     },
   });
 
+interface RuntimeRun {
+  migration: Record<string, unknown>;
+  seconds?: number;
+  runtimeIdleRssMiB: number;
+  runtimePeakRssMiB: number;
+  qdrantPeakRssMiB: number;
+  runtimeStderrTail?: string;
+}
+
+/**
+ * One migration of `file` by `npm run migrate` on a fresh runtime (and a fresh Qdrant process);
+ * `queueConcurrency` caps the batches in flight (QUEUE_CONCURRENCY), default the manifest's.
+ */
+async function migrateOnChildRuntime(
+  file: string,
+  dataDir: string,
+  records: number,
+  queueConcurrency?: number,
+): Promise<RuntimeRun> {
+  const bytes = (await stat(file)).size;
+  const qdrant = await startChildQdrant(join(dataDir, 'qdrant-process'));
+  const runtime = await startChildRuntime(dataDir, qdrant.url, queueConcurrency).catch(
+    async (err: unknown) => {
+      await stopChild(qdrant.child);
+      throw err;
+    },
+  );
+  try {
+    const idle = await rssMiB(runtime.child.pid!, 'VmRSS');
+    let migration: Record<string, unknown>;
+    let seconds: number | undefined;
+    try {
+      const result = await migrateFile({
+        file,
+        api: runtime.api,
+        s3Endpoint: runtime.s3,
+        bucket: runtime.bucket,
+        progress: process.stderr,
+        output: discard(),
+        tty: false,
+        pollMs: 250,
+      });
+      seconds = result.seconds;
+      migration = {
+        status: result.job.status,
+        chunks: result.job.chunks.total,
+        written: result.job.counts.written,
+        points: result.report?.counts.points,
+        verified: result.report?.verification.passed,
+        endToEndSeconds: round(result.seconds),
+        mbPerSecond: round(bytes / MIB / result.seconds),
+        recordsPerSecond: round(records / result.seconds),
+      };
+    } catch (err) {
+      // Kept as the result of this run, with what the runtime said, rather than losing the run.
+      migration = { error: (err as Error).message };
+    }
+    const tail = runtime.stderrTail().trim();
+    return {
+      migration,
+      ...(seconds === undefined ? {} : { seconds }),
+      runtimeIdleRssMiB: idle,
+      runtimePeakRssMiB: await rssMiB(runtime.child.pid!, 'VmHWM'),
+      qdrantPeakRssMiB: await rssMiB(qdrant.child.pid!, 'VmHWM'),
+      ...(tail ? { runtimeStderrTail: tail } : {}),
+    };
+  } finally {
+    await stopChild(runtime.child);
+    await stopChild(qdrant.child);
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function benchSize(dir: string, mib: number): Promise<Record<string, unknown>> {
   const file = join(dir, `task_vectors_${mib}mb.json`);
   process.stderr.write(`  generating a ${mib} MiB legacy export…\n`);
@@ -210,77 +294,35 @@ async function benchSize(dir: string, mib: number): Promise<Record<string, unkno
     process.stderr.write('  planner scan…\n');
     const scan = await scanRate(file, bytes);
 
-    process.stderr.write('  migration on a child runtime…\n');
-    const dataDir = join(dir, `data-${mib}`);
-    const qdrant = await startChildQdrant(join(dataDir, 'qdrant-process'));
-    const runtime = await startChildRuntime(dataDir, qdrant.url).catch(async (err: unknown) => {
-      await stopChild(qdrant.child);
-      throw err;
-    });
-    try {
-      const idle = await rssMiB(runtime.child.pid!, 'VmRSS');
-      let result: Awaited<ReturnType<typeof migrateFile>>;
-      try {
-        result = await migrateFile({
-          file,
-          api: runtime.api,
-          s3Endpoint: runtime.s3,
-          bucket: runtime.bucket,
-          progress: process.stderr,
-          output: discard(),
-          tty: false,
-          pollMs: 250,
-        });
-      } catch (err) {
-        // Kept as the result of this size, with what the runtime said, rather than losing the run.
-        return {
-          sizeMiB: round(bytes / MIB),
-          records: generated.records,
-          baselineJsonParse: baseline,
-          plannerScan: scan,
-          migration: { error: (err as Error).message, runtimeStderrTail: runtime.stderrTail() },
-          runtimeIdleRssMiB: idle,
-          runtimePeakRssMiB: await rssMiB(runtime.child.pid!, 'VmHWM'),
-          qdrantPeakRssMiB: await rssMiB(qdrant.child.pid!, 'VmHWM'),
-        };
-      }
-      const rss = await rssMiB(runtime.child.pid!, 'VmHWM');
-      const qdrantRss = await rssMiB(qdrant.child.pid!, 'VmHWM');
-      const mbPerSecond = round(bytes / MIB / result.seconds);
-      const ratio = 'mbPerSecond' in baseline ? round(mbPerSecond / baseline.mbPerSecond) : undefined;
-      return {
-        sizeMiB: round(bytes / MIB),
-        records: generated.records,
-        dimensions: DIM,
-        baselineJsonParse: baseline,
-        plannerScan: scan,
-        migration: {
-          status: result.job.status,
-          chunks: result.job.chunks.total,
-          written: result.job.counts.written,
-          points: result.report?.counts.points,
-          verified: result.report?.verification.passed,
-          endToEndSeconds: round(result.seconds),
-          mbPerSecond,
-          recordsPerSecond: round(generated.records / result.seconds),
-        },
-        throughputVsJsonParse: ratio,
-        throughputTarget: `≥ ${TARGET_RATIO}× JSON.parse: ${ratio === undefined ? 'no baseline (JSON.parse cannot read this file)' : ratio >= TARGET_RATIO ? 'met' : 'NOT met'}`,
-        runtimeIdleRssMiB: idle,
-        runtimePeakRssMiB: rss,
-        runtimePeakRssNote:
-          'runtime process peak RSS (VmHWM): every concurrent worker + planner + local S3/SQS (Qdrant apart), an upper bound of one worker',
-        qdrantPeakRssMiB: qdrantRss,
-        ...(runtime.stderrTail().trim() ? { runtimeStderrTail: runtime.stderrTail() } : {}),
-        ...(mib >= 1024
-          ? { rssTarget: `≤ ${TARGET_RSS_MIB} MiB: ${rss <= TARGET_RSS_MIB ? 'met' : 'NOT met'}` }
-          : {}),
-      };
-    } finally {
-      await stopChild(runtime.child);
-      await stopChild(qdrant.child);
-      await rm(dataDir, { recursive: true, force: true });
-    }
+    process.stderr.write('  migration, every worker the manifest allows…\n');
+    const all = await migrateOnChildRuntime(file, join(dir, `data-${mib}-all`), generated.records);
+    process.stderr.write('  migration, one worker (QUEUE_CONCURRENCY=1)…\n');
+    const one = await migrateOnChildRuntime(file, join(dir, `data-${mib}-one`), generated.records, 1);
+
+    const mbPerSecond = all.seconds === undefined ? undefined : bytes / MIB / all.seconds;
+    const ratio =
+      mbPerSecond !== undefined && 'mbPerSecond' in baseline
+        ? round(mbPerSecond / baseline.mbPerSecond)
+        : undefined;
+    const oneWorkerPeak = one.runtimePeakRssMiB;
+    return {
+      sizeMiB: round(bytes / MIB),
+      records: generated.records,
+      dimensions: DIM,
+      baselineJsonParse: baseline,
+      plannerScan: scan,
+      allWorkers: all,
+      oneWorker: one,
+      throughputVsJsonParse: ratio,
+      throughputTarget: `≥ ${TARGET_RATIO}× JSON.parse: ${ratio === undefined ? 'no baseline (JSON.parse cannot read this file) or no migration' : ratio >= TARGET_RATIO ? 'met' : 'NOT met'}`,
+      rssNote:
+        'runtimePeakRssMiB: the runtime process (VmHWM) = the workers in flight + planner + API + local S3/SQS/bus, Qdrant apart; with one worker it is an upper bound of one worker',
+      ...(mib >= 1024
+        ? {
+            rssTarget: `one worker ≤ ${TARGET_RSS_MIB} MiB: ${oneWorkerPeak <= TARGET_RSS_MIB ? 'met' : 'NOT met'}`,
+          }
+        : {}),
+    };
   } finally {
     await rm(file, { force: true });
   }

@@ -188,8 +188,9 @@ function s3Client(endpoint: string): S3Client {
 }
 
 /**
- * Part size of a multipart upload: the local S3 (fauxqs) takes request bodies up to 11 MiB, and S3
- * wants parts of at least 5 MiB. `@aws-sdk/lib-storage` is not a dependency, hence this loop.
+ * Part size of a multipart upload: S3 wants parts of at least 5 MiB (but the last), and three
+ * 8 MiB parts in flight keep the upload's memory at 24 MiB whatever the file's size.
+ * `@aws-sdk/lib-storage` is not a dependency, hence this loop.
  */
 const PART_BYTES = 8 * 1024 * 1024;
 const PARTS_IN_FLIGHT = 3;

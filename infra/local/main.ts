@@ -7,7 +7,8 @@ import type { LocalRuntime } from './runtime.ts';
 /**
  * `npm start`: the whole platform on this machine, offline. Environment overrides: PORT (API,
  * default 3000), HOST (default 127.0.0.1), DATA_DIR (default .data), QDRANT_URL (use that Qdrant
- * instead of the embedded one).
+ * instead of the embedded one), QUEUE_CONCURRENCY (at most that many batches in flight per queue
+ * instead of each queue's `maxConcurrency`: fewer concurrent workers, less memory).
  */
 
 /** Read as the general shape: the declaration's literal type has no notification or rule yet. */
@@ -20,6 +21,18 @@ function parsePort(value: string | undefined): number {
     throw new Error(`PORT must be an integer between 0 and 65535, got "${value}"`);
   }
   return port;
+}
+
+function withQueueConcurrency(value: string | undefined): Manifest {
+  if (value === undefined || value === '') return manifest;
+  const limit = Number(value);
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new Error(`QUEUE_CONCURRENCY must be a positive integer, got "${value}"`);
+  }
+  const queues = Object.fromEntries(
+    Object.entries(manifest.queues).map(([name, decl]) => [name, { ...decl, maxConcurrency: limit }]),
+  );
+  return { ...manifest, queues };
 }
 
 function describe(rt: LocalRuntime): string {
@@ -91,6 +104,7 @@ async function main(): Promise<void> {
     host: process.env.HOST || '127.0.0.1',
     dataDir: process.env.DATA_DIR || '.data',
     ...(process.env.QDRANT_URL ? { qdrantUrl: process.env.QDRANT_URL } : {}),
+    manifest: withQueueConcurrency(process.env.QUEUE_CONCURRENCY),
   });
   process.stdout.write(`${describe(runtime)}\n`);
 

@@ -13,7 +13,7 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
-import { finished, pipeline } from 'node:stream/promises';
+import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import type { ChecksumAlgorithm } from './protocol.ts';
 
@@ -388,15 +388,15 @@ export class ObjectStore {
   /** Concatenates the given parts (already validated) into a temp file, streaming each. */
   async concatenate(uploadId: string, parts: readonly PartMeta[]): Promise<string> {
     const path = join(this.root, 'tmp', randomUUID());
-    const out = createWriteStream(path, { flags: 'wx', flush: true });
+    const dir = this.#upload(uploadId);
+    // One pipeline over every part in turn (a pipeline per part would stack listeners on `out`).
+    async function* bytes() {
+      for (const part of parts) yield* createReadStream(join(dir, part.data));
+    }
     try {
-      for (const part of parts)
-        await pipeline(createReadStream(join(this.#upload(uploadId), part.data)), out, { end: false });
-      out.end();
-      await finished(out);
+      await pipeline(bytes(), createWriteStream(path, { flags: 'wx', flush: true }));
       return path;
     } catch (err) {
-      out.destroy();
       await this.discard(path);
       throw err;
     }
