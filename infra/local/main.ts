@@ -1,14 +1,15 @@
-import { registerHooks } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { QDRANT_FETCH_BUILD } from '../constructs/bundling.ts';
 import { type Manifest, manifest as platformManifest } from '../manifest.ts';
+import { useQdrantFetchBuild } from './module-hooks.ts';
 import type { LocalRuntime } from './runtime.ts';
 
 /**
  * `npm start`: the whole platform on this machine, offline. Environment overrides: PORT (API,
  * default 3000), HOST (default 127.0.0.1), DATA_DIR (default .data), QDRANT_URL (use that Qdrant
  * instead of the embedded one), QUEUE_CONCURRENCY (at most that many batches in flight per queue
- * instead of each queue's `maxConcurrency`: fewer concurrent workers, less memory).
+ * instead of each queue's `maxConcurrency`: fewer concurrent workers, less memory),
+ * ISOLATE_CONSUMERS (1 or true: each queue consumer runs in child processes, one invocation at a
+ * time per process with its function's memory as heap limit, like Lambda's execution environments;
+ * default 0: in this process).
  */
 
 /** Read as the general shape: the declaration's literal type has no notification or rule yet. */
@@ -33,6 +34,12 @@ function withQueueConcurrency(value: string | undefined): Manifest {
     Object.entries(manifest.queues).map(([name, decl]) => [name, { ...decl, maxConcurrency: limit }]),
   );
   return { ...manifest, queues };
+}
+
+function parseIsolateConsumers(value: string | undefined): boolean {
+  if (value === undefined || value === '' || value === '0' || value === 'false') return false;
+  if (value === '1' || value === 'true') return true;
+  throw new Error(`ISOLATE_CONSUMERS must be 0, 1, true or false, got "${value}"`);
 }
 
 function describe(rt: LocalRuntime): string {
@@ -81,20 +88,6 @@ function hideSqliteWarning(): void {
   }) as typeof process.emitWarning;
 }
 
-/**
- * The handlers run here resolve `@qdrant/js-client-rest` to the build Lambda bundles (see
- * `QDRANT_FETCH_BUILD`). Installed before any module that imports the client is loaded.
- */
-function useQdrantFetchBuild(): void {
-  const fetchBuild = pathToFileURL(QDRANT_FETCH_BUILD).href;
-  registerHooks({
-    resolve: (specifier, context, next) =>
-      specifier === '@qdrant/js-client-rest'
-        ? { url: fetchBuild, format: 'module', shortCircuit: true }
-        : next(specifier, context),
-  });
-}
-
 async function main(): Promise<void> {
   hideSqliteWarning();
   useQdrantFetchBuild();
@@ -105,6 +98,7 @@ async function main(): Promise<void> {
     dataDir: process.env.DATA_DIR || '.data',
     ...(process.env.QDRANT_URL ? { qdrantUrl: process.env.QDRANT_URL } : {}),
     manifest: withQueueConcurrency(process.env.QUEUE_CONCURRENCY),
+    isolateConsumers: parseIsolateConsumers(process.env.ISOLATE_CONSUMERS),
   });
   process.stdout.write(`${describe(runtime)}\n`);
 

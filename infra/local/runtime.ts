@@ -37,6 +37,11 @@ export interface LocalRuntimeOptions {
   qdrantUrl?: string;
   /** No progress or error output from the runtime itself. */
   quiet?: boolean;
+  /**
+   * Run every queue consumer in execution environments (child processes, one invocation at a
+   * time each, the function's memory as heap limit) as Lambda does, instead of in this process.
+   */
+  isolateConsumers?: boolean;
 }
 
 export interface LocalRuntime {
@@ -56,6 +61,8 @@ export interface LocalRuntime {
   routes: readonly CompiledRoute[];
   bus: LocalEventBus;
   invoke: Invoke;
+  /** Process ids of the live execution environments (see `isolateConsumers`), children of this process. */
+  sandboxPids(): number[];
   /** Resolves once every bucket notification already triggered has been delivered. */
   notificationsSettled(): Promise<void>;
   /** Closes everything; idempotent. */
@@ -152,7 +159,15 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     closers.push(() => fauxqs.stop());
     const fauxqsUrl = `http://127.0.0.1:${fauxqs.port}`;
 
-    const invoke = createInvoker(manifest, { rootDir, region });
+    // Environments are forked at their first invocation, so they inherit the handlers'
+    // configuration set below; they close after the consumers, notifications and bus stopped.
+    const isolate = new Set(
+      opts.isolateConsumers
+        ? Object.values(manifest.queues).flatMap((q) => (q.consumer ? [q.consumer] : []))
+        : [],
+    );
+    const invoke = createInvoker(manifest, { rootDir, region, isolate });
+    closers.push(() => invoke.close());
 
     // S3 is the local S3 server: objects as files under <dataDir>/s3 (they survive a restart),
     // every body streamed, and bucket notifications raised by the server itself once an object
@@ -264,6 +279,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       routes: gateway.routes,
       bus,
       invoke,
+      sandboxPids: () => invoke.sandboxPids(),
       notificationsSettled: () => notifier.settled(),
       stop: () => {
         stopping ??= closeAll();

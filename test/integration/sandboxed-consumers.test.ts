@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalRuntime, startLocalRuntime } from '#infra/local/runtime.ts';
+import type { JobView } from '#shared/migrations/service.ts';
+import { jsonlExport } from '../unit/migrations/exports.ts';
+import { apiCaller, s3ClientOf } from './support.ts';
+
+/**
+ * `isolateConsumers`: the queue consumers run in execution environments (child processes of the
+ * runtime) while the gateway, notifications and bus invoke in-process. A migration end to end:
+ * the planner (in the runtime) fans out over SQS, the workers (in the environments) migrate the
+ * chunks, and the counts and points are exact.
+ */
+
+const DIM = 384;
+let dataDir: string;
+let runtime: LocalRuntime;
+let s3: S3Client;
+
+const call = apiCaller(() => runtime.apiUrl);
+
+/** The fields of /proc/<pid>/stat after the command name: [state, ppid, …]. */
+function procStat(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'vp-sandboxed-'));
+  runtime = await startLocalRuntime({ dataDir, port: 0, quiet: true, isolateConsumers: true });
+  s3 = s3ClientOf(runtime);
+});
+
+afterAll(async () => {
+  s3?.destroy();
+  await runtime?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('queue consumers in execution environments', () => {
+  it('migrates a JSONL export with its workers in child processes of the runtime', async () => {
+    expect(runtime.sandboxPids()).toEqual([]);
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: runtime.bucket,
+        Key: 'uploads/notes.jsonl',
+        Body: jsonlExport({ vectors: 40, texts: 3, bad: 1, dimensions: DIM }),
+      }),
+    );
+    const started = await call('POST', '/api/v1/migrations', {
+      key: 'uploads/notes.jsonl',
+      collection: 'notes',
+      chunkBytes: 32_768,
+      rejectThreshold: 0.1,
+    });
+    expect(started.status).toBe(202);
+    expect(started.body.chunks.total).toBeGreaterThan(2);
+
+    let job: JobView;
+    for (;;) {
+      const { status, body } = await call('GET', `/api/v1/migrations/${started.body.id}`);
+      expect(status).toBe(200);
+      if (body.status === 'completed' || body.status === 'failed') {
+        job = body as JobView;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+
+    expect(job).toMatchObject({ status: 'completed', counts: { records: 44, written: 43, rejected: 1 } });
+    expect(job.chunkList.every((c) => c.status === 'done')).toBe(true);
+    const info = await call('GET', '/api/v1/vectors/collections/notes');
+    expect(info.body).toMatchObject({ pointsCount: 43, vectorSize: DIM });
+
+    // The worker ran in warm environments: direct children of this process, each running the
+    // worker's handler module with the function's memory as heap limit.
+    const pids = runtime.sandboxPids();
+    expect(pids.length).toBeGreaterThan(0);
+    for (const pid of pids) {
+      expect(pid).not.toBe(process.pid);
+      expect(procStat(pid)[1]).toBe(String(process.pid));
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      expect(argv).toContain('--max-old-space-size=1024');
+      expect(argv.some((a) => a.endsWith('infra/local/sandbox.ts'))).toBe(true);
+      expect(argv).toContain('functions/migrations/worker/handler.ts');
+    }
+
+    await runtime.stop();
+    expect(runtime.sandboxPids()).toEqual([]);
+    for (const pid of pids) {
+      let state = 'gone';
+      try {
+        state = procStat(pid)[0]!;
+      } catch {}
+      expect(['gone', 'Z']).toContain(state);
+    }
+  }, 60_000);
+});
