@@ -1,7 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { constants } from 'node:fs';
-import { access, mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { constants, type Stats } from 'node:fs';
+import { access, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as z from 'zod';
 import { ConflictError } from '../errors.ts';
 import type { StateItem, StateStore } from '../ports.ts';
 import {
@@ -16,9 +19,12 @@ import {
  * The StateStore port on local files, with the DynamoDB adapter's semantics (versions, conditional
  * writes, prefix listing ordered by sort key): `<dir>/<pk>/<sk>.json`, one JSON document per item.
  *
- * Writes go to a temporary file renamed over the item, so a reader never sees half an item.
- * Read-modify-write sequences (version checks) are serialized per item within the process; two
- * processes writing the same item concurrently are not coordinated.
+ * Writes go to a temporary file renamed over the item, so a reader never sees half an item, and
+ * reads take no lock. Every write reads the stored version first (to number the new one and to
+ * check `expectedVersion`), so writes to an item are serialized: within the process by a queue,
+ * across processes (functions run in child processes locally, as in Lambda execution environments)
+ * by a lock file beside the item, `<item>.json.lock`. That makes conditional writes atomic, as
+ * DynamoDB's are.
  */
 
 /** Encoded names longer than this become a digest (file names are limited to 255 bytes). */
@@ -64,8 +70,177 @@ async function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * A held lock older than this is stale, whoever owns it: a write holds its lock for milliseconds,
+ * so such a lock was left by a process that crashed (or was paused that long) while writing.
+ */
+const STALE_LOCK_MS = 10_000;
+/** Waits between attempts on a held lock double from 1 ms up to this, jittered by ±50 %. */
+const MAX_BACKOFF_MS = 16;
+const HOST = hostname();
+
+/** The part of a lock file that names its owner (the rest, a random token, makes each lock unique). */
+const LockOwnerSchema = z.object({ pid: z.number().int().positive(), host: z.string() });
+
+function errorCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException).code;
+}
+
 function isMissing(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  return errorCode(err) === 'ENOENT';
+}
+
+/**
+ * Whether a lock file's content names a process of this host that no longer runs. False when that
+ * cannot be told: content not yet written or not ours, another host sharing the folder.
+ */
+export function lockOwnerIsGone(content: string): boolean {
+  let owner: z.infer<typeof LockOwnerSchema>;
+  try {
+    const parsed = LockOwnerSchema.safeParse(JSON.parse(content));
+    if (!parsed.success) return false;
+    owner = parsed.data;
+  } catch {
+    return false; // not JSON
+  }
+  if (owner.host !== HOST) return false;
+  try {
+    process.kill(owner.pid, 0); // signal 0 only checks that the process exists
+    return false;
+  } catch (err) {
+    return errorCode(err) === 'ESRCH'; // EPERM: it exists, under another user
+  }
+}
+
+interface LockSnapshot {
+  content: string;
+  ino: number;
+  mtimeMs: number;
+}
+
+/** The lock file's content and identity, read through one handle so both are of the same file. */
+async function inspectLock(path: string): Promise<LockSnapshot | undefined> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    if (isMissing(err)) return undefined;
+    throw err;
+  }
+  try {
+    const stats = await handle.stat();
+    return { content: await handle.readFile('utf8'), ino: stats.ino, mtimeMs: stats.mtimeMs };
+  } finally {
+    await handle.close();
+  }
+}
+
+function isStale(lock: LockSnapshot): boolean {
+  return Date.now() - lock.mtimeMs > STALE_LOCK_MS || lockOwnerIsGone(lock.content);
+}
+
+/**
+ * Removes the lock at `path` if it is stale: its owner is gone, or it is older than STALE_LOCK_MS.
+ * Answers true when the caller should try to lock again at once, false when it should wait.
+ */
+async function breakIfStale(path: string): Promise<boolean> {
+  const seen = await inspectLock(path);
+  if (!seen) return true; // released meanwhile
+  if (!isStale(seen)) return false;
+  // Several processes may judge this lock stale at once, and one may break it and lock again
+  // before another acts: removing by path would then remove a live lock. So a lock is broken only
+  // under a guard named after this very lock (its inode, time and content; created exclusively:
+  // one process wins), and only if it is still there. Its owner is gone, so only the guard's
+  // holder removes it: it cannot be replaced between that check and its removal.
+  const id = createHash('sha256')
+    .update(`${basename(path)}\n${seen.ino}\n${seen.mtimeMs}\n${seen.content}`)
+    .digest('hex');
+  const guard = join(dirname(path), `.break-${id.slice(0, 32)}`);
+  try {
+    await writeFile(guard, '', { flag: 'wx' });
+  } catch (err) {
+    if (errorCode(err) !== 'EEXIST') throw err;
+    // Another process is breaking it. Its guard is held for milliseconds: an old one was left by
+    // a crash, and dropping it lets the stale lock be broken again.
+    const since = await stat(guard).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
+    if (since > STALE_LOCK_MS) await unlink(guard).catch(() => undefined);
+    return false;
+  }
+  try {
+    const now = await inspectLock(path);
+    if (now?.ino === seen.ino && now.mtimeMs === seen.mtimeMs && now.content === seen.content)
+      await unlink(path);
+  } finally {
+    await unlink(guard);
+  }
+  return true;
+}
+
+/** A lock file this process created: its identity, to tell it from any later lock at its path. */
+interface HeldLock {
+  ino: number;
+  mtimeMs: number;
+}
+
+/** Takes the cross-process lock at `path`, waiting while another live process holds it. */
+async function acquireFileLock(path: string): Promise<HeldLock> {
+  const record = JSON.stringify({ pid: process.pid, host: HOST, token: randomUUID() });
+  for (let attempt = 0; ; attempt++) {
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      handle = await open(path, 'wx'); // O_CREAT | O_EXCL: exactly one creator wins
+    } catch (err) {
+      if (isMissing(err)) {
+        await mkdir(dirname(path), { recursive: true }); // the partition's first write
+        continue;
+      }
+      if (errorCode(err) !== 'EEXIST') throw err;
+      if (!(await breakIfStale(path)))
+        await sleep(Math.min(2 ** attempt, MAX_BACKOFF_MS) * (0.5 + Math.random()));
+      continue;
+    }
+    try {
+      await handle.writeFile(record);
+      const { ino, mtimeMs } = await handle.stat();
+      return { ino, mtimeMs };
+    } catch (err) {
+      await unlink(path);
+      throw err;
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+/** Releases the lock unless another process took it over as stale (then it is theirs now). */
+async function releaseFileLock(path: string, held: HeldLock): Promise<void> {
+  let now: Stats;
+  try {
+    now = await stat(path);
+  } catch (err) {
+    if (isMissing(err)) return;
+    throw err;
+  }
+  if (now.ino === held.ino && now.mtimeMs === held.mtimeMs) await unlink(path);
+}
+
+/**
+ * Runs `fn` holding the item's lock: first in this process (the queue, so that the process does not
+ * poll against itself), then across processes (the lock file).
+ */
+async function withItemLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  return withLock(file, async () => {
+    const lock = `${file}.lock`;
+    const held = await acquireFileLock(lock);
+    try {
+      return await fn();
+    } finally {
+      await releaseFileLock(lock, held);
+    }
+  });
 }
 
 async function readItem<T>(file: string): Promise<StoredItem<T> | undefined> {
@@ -113,15 +288,14 @@ export class FileStateStore implements StateStore {
   ): Promise<StateItem<T>> {
     checkKey(pk, sk);
     const file = this.#file(pk, sk);
-    return withLock(file, async () => {
+    return withItemLock(file, async () => {
       const found = (await readItem<T>(file))?.version ?? 0;
       const expected = options.expectedVersion;
       if (expected !== undefined && expected !== found)
         throw new ConflictError(conflictMessage(pk, sk, expected, found));
       const item: StoredItem<T> = { pk, sk, value, version: found + 1, updatedAt: new Date().toISOString() };
-      const partition = join(this.#dir, encodeName(pk));
-      await mkdir(partition, { recursive: true });
-      const temp = join(partition, `.tmp-${randomUUID()}`);
+      // The partition folder exists: the lock file was created in it.
+      const temp = join(dirname(file), `.tmp-${randomUUID()}`);
       await writeFile(temp, JSON.stringify(item));
       await rename(temp, file);
       return { value, version: item.version, updatedAt: item.updatedAt };
@@ -137,6 +311,7 @@ export class FileStateStore implements StateStore {
     const partition = join(this.#dir, encodeName(pk));
     let names: string[];
     try {
+      // Items only: not lock files (`….json.lock`), nor temporary files and guards (`.…`).
       names = (await readdir(partition)).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
     } catch (err) {
       if (isMissing(err)) return [];
@@ -170,7 +345,8 @@ export class FileStateStore implements StateStore {
   async delete(pk: string, sk: string): Promise<void> {
     checkKey(pk, sk);
     const file = this.#file(pk, sk);
-    await withLock(file, async () => {
+    // Under the lock too: a delete must not fall between another writer's version check and write.
+    await withItemLock(file, async () => {
       try {
         await unlink(file);
       } catch (err) {

@@ -1,9 +1,13 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { access, mkdir, mkdtemp, readdir, readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeName, encodeName, FileStateStore } from '#shared/adapters/file-state.ts';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { decodeName, encodeName, FileStateStore, lockOwnerIsGone } from '#shared/adapters/file-state.ts';
 import { ConflictError, ValidationError } from '#shared/errors.ts';
 
 let dir: string;
@@ -17,6 +21,44 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+/** No temporary, lock or broken-lock file is left behind. */
+async function expectOnlyItemFiles(): Promise<void> {
+  for (const partition of await readdir(dir)) {
+    const names = await readdir(join(dir, partition));
+    expect(names.filter((n) => n.startsWith('.') || !n.endsWith('.json'))).toEqual([]);
+  }
+}
+
+/** The lock file of an item, as the store names it, with the owner record the store writes. */
+async function holdLock(
+  pk: string,
+  sk: string,
+  owner: { pid: number; host?: string } | string,
+  ageMs = 0,
+): Promise<string> {
+  const partition = join(dir, encodeName(pk));
+  await mkdir(partition, { recursive: true });
+  const path = join(partition, `${encodeName(sk)}.json.lock`);
+  const content =
+    typeof owner === 'string' ? owner : JSON.stringify({ host: hostname(), token: randomUUID(), ...owner });
+  await writeFile(path, content, { flag: 'wx' });
+  const at = new Date(Date.now() - ageMs);
+  await utimes(path, at, at);
+  return path;
+}
+
+/** The pid of a process that has exited. */
+function deadPid(): number {
+  const { pid, status } = spawnSync(process.execPath, ['-e', '']);
+  expect(status).toBe(0);
+  return pid!;
+}
+
+/** An age past the stale-lock bound. */
+const OLD = 60_000;
+/** The child process of the multi-process test. */
+const COUNTER = join(import.meta.dirname, 'file-state-counter.ts');
 
 describe('FileStateStore', () => {
   it('answers undefined for an absent item, then versions each write from 1', async () => {
@@ -85,10 +127,7 @@ describe('FileStateStore', () => {
       other.put('locks', 'shared', 'b', { expectedVersion: 0 }),
     ]);
     expect(mixed.filter((a) => a.status === 'fulfilled')).toHaveLength(1);
-    // No temporary file is left behind.
-    for (const partition of await readdir(dir)) {
-      expect((await readdir(join(dir, partition))).filter((n) => n.startsWith('.'))).toEqual([]);
-    }
+    await expectOnlyItemFiles();
   });
 
   it('persists across instances (a restart)', async () => {
@@ -117,6 +156,115 @@ describe('FileStateStore', () => {
   it('pings by creating its folder', async () => {
     const fresh = new FileStateStore({ dir: join(dir, 'not', 'yet') });
     await expect(fresh.ping()).resolves.toBeUndefined();
+  });
+});
+
+describe('FileStateStore across processes', () => {
+  it('keeps compare-and-set increments from concurrent processes atomic: none is lost', async () => {
+    const processes = 4;
+    const increments = 100;
+    await store.put('counters', 'shared', 0);
+    // Left by a crashed process: the workers may all find it at their first write, one breaks it.
+    await holdLock('counters', 'shared', { pid: deadPid() });
+    const runs = await Promise.all(
+      Array.from({ length: processes }, () =>
+        promisify(execFile)(process.execPath, [COUNTER, dir, String(increments)]),
+      ),
+    );
+    const final = await store.get<number>('counters', 'shared');
+    expect(final?.value).toBe(processes * increments);
+    // One version per successful write: the initial put and every increment.
+    expect(final?.version).toBe(processes * increments + 1);
+    expect(runs.every((r) => /^\d+$/.test(r.stdout))).toBe(true);
+    await expectOnlyItemFiles();
+  });
+});
+
+describe('FileStateStore item locks', () => {
+  it('takes over a stale lock: its owner is gone, or it is older than the bound', async () => {
+    const gone = deadPid();
+    const cases = [
+      { sk: 'crashed-long-ago', owner: { pid: gone }, ageMs: OLD },
+      // A dead owner cannot release its lock: no need to wait for the bound.
+      { sk: 'crashed-just-now', owner: { pid: gone }, ageMs: 0 },
+      // Alive but holding for a minute: paused, or its pid reused since a crash.
+      { sk: 'live-but-old', owner: { pid: process.pid }, ageMs: OLD },
+      { sk: 'other-host', owner: { pid: process.pid, host: `not-${hostname()}` }, ageMs: OLD },
+      { sk: 'never-written', owner: '', ageMs: OLD },
+    ];
+    for (const { sk, owner, ageMs } of cases) {
+      const lock = await holdLock('p', sk, owner, ageMs);
+      await expect(store.put('p', sk, 1), sk).resolves.toMatchObject({ version: 1 });
+      await expect(access(lock), sk).rejects.toThrow(/ENOENT/);
+    }
+    await expectOnlyItemFiles();
+  });
+
+  it('makes a write wait while a live process holds the lock, then proceed once it is released', async () => {
+    await store.put('p', 'k', 'first');
+    const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+    onTestFinished(() => {
+      holder.kill();
+    });
+    const lock = await holdLock('p', 'k', { pid: holder.pid! });
+    let settled = false;
+    const write = store.put('p', 'k', 'second', { expectedVersion: 1 }).finally(() => {
+      settled = true;
+    });
+    await sleep(150);
+    // Not a timing assert: a write that ignored the lock would settle in a few milliseconds.
+    expect(settled).toBe(false);
+    expect(JSON.parse(await readFile(lock, 'utf8'))).toMatchObject({ pid: holder.pid });
+    // Reads take no lock.
+    expect(await store.get('p', 'k')).toMatchObject({ value: 'first', version: 1 });
+    await unlink(lock);
+    await expect(write).resolves.toMatchObject({ value: 'second', version: 2 });
+    await expectOnlyItemFiles();
+  });
+
+  it('never lists lock files, held or orphaned, nor guards', async () => {
+    await store.put('p', 'a', 1);
+    await store.put('p', 'b', 2);
+    await holdLock('p', 'b', { pid: process.pid });
+    await holdLock('p', 'c', { pid: process.pid });
+    await writeFile(join(dir, encodeName('p'), `.break-${randomUUID()}`), '');
+    expect((await store.list('p')).map((i) => i.sk)).toEqual(['a', 'b']);
+    expect((await store.list('p', { prefix: 'c' })).map((i) => i.sk)).toEqual([]);
+  });
+
+  it('takes over an old lock whatever its content (property-based)', async () => {
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string(), fc.json()), async (content) => {
+        const sk = `item-${n++}`;
+        await holdLock('p', sk, content, OLD);
+        expect((await store.put('p', sk, content)).version).toBe(1);
+      }),
+      { numRuns: 30 },
+    );
+    await expectOnlyItemFiles();
+  });
+});
+
+describe('lock owners (property-based)', () => {
+  it('tells a gone owner only from a record naming a dead process of this host', () => {
+    const gone = deadPid();
+    expect(lockOwnerIsGone(JSON.stringify({ pid: gone, host: hostname(), token: 't' }))).toBe(true);
+    expect(lockOwnerIsGone(JSON.stringify({ pid: process.pid, host: hostname(), token: 't' }))).toBe(false);
+    const record = fc.record({ pid: fc.oneof(fc.integer(), fc.constant(gone)), host: fc.string() });
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.json(),
+          record.map((r) => JSON.stringify(r)),
+        ),
+        (content) => {
+          fc.pre(!content.includes(hostname()));
+          expect(lockOwnerIsGone(content)).toBe(false);
+        },
+      ),
+    );
   });
 });
 
