@@ -13,11 +13,13 @@ import { parseWith } from './validation.ts';
 /**
  * The one SQS wrapper: each record's body is parsed with the message schema and handled on its
  * own; failures are reported as partial batch responses (`batchItemFailures`) so one bad message
- * never sinks its neighbours. Same fixed middleware order as the HTTP wrapper.
+ * never sinks its neighbours. Same fixed middleware order as the HTTP wrapper. Records are handled
+ * concurrently unless `inParallel` is false (one at a time: a batch's memory is one record's).
  */
 export function sqsHandler<S extends z.ZodType>(
   schema: S,
   fn: (message: z.output<S>, record: SQSRecord, config: Config) => Promise<void>,
+  options: { inParallel?: boolean } = {},
 ) {
   const base = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     // One processor per invocation: it holds the batch's outcomes, and the local runtime runs
@@ -38,7 +40,10 @@ export function sqsHandler<S extends z.ZodType>(
         throw err;
       }
     };
-    return processPartialResponse(event, recordHandler, processor, { context });
+    return processPartialResponse(event, recordHandler, processor, {
+      context,
+      processInParallel: options.inParallel ?? true,
+    });
   };
 
   return middy(base)

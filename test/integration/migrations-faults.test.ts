@@ -141,7 +141,7 @@ describe('a migration under worker faults', () => {
  * A runtime whose Qdrant is the embedded server behind a faulty proxy; `qdrant` talks to the
  * server directly, so the test's own reads never meet a fault.
  */
-function withFaultyQdrant(prefix: string, visibilityTimeoutSeconds: number) {
+function withFaultyQdrant(prefix: string, queue: Partial<QueueDecl>) {
   const ctx = {} as { proxy: FaultyQdrant; qdrant: QdrantClient; sqs: SQSClient };
   let dataDir: string;
   let server: QdrantServer | undefined;
@@ -156,7 +156,7 @@ function withFaultyQdrant(prefix: string, visibilityTimeoutSeconds: number) {
       port: 0,
       quiet: true,
       qdrantUrl: ctx.proxy.url,
-      manifest: manifestWith({ visibilityTimeoutSeconds }),
+      manifest: manifestWith(queue),
     });
     ctx.sqs = new SQSClient({
       region: runtime.region,
@@ -207,7 +207,12 @@ async function aliasTarget(qdrant: QdrantClient, alias: string): Promise<string 
 }
 
 describe('a migration while Qdrant answers 503 for a while', () => {
-  const ctx = withFaultyQdrant('vp-migration-503-', SLOW_VISIBILITY_SECONDS);
+  // One chunk per batch: a worker takes a batch's chunks one after the other, and every chunk's
+  // first receive must meet the fault at once.
+  const ctx = withFaultyQdrant('vp-migration-503-', {
+    visibilityTimeoutSeconds: SLOW_VISIBILITY_SECONDS,
+    batchSize: 1,
+  });
 
   it('retries in the worker, is redelivered by SQS, and completes with exactly the expected points', async () => {
     const spec: ExportSpec = { vectors: 20, texts: 2, duplicates: 2, dimensions: DIM, seed: 3 };
@@ -245,7 +250,7 @@ describe('a migration while Qdrant answers 503 for a while', () => {
 
 describe('a poison chunk', () => {
   // Longer than any receive here (finalization included), so that only the poison is dead-lettered.
-  const ctx = withFaultyQdrant('vp-migration-poison-', 2);
+  const ctx = withFaultyQdrant('vp-migration-poison-', { visibilityTimeoutSeconds: 2 });
 
   async function queueDepth(url: string): Promise<number> {
     const { Attributes } = await ctx.sqs.send(

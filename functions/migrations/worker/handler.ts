@@ -2,7 +2,14 @@ import { migrationService } from '#shared/migrations/clients.ts';
 import { ChunkMessageSchema } from '#shared/migrations/model.ts';
 import { sqsHandler } from '#shared/sqs.ts';
 
-/** The migrations queue's consumer: one chunk per message, failures reported per message. */
-export const handler = sqsHandler(ChunkMessageSchema, async (message, record, config) =>
-  migrationService(config).processChunk(message, Number(record.attributes.ApproximateReceiveCount) || 1),
+/**
+ * The migrations queue's consumer: one chunk per message, failures reported per message. A batch's
+ * chunks are processed one after the other, so that a worker holds one chunk at a time (its memory
+ * stays that of one chunk whatever the batch size); the queue's concurrency gives the parallelism.
+ */
+export const handler = sqsHandler(
+  ChunkMessageSchema,
+  async (message, record, config) =>
+    migrationService(config).processChunk(message, Number(record.attributes.ApproximateReceiveCount) || 1),
+  { inParallel: false },
 );

@@ -79,4 +79,28 @@ describe('sqsHandler', () => {
       expect(failedIds(out)).toEqual(expected);
     });
   });
+  it('handles a batch one record at a time when asked to (inParallel: false), concurrently by default', async () => {
+    const peakConcurrency = async (inParallel?: boolean) => {
+      let active = 0;
+      let peak = 0;
+      const handler = sqsHandler(
+        z.object({ n: z.int() }),
+        async () => {
+          active++;
+          peak = Math.max(peak, active);
+          await new Promise((r) => setTimeout(r, 1));
+          active--;
+        },
+        inParallel === undefined ? {} : { inParallel },
+      );
+      const out = await handler(
+        event(...Array.from({ length: 5 }, (_, i) => record(`m${i}`, JSON.stringify({ n: i })))),
+        lambdaContext(),
+      );
+      expect(failedIds(out)).toEqual([]);
+      return peak;
+    };
+    expect(await peakConcurrency(false)).toBe(1);
+    expect(await peakConcurrency()).toBe(5);
+  });
 });
