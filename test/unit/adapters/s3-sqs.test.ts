@@ -1,7 +1,11 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type S3Server, startS3Server } from '#infra/local/s3/server.ts';
 import {
   createMigrationDeadLetters,
   createMigrationQueue,
@@ -12,10 +16,12 @@ import { SqsDeadLetters, SqsQueue } from '#shared/adapters/sqs.ts';
 import type { Config } from '#shared/config.ts';
 import { NotFoundError, UpstreamError, ValidationError } from '#shared/errors.ts';
 
-/** The S3 and SQS adapters against fauxqs, the in-process emulator the local runtime uses. */
+/** The S3 and SQS adapters against the emulators the local runtime uses: its S3, fauxqs's SQS. */
 
 let fauxqs: FauxqsServer;
 let endpoint: string;
+let s3Dir: string;
+let s3Server: S3Server;
 let s3: S3Client;
 let sqs: SQSClient;
 let queueUrl: string;
@@ -27,9 +33,10 @@ beforeAll(async () => {
   vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
   fauxqs = await startFauxqs({ port: 0, host: '127.0.0.1', logger: false });
   endpoint = `http://127.0.0.1:${fauxqs.port}`;
-  fauxqs.createBucket(BUCKET);
   queueUrl = fauxqs.createQueue('migrations').queueUrl;
-  s3 = new S3Client({ endpoint, forcePathStyle: true });
+  s3Dir = await mkdtemp(join(tmpdir(), 'vp-s3-adapter-'));
+  s3Server = await startS3Server({ dataDir: s3Dir, buckets: [BUCKET], log: () => {} });
+  s3 = new S3Client({ endpoint: s3Server.url, forcePathStyle: true });
   sqs = new SQSClient({ endpoint });
 });
 
@@ -37,6 +44,8 @@ afterAll(async () => {
   s3?.destroy();
   sqs?.destroy();
   await fauxqs?.stop();
+  await s3Server?.close();
+  await rm(s3Dir, { recursive: true, force: true });
   vi.unstubAllEnvs();
 });
 
@@ -94,11 +103,11 @@ describe('S3ObjectStore', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamError);
     expect((err as Error).message).toMatch(/^S3 HeadBucket failed/);
-    expect((err as Error).message).not.toContain(String(fauxqs.port));
+    expect((err as Error).message).not.toContain(String(s3Server.port));
   });
 
   it('is built from the configuration, with the endpoint from AWS_ENDPOINT_URL_S3', async () => {
-    vi.stubEnv('AWS_ENDPOINT_URL_S3', endpoint);
+    vi.stubEnv('AWS_ENDPOINT_URL_S3', s3Server.url);
     const config = { exportsBucket: BUCKET, s3ForcePathStyle: true } as Config;
     const store = createObjectStore(config);
     await store.put('from-env', 'ok');
