@@ -17,7 +17,7 @@ import { ORIGINAL_ID_KEY, toPointId } from '#shared/ids.ts';
 import type { JobView } from '#shared/migrations/service.ts';
 import { type ExportSpec, exportRecords, jsonlExport } from '../unit/migrations/exports.ts';
 import { type FaultyQdrant, startFaultyQdrant, UNAVAILABLE, upsertedIds } from './faulty-qdrant.ts';
-import { apiCaller, s3ClientOf } from './support.ts';
+import { apiCaller, migrationFinished, s3ClientOf } from './support.ts';
 
 /**
  * Faults on the local runtime, each ending with exactly the expected points, none duplicated,
@@ -80,17 +80,7 @@ async function waitFor<T>(what: string, check: () => Promise<{ done: T } | { las
   }
 }
 
-/** The job once it has finished (completed or failed). */
-function finished(id: string): Promise<JobView> {
-  return waitFor<JobView>(`migration ${id} to finish`, async () => {
-    const { status, body } = await call('GET', `/api/v1/migrations/${id}`);
-    expect(status).toBe(200);
-    const job = body as JobView;
-    return job.status === 'completed' || job.status === 'failed'
-      ? { done: job }
-      : { last: { status: job.status, chunks: job.chunks } };
-  });
-}
+const finished = (id: string) => migrationFinished(call, id);
 
 /** Source ids of an export, each once (the last occurrence of a duplicated id is the point). */
 function sourceIds(spec: ExportSpec): string[] {

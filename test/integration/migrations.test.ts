@@ -7,7 +7,7 @@ import { type LocalRuntime, startLocalRuntime } from '#infra/local/runtime.ts';
 import type { JobRecord } from '#shared/migrations/model.ts';
 import type { JobView, MigrationReport } from '#shared/migrations/service.ts';
 import { exportRecords, jsonlExport, legacyExport, qdrantPointsExport } from '../unit/migrations/exports.ts';
-import { apiCaller, s3ClientOf } from './support.ts';
+import { apiCaller, migrationFinished, s3ClientOf } from './support.ts';
 
 /**
  * Migrations end to end on the local runtime: an upload to `exports/` triggers the planner through
@@ -36,14 +36,7 @@ async function jobOfUpload(key: string): Promise<JobRecord> {
 }
 
 /** Polls the job until it has finished (completed or failed); the test's timeout bounds the wait. */
-async function finished(id: string): Promise<JobView> {
-  for (;;) {
-    const { status, body } = await call('GET', `/api/v1/migrations/${id}`);
-    expect(status).toBe(200);
-    if (body.status === 'completed' || body.status === 'failed') return body as JobView;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const finished = (id: string) => migrationFinished(call, id);
 
 async function report(key: string): Promise<MigrationReport> {
   const out = await s3.send(new GetObjectCommand({ Bucket: runtime.bucket, Key: key }));

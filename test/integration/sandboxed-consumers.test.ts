@@ -5,9 +5,8 @@ import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '#infra/local/runtime.ts';
-import type { JobView } from '#shared/migrations/service.ts';
 import { jsonlExport } from '../unit/migrations/exports.ts';
-import { apiCaller, s3ClientOf } from './support.ts';
+import { apiCaller, migrationFinished, s3ClientOf } from './support.ts';
 
 /**
  * `isolateConsumers`: the queue consumers run in execution environments (child processes of the
@@ -60,16 +59,7 @@ describe('queue consumers in execution environments', () => {
     expect(started.status).toBe(202);
     expect(started.body.chunks.total).toBeGreaterThan(2);
 
-    let job: JobView;
-    for (;;) {
-      const { status, body } = await call('GET', `/api/v1/migrations/${started.body.id}`);
-      expect(status).toBe(200);
-      if (body.status === 'completed' || body.status === 'failed') {
-        job = body as JobView;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const job = await migrationFinished(call, started.body.id);
 
     expect(job).toMatchObject({ status: 'completed', counts: { records: 44, written: 43, rejected: 1 } });
     expect(job.chunkList.every((c) => c.status === 'done')).toBe(true);

@@ -1,9 +1,10 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import type { LocalRuntime } from '#infra/local/runtime.ts';
+import type { JobView } from '#shared/migrations/service.ts';
 
 /**
- * What the integration tests share: calls to a local runtime's HTTP API, and an S3 client on its
- * exports bucket (any credentials work locally).
+ * What the integration tests share: calls to a local runtime's HTTP API, an S3 client on its
+ * exports bucket (any credentials work locally), and waiting for a migration job to end.
  */
 
 /** `call(method, path, body?, headers?)` against `baseUrl()` (read per call: a test may restart its runtime). */
@@ -26,4 +27,26 @@ export function s3ClientOf(runtime: LocalRuntime): S3Client {
     forcePathStyle: true,
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
+}
+
+/** The migration job once it has ended (completed or failed); after `ms`, fails with its last state. */
+export async function migrationFinished(
+  call: ReturnType<typeof apiCaller>,
+  id: string,
+  ms = 60_000,
+): Promise<JobView> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const { status, body } = await call('GET', `/api/v1/migrations/${id}`);
+    if (status !== 200)
+      throw new Error(`GET /api/v1/migrations/${id} answered ${status}: ${JSON.stringify(body)}`);
+    const job = body as JobView;
+    if (job.status === 'completed' || job.status === 'failed') return job;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `migration ${id} did not end in ${ms} ms; last seen: ${JSON.stringify({ status: job.status, chunks: job.chunks })}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
