@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import type { NotificationDecl } from '../manifest.ts';
 import type { Invoke } from './functions.ts';
+import type { S3ObjectListener } from './s3/server.ts';
 
 /**
  * S3 bucket notifications for the local runtime. The local S3 (`s3/server.ts`) tells the notifier
@@ -98,17 +99,11 @@ export interface NotifierOptions {
   log?: (message: string) => void;
 }
 
-export interface Notifier {
-  /**
-   * An object was stored. Call before answering the client: the delivery is registered at once,
-   * so `settled()` called after the client has its 200 covers it; it runs asynchronously.
-   */
-  objectCreated(
-    object: ObjectFacts,
-    eventName: ObjectCreatedEvent,
-    sourceIp: string,
-    requestId: string,
-  ): void;
+/**
+ * The local S3's listener (`objectCreated`: called before the client is answered, so that
+ * `settled()` called after the client has its 200 covers the delivery, which runs asynchronously).
+ */
+export interface Notifier extends S3ObjectListener {
   /** Resolves once every notification already triggered has been delivered (or has failed for good). */
   settled(): Promise<void>;
   /** Ends pending retry waits and waits for deliveries in flight; idempotent. */
