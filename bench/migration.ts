@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { planChunks } from '#shared/exports/scanner.ts';
 import { DEFAULT_CHUNK_BYTES } from '#shared/migrations/model.ts';
 import { migrateFile } from '../scripts/migrate.ts';
+import { prng } from './random.ts';
 
 /**
  * Migration of legacy exports end to end on the local runtime. For each size (50 MB always, 1 GB
@@ -45,11 +46,7 @@ async function generateExport(
   bytes: number,
   seed = 1,
 ): Promise<{ bytes: number; records: number }> {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 4294967296;
-  };
+  const next = prng(seed);
   const out = createWriteStream(file);
   let written = 0;
   const write = async (text: string) => {

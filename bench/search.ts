@@ -7,6 +7,7 @@ import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
 import { QdrantEngine } from '../infra/local/qdrant/engine.ts';
 import { loadExactSearch } from '../infra/local/qdrant/kernels.ts';
+import { prng } from './random.ts';
 
 /**
  * Exact top-10 search over clustered unit vectors (100k × 384 by default), same data and same
@@ -29,18 +30,6 @@ const CLUSTERS = 100;
 const TOP = 10;
 /** Per-component spread around a cluster centre (centre components are ~1/√dim). */
 const SPREAD = 0.04;
-
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(random: () => number): number {
   const u = Math.max(random(), Number.EPSILON);
