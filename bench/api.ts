@@ -6,8 +6,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { shortestFloat32 } from '../infra/local/qdrant/collection.ts';
-import { QdrantEngine } from '../infra/local/qdrant/engine.ts';
+import { shortestFloat32 } from '../local/qdrant/collection.ts';
+import { QdrantEngine } from '../local/qdrant/engine.ts';
 import { clusteredDataset } from './search.ts';
 
 /**
@@ -175,7 +175,7 @@ async function startRuntime(dataDir: string): Promise<Child> {
   delete env.QDRANT_URL;
   // BENCH_API_NODE_ARGS: extra Node flags for the runtime (`--cpu-prof --cpu-prof-dir=/tmp/prof`).
   const nodeArgs = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'infra/local/main.ts')], {
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'local/main.ts')], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,4 +1,4 @@
-import { startQdrantServer } from '#infra/local/qdrant/server.ts';
+import { startQdrantServer } from '#local/qdrant/server.ts';
 
 /**
  * The embedded Qdrant-compatible server alone in its own process, for the migration benchmark:

@@ -17,7 +17,7 @@ import { prng } from './random.ts';
  * (pretty-printed like the real one, one number per line, 1536-d) is uploaded to `exports/` by the
  * `npm run migrate` code and followed until the job completes (verified, alias switched). Compared
  * in the same run with a bare `JSON.parse(readFileSync(file))` of the same file (target: the
- * migration at ≥ 0.5× its throughput). The runtime runs in a child process (`infra/local/main.ts`,
+ * migration at ≥ 0.5× its throughput). The runtime runs in a child process (`local/main.ts`,
  * a fresh one per run) and the embedded Qdrant in another (`bench/migration-qdrant.ts`, given to
  * the runtime as its `QDRANT_URL`); each one's peak RSS (VmHWM) is read at the end. Each size is
  * migrated twice: with every worker the manifest allows, in the runtime's process (the throughput
@@ -142,7 +142,7 @@ async function startChildRuntime(
   qdrantUrl: string,
   settings: { queueConcurrency?: number; isolateConsumers?: boolean } = {},
 ): Promise<ChildRuntime> {
-  const child = spawn(process.execPath, [resolve(REPO_ROOT, 'infra/local/main.ts')], {
+  const child = spawn(process.execPath, [resolve(REPO_ROOT, 'local/main.ts')], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { startLocalRuntime } from '#infra/local/runtime.ts';
+import { startLocalRuntime } from '#local/runtime.ts';
 import { parsePlan } from '#shared/plans/parser.ts';
 
 /**

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
-import { QdrantEngine } from '../infra/local/qdrant/engine.ts';
-import { loadExactSearch } from '../infra/local/qdrant/kernels.ts';
+import { QdrantEngine } from '../local/qdrant/engine.ts';
+import { loadExactSearch } from '../local/qdrant/kernels.ts';
 import { prng } from './random.ts';
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The one declaration of the platform: functions, HTTP routes, queues and their consumers,
  * event rules and bucket notifications, as data. The CDK stacks (infra/stacks) and the local
- * runtime (infra/local) both read this object, so local and cloud cannot drift.
+ * runtime (local) both read this object, so local and cloud cannot drift.
  * Adding a route is one entry in `routes` (plus a function entry and its handler module).
  */
 

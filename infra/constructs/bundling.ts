@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 
 /**
  * The Qdrant client's fetch-based build (the package's `browser` export), used everywhere: Lambda
- * bundles, `npm start` (a resolve hook in infra/local/main.ts) and the tests (vitest alias). Its
+ * bundles, `npm start` (a resolve hook in local/main.ts) and the tests (vitest alias). Its
  * Node build differs only in handing `fetch` an `undici` Agent, which bundles all of undici
  * (~510 KB) and waits a timer tick (≥ 1 ms) before reusing an idle keep-alive connection; Node 22's
  * own `fetch` needs neither. The exports map offers that build under no Node condition, hence the

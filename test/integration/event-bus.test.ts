@@ -8,8 +8,8 @@ import {
   PutEventsCommand,
 } from '@aws-sdk/client-eventbridge';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type BusEvent, LocalEventBus, startEventBridgeEndpoint } from '#infra/local/event-bus.ts';
 import type { Manifest } from '#infra/manifest.ts';
+import { type BusEvent, LocalEventBus, startEventBridgeEndpoint } from '#local/event-bus.ts';
 import { BUS_TEST_SOURCE, busManifest } from '../fixtures/bus/manifest.ts';
 
 /**

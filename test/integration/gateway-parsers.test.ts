@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createInvoker, LambdaTimeoutError } from '#infra/local/functions.ts';
+import { createInvoker, LambdaTimeoutError } from '#local/functions.ts';
 import {
   collectHeaders,
   compileRoutes,
@@ -12,8 +12,8 @@ import {
   matchRoute,
   parseCookies,
   parseQueryString,
-} from '#infra/local/gateway.ts';
-import { encodeEventKey, matchesNotification } from '#infra/local/notifications.ts';
+} from '#local/gateway.ts';
+import { encodeEventKey, matchesNotification } from '#local/notifications.ts';
 import { fixtureManifest } from '../fixtures/gateway/manifest.ts';
 
 /**

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_REQUEST_BYTES } from '#infra/local/gateway.ts';
-import { type LocalRuntime, startLocalRuntime } from '#infra/local/runtime.ts';
+import { MAX_REQUEST_BYTES } from '#local/gateway.ts';
+import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
 import { fixtureManifest } from '../fixtures/gateway/manifest.ts';
 
 /**

@@ -10,9 +10,9 @@ import {
 } from '@aws-sdk/client-sqs';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type QdrantServer, startQdrantServer } from '#infra/local/qdrant/server.ts';
-import { type LocalRuntime, startLocalRuntime } from '#infra/local/runtime.ts';
 import { manifest, type QueueDecl } from '#infra/manifest.ts';
+import { type QdrantServer, startQdrantServer } from '#local/qdrant/server.ts';
+import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
 import { ORIGINAL_ID_KEY, toPointId } from '#shared/ids.ts';
 import type { JobView } from '#shared/migrations/service.ts';
 import { type ExportSpec, exportRecords, jsonlExport } from '../unit/migrations/exports.ts';

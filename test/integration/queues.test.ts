@@ -10,8 +10,8 @@ import {
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { buildApp } from 'fauxqs';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { createLocalQueues, LocalQueueConsumers } from '#infra/local/queues.ts';
 import type { QueueDecl } from '#infra/manifest.ts';
+import { createLocalQueues, LocalQueueConsumers } from '#local/queues.ts';
 import { queueManifest } from '../fixtures/queues/manifest.ts';
 
 /**

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalRuntime, startLocalRuntime } from '#infra/local/runtime.ts';
+import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
 import { jsonlExport } from '../unit/migrations/exports.ts';
 import { apiCaller, migrationFinished, s3ClientOf } from './support.ts';
 
@@ -75,7 +75,7 @@ describe('queue consumers in execution environments', () => {
       expect(procStat(pid)[1]).toBe(String(process.pid));
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       expect(argv).toContain('--max-old-space-size=1024');
-      expect(argv.some((a) => a.endsWith('infra/local/sandbox.ts'))).toBe(true);
+      expect(argv.some((a) => a.endsWith('local/sandbox.ts'))).toBe(true);
       expect(argv).toContain('functions/migrations/worker/handler.ts');
     }
 

@@ -1,5 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import type { LocalRuntime } from '#infra/local/runtime.ts';
+import type { LocalRuntime } from '#local/runtime.ts';
 import type { JobView } from '#shared/migrations/service.ts';
 
 /**

@@ -5,7 +5,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type S3Server, startS3Server } from '#infra/local/s3/server.ts';
+import { type S3Server, startS3Server } from '#local/s3/server.ts';
 import {
   createMigrationDeadLetters,
   createMigrationQueue,

@@ -8,7 +8,7 @@ vi.hoisted(() => {
 });
 
 import { handler as status } from '#functions/platform/status/handler.ts';
-import { type QdrantServer, startQdrantServer } from '#infra/local/qdrant/server.ts';
+import { type QdrantServer, startQdrantServer } from '#local/qdrant/server.ts';
 import { resetConfig } from '#shared/config.ts';
 import { UpstreamError } from '#shared/errors.ts';
 import { runChecks } from '#shared/platform/status.ts';

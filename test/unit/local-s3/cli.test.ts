@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type S3Server, startS3Server } from '#infra/local/s3/server.ts';
+import { type S3Server, startS3Server } from '#local/s3/server.ts';
 
 /** The local S3 as the AWS CLI sees it (`aws s3 cp/ls/rm --endpoint-url`), when `aws` is on PATH. */
 

@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type S3Server, startS3Server } from '#infra/local/s3/server.ts';
+import { type S3Server, startS3Server } from '#local/s3/server.ts';
 import { clientFor } from './support.ts';
 
 /**

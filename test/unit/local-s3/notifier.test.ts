@@ -1,6 +1,6 @@
 import type { S3Event } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { createNotifier } from '#infra/local/notifications.ts';
+import { createNotifier } from '#local/notifications.ts';
 
 /** The notifier the local S3 calls once an object is stored: filtering, retries, settled(), close(). */
 

@@ -10,7 +10,7 @@ import {
   runningChecksum,
   S3Error,
   xmlEscape,
-} from '#infra/local/s3/protocol.ts';
+} from '#local/s3/protocol.ts';
 
 /** Properties of the local S3's parsers of untrusted request input. */
 

@@ -25,8 +25,8 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ObjectCreatedEvent, ObjectFacts } from '#infra/local/notifications.ts';
-import { type S3Server, startS3Server } from '#infra/local/s3/server.ts';
+import type { ObjectCreatedEvent, ObjectFacts } from '#local/notifications.ts';
+import { type S3Server, startS3Server } from '#local/s3/server.ts';
 import { clientFor, errorCode, raw } from './support.ts';
 
 const BUCKET = 'test-bucket';

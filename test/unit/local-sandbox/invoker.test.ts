@@ -10,7 +10,7 @@ import {
   LambdaExitError,
   LambdaResponseError,
   LambdaTimeoutError,
-} from '#infra/local/functions.ts';
+} from '#local/functions.ts';
 import { sandboxManifest } from '../../fixtures/sandbox/manifest.ts';
 
 /**

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type QdrantServer, startQdrantServer } from '#infra/local/qdrant/server.ts';
+import { type QdrantServer, startQdrantServer } from '#local/qdrant/server.ts';
 import { FileStateStore } from '#shared/adapters/file-state.ts';
 import { LOCAL_EMBEDDING_DIMENSIONS, LOCAL_EMBEDDING_MODEL } from '#shared/config.ts';
 import { createEmbedder, type Embedder } from '#shared/embeddings/index.ts';

@@ -7,7 +7,7 @@ import {
   FilterError,
   MAX_FILTER_DEPTH,
   type PointId,
-} from '../../../infra/local/qdrant/filter.ts';
+} from '../../../local/qdrant/filter.ts';
 
 type Payload = Record<string, unknown>;
 

@@ -2,11 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QdrantClient } from '@qdrant/js-client-rest';
-import {
-  type QdrantServer,
-  type QdrantServerOptions,
-  startQdrantServer,
-} from '#infra/local/qdrant/server.ts';
+import { type QdrantServer, type QdrantServerOptions, startQdrantServer } from '#local/qdrant/server.ts';
 
 /** A temporary data directory, removed by `cleanup`. */
 export async function tempDir(

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { comparePointIds, invalidPointIdMessage, parsePointId } from '#infra/local/qdrant/ids.ts';
+import { comparePointIds, invalidPointIdMessage, parsePointId } from '#local/qdrant/ids.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

@@ -7,7 +7,7 @@ import {
   parseKeyPath,
   selectPayload,
   setPayload,
-} from '#infra/local/qdrant/payload.ts';
+} from '#local/qdrant/payload.ts';
 
 describe('parseKeyPath', () => {
   const key = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_-]{0,8}$/);

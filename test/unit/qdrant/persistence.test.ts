@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startQdrantServer } from '#infra/local/qdrant/server.ts';
+import { startQdrantServer } from '#local/qdrant/server.ts';
 import { gaussianVector, prng, startHarness, tempDir } from './harness.ts';
 
 const cleanups: (() => Promise<void>)[] = [];

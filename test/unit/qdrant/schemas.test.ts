@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { QdrantApiError } from '#infra/local/qdrant/errors.ts';
+import { QdrantApiError } from '#local/qdrant/errors.ts';
 import {
   changeAliasesSchema,
   countSchema,
@@ -18,7 +18,7 @@ import {
   scrollSchema,
   setPayloadSchema,
   updateCollectionSchema,
-} from '#infra/local/qdrant/schemas.ts';
+} from '#local/qdrant/schemas.ts';
 
 const SCHEMAS: Record<string, z.ZodType> = {
   changeAliasesSchema,

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Collection, shortestFloat32 } from '#infra/local/qdrant/collection.ts';
-import { QdrantEngine } from '#infra/local/qdrant/engine.ts';
-import type { SearchKernel } from '#infra/local/qdrant/kernels.ts';
+import { type Collection, shortestFloat32 } from '#local/qdrant/collection.ts';
+import { QdrantEngine } from '#local/qdrant/engine.ts';
+import type { SearchKernel } from '#local/qdrant/kernels.ts';
 import { gaussianVector, type Metric, prng, referenceSearch, tempDir } from './harness.ts';
 
 const METRICS: Metric[] = ['Cosine', 'Dot', 'Euclid', 'Manhattan'];

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startQdrantServer } from '#infra/local/qdrant/server.ts';
+import { startQdrantServer } from '#local/qdrant/server.ts';
 import { tempDir } from './harness.ts';
 
 /** The embedded server run from a worker thread (as the local runtime runs it). */

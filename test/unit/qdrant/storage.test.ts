@@ -8,7 +8,7 @@ import {
   type WalRecord,
   WriteAheadLog,
   writeSnapshot,
-} from '#infra/local/qdrant/storage.ts';
+} from '#local/qdrant/storage.ts';
 import { tempDir } from './harness.ts';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;

@@ -16,8 +16,8 @@ import { handler as getPoint } from '#functions/vectors/get-point/handler.ts';
 import { handler as listCollections } from '#functions/vectors/list-collections/handler.ts';
 import { handler as search } from '#functions/vectors/search/handler.ts';
 import { handler as upsert } from '#functions/vectors/upsert/handler.ts';
-import { type QdrantServer, startQdrantServer } from '#infra/local/qdrant/server.ts';
 import { manifest } from '#infra/manifest.ts';
+import { type QdrantServer, startQdrantServer } from '#local/qdrant/server.ts';
 import { resetConfig } from '#shared/config.ts';
 import { invoke } from '../http/support.ts';
 

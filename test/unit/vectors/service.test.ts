@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { QdrantClient } from '@qdrant/js-client-rest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type QdrantServer, startQdrantServer } from '#infra/local/qdrant/server.ts';
+import { type QdrantServer, startQdrantServer } from '#local/qdrant/server.ts';
 import { LOCAL_EMBEDDING_DIMENSIONS, LOCAL_EMBEDDING_MODEL } from '#shared/config.ts';
 import { createEmbedder } from '#shared/embeddings/index.ts';
 import { ConflictError, NotFoundError, UpstreamError, ValidationError } from '#shared/errors.ts';

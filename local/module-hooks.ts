@@ -1,6 +1,6 @@
 import { registerHooks } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { QDRANT_FETCH_BUILD } from '../constructs/bundling.ts';
+import { QDRANT_FETCH_BUILD } from '../infra/constructs/bundling.ts';
 
 /**
  * Makes the handlers run in this process resolve `@qdrant/js-client-rest` to the build Lambda

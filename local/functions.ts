@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import type { FunctionDecl, Manifest } from '../manifest.ts';
+import type { FunctionDecl, Manifest } from '../infra/manifest.ts';
 
 /**
  * Invokes the manifest's functions the way Lambda does: the handler module is loaded once (cold

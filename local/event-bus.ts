@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import type { Manifest, RuleDecl } from '../manifest.ts';
+import type { Manifest, RuleDecl } from '../infra/manifest.ts';
 import { compilePattern } from './event-pattern.ts';
 
 /**

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
-import type { Manifest, RouteDecl } from '../manifest.ts';
+import type { Manifest, RouteDecl } from '../infra/manifest.ts';
 import { type Invoke, LambdaTimeoutError, LOCAL_ACCOUNT_ID } from './functions.ts';
 
 /**

@@ -1,4 +1,4 @@
-import { type Manifest, manifest as platformManifest } from '../manifest.ts';
+import { type Manifest, manifest as platformManifest } from '../infra/manifest.ts';
 import { useQdrantFetchBuild } from './module-hooks.ts';
 import type { LocalRuntime } from './runtime.ts';
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
-import type { NotificationDecl } from '../manifest.ts';
+import type { NotificationDecl } from '../infra/manifest.ts';
 import type { Invoke } from './functions.ts';
 import type { S3ObjectListener } from './s3/server.ts';
 

@@ -3,8 +3,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
-import { resetConfig } from '../../shared/config.ts';
-import { type Manifest, manifest as platformManifest } from '../manifest.ts';
+import { type Manifest, manifest as platformManifest } from '../infra/manifest.ts';
+import { resetConfig } from '../shared/config.ts';
 import { LocalEventBus, startEventBridgeEndpoint } from './event-bus.ts';
 import { createInvoker, type Invoke } from './functions.ts';
 import { type CompiledRoute, startGateway } from './gateway.ts';
@@ -69,7 +69,7 @@ export interface LocalRuntime {
   stop(): Promise<void>;
 }
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Embedded-server URLs this module put in QDRANT_URL: not a user's Qdrant for the next runtime. */
 const embeddedQdrantUrls = new Set<string>();

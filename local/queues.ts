@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSMessageAttribute, SQSRecord, SQSRecordAttributes } from 'aws-lambda';
 import { z } from 'zod';
-import type { Manifest, QueueDecl } from '../manifest.ts';
+import type { Manifest, QueueDecl } from '../infra/manifest.ts';
 
 /**
  * The manifest's queues on the local SQS emulator (fauxqs), and their consumers polled the way
