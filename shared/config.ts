@@ -43,7 +43,8 @@ export type Env = z.infer<typeof EnvSchema>;
 export interface Config {
   stage: string;
   version: string;
-  qdrant: { url: string; apiKey?: string };
+  /** Absent when the function is granted no `qdrant` access (no URL or parameter in its environment). */
+  qdrant?: { url: string; apiKey?: string };
   defaultCollection: string;
   embedder:
     | { provider: 'local'; model: string; dimensions: number }
@@ -96,8 +97,8 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
   const e = parseEnv(env);
   const qdrantUrl =
     e.QDRANT_URL ?? (e.QDRANT_URL_PARAMETER ? await readParameter(e.QDRANT_URL_PARAMETER) : undefined);
-  if (!qdrantUrl) throw new Error('Invalid configuration: QDRANT_URL or QDRANT_URL_PARAMETER must be set');
-  const qdrantApiKey = e.QDRANT_API_KEY_SECRET ? await readSecret(e.QDRANT_API_KEY_SECRET) : undefined;
+  const qdrantApiKey =
+    qdrantUrl && e.QDRANT_API_KEY_SECRET ? await readSecret(e.QDRANT_API_KEY_SECRET) : undefined;
 
   let embedder: Config['embedder'];
   const embedding = embeddingSettings(e);
@@ -117,7 +118,7 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
   return {
     stage: e.STAGE,
     version: e.SERVICE_VERSION,
-    qdrant: { url: qdrantUrl, ...(qdrantApiKey ? { apiKey: qdrantApiKey } : {}) },
+    ...(qdrantUrl ? { qdrant: { url: qdrantUrl, ...(qdrantApiKey ? { apiKey: qdrantApiKey } : {}) } } : {}),
     defaultCollection: e.DEFAULT_COLLECTION,
     embedder,
     maxBodyBytes: e.MAX_BODY_BYTES,
