@@ -1,4 +1,3 @@
-import { manifest } from '../../infra/manifest.ts';
 import {
   createEventBus,
   createMigrationDeadLetters,
@@ -10,19 +9,47 @@ import type { Config } from '../config.ts';
 import { createEmbedder } from '../embeddings/index.ts';
 import { getQdrantClient } from '../vectors/clients.ts';
 import { MigrationService } from './service.ts';
+import { EVENT_SOURCE, MIGRATION_QUEUE } from './settings.ts';
 
-/** The migration service of a configuration, on the platform's adapters. */
+/**
+ * The migration service of a configuration, on the platform's adapters. Each adapter is built when
+ * first used: a function is granted only what its operations touch (the worker sends no message,
+ * listing jobs reads no export), so building one it does not use would fail for want of its variable.
+ */
 export function migrationService(config: Config): MigrationService {
+  const objects = once(() => createObjectStore(config));
+  const queue = once(() => createMigrationQueue(config));
+  const bus = once(() => createEventBus(config));
+  const state = once(() => createStateStore(config));
+  const qdrant = once(() => getQdrantClient(config.qdrant));
   return new MigrationService({
-    objects: createObjectStore(config),
-    queue: createMigrationQueue(config),
-    bus: createEventBus(config),
-    state: createStateStore(config),
-    qdrant: getQdrantClient(config.qdrant),
+    get objects() {
+      return objects();
+    },
+    get queue() {
+      return queue();
+    },
+    get bus() {
+      return bus();
+    },
+    get state() {
+      return state();
+    },
+    get qdrant() {
+      return qdrant();
+    },
     embedder: () => createEmbedder(config.embedder),
-    eventSource: manifest.eventSource,
-    maxReceiveCount: manifest.queues.migrations.maxReceiveCount,
+    eventSource: EVENT_SOURCE,
+    maxReceiveCount: MIGRATION_QUEUE.maxReceiveCount,
     // Only the redrive function is given the dead-letter queue (and the right to read it).
     ...(config.migrationDeadLetterQueueUrl ? { deadLetters: () => createMigrationDeadLetters(config) } : {}),
   });
+}
+
+function once<T>(build: () => T): () => T {
+  let value: T | undefined;
+  return () => {
+    value ??= build();
+    return value;
+  };
 }
