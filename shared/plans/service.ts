@@ -32,6 +32,9 @@ import type {
  * plan is read, parsed and compared with what is stored before the first write, so bad input or
  * an incompatible collection changes nothing. A failure during the writes (Qdrant down) may leave the plan half updated;
  * posting it again converges, as every step compares against what is stored.
+ *
+ * Adapters are built on first use: a function that never touches one needs no configuration
+ * (nor access) for it; e.g. listing plans and reading progress need the state store alone.
  */
 
 export const TASKS_COLLECTION = 'roadmap_tasks';
@@ -150,11 +153,12 @@ export interface TaskHit {
   plan: { id: string; planId: string; title: string | null };
 }
 
+/** Each adapter is built by its function on first use, and once per service. */
 export interface PlanServiceOptions {
-  qdrant: QdrantClient;
+  qdrant: () => QdrantClient;
   /** Called only to embed (index, search): reads never build one. */
   embedder: () => Embedder;
-  state: StateStore;
+  state: () => StateStore;
   /** The exports bucket, for plans given by S3 key. */
   objects: () => ObjectStore;
   collection?: string;
@@ -271,6 +275,15 @@ function summaryOf(record: PlanRecord): PlanSummary {
   };
 }
 
+/** `build`, called once on first use. */
+function once<T>(build: () => T): () => T {
+  let built: { value: T } | undefined;
+  return () => {
+    built ??= { value: build() };
+    return built.value;
+  };
+}
+
 function withPaths(headings: HeadingsOutline['headings']): PlanHeading[] {
   const out: PlanHeading[] = [];
   for (const heading of headings) {
@@ -281,24 +294,39 @@ function withPaths(headings: HeadingsOutline['headings']): PlanHeading[] {
 }
 
 export class PlanService {
-  readonly #qdrant: QdrantClient;
-  readonly #vectors: VectorService;
+  readonly #qdrantClient: () => QdrantClient;
+  readonly #vectorService: () => VectorService;
   readonly #embedder: () => Embedder;
-  readonly #state: StateStore;
+  readonly #stateStore: () => StateStore;
   readonly #objects: () => ObjectStore;
   readonly #collection: string;
 
   constructor(options: PlanServiceOptions) {
-    this.#qdrant = options.qdrant;
-    this.#embedder = options.embedder;
-    this.#state = options.state;
-    this.#objects = options.objects;
     this.#collection = options.collection ?? TASKS_COLLECTION;
-    this.#vectors = new VectorService({
-      qdrant: options.qdrant,
-      embedder: options.embedder,
-      defaultCollection: this.#collection,
-    });
+    this.#qdrantClient = once(options.qdrant);
+    this.#embedder = options.embedder;
+    this.#stateStore = once(options.state);
+    this.#objects = once(options.objects);
+    this.#vectorService = once(
+      () =>
+        new VectorService({
+          qdrant: this.#qdrantClient(),
+          embedder: options.embedder,
+          defaultCollection: this.#collection,
+        }),
+    );
+  }
+
+  get #qdrant(): QdrantClient {
+    return this.#qdrantClient();
+  }
+
+  get #vectors(): VectorService {
+    return this.#vectorService();
+  }
+
+  get #state(): StateStore {
+    return this.#stateStore();
   }
 
   get collection(): string {

@@ -109,9 +109,9 @@ let recorder: ReturnType<typeof recordExchanges>;
 
 function service(collection = TASKS_COLLECTION, withEmbedder: Embedder = embedder): PlanService {
   return new PlanService({
-    qdrant: getQdrantClient({ url: server.url }),
+    qdrant: () => getQdrantClient({ url: server.url }),
     embedder: () => withEmbedder,
-    state,
+    state: () => state,
     objects: () => objects,
     collection,
   });
