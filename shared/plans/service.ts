@@ -6,6 +6,7 @@ import type { ObjectStore, StateStore } from '../ports.ts';
 import { qdrantCall } from '../vectors/qdrant-errors.ts';
 import type { Filter } from '../vectors/schemas.ts';
 import { recordedEmbedding, VectorService } from '../vectors/service.ts';
+import { PlanLease } from './lease.ts';
 import { parsePlan } from './parser.ts';
 import { planIdProblem, toUrlId } from './plan-id.ts';
 import { MAX_PLAN_BYTES, type SearchTasksBody } from './schemas.ts';
@@ -32,6 +33,9 @@ import type {
  * plan is read, parsed and compared with what is stored before the first write, so bad input or
  * an incompatible collection changes nothing. A failure during the writes (Qdrant down) may leave the plan half updated;
  * posting it again converges, as every step compares against what is stored.
+ *
+ * Indexing and deleting a plan hold its lease (`lease.ts`) from before that comparison to their
+ * last write: a second writer of the same plan meanwhile is refused (409) rather than interleaved.
  *
  * Adapters are built on first use: a function that never touches one needs no configuration
  * (nor access) for it; e.g. listing plans and reading progress need the state store alone.
@@ -340,10 +344,22 @@ export class PlanService {
     if (problem !== undefined) throw ValidationError.field('planId', problem);
     const { content, source } = await this.#read(request);
     const doc = parsePlan(content, { planId });
-    const collection = this.#collection;
-
-    // Reads and comparisons: nothing below changes stored data until the first upsert.
     const embedding = await this.#ensureCollection();
+    const lease = await PlanLease.acquire(this.#state, planId, 'planId');
+    return lease.around(() => this.#index(doc, content, source, embedding, lease));
+  }
+
+  /** Brings the stored plan up to `doc`, holding the plan's lease. */
+  async #index(
+    doc: PlanDocument,
+    content: string | Uint8Array,
+    source: PlanSource,
+    embedding: { model: string; dimensions: number },
+    lease: PlanLease,
+  ): Promise<IndexReport> {
+    const { planId } = doc;
+    const collection = this.#collection;
+    // Reads and comparisons: nothing below changes stored data until the first upsert.
     const [stored, previous] = await Promise.all([
       this.#storedTasks(planId),
       this.#state.get<PlanRecord>(PLAN_PK, planId),
@@ -377,7 +393,10 @@ export class PlanService {
       tasks: JSON.stringify(tasksOutline(doc.tasks)),
     };
     const outlineHash = sha256(`${parts.headings}\n${parts.tasks}`);
-    const keepOutline = previous?.value.outline.hash === outlineHash;
+    // An outline found incomplete (chunks lost to an interrupted or, before leases, concurrent
+    // index) is written again, or the plan would stay unreadable.
+    const keepOutline =
+      previous?.value.outline.hash === outlineHash && (await this.#outlineComplete(previous.value));
     const chunks: Record<OutlinePart, string[]> = keepOutline
       ? { headings: [], tasks: [] }
       : {
@@ -414,6 +433,7 @@ export class PlanService {
     // the memory a large plan needs (vectors are fetched and embedded one batch at a time).
     for (let start = 0; start < toEmbed.length; start += WRITE_BATCH) {
       const batch = toEmbed.slice(start, start + WRITE_BATCH);
+      await lease.keep();
       await this.#vectors.upsert({
         collection,
         points: batch.map((payload) => ({
@@ -426,6 +446,7 @@ export class PlanService {
     }
     for (let start = 0; start < toRewrite.length; start += WRITE_BATCH) {
       const batch = toRewrite.slice(start, start + WRITE_BATCH);
+      await lease.keep();
       const vectors = await this.#vectorsOf(batch.map((payload) => payload.id));
       await this.#vectors.upsert({
         collection,
@@ -438,8 +459,10 @@ export class PlanService {
       });
     }
     for (let start = 0; start < removedIds.length; start += WRITE_BATCH) {
+      await lease.keep();
       await this.#vectors.deletePoints({ collection, ids: removedIds.slice(start, start + WRITE_BATCH) });
     }
+    await lease.keep();
     if (!keepOutline) {
       for (const part of ['headings', 'tasks'] as const) {
         const prefix = outlinePrefix(planId, record.outline.revision, part);
@@ -448,7 +471,9 @@ export class PlanService {
         }
       }
     }
+    await lease.keep();
     await this.#state.put(PLAN_PK, planId, record);
+    // Every other revision: the previous one, and any left by an interrupted index.
     if (!keepOutline) await this.#deleteOutlines(planId, record.outline.revision);
 
     return {
@@ -523,6 +548,11 @@ export class PlanService {
 
   /** Removes a plan's points, outline and record. */
   async deletePlan(planId: string): Promise<{ id: string; planId: string; deleted: { tasks: number } }> {
+    const lease = await PlanLease.acquire(this.#state, planId, 'id');
+    return lease.around(() => this.#delete(planId));
+  }
+
+  async #delete(planId: string): Promise<{ id: string; planId: string; deleted: { tasks: number } }> {
     const record = await this.#state.get<PlanRecord>(PLAN_PK, planId);
     let tasks = 0;
     try {
@@ -760,6 +790,17 @@ export class PlanService {
       }
       if (attempt > 0) throw new ConflictError(`plan "${planId}" is being re-indexed; retry`);
     }
+  }
+
+  /** Whether every chunk of the record's outline is stored. */
+  async #outlineComplete(record: PlanRecord): Promise<boolean> {
+    for (const part of ['headings', 'tasks'] as const) {
+      const chunks = await this.#state.list<unknown>(OUTLINE_PK, {
+        prefix: outlinePrefix(record.planId, record.outline.revision, part),
+      });
+      if (chunks.length !== record.outline.chunks[part]) return false;
+    }
+    return true;
   }
 
   /** One part of a plan's outline, or undefined when its chunks are not all there. */
