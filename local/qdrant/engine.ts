@@ -106,13 +106,23 @@ function mergeDiff(base: Record<string, unknown>, diff: HnswDiff | OptimizersDif
   return out;
 }
 
-export function validateCollectionName(name: string, field = 'name'): void {
-  if (name.length < 1 || name.length > 255) {
-    throw validationError([`${field}: length must be between 1 and 255`], 'path parameters');
+/** Qdrant's check of a collection name on every route: 1 to 255 characters (code points). */
+export function checkCollectionPath(name: string, field = 'name', where = 'path parameters'): void {
+  const length = [...name].length;
+  if (length < 1 || length > 255) {
+    throw validationError(
+      [`${field}: value ${JSON.stringify(name)} invalid, must be from 1 to 255 characters`],
+      where,
+    );
   }
+}
+
+/** A new collection or alias name: also none of the characters Qdrant forbids in new names. */
+export function validateCollectionName(name: string, field = 'name', where = 'path parameters'): void {
+  checkCollectionPath(name, field, where);
   const bad = FORBIDDEN_NAME_CHARS.find((char) => name.includes(char));
   if (bad !== undefined) {
-    throw validationError([`${field}: collection name cannot contain "${bad}" char`], 'path parameters');
+    throw validationError([`${field}: collection name cannot contain "${bad}" char`], where);
   }
 }
 
@@ -343,10 +353,10 @@ export class QdrantEngine {
   updateAliases(actions: AliasAction[]): Promise<void> {
     return this.catalog(async () => {
       const next = new Map(this.aliases);
-      for (const action of actions) {
+      for (const [i, action] of actions.entries()) {
         if ('create_alias' in action) {
           const { collection_name, alias_name } = action.create_alias;
-          validateCollectionName(alias_name, 'alias_name');
+          validateCollectionName(alias_name, `actions[${i}].create_alias.alias_name`, 'JSON body');
           if (!this.entries.has(collection_name)) throw collectionNotFound(collection_name);
           if (this.entries.has(alias_name))
             throw alreadyExists(`Collection \`${alias_name}\` already exists!`);
@@ -357,7 +367,7 @@ export class QdrantEngine {
           const { old_alias_name, new_alias_name } = action.rename_alias;
           const target = next.get(old_alias_name);
           if (target === undefined) throw notFound(`Alias ${old_alias_name} does not exists!`);
-          validateCollectionName(new_alias_name, 'new_alias_name');
+          validateCollectionName(new_alias_name, `actions[${i}].rename_alias.new_alias_name`, 'JSON body');
           if (this.entries.has(new_alias_name))
             throw alreadyExists(`Collection \`${new_alias_name}\` already exists!`);
           next.delete(old_alias_name);

@@ -877,6 +877,16 @@ function parseKey(value: unknown, path: string): Path {
   return withSteps(value, steps);
 }
 
+/** Whether `text` is a payload key in Qdrant's JSON path syntax (as field names must be). */
+export function isPayloadKey(text: string): boolean {
+  try {
+    parseKey(text, '');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const MISSING = Symbol('missing');
 
 function step(value: unknown, s: Step): unknown {

@@ -10,7 +10,7 @@ import {
   type QueryInput,
   type UpsertPoint,
 } from './collection.ts';
-import { QdrantEngine, type QdrantEngineOptions } from './engine.ts';
+import { checkCollectionPath, QdrantEngine, type QdrantEngineOptions } from './engine.ts';
 import {
   collectionNotFound,
   formatError,
@@ -20,7 +20,7 @@ import {
   validationError,
   wrongInput,
 } from './errors.ts';
-import { compileFilter, FilterError } from './filter.ts';
+import { compileFilter, FilterError, isPayloadKey } from './filter.ts';
 import { type PointId, parsePointId } from './ids.ts';
 import { type Payload, parseKeyPath } from './payload.ts';
 import {
@@ -304,16 +304,18 @@ async function handle(
   const started = performance.now();
   const elapsed = (): number => (performance.now() - started) / 1000;
   const method = request.method ?? 'GET';
-  const url = new URL(request.url ?? '/', 'http://localhost');
+  // The request target is split by hand: a URL parser would resolve `.` and `..` segments
+  // (`/collections/x/index/..` would become `/collections/x`), and Qdrant matches paths literally.
+  const target = request.url ?? '/';
+  const queryAt = target.indexOf('?');
+  const pathname = queryAt < 0 ? target : target.slice(0, queryAt);
+  const query = new URLSearchParams(queryAt < 0 ? '' : target.slice(queryAt + 1));
   let segments: string[];
   try {
-    segments = url.pathname
-      .split('/')
-      .filter((part) => part !== '')
-      .map(decodeURIComponent);
+    segments = pathname.slice(1).split('/').map(decodeURIComponent);
   } catch {
     send(response, 400, {
-      status: { error: `Bad request: malformed path ${url.pathname}` },
+      status: { error: `Bad request: malformed path ${pathname}` },
       time: elapsed(),
     });
     return;
@@ -321,22 +323,25 @@ async function handle(
   const collectionName = segments[0] === 'collections' ? segments[1] : undefined;
   try {
     const body = method === 'GET' || method === 'HEAD' ? Buffer.alloc(0) : await readBody(request);
-    const matched = findRoute(method, segments);
+    const matched = pathname.startsWith('/') ? findRoute(method, segments) : undefined;
     if (matched === undefined) {
       send(response, 404, {
-        status: { error: `Not found: no route for ${method} ${url.pathname}` },
+        status: { error: `Not found: no route for ${method} ${pathname}` },
         time: elapsed(),
       });
       return;
     }
     if (typeof matched === 'number') {
       send(response, matched, {
-        status: { error: `Method ${method} is not allowed on ${url.pathname}` },
+        status: { error: `Method ${method} is not allowed on ${pathname}` },
         time: elapsed(),
       });
       return;
     }
-    const outcome = await matched({ engine, segments, body, query: url.searchParams });
+    // Path parameters, then query parameters, then the body: the order Qdrant checks them in.
+    if (matched.pattern[1] === '{name}') checkCollectionPath(segments[1]!);
+    if (method !== 'GET') checkTimeout(query);
+    const outcome = await matched.handler({ engine, segments, body });
     if (outcome instanceof RawAnswer) {
       send(response, 200, outcome.body, outcome.contentType);
       return;
@@ -362,29 +367,59 @@ interface Context {
   engine: QdrantEngine;
   segments: string[];
   body: Buffer;
-  query: URLSearchParams;
 }
 
 type Handler = (context: Context) => unknown;
 
 /* ------------------------------------------------------------------ routes ------------ */
 
-const ROUTES: { pattern: string[]; method: string; handler: Handler }[] = [];
-
-function route(method: string, path: string, handler: Handler): void {
-  ROUTES.push({ method, pattern: path.split('/').filter((part) => part !== ''), handler });
+interface Route {
+  method: string;
+  /** Path segments; `{…}` matches any non-empty segment. */
+  pattern: string[];
+  handler: Handler;
 }
 
-/** The handler for a request, 405 when the path exists with other methods, undefined when unknown. */
-function findRoute(method: string, segments: string[]): Handler | 405 | undefined {
+const ROUTES: Route[] = [];
+
+function route(method: string, path: string, handler: Handler): void {
+  ROUTES.push({ method, pattern: path.slice(1).split('/'), handler });
+}
+
+/** The route of a request, 405 when the path exists with other methods, undefined when unknown. */
+function findRoute(method: string, segments: string[]): Route | 405 | undefined {
   let pathMatched = false;
   for (const candidate of ROUTES) {
     if (candidate.pattern.length !== segments.length) continue;
-    if (!candidate.pattern.every((part, i) => part.startsWith('{') || part === segments[i])) continue;
+    const matches = candidate.pattern.every((part, i) =>
+      part.startsWith('{') ? segments[i] !== '' : part === segments[i],
+    );
+    if (!matches) continue;
     pathMatched = true;
-    if (candidate.method === method) return candidate.handler;
+    if (candidate.method === method) return candidate;
   }
   return pathMatched ? 405 : undefined;
+}
+
+/**
+ * Qdrant's `timeout` query parameter (seconds, at least 1), which every route of this server
+ * that is not a GET takes. It is checked, not applied: nothing here runs long enough to need it.
+ */
+function checkTimeout(query: URLSearchParams): void {
+  const raw = query.get('timeout');
+  if (raw === null) return;
+  const deserialize = (reason: string) =>
+    new QdrantApiError(
+      400,
+      'QDRANT_FORMAT_ERROR',
+      `Deserialize error in query parameters: timeout: ${reason}`,
+    );
+  if (raw === '') throw deserialize('cannot parse integer from empty string');
+  if (!/^\+?\d+$/.test(raw)) throw deserialize('invalid digit found in string');
+  const value = BigInt(raw);
+  if (value >= 2n ** 64n) throw deserialize('number too large to fit in target type');
+  if (value < 1n)
+    throw validationError([`timeout: value ${value} invalid, must be 1 or larger`], 'query parameters');
 }
 
 const name = (context: Context): string => context.segments[1]!;
@@ -432,8 +467,17 @@ route('PUT', '/collections/{name}/index', async (context) => {
   return updateResult(await collection.createIndex(body.field_name, schema));
 });
 route('DELETE', '/collections/{name}/index/{field}', async (context) => {
+  const field = context.segments[3]!;
+  // Qdrant reads the segment as a JsonPath before looking the collection up (`..` is none).
+  if (!isPayloadKey(field)) {
+    throw new QdrantApiError(
+      400,
+      'QDRANT_FORMAT_ERROR',
+      `Deserialize error in path parameters: Invalid json path: '${field}' at field_name`,
+    );
+  }
   const collection = context.engine.collection(name(context));
-  return updateResult(await collection.deleteIndex(context.segments[3]!));
+  return updateResult(await collection.deleteIndex(field));
 });
 
 route('GET', '/collections/{name}/points/{id}', (context) => {
