@@ -1,7 +1,7 @@
 /**
  * Small helpers of the migration job: a compact set of chunk indexes (kept in the job item, so
- * that counting a chunk's outcome is idempotent without one write per chunk elsewhere) and the
- * cosine similarity used by verification.
+ * that counting a chunk's outcome is idempotent without one write per chunk elsewhere), the
+ * cosine similarity used by verification, and a bounded parallel loop.
  */
 
 /** A set of small non-negative integers as a base64 bitmap (1 bit per chunk: 100k chunks ≈ 17 KB). */
@@ -33,4 +33,17 @@ export function cosine(a: readonly number[], b: readonly number[]): number {
   }
   if (na === 0 || nb === 0) return na === nb ? 1 : 0;
   return dot / Math.sqrt(na * nb);
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+export async function forEachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const run = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
 }

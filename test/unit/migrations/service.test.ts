@@ -10,7 +10,7 @@ import { createEmbedder } from '#shared/embeddings/index.ts';
 import { ConflictError, UpstreamError } from '#shared/errors.ts';
 import { toPointId } from '#shared/ids.ts';
 import { CreateMigrationBodySchema, chunkPointsKey, type JobRecord } from '#shared/migrations/model.ts';
-import { type MigrationReport, MigrationService } from '#shared/migrations/service.ts';
+import { type MigrationDeps, type MigrationReport, MigrationService } from '#shared/migrations/service.ts';
 import { getQdrantClient } from '#shared/vectors/clients.ts';
 import { exportRecords, jsonArrayExport, jsonlExport, legacyExport } from './exports.ts';
 import { MemoryBus, MemoryObjects, MemoryQueue } from './harness.ts';
@@ -29,8 +29,8 @@ let bus: MemoryBus;
 let state: FileStateStore;
 let testNo = 0;
 
-function service(overrides: { qdrant?: QdrantClient } = {}): MigrationService {
-  return new MigrationService({
+function deps(overrides: { qdrant?: QdrantClient } = {}): MigrationDeps {
+  return {
     objects,
     queue,
     bus,
@@ -40,7 +40,26 @@ function service(overrides: { qdrant?: QdrantClient } = {}): MigrationService {
     eventSource: 'test',
     maxReceiveCount: 3,
     retryDelaysMs: [1, 1],
-  });
+  };
+}
+
+type Adapter = 'objects' | 'queue' | 'bus' | 'state' | 'qdrant' | 'embedder';
+
+/** A service whose adapters outside `granted` throw when touched, as in a function without that access. */
+function grantedOnly(granted: Adapter[]): MigrationService {
+  const all = deps();
+  const refuse = (name: string) => () => {
+    throw new Error(`${name} touched without access`);
+  };
+  const out = { ...all, embedder: granted.includes('embedder') ? all.embedder : refuse('embedder') };
+  for (const name of ['objects', 'queue', 'bus', 'state', 'qdrant'] as const) {
+    if (!granted.includes(name)) Object.defineProperty(out, name, { get: refuse(name) });
+  }
+  return new MigrationService(out);
+}
+
+function service(overrides: { qdrant?: QdrantClient } = {}): MigrationService {
+  return new MigrationService(deps(overrides));
 }
 
 const body = (key: string, collection: string, extra: Record<string, unknown> = {}) =>
@@ -134,6 +153,24 @@ describe('a migration job', () => {
     expect(bus.types()[0]).toBe('MigrationStarted');
     expect(bus.types().filter((t) => t === 'MigrationChunkCompleted')).toHaveLength(planned.chunks.total);
     expect(bus.types().at(-1)).toBe('MigrationCompleted');
+  });
+
+  it("touches only the adapters of each operation's function", async () => {
+    await objects.put('exports/v1.jsonl', jsonlExport({ vectors: 6, texts: 2, dimensions: DIM }));
+    const v1 = (await service().start(body('exports/v1.jsonl', 'grants', { chunkBytes: 4096 }))).job;
+    const worker = grantedOnly(['objects', 'bus', 'state', 'qdrant', 'embedder']);
+    await runWorkers(worker);
+    await objects.put('exports/v1.jsonl', jsonlExport({ vectors: 7, texts: 0, dimensions: DIM }));
+    const v2 = (await service().start(body('exports/v1.jsonl', 'grants', { chunkBytes: 4096 }))).job;
+    await runWorkers(worker);
+    expect((await job(v2.id)).status).toBe('completed');
+
+    const reader = grantedOnly(['state']);
+    expect((await reader.list(10)).map((j) => j.id)).toEqual([v2.id, v1.id]);
+    expect((await reader.get(v1.id)).chunkList.length).toBe(v1.chunks.total);
+    expect(await grantedOnly(['state', 'qdrant', 'bus']).rollback(v2.id)).toMatchObject({
+      status: 'rolled-back',
+    });
   });
 
   it('is idempotent: the same upload is the same job, and every message delivered twice counts once', async () => {
@@ -378,14 +415,7 @@ describe('a migration job', () => {
     // The chunk's message is dead-lettered beside another job's and a stray one: only its own goes.
     const deadLetters: unknown[] = [messages[0], { ...messages[0]!, jobId: '0123456789abcdef' }, 'stray'];
     const redriving = new MigrationService({
-      objects,
-      queue,
-      bus,
-      state,
-      qdrant,
-      embedder: () => embedder,
-      eventSource: 'test',
-      maxReceiveCount: 3,
+      ...deps(),
       deadLetters: () => ({
         remove: async (matches) => {
           const before = deadLetters.length;

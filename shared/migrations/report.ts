@@ -1,0 +1,84 @@
+import type { ExportFormat } from '../exports/formats.ts';
+import type { RecordReject } from '../exports/records.ts';
+import type { PointId } from '../ids.ts';
+import { type Counts, type JobRecord, MAX_REPORTED_DUPLICATES, MAX_REPORTED_REJECTS } from './model.ts';
+
+/** The report of an ended job, kept at `migrations/<jobId>/report.json` in the exports bucket. */
+export interface MigrationReport {
+  jobId: string;
+  key: string;
+  etag: string;
+  format?: ExportFormat;
+  target: string;
+  collection: string;
+  dryRun: boolean;
+  status: 'completed' | 'failed';
+  reason?: string;
+  counts: Counts & { points: number; plannedRecords: number; rejectRatio: number; rejectThreshold: number };
+  rejects: { total: number; listed: RecordReject[] };
+  duplicates: { ids: number; occurrences: number; listed: Array<{ id: PointId; offsets: number[] }> };
+  verification: Verification;
+  alias?: { name: string; collection: string; previous?: string };
+  timings: { startedAt?: string; completedAt: string; seconds: number; recordsPerSecond: number };
+}
+
+export interface Verification {
+  countsMatch: boolean;
+  pointsInCollection?: number;
+  sampled: number;
+  minCosine?: number;
+  mismatches: Array<{ id: PointId; offset: number; reason: string }>;
+  passed: boolean;
+}
+
+/** What the finalizer found, or why the job ends without verification. */
+export interface Outcome {
+  reason?: string;
+  rejects: RecordReject[];
+  duplicates?: Array<{ id: PointId; offsets: number[] }>;
+  points?: number;
+  verification?: Verification;
+  rejectRatio?: number;
+}
+
+export function buildReport(
+  job: JobRecord,
+  outcome: Outcome,
+  end: { reason: string | undefined; alias: MigrationReport['alias']; completedAt: string },
+): MigrationReport {
+  const { reason, alias, completedAt } = end;
+  const seconds = job.startedAt ? (Date.parse(completedAt) - Date.parse(job.startedAt)) / 1000 : 0;
+  const duplicates = outcome.duplicates ?? [];
+  return {
+    jobId: job.id,
+    key: job.key,
+    etag: job.etag,
+    ...(job.format ? { format: job.format } : {}),
+    target: job.target,
+    collection: job.collection,
+    dryRun: job.dryRun,
+    status: reason === undefined ? 'completed' : 'failed',
+    ...(reason ? { reason } : {}),
+    counts: {
+      ...job.counts,
+      points: outcome.points ?? 0,
+      plannedRecords: job.plannedRecords,
+      rejectRatio: outcome.rejectRatio ?? (job.counts.records ? job.counts.rejected / job.counts.records : 0),
+      rejectThreshold: job.rejectThreshold,
+    },
+    rejects: { total: job.counts.rejected, listed: outcome.rejects.slice(0, MAX_REPORTED_REJECTS) },
+    duplicates: {
+      ids: duplicates.length,
+      occurrences: duplicates.reduce((n, d) => n + d.offsets.length, 0),
+      listed: duplicates.slice(0, MAX_REPORTED_DUPLICATES),
+    },
+    verification: outcome.verification ?? { countsMatch: false, sampled: 0, mismatches: [], passed: false },
+    ...(alias ? { alias } : {}),
+    timings: {
+      ...(job.startedAt ? { startedAt: job.startedAt } : {}),
+      completedAt,
+      seconds,
+      recordsPerSecond: seconds > 0 ? Math.round(job.counts.records / seconds) : job.counts.records,
+    },
+  };
+}
