@@ -40,7 +40,7 @@ const VARIATION_SELECTOR = 0xfe0f;
 /** A checkbox or status symbol found in a line. */
 export interface StatusMark {
   status: TaskStatus;
-  /** Offset of the text after the mark and its spacing. */
+  /** Offset of the text after the mark and its spacing (before them, for a trailing mark). */
   rest: number;
 }
 
@@ -66,6 +66,26 @@ export function readSymbol(s: string, from: number): StatusMark | null {
   let i = from + (cp > 0xffff ? 2 : 1);
   if (s.charCodeAt(i) === VARIATION_SELECTOR) i++;
   return { status, rest: skipSpace(s, i) };
+}
+
+/**
+ * A status symbol ending `s` (trailing spaces aside), as steps carry theirs (`Micro-étape 1.2 : … ✅`):
+ * its status and `rest`, the end of the text before it (its spacing excluded); or null.
+ */
+export function readTrailingSymbol(s: string): StatusMark | null {
+  let end = s.length;
+  while (end > 0 && (s[end - 1] === ' ' || s[end - 1] === '\t')) end--;
+  if (s.charCodeAt(end - 1) === VARIATION_SELECTOR) end--;
+  const last = s.charCodeAt(end - 1);
+  const start = last >= 0xdc00 && last <= 0xdfff ? end - 2 : end - 1;
+  if (start < 0 || !(s.charCodeAt(start) >= FIRST_SYMBOL)) return null;
+  const cp = s.codePointAt(start)!;
+  const status = SYMBOL_STATUS.get(cp);
+  // The code point must span exactly to `end` (not a lone surrogate after a symbol).
+  if (status === undefined || start + (cp > 0xffff ? 2 : 1) !== end) return null;
+  let rest = start;
+  while (rest > 0 && (s[rest - 1] === ' ' || s[rest - 1] === '\t')) rest--;
+  return { status, rest };
 }
 
 export function skipSpace(s: string, from: number): number {

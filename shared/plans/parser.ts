@@ -14,6 +14,7 @@ import {
   readStep,
   readSymbol,
   readTags,
+  readTrailingSymbol,
   skipSpace,
 } from './inline.ts';
 import { nextDamage, repairMojibake } from './mojibake.ts';
@@ -40,7 +41,8 @@ export type * from './types.ts';
  * - ATX headings (`#` to any depth: plans go past CommonMark's 6), with an optional checkbox or
  *   status symbol and a leading number (`1.2`, `Phase 3`); setext headings are not recognised;
  * - tasks: list items (`-`, `*`, `+`, `1.`, `1)`) with a checkbox, or with a status symbol instead,
- *   or naming an `Étape`/`Micro-étape`; and lines that start with a status symbol (`☐ Build…`);
+ *   or naming an `Étape`/`Micro-étape` (with its status as a symbol at its start or end, else
+ *   todo); and lines that start with a status symbol (`☐ Build…`);
  *   nested by the column of their marker (tabs to multiples of 4); blockquote markers are skipped;
  * - "Progression: N%" lines, attached to the current heading;
  * - bracketed numbered TOC lines (`- [2] Phase 2: …`) as navigation.
@@ -448,7 +450,11 @@ class PlanParser {
       } else if (toc !== null) {
         this.toc.push({ number: toc[1]!, text: collapseSpace(toc[2]!), line: n });
       } else if (readStep(rest) !== null) {
-        task = this.addTask(n, col, 'todo', 'step', rest, parent);
+        // A step's status is the symbol it ends with, if any; it is dropped from the text, so that
+        // marking a step done keeps its id.
+        const mark = readTrailingSymbol(rest);
+        const text = mark === null ? rest : rest.slice(0, mark.rest);
+        task = this.addTask(n, col, mark?.status ?? 'todo', 'step', text, parent);
       } else {
         this.progress(rest, n);
       }

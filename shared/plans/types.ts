@@ -13,7 +13,10 @@ export type TaskMarker =
   | 'checkbox'
   /** A status symbol instead of a checkbox: `- ✅ …`, `☐ …` at the start of a line. */
   | 'symbol'
-  /** A bullet naming a step with neither checkbox nor symbol: `- Étape 2 : …`, `- Micro-étape 1.2 : …`. */
+  /**
+   * A bullet naming a step with neither checkbox nor leading symbol: `- Étape 2 : …`,
+   * `- Micro-étape 1.2 : … ✅` (its status from a symbol at its end, else `todo`).
+   */
   | 'step';
 
 export type TaskPriority = 'P0' | 'P1' | 'P2' | 'P3';

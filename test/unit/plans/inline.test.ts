@@ -8,6 +8,7 @@ import {
   readExplicitId,
   readPriority,
   readTags,
+  readTrailingSymbol,
 } from '#shared/plans/inline.ts';
 
 describe('readExplicitId', () => {
@@ -31,6 +32,51 @@ describe('readExplicitId', () => {
     ]) {
       expect(readExplicitId(text)).toBeNull();
     }
+  });
+});
+
+describe('readTrailingSymbol', () => {
+  it('reads the status symbol a text ends with, its variation selector and spacing aside', () => {
+    expect(readTrailingSymbol('Étape 1 : Ship ✅')).toEqual({ status: 'done', rest: 14 });
+    expect(readTrailingSymbol('Étape 1 : Ship\t✅\uFE0F  ')).toEqual({ status: 'done', rest: 14 });
+    expect(readTrailingSymbol('Étape 1 : Ship 🚧')).toEqual({ status: 'in_progress', rest: 14 });
+    expect(readTrailingSymbol('Étape 1 : Ship ❌')).toEqual({ status: 'blocked', rest: 14 });
+    expect(readTrailingSymbol('✅')).toEqual({ status: 'done', rest: 0 });
+  });
+
+  it('reads nothing but a status symbol at the very end', () => {
+    for (const text of [
+      'Étape 1 : Ship',
+      '✅ Étape 1',
+      'Ship ✅ later',
+      'Ship 😀',
+      'Ship ✅\uDC00',
+      '',
+      ' ',
+    ]) {
+      expect(readTrailingSymbol(text)).toBeNull();
+    }
+  });
+
+  it('never throws, and what it reads ends the text before the symbol', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'grapheme-composite' }),
+        fc.constantFrom('✅', '⏳', '🔲', '⛔️'),
+        (text, symbol) => {
+          const mark = readTrailingSymbol(`${text} ${symbol} `);
+          expect(mark).not.toBeNull();
+          expect(mark!.rest).toBeLessThanOrEqual(text.length);
+          expect(`${text} ${symbol} `.slice(mark!.rest).trim()).toBe(symbol);
+        },
+      ),
+    );
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (text) => {
+        const mark = readTrailingSymbol(text);
+        if (mark !== null) expect(mark.rest).toBeLessThan(text.length);
+      }),
+    );
   });
 });
 

@@ -210,6 +210,54 @@ describe('parsePlan: status symbols and steps', () => {
   });
 });
 
+describe('parsePlan: status markers of steps', () => {
+  const doc = parseFixture('steps');
+
+  it('reads the status of a step from the symbol it starts or ends with, and drops the symbol', () => {
+    expect(doc.tasks.map((t) => [t.line, t.marker, t.status, t.text, t.depth])).toEqual([
+      [7, 'checkbox', 'done', 'Install the logger', 0],
+      [8, 'step', 'done', 'Micro-étape 1.1.1 : Run `go get go.uber.org/zap`', 1],
+      [9, 'step', 'done', 'Micro-étape 1.1.2 : Check the version', 1],
+      [10, 'step', 'done', '**Micro-étape 1.1.3** : Pin it in go.mod', 1],
+      [14, 'step', 'in_progress', 'Étape 2.1 : Design the schema', 0],
+      [15, 'step', 'blocked', 'Étape 2.2 : Write the migration', 0],
+      [16, 'step', 'todo', 'Étape 2.3 : Review it', 0],
+      [17, 'symbol', 'done', 'Micro-étape 2.3.1 : First reviewer', 1],
+      // Only at its end: a symbol inside the text is text.
+      [18, 'step', 'todo', 'Micro-étape 2.3.2 : Second reviewer 🔄 then ✅ later', 1],
+    ]);
+    expect(doc.tasks[3]!.step).toEqual({ kind: 'micro-step', number: '1.1.3' });
+  });
+
+  it('counts them in computed progress: a phase whose every step is marked done is at 100 %', () => {
+    expect(doc.headings[1]!.progress).toMatchObject({
+      total: 4,
+      done: 4,
+      computed: 100,
+      declared: 100,
+      drift: 0,
+    });
+    expect(doc.headings[2]!.progress).toMatchObject({
+      total: 5,
+      done: 1,
+      inProgress: 1,
+      blocked: 1,
+      todo: 2,
+    });
+  });
+
+  it('keeps a step id when its marker changes, and changes its content hash', () => {
+    const planId = 'fixtures/steps.md';
+    const ticked = parsePlan('## A\n- Micro-étape 1.1 : Ship it ✅\n', { planId }).tasks[0]!;
+    const waiting = parsePlan('## A\n- Micro-étape 1.1 : Ship it ⏳\n', { planId }).tasks[0]!;
+    const bare = parsePlan('## A\n- Micro-étape 1.1 : Ship it\n', { planId }).tasks[0]!;
+    expect([ticked.status, waiting.status, bare.status]).toEqual(['done', 'in_progress', 'todo']);
+    expect(ticked.id).toBe(bare.id);
+    expect(waiting.id).toBe(bare.id);
+    expect(new Set([ticked.contentHash, waiting.contentHash, bare.contentHash]).size).toBe(3);
+  });
+});
+
 describe('parsePlan: declared progress', () => {
   const doc = parseFixture('progress');
 

@@ -17,6 +17,7 @@ const FRAGMENTS = [
   '☐ bare symbol',
   '- Étape 2 : step',
   '    - [ ] Micro-étape 2.1 : micro',
+  '  - Micro-étape 2.2 : micro done ✅️',
   '# Title',
   '## 1.2 Section',
   '## [x] 3. Checked heading',

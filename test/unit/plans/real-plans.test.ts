@@ -36,6 +36,17 @@ const LEGACY_STATUS: Record<string, string> = {
   in_progress: 'in_progress',
 };
 
+/**
+ * A task line's status read by patterns independent of the parser: its checkbox, else the status
+ * symbol it starts or ends with (the only symbols these plans use), else todo (a bare step).
+ */
+function lineStatus(line: string): string {
+  const box = /^\s*(?:[-*+]|\d+[.)]) \[([ xX])\]/.exec(line);
+  if (box) return box[1] === ' ' ? 'todo' : 'done';
+  const symbol = /^\s*(?:[-*+] )?([✅☐])|([✅☐])\uFE0F?\s*$/u.exec(line);
+  return (symbol?.[1] ?? symbol?.[2]) === '✅' ? 'done' : 'todo';
+}
+
 function parseReal(name: string): { doc: PlanDocument; bytes: Buffer } {
   const bytes = readFileSync(new URL(name, PLANS));
   return { doc: parsePlan(bytes, { planId: `projet/roadmaps/plans/consolidated/${name}` }), bytes };
@@ -56,6 +67,8 @@ describe.skipIf(!present)('real plans (skipped: ../shared/fixtures/email-sender-
     expectWellFormed(doc, lines);
     // Every task line holds a checkbox or starts with a status symbol.
     for (const task of doc.tasks) expect(lines[task.line - 1]).toMatch(/\[[ xX]\]|^\s*(?:[-*+] )?[✅☐]/u);
+    // So progress counts what the lines say.
+    expect(doc.tasks.map((t) => t.status)).toEqual(doc.tasks.map((t) => lineStatus(lines[t.line - 1]!)));
     // Some real plans repeat nothing, so every id is unique and every occurrence is the first.
     expect(new Set(doc.tasks.map((t) => t.id)).size).toBe(doc.tasks.length);
   });

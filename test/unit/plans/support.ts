@@ -5,7 +5,15 @@ import type { PlanDocument } from '#shared/plans/parser.ts';
 
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
-export const FIXTURE_NAMES = ['nested', 'symbols', 'progress', 'structure', 'fences', 'repeats'] as const;
+export const FIXTURE_NAMES = [
+  'nested',
+  'symbols',
+  'steps',
+  'progress',
+  'structure',
+  'fences',
+  'repeats',
+] as const;
 
 /** One of the plans authored for these tests, as LF text. */
 export function fixture(name: (typeof FIXTURE_NAMES)[number]): string {
