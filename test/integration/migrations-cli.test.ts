@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
 import { type MigrateOptions, migrateFile, UsageError } from '../../scripts/migrate.ts';
+import { LEGACY_SAMPLE as FIXTURE, LEGACY_SAMPLE_RELATIVE } from '../unit/exports/support.ts';
 import { exportRecords, legacyExport } from '../unit/migrations/exports.ts';
 
 /**
@@ -15,7 +16,6 @@ import { exportRecords, legacyExport } from '../unit/migrations/exports.ts';
  */
 
 const DIM = 384;
-const FIXTURE = '/work/shared/fixtures/email-sender-1/task_vectors.RECONSTRUCTED-sample.json';
 
 let dir: string;
 let runtime: LocalRuntime;
@@ -156,7 +156,7 @@ describe('npm run migrate on the local runtime', () => {
   }, 120_000);
 
   describe.skipIf(!existsSync(FIXTURE))(
-    'the reconstructed sample of the real export (skipped when the fixture is absent)',
+    `the reconstructed sample of the real export (skipped without ${LEGACY_SAMPLE_RELATIVE})`,
     () => {
       it('migrates its 3 points of 1536 dimensions (POST /migrations), searchable through the alias', async () => {
         const { result } = run(FIXTURE, { collection: 'email_sender_tasks' });

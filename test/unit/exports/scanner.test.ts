@@ -2,7 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DETECT_HEAD_BYTES, detectFormat } from '#shared/exports/detect.ts';
 import { planChunks } from '#shared/exports/scanner.ts';
-import { pieces, plan, scanAndParse, utf8 } from './support.ts';
+import {
+  LEGACY_SAMPLE_RELATIVE,
+  pieces,
+  plan,
+  LEGACY_SAMPLE as SAMPLE,
+  scanAndParse,
+  utf8,
+} from './support.ts';
 
 /** A legacy export as the PowerShell exporter writes it: 2-space indent, one number per line. */
 function legacyDocument(metadataFirst: boolean): string {
@@ -372,28 +379,29 @@ describe('planChunks, broken documents end with an error at its offset', () => {
   });
 });
 
-const SAMPLE = '/work/shared/fixtures/email-sender-1/task_vectors.RECONSTRUCTED-sample.json';
-
-describe.skipIf(!existsSync(SAMPLE))(`the reconstructed legacy sample (skipped without ${SAMPLE})`, () => {
-  it('is detected, scanned and parsed: 3 tasks, 1536-d vectors, metadata captured', async () => {
-    const bytes = new Uint8Array(readFileSync(SAMPLE));
-    expect(detectFormat(bytes.subarray(0, DETECT_HEAD_BYTES))).toEqual({ format: 'legacy-tasks' });
-    const { chunks, summary, records, rejects } = await scanAndParse(
-      bytes,
-      { format: 'legacy-tasks', targetChunkBytes: 40_000 },
-      [4096],
-    );
-    expect(summary.error).toBeUndefined();
-    expect(summary).toMatchObject({ bytes: bytes.length, records: 3, chunks: chunks.length });
-    expect(summary.metadata).toMatchObject({ taskCount: 3, vectorDimension: 1536 });
-    expect(rejects).toEqual([]);
-    expect(records.map((r) => r.sourceId)).toEqual(['1.3.1', '1.3.1.1', '1.3.1.1.1']);
-    for (const record of records) {
-      expect(record.vector).toHaveLength(1536);
-      expect(record.text).toEqual(expect.any(String));
-      expect(record.payload).toMatchObject({ Metadata: { VectorDimension: 1536 } });
-      expect(record.payload).not.toHaveProperty('Vector');
-      expect(record.payload).not.toHaveProperty('TaskId');
-    }
-  });
-});
+describe.skipIf(!existsSync(SAMPLE))(
+  `the reconstructed legacy sample (skipped without ${LEGACY_SAMPLE_RELATIVE})`,
+  () => {
+    it('is detected, scanned and parsed: 3 tasks, 1536-d vectors, metadata captured', async () => {
+      const bytes = new Uint8Array(readFileSync(SAMPLE));
+      expect(detectFormat(bytes.subarray(0, DETECT_HEAD_BYTES))).toEqual({ format: 'legacy-tasks' });
+      const { chunks, summary, records, rejects } = await scanAndParse(
+        bytes,
+        { format: 'legacy-tasks', targetChunkBytes: 40_000 },
+        [4096],
+      );
+      expect(summary.error).toBeUndefined();
+      expect(summary).toMatchObject({ bytes: bytes.length, records: 3, chunks: chunks.length });
+      expect(summary.metadata).toMatchObject({ taskCount: 3, vectorDimension: 1536 });
+      expect(rejects).toEqual([]);
+      expect(records.map((r) => r.sourceId)).toEqual(['1.3.1', '1.3.1.1', '1.3.1.1.1']);
+      for (const record of records) {
+        expect(record.vector).toHaveLength(1536);
+        expect(record.text).toEqual(expect.any(String));
+        expect(record.payload).toMatchObject({ Metadata: { VectorDimension: 1536 } });
+        expect(record.payload).not.toHaveProperty('Vector');
+        expect(record.payload).not.toHaveProperty('TaskId');
+      }
+    });
+  },
+);

@@ -1,8 +1,17 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ExportFormat } from '#shared/exports/formats.ts';
 import { type NormalizedRecord, parseChunk, type RecordReject } from '#shared/exports/records.ts';
 import { type ChunkPlan, type PlanOptions, planChunks, type ScanSummary } from '#shared/exports/scanner.ts';
 
 export const encoder = new TextEncoder();
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** The reconstructed legacy export beside the checkout (`../shared`, reference material; may be absent). */
+export const LEGACY_SAMPLE_RELATIVE =
+  '../shared/fixtures/email-sender-1/task_vectors.RECONSTRUCTED-sample.json';
+export const LEGACY_SAMPLE = resolve(REPO_ROOT, LEGACY_SAMPLE_RELATIVE);
 
 export function utf8(text: string): Uint8Array {
   return encoder.encode(text);
