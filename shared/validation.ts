@@ -16,3 +16,18 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where:
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
   throw new ValidationError(`${first.field}: ${first.reason}${more}`, issues);
 }
+
+/**
+ * Whether `value` nests objects and arrays more than `max` levels deep (`value` itself being level
+ * 1). Iterative, so checking input of any depth cannot overflow the stack.
+ */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [current, depth] = next;
+    if (current === null || typeof current !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(current)) pending.push([child, depth + 1]);
+  }
+  return false;
+}

@@ -6,6 +6,17 @@ import type { TaskEstimate, TaskPriority, TaskStatus, TaskStep } from './types.t
  * line costs time linear in its length whatever it holds.
  */
 
+/**
+ * Most parts of a dotted number (an explicit id, a step, heading or table-of-contents number).
+ * Real roadmaps nest 17 deep (`2.1.2.4.1.2.3.2.2.5.3.2.2.5.2.1.1`); 64 leaves room and bounds an
+ * id (at most 639 characters, as parts have 1 to 9 digits). A deeper number is no number: a task
+ * keeps it in its text and is identified by its text, a step or heading has no number.
+ */
+export const MAX_NUMBER_PARTS = 64;
+
+/** A dotted number's pattern; what follows it must be checked by the caller (`(?!\.?\d)` at least). */
+export const DOTTED_NUMBER = String.raw`\d{1,9}(?:\.\d{1,9}){0,${MAX_NUMBER_PARTS - 1}}`;
+
 /** Checkbox characters: GFM's space and x/X, plus the common extensions for the two other states. */
 const CHECKBOX_STATUS: Readonly<Record<string, TaskStatus>> = {
   ' ': 'todo',
@@ -130,7 +141,7 @@ export function isThematicBreak(s: string, from: number): boolean {
  * An explicit numeric id at the start of a task's text: `**1.2.3**`, `**1.2.3.**`, `1.2.3`,
  * `1.2.3.`, `1.2.3:`, or `**1.2 Bold text**` (the bold then stays on the text). A lone number
  * counts only when bold or followed by a dot (`3 fichiers` is text, not task 3). The id is one to
- * sixteen dot-separated numbers of one to nine digits; after it (and its dot and closing bold)
+ * MAX_NUMBER_PARTS dot-separated numbers of one to nine digits; after it (and its dot and closing bold)
  * comes the end, whitespace, `:` or `)`. Most tasks start with one, so this is a scan rather than
  * a pattern whose match would be allocated for every task.
  */
@@ -154,7 +165,7 @@ export function readExplicitId(text: string): ExplicitId | null {
     if (i === digits || i - digits > 9) return null;
     parts++;
     if (text.charCodeAt(i) !== 0x2e || !isDigit(text.charCodeAt(i + 1))) break;
-    if (parts === 16) return null;
+    if (parts === MAX_NUMBER_PARTS) return null;
     i++;
   }
   const idEnd = i;
@@ -209,7 +220,11 @@ function mayBeStep(text: string): boolean {
   return c === 0x65 || c === 0x45 || c === 0xe9 || c === 0xc9 || c === 0x6d || c === 0x4d;
 }
 
-const STEP = /^(?:\*\*|__)?(micro[-\s]?)?[ée]tape(?:[ \t]+(\d{1,9}(?:\.\d{1,9}){0,15}))?(?=$|[^\p{L}])/iu;
+/** A number too long or too deep is not cut to fit: the step then has no number. */
+const STEP = new RegExp(
+  String.raw`^(?:\*\*|__)?(micro[-\s]?)?[ée]tape(?:[ \t]+(${DOTTED_NUMBER})(?!\.?\d))?(?=$|[^\p{L}])`,
+  'iu',
+);
 
 /** `Étape 1.2 : …` / `Micro-étape 1.2.3 : …` at the start of a task's text. */
 export function readStep(text: string): TaskStep | null {

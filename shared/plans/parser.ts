@@ -3,6 +3,7 @@ import { parseFrontMatter } from './front-matter.ts';
 import { chainPath, contentHash, Occurrences, PlanNames, ROOT_PATH, rawPathField } from './ids.ts';
 import {
   collapseSpace,
+  DOTTED_NUMBER,
   isThematicBreak,
   normalizeForId,
   readCheckbox,
@@ -67,9 +68,11 @@ const PENDING_PROGRESS: HeadingProgress = Object.freeze(progressOf(zeroCounts(),
 /** Shared by the (many) tasks without tags, to spare an allocation each. */
 const NO_TAGS: readonly string[] = Object.freeze([]);
 const FENCE = /^[ \t]*(`{3,}|~{3,})(.*)$/s;
-const TOC = /^\[(\d{1,9}(?:\.\d{1,9}){0,15})\][ \t]+(.*)$/s;
-const HEADING_NUMBER =
-  /^(?:(?:phase|section|partie|part|step|[ée]tape)[ \t]+)?(\d{1,9}(?:\.\d{1,9}){0,15})\.?(?=$|[\s:)\-–—])/iu;
+const TOC = new RegExp(String.raw`^\[(${DOTTED_NUMBER})\][ \t]+(.*)$`, 's');
+const HEADING_NUMBER = new RegExp(
+  String.raw`^(?:(?:phase|section|partie|part|step|[ée]tape)[ \t]+)?(${DOTTED_NUMBER})\.?(?=$|[\s:)\-–—])`,
+  'iu',
+);
 const YAML_KEY_LINE = /^(?:#|[A-Za-z_"'][\w "'-]*:(?:[ \t]|$))/;
 
 export function parsePlan(input: Uint8Array | string, options: ParseOptions): PlanDocument {

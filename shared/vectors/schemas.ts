@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { ORIGINAL_ID_KEY, toPointId } from '../ids.ts';
+import { nestsDeeperThan } from '../validation.ts';
 
 /**
  * The vector API's request contract. Objects are strict: an unknown key (`with_payload` for
@@ -17,6 +18,25 @@ export const MAX_SEARCH_LIMIT = 1000;
 export const MAX_VECTOR_SIZE = 65_536;
 /** Longest caller id kept; ids are keys, not documents. */
 const MAX_ID_LENGTH = 1024;
+/**
+ * Deepest nesting of objects and arrays in a payload or a filter (the payload or filter object is
+ * level 1). Thousands of levels overflowed the stack of the Qdrant client's JSON writer (filters)
+ * and parser (payloads, stored and then unreadable); real Qdrant refuses JSON deeper than 128.
+ */
+export const MAX_NESTING_DEPTH = 64;
+
+/** The issue of a value nested deeper than MAX_NESTING_DEPTH, if it is. */
+function checkNesting(ctx: z.core.ParsePayload<Record<string, unknown>>): void {
+  if (nestsDeeperThan(ctx.value, MAX_NESTING_DEPTH)) {
+    ctx.issues.push({
+      code: 'custom',
+      input: ctx.value,
+      message: `nests objects and arrays deeper than ${MAX_NESTING_DEPTH} levels`,
+    });
+  }
+}
+/** Qdrant stores vectors as float32: a larger magnitude would be stored as Infinity. */
+const FLOAT32_MAX = 3.4028234663852886e38;
 
 export const CollectionNameSchema = z
   .string()
@@ -38,11 +58,24 @@ export const PointIdSchema = z.union(
 );
 export type CallerId = z.infer<typeof PointIdSchema>;
 
-const VectorSchema = z.array(z.number()).min(1).max(MAX_VECTOR_SIZE);
+const VectorSchema = z
+  .array(z.number())
+  .min(1)
+  .max(MAX_VECTOR_SIZE)
+  .check((ctx) => {
+    // Math.fround is Infinity exactly for the values float32 cannot hold (rounding included).
+    const index = ctx.value.findIndex((x) => !Number.isFinite(Math.fround(x)));
+    if (index === -1) return;
+    ctx.issues.push({
+      code: 'custom',
+      input: ctx.value,
+      message: `component ${index} (${ctx.value[index]}) is outside the float32 range Qdrant stores (magnitude at most ${FLOAT32_MAX})`,
+    });
+  });
 
 const TextSchema = z.string().refine((s) => s.trim() !== '', 'must not be empty or whitespace only');
 
-const PayloadSchema = z.record(z.string(), z.unknown()).check((ctx) => {
+const PayloadSchema = z.record(z.string(), z.unknown()).check(checkNesting, (ctx) => {
   if (Object.hasOwn(ctx.value, ORIGINAL_ID_KEY)) {
     ctx.issues.push({
       code: 'custom',
@@ -82,6 +115,8 @@ const UpsertFields = {
 function rejectDuplicateIds(ctx: z.core.ParsePayload<{ points: PointInput[] }>): void {
   const seen = new Map<string | number, number>();
   ctx.value.points.forEach((point, index) => {
+    // This check runs even when ids were refused (their issue is already reported): skip those.
+    if (!PointIdSchema.safeParse(point.id).success) return;
     const { id } = toPointId(point.id);
     const first = seen.get(id);
     if (first === undefined) seen.set(id, index);
@@ -105,12 +140,14 @@ const Conditions = z
   .nullable();
 
 /** A Qdrant filter: its clauses are checked here, its conditions by Qdrant (a 400 names `filter`). */
-export const FilterSchema = z.strictObject({
-  must: Conditions.optional(),
-  should: Conditions.optional(),
-  must_not: Conditions.optional(),
-  min_should: z.record(z.string(), z.unknown()).nullable().optional(),
-});
+export const FilterSchema = z
+  .strictObject({
+    must: Conditions.optional(),
+    should: Conditions.optional(),
+    must_not: Conditions.optional(),
+    min_should: z.record(z.string(), z.unknown()).nullable().optional(),
+  })
+  .check(checkNesting);
 export type Filter = z.infer<typeof FilterSchema>;
 
 const SearchFields = {

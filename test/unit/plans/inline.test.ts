@@ -2,11 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseFrontMatter } from '#shared/plans/front-matter.ts';
 import {
+  MAX_NUMBER_PARTS,
   normalizeForId,
   readDeclaredProgress,
   readEstimate,
   readExplicitId,
   readPriority,
+  readStep,
   readTags,
   readTrailingSymbol,
 } from '#shared/plans/inline.ts';
@@ -32,6 +34,47 @@ describe('readExplicitId', () => {
     ]) {
       expect(readExplicitId(text)).toBeNull();
     }
+  });
+});
+
+describe('dotted numbers: ids and step numbers', () => {
+  /** A dotted number of `parts` parts. */
+  const dotted = (parts: number) => Array.from({ length: parts }, (_, i) => String((i % 9) + 1)).join('.');
+  const deepest = '2.1.2.4.1.2.3.2.2.5.3.2.2.5.2.1.1';
+
+  it('reads ids and step numbers as deep as real roadmaps nest them (17), up to the bound', () => {
+    expect(readExplicitId(`**${deepest}** Définir`)).toEqual({ id: deepest, text: 'Définir' });
+    expect(readExplicitId(`${deepest}. Définir`)).toEqual({ id: deepest, text: 'Définir' });
+    expect(readStep(`Micro-étape ${deepest} : Définir`)).toEqual({ kind: 'micro-step', number: deepest });
+    const bound = dotted(MAX_NUMBER_PARTS);
+    expect(readExplicitId(`**${bound}** Définir`)?.id).toBe(bound);
+    expect(readStep(`Étape ${bound} : Définir`)?.number).toBe(bound);
+  });
+
+  it('takes a deeper or longer number for no number at all, never for a part of it', () => {
+    const over = dotted(MAX_NUMBER_PARTS + 1);
+    expect(readExplicitId(`**${over}** Définir`)).toBeNull();
+    expect(readStep(`Étape ${over} : Définir`)).toEqual({ kind: 'step', number: null });
+    expect(readStep('Étape 1234567890 : Définir')).toEqual({ kind: 'step', number: null });
+    expect(readStep('Étape 1.2. Définir')).toEqual({ kind: 'step', number: '1.2' });
+  });
+
+  it('reads any dotted number within the bound whole, and none beyond it', () => {
+    const part = fc.stringMatching(/^[0-9]{1,9}$/);
+    fc.assert(
+      // Every depth as likely: arrays left to fast-check's sizes are mostly short.
+      fc.property(
+        fc
+          .integer({ min: 1, max: MAX_NUMBER_PARTS + 3 })
+          .chain((n) => fc.array(part, { minLength: n, maxLength: n })),
+        (parts) => {
+          const number = parts.join('.');
+          const within = parts.length <= MAX_NUMBER_PARTS;
+          expect(readExplicitId(`**${number}** text`)?.id ?? null).toBe(within ? number : null);
+          expect(readStep(`Étape ${number} : text`)?.number).toBe(within ? number : null);
+        },
+      ),
+    );
   });
 });
 

@@ -258,6 +258,21 @@ describe('parsePlan: status markers of steps', () => {
   });
 });
 
+describe('parsePlan: deep numbers', () => {
+  it('reads 17-deep explicit ids, heading numbers and table-of-contents numbers', () => {
+    const deepest = '2.1.2.4.1.2.3.2.2.5.3.2.2.5.2.1.1';
+    const doc = parsePlan(
+      `## ${deepest} Deep section\n- [ ] **${deepest}** Deep task\n- [${deepest}] Entry\n`,
+      {
+        planId: 'deep.md',
+      },
+    );
+    expect(doc.headings[0]!.number).toBe(deepest);
+    expect(doc.tasks.map((t) => [t.explicitId, t.text])).toEqual([[deepest, 'Deep task']]);
+    expect(doc.toc).toEqual([{ number: deepest, text: 'Entry', line: 3 }]);
+  });
+});
+
 describe('parsePlan: declared progress', () => {
   const doc = parseFixture('progress');
 

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 vi.hoisted(() => {
@@ -19,6 +20,8 @@ import { handler as upsert } from '#functions/vectors/upsert/handler.ts';
 import { manifest } from '#infra/manifest.ts';
 import { type QdrantServer, startQdrantServer } from '#local/qdrant/server.ts';
 import { resetConfig } from '#shared/config.ts';
+import { toPointId } from '#shared/ids.ts';
+import { PointIdSchema } from '#shared/vectors/schemas.ts';
 import { invoke } from '../http/support.ts';
 
 /** The thin Lambda handlers of the vector API, invoked with HTTP API v2 events. */
@@ -141,5 +144,109 @@ describe('vector handlers', () => {
     const envelope = await invoke(batch, json({ operations: 'all of them' }));
     expect(envelope.status).toBe(400);
     expect(envelope.body.error.issues[0].field).toBe('operations');
+  });
+});
+
+describe('vector handlers: hostile input is a 400, never a 500', () => {
+  beforeAll(async () => {
+    const raw = await invoke(createCollection, json({ name: 'raw', vectorSize: 2, distance: 'Dot' }));
+    expect(raw.status).toBe(201);
+  });
+
+  const vector = [0.5, 0.25];
+  const fieldsOf = (error: { issues?: Array<{ field: string }> }) => error.issues?.map((i) => i.field);
+
+  it('answers ids that map to no point id with 400 naming them, in upserts and in batches', async () => {
+    for (const bad of [-1, '', ' ', 1e308, 2 ** 64]) {
+      const points = [1, 2, 3, bad].map((id) => ({ id, vector }));
+      const res = await invoke(upsert, json({ collection: 'raw', points }));
+      expect(res.status, JSON.stringify(bad)).toBe(400);
+      expect(fieldsOf(res.body.error)).toEqual(['points.3.id']);
+
+      const batched = await invoke(
+        batch,
+        json({ collection: 'raw', operations: [{ type: 'upsert', points }] }),
+      );
+      expect(batched.status).toBe(200);
+      expect(batched.body.results[0]).toMatchObject({ index: 0, status: 'error' });
+      expect(batched.body.results[0].error.code).toBe('VALIDATION_ERROR');
+      expect(fieldsOf(batched.body.results[0].error)).toEqual(['points.3.id']);
+    }
+  });
+
+  it('answers any JSON value as an id with 200 or a 400 naming its path, never a 500', async () => {
+    const id = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.double(), fc.constantFrom(-1, '', ' ', 2 ** 64));
+    const others = [100, 101, 102];
+    await fc.assert(
+      fc.asyncProperty(id, fc.nat(others.length), fc.boolean(), async (value, at, inBatch) => {
+        const valid = PointIdSchema.safeParse(value).success;
+        // A valid id equal to another point's is a duplicate, answered (and tested) apart.
+        fc.pre(!valid || !others.includes(toPointId(value as string | number).id as number));
+        const points = others.map((n) => ({ id: n as unknown, vector }));
+        points.splice(at, 0, { id: value, vector });
+        const res = inBatch
+          ? await invoke(batch, json({ collection: 'raw', operations: [{ type: 'upsert', points }] }))
+          : await invoke(upsert, json({ collection: 'raw', points }));
+        const error = inBatch ? res.body.results[0].error : res.body.error;
+        expect(res.status).toBe(inBatch || valid ? 200 : 400);
+        if (valid) expect(error).toBeUndefined();
+        // Some ids break two rules (-2^53 is neither safe nor unsigned): each names the same field.
+        else expect(new Set(fieldsOf(error))).toEqual(new Set([`points.${at}.id`]));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('refuses vector components float32 cannot hold, and keeps the largest it can', async () => {
+    const big = await invoke(upsert, json({ collection: 'raw', points: [{ id: 8, vector: [1e39, 0] }] }));
+    expect(big.status).toBe(400);
+    expect(fieldsOf(big.body.error)).toEqual(['points.0.vector']);
+    const query = await invoke(search, json({ collection: 'raw', vector: [0, -1e39] }));
+    expect(query.status).toBe(400);
+    expect(fieldsOf(query.body.error)).toEqual(['vector']);
+
+    const max = 3.4028234663852886e38;
+    expect(
+      (await invoke(upsert, json({ collection: 'raw', points: [{ id: 9, vector: [max, 0] }] }))).status,
+    ).toBe(200);
+    const point = await invoke(getPoint, {
+      pathParameters: { id: '9' },
+      query: { collection: 'raw', withVector: 'true' },
+    });
+    expect(point.body.vector).toEqual([max, 0]);
+  });
+
+  it('refuses a payload nested thousands of levels deep with 400, and stays readable', async () => {
+    const levels = 3000;
+    const payload = `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
+    const body = `{"collection":"raw","points":[{"id":10,"vector":[1,1],"payload":${payload}}]}`;
+    const res = await invoke(upsert, { method: 'POST', body });
+    expect(res.status).toBe(400);
+    expect(fieldsOf(res.body.error)).toEqual(['points.0.payload']);
+    expect(res.body.error.message).toMatch(/deeper than 64 levels/);
+    const batched = await invoke(batch, {
+      method: 'POST',
+      body: `{"collection":"raw","operations":[${body.replace('{', '{"type":"upsert",')}]}`,
+    });
+    expect(fieldsOf(batched.body.results[0].error)).toEqual(['points.0.payload']);
+    // Nothing unreadable was stored: searches returning payloads still answer.
+    expect((await invoke(search, json({ collection: 'raw', vector: [1, 1], limit: 100 }))).status).toBe(200);
+  });
+
+  it('refuses a filter nested thousands of levels deep with 400', async () => {
+    const clauses = 3000;
+    const filter = `${'{"must":['.repeat(clauses)}{"key":"a","match":{"value":1}}${']}'.repeat(clauses)}`;
+    const searched = await invoke(search, {
+      method: 'POST',
+      body: `{"collection":"raw","vector":[1,1],"filter":${filter}}`,
+    });
+    expect(searched.status).toBe(400);
+    expect(fieldsOf(searched.body.error)).toEqual(['filter']);
+    const deleted = await invoke(deletePoints, {
+      method: 'POST',
+      body: `{"collection":"raw","filter":${filter}}`,
+    });
+    expect(deleted.status).toBe(400);
+    expect(fieldsOf(deleted.body.error)).toEqual(['filter']);
   });
 });

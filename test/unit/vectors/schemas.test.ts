@@ -9,6 +9,7 @@ import {
   CollectionNameSchema,
   CreateCollectionBodySchema,
   DeleteBodySchema,
+  MAX_NESTING_DEPTH,
   MAX_POINTS_PER_REQUEST,
   PointIdSchema,
   SearchBodySchema,
@@ -73,6 +74,81 @@ describe('request schemas', () => {
     expect(
       issuesOf(UpsertBodySchema, { points: [{ id: 1, vector: [1, Number.POSITIVE_INFINITY] }] })[0]!.field,
     ).toBe('points.0.vector.1');
+  });
+
+  it('refuses ids that map to no point id, naming them, in upserts and batch upserts alike', () => {
+    // The duplicate check used to map them anyway: a RangeError, answered 500.
+    for (const bad of [-1, '', ' ', 1e308, 2 ** 64, 1.5, null, true, [], {}]) {
+      const points = [
+        { id: 1, vector: [1] },
+        { id: 2, vector: [1] },
+        { id: 3, vector: [1] },
+      ];
+      points.push({ id: bad as number, vector: [1] });
+      for (const [schema, body] of [
+        [UpsertBodySchema, { points }],
+        [BatchOperationSchema, { type: 'upsert', points }],
+      ] as const) {
+        expect(
+          issuesOf(schema, body).map((i) => i.field),
+          JSON.stringify(bad),
+        ).toEqual(['points.3.id']);
+      }
+    }
+  });
+
+  it('refuses vector components float32 cannot hold, naming the vector', () => {
+    const FLOAT32_MAX = 3.4028234663852886e38;
+    expect(
+      issuesOf(UpsertBodySchema, { points: [{ id: 1, vector: [FLOAT32_MAX, -FLOAT32_MAX, 1e-50] }] }),
+    ).toEqual([]);
+    const [issue] = issuesOf(UpsertBodySchema, { points: [{ id: 1, vector: [0, 1e39] }] });
+    expect(issue).toEqual({
+      field: 'points.0.vector',
+      reason: expect.stringContaining('component 1 (1e+39)'),
+    });
+    expect(issuesOf(SearchBodySchema, { vector: [-3.5e38] }).map((i) => i.field)).toEqual(['vector']);
+    expect(issuesOf(BatchOperationSchema, { type: 'search', vector: [1e300] }).map((i) => i.field)).toEqual([
+      'vector',
+    ]);
+  });
+
+  it(`refuses payloads nested deeper than ${MAX_NESTING_DEPTH} levels, whatever their depth`, () => {
+    /** `levels` objects and arrays, alternating, each inside the next; the outermost an object. */
+    const nested = (levels: number) => {
+      let value: unknown = {};
+      for (let i = 1; i < levels; i++) value = (levels - i) % 2 === 1 ? { a: value } : [value];
+      return value;
+    };
+    const fields = (levels: number) =>
+      issuesOf(UpsertBodySchema, { points: [{ id: 1, vector: [1], payload: nested(levels) }] }).map(
+        (i) => i.field,
+      );
+    expect(fields(MAX_NESTING_DEPTH)).toEqual([]);
+    expect(fields(MAX_NESTING_DEPTH + 1)).toEqual(['points.0.payload']);
+    // Far past any recursion limit: the check itself must not overflow the stack.
+    expect(fields(200_000)).toEqual(['points.0.payload']);
+  });
+
+  it(`refuses filters nested deeper than ${MAX_NESTING_DEPTH} levels, in searches and deletes`, () => {
+    /** Clauses inside clauses: each adds an object and an array. */
+    const filter = (clauses: number) => {
+      let value: unknown = { key: 'a', match: { value: 1 } };
+      for (let i = 0; i < clauses; i++) value = { must: [value] };
+      return value;
+    };
+    // The condition's `match` object is the deepest level: 2 per clause + 2.
+    const fits = filter((MAX_NESTING_DEPTH - 2) / 2);
+    expect(issuesOf(SearchBodySchema, { vector: [1], filter: fits })).toEqual([]);
+    for (const deep of [filter((MAX_NESTING_DEPTH - 2) / 2 + 1), filter(100_000)]) {
+      expect(issuesOf(SearchBodySchema, { vector: [1], filter: deep }).map((i) => i.field)).toEqual([
+        'filter',
+      ]);
+      expect(issuesOf(DeleteBodySchema, { filter: deep }).map((i) => i.field)).toEqual(['filter']);
+      expect(
+        issuesOf(BatchOperationSchema, { type: 'search', vector: [1], filter: deep }).map((i) => i.field),
+      ).toEqual(['filter']);
+    }
   });
 
   it('bounds the points of one request', () => {
@@ -167,6 +243,28 @@ describe('request schemas (property-based)', () => {
         const distinct = new Set(mapped).size;
         const issues = issuesOf(UpsertBodySchema, { points });
         expect(issues).toHaveLength(points.length - distinct);
+        for (const issue of issues) expect(issue.field).toMatch(/^points\.\d+\.id$/);
+      }),
+    );
+  });
+
+  it('answer any JSON value as an id by accepting it or naming its path, never by throwing', () => {
+    const id = fc.oneof(
+      fc.jsonValue(),
+      fc.constantFrom(-1, '', ' ', 1e308, 2 ** 64, Number.MAX_SAFE_INTEGER + 1, -0),
+      fc.double(),
+    );
+    fc.assert(
+      fc.property(fc.array(id, { minLength: 1, maxLength: 6 }), fc.boolean(), (ids, inBatch) => {
+        const points = ids.map((value) => ({ id: value, vector: [1] }));
+        const issues = inBatch
+          ? issuesOf(BatchOperationSchema, { type: 'upsert', points })
+          : issuesOf(UpsertBodySchema, { points });
+        ids.forEach((value, i) => {
+          if (PointIdSchema.safeParse(value).success) return;
+          expect(issues.map((issue) => issue.field)).toContain(`points.${i}.id`);
+        });
+        // Valid ids draw no issue but a duplicate one.
         for (const issue of issues) expect(issue.field).toMatch(/^points\.\d+\.id$/);
       }),
     );
