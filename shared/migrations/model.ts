@@ -18,12 +18,34 @@ export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
 export const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
 export const MIN_CHUNK_BYTES = 1024;
 
+/** S3's limit on a key, in bytes of UTF-8. */
+const MAX_KEY_BYTES = 1024;
+
+/**
+ * Why `key` cannot name an export, or undefined. Beyond what S3 requires (UTF-8, 1024 bytes),
+ * control characters are refused (S3's XML listings cannot carry most of them) and so are `.`/`..`
+ * segments (HTTP clients and file-backed stores resolve them to another key).
+ */
+function exportKeyProblem(key: string): string | undefined {
+  if (key === '') return 'must be an object key in the exports bucket';
+  // In a `u` regex a surrogate pair is one code point: `\p{Cs}` matches lone surrogates only.
+  if (/\p{Cs}/u.test(key)) return 'must be valid Unicode (it holds a lone surrogate)';
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES)
+    return `must be at most ${MAX_KEY_BYTES} bytes in UTF-8`;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (/[\u0000-\u001f\u007f]/.test(key)) return 'must not contain control characters (NUL, line breaks…)';
+  if (key.split('/').some((s) => s === '.' || s === '..')) return 'must not have "." or ".." path segments';
+  if (key.startsWith('migrations/')) return 'must not be a migration artifact';
+  return undefined;
+}
+
+const ExportKeySchema = z.string().superRefine((key, ctx) => {
+  const problem = exportKeyProblem(key);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 export const CreateMigrationBodySchema = z.strictObject({
-  key: z
-    .string()
-    .min(1, 'must be an object key in the exports bucket')
-    .max(1024)
-    .refine((key) => !key.startsWith('migrations/'), 'must not be a migration artifact'),
+  key: ExportKeySchema,
   collection: CollectionNameSchema.refine((name) => !name.includes('__'), 'must not contain "__"'),
   format: ExportFormatSchema.optional(),
   dryRun: z.boolean().default(false),

@@ -20,12 +20,20 @@ const base = async (event: S3Event): Promise<void> => {
   // S3's `s3:TestEvent`, sent when a notification is configured, has no records.
   for (const record of event.Records ?? []) {
     const key = decodeURIComponent(record.s3.object.key.replaceAll('+', ' '));
-    const body = CreateMigrationBodySchema.parse({
+    const body = CreateMigrationBodySchema.safeParse({
       key,
       collection: targetOfKey(key, config.defaultCollection),
     });
+    if (!body.success) {
+      // S3 stores keys the platform refuses (control characters, `..` segments): a retry changes nothing.
+      logger.warn('uploaded export has a key no migration takes', {
+        key,
+        reason: body.error.issues[0]?.message,
+      });
+      continue;
+    }
     try {
-      const { job, created } = await service.start(body);
+      const { job, created } = await service.start(body.data);
       logger.info('migration started by upload', { key, jobId: job.id, status: job.status, created });
     } catch (err) {
       // Deleted since the upload: nothing to migrate, and nothing a retry would change.

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { checkKey } from '#local/s3/server.ts';
 import { ValidationError } from '#shared/errors.ts';
 import { hasBit, withBit } from '#shared/migrations/bits.ts';
 import {
@@ -46,6 +47,60 @@ describe('migration inputs', () => {
             expect(err).toBeInstanceOf(ValidationError);
           }
         }
+      }),
+    );
+  });
+
+  it('refuses keys that S3 cannot store or that name another object, naming `key` and the reason', () => {
+    const reason = (key: string) => {
+      try {
+        parseWith(CreateMigrationBodySchema, { key, collection: 'a' }, '');
+      } catch (err) {
+        const [issue] = (err as ValidationError).issues;
+        expect(issue?.field).toBe('key');
+        return issue?.reason;
+      }
+      return undefined;
+    };
+    expect(reason('../../etc/passwd')).toBe('must not have "." or ".." path segments');
+    expect(reason('exports/./a.json')).toBe('must not have "." or ".." path segments');
+    expect(reason('exports/\ud800.json')).toBe('must be valid Unicode (it holds a lone surrogate)');
+    expect(reason('exports/a\u0000.json')).toMatch(/^must not contain control characters/);
+    expect(reason('exports/a\nb.json')).toMatch(/^must not contain control characters/);
+    expect(reason(`exports/${'é'.repeat(509)}`)).toBe('must be at most 1024 bytes in UTF-8');
+    expect(reason('')).toBe('must be an object key in the exports bucket');
+    for (const fine of [
+      'exports/a.json',
+      'exports/..a/b..json',
+      'exports/😀 été.json',
+      `e/${'é'.repeat(511)}`,
+    ]) {
+      expect(reason(fine)).toBeUndefined();
+    }
+  });
+
+  it('accepts only keys the local S3 stores, and refuses the others as a 400 on `key`', () => {
+    const segment = fc.oneof(
+      fc.constantFrom('', '.', '..', 'exports', 'a.json', 'migrations'),
+      fc.string({ unit: fc.constantFrom('a', '.', 'é', '😀', '\0', '\n', '\x7f', '\ud800', '\udfff', ' ') }),
+      fc.string({ unit: 'binary', maxLength: 20 }),
+      fc.string({ unit: fc.constantFrom('é', '😀'), minLength: 200, maxLength: 400 }),
+    );
+    fc.assert(
+      fc.property(fc.array(segment, { minLength: 1, maxLength: 6 }), (segments) => {
+        const key = segments.join('/');
+        let accepted = true;
+        try {
+          parseWith(CreateMigrationBodySchema, { key, collection: 'a' }, '');
+        } catch (err) {
+          expect(err).toBeInstanceOf(ValidationError);
+          expect((err as ValidationError).issues[0]?.field).toBe('key');
+          accepted = false;
+        }
+        if (!accepted) return;
+        expect(() => checkKey(key)).not.toThrow();
+        expect(Buffer.from(key, 'utf8').toString('utf8')).toBe(key); // survives UTF-8: no lone surrogate
+        expect([...key].some((c) => c.charCodeAt(0) < 0x20 || c === '\x7f')).toBe(false);
       }),
     );
   });

@@ -1,0 +1,40 @@
+import type { S3Event } from 'aws-lambda';
+import { describe, expect, it, vi } from 'vitest';
+
+vi.hoisted(() => {
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+});
+
+import { handler as create } from '#functions/migrations/create/handler.ts';
+import { handler as upload } from '#functions/migrations/upload/handler.ts';
+import { invoke, lambdaContext } from '../http/support.ts';
+
+/** The migration handlers' answers to keys no export can have: decided before any adapter is used. */
+
+const BAD_KEYS = ['../../etc/passwd', 'exports/\ud800.json', 'exports/a\u0000b.json', 'exports/./a.json'];
+
+describe('migration handlers', () => {
+  it('POST /migrations answers 400 naming `key` for a key S3 cannot hold or that names another object', async () => {
+    for (const key of BAD_KEYS) {
+      const res = await invoke(create, {
+        method: 'POST',
+        path: '/api/v1/migrations',
+        body: JSON.stringify({ key, collection: 'tasks' }),
+      });
+      expect(res.status, key).toBe(400);
+      expect(res.body.error.issues[0]).toMatchObject({
+        field: 'key',
+        reason: expect.stringMatching(/^must /),
+      });
+    }
+  });
+
+  it('an upload notification for such a key is skipped, not retried', async () => {
+    const event = {
+      Records: BAD_KEYS.filter((k) => !/\p{Cs}/u.test(k)).map((key) => ({
+        s3: { object: { key: encodeURIComponent(key).replaceAll('%2F', '/') } },
+      })),
+    } as unknown as S3Event;
+    await expect(upload(event, lambdaContext())).resolves.toBeUndefined();
+  });
+});
