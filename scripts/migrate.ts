@@ -150,16 +150,22 @@ function progressLine(job: JobView, seconds: number): string {
   ].join('  ');
 }
 
-function summary(job: JobView, report: MigrationReport | undefined, seconds: number): string {
+/** The final summary. A dry run wrote nothing, so it says what would have been, and never "written". */
+export function summary(job: JobView, report: MigrationReport | undefined, seconds: number): string {
+  const { records, written, rejected } = job.counts;
   const lines = [
-    `migration ${job.id} ${job.status} in ${seconds.toFixed(1)} s (${mb(job.size).toFixed(1)} MB, ${(mb(job.size) / Math.max(seconds, 1e-3)).toFixed(1)} MB/s end to end)`,
+    `migration ${job.id} ${job.status}${job.dryRun ? ' (dry run)' : ''} in ${seconds.toFixed(1)} s (${mb(job.size).toFixed(1)} MB, ${(mb(job.size) / Math.max(seconds, 1e-3)).toFixed(1)} MB/s end to end)`,
     `  export      ${job.key} (${job.format ?? 'format unknown'}${job.vectorSize ? `, ${job.vectorSize}-d` : ''})`,
-    `  records     ${job.counts.records} read, ${job.counts.written} written, ${job.counts.rejected} rejected (${job.plannedRecords} planned)`,
+    `  records     ${records} read, ${written} ${job.dryRun ? 'accepted' : 'written'}, ${rejected} rejected (${job.plannedRecords} planned)`,
   ];
   if (report) {
+    const { verification: v } = report;
+    const stored = job.dryRun
+      ? 'Qdrant untouched'
+      : `${v.pointsInCollection ?? '?'} points in the collection, ${v.sampled} sampled, min cosine ${v.minCosine?.toFixed(6) ?? 'n/a'}, ${v.mismatches.length} mismatch(es)`;
     lines.push(
       `  points      ${report.counts.points} distinct (${report.duplicates.ids} duplicated id(s), ${report.duplicates.occurrences} occurrence(s))`,
-      `  verification ${report.verification.passed ? 'passed' : 'FAILED'}: counts ${report.verification.countsMatch ? 'match' : 'differ'}, ${report.verification.pointsInCollection ?? '?'} points in the collection, ${report.verification.sampled} sampled, min cosine ${report.verification.minCosine?.toFixed(6) ?? 'n/a'}, ${report.verification.mismatches.length} mismatch(es)`,
+      `  verification ${v.passed ? 'passed' : 'FAILED'}: counts ${v.countsMatch ? 'match' : 'differ'}, ${stored}`,
     );
     lines.push(
       report.alias
