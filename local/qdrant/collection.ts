@@ -16,6 +16,7 @@ import {
   type Payload,
   type PayloadSelector,
   selectPayload,
+  setOwn,
   setPayload,
 } from './payload.ts';
 import { readSnapshot, WAL_FILE, type WalRecord, WriteAheadLog, writeSnapshot } from './storage.ts';
@@ -167,10 +168,13 @@ export class Collection {
     for (const [field, schema] of Object.entries(this.schema)) {
       let points = 0;
       for (let row = 0; row < this.count; row++) if (hasValueAt(this.records[row]!.payload, field)) points++;
-      out[field] =
+      setOwn(
+        out,
+        field,
         typeof schema === 'string'
           ? { data_type: schema, points }
-          : { data_type: (schema as { type: string }).type, params: schema, points };
+          : { data_type: (schema as { type: string }).type, params: schema, points },
+      );
     }
     return out;
   }
@@ -355,7 +359,8 @@ export class Collection {
         });
         break;
       case 'create_index':
-        this.schema[record.field] = record.schema;
+        // Own property: a field named `__proto__` must not replace the prototype.
+        setOwn(this.schema, record.field, record.schema);
         break;
       case 'delete_index':
         delete this.schema[record.field];

@@ -211,10 +211,20 @@ export function deletePayloadKey(payload: Payload, key: string): void {
   }
 }
 
-/** Whether a non-null value sits at `key` (arrays met on the way are flattened): payload index statistics. */
+/**
+ * Whether a non-null value sits at `key` (arrays met on the way are flattened): payload index
+ * statistics. A key this syntax does not cover (a Qdrant path such as `a[0][1]`, or an index
+ * logged before field names were checked) counts no value rather than failing collection info.
+ */
 export function hasValueAt(payload: Payload, key: string): boolean {
+  let segments: PathSegment[];
+  try {
+    segments = parseKeyPath(key);
+  } catch {
+    return false;
+  }
   let current: unknown[] = [payload];
-  for (const segment of parseKeyPath(key)) {
+  for (const segment of segments) {
     const next: unknown[] = [];
     for (const value of current) {
       if (!isObject(value)) continue;

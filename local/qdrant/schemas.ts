@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { formatError, validationError } from './errors.ts';
+import { isPayloadKey } from './filter.ts';
 import { invalidPointIdMessage, type PointId, parsePointId } from './ids.ts';
 import { DISTANCES } from './kernels.ts';
 import type { Payload, PayloadSelector } from './payload.ts';
@@ -351,21 +352,48 @@ export const PAYLOAD_SCHEMA_TYPES = [
   'uuid',
 ] as const;
 
+const isBool = (value: unknown) => typeof value === 'boolean';
+
+/** Checks of the index parameters the server applies (others are kept as given). */
+const PARAM_CHECKS: Record<string, Record<string, (value: unknown) => boolean>> = {
+  integer: { lookup: isBool, range: isBool },
+};
+
 const fieldSchema = field((value, ctx): string | Payload => {
   const known = (type: unknown): boolean => (PAYLOAD_SCHEMA_TYPES as readonly unknown[]).includes(type);
+  // An untagged enum: serde names no variant when none matches.
+  const mismatch = () =>
+    fail(ctx, 'format', 'data did not match any variant of untagged enum PayloadFieldSchema');
   if (known(value)) return value as string;
-  if (
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    known((value as Payload).type)
-  ) {
-    return value as Payload;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return mismatch();
+  const params = value as Payload;
+  if (!known(params.type)) return mismatch();
+  const checks = PARAM_CHECKS[params.type as string] ?? {};
+  for (const [key, check] of Object.entries(checks)) {
+    const param = params[key];
+    const absent = param === undefined || param === null;
+    if (!absent && !check(param)) return mismatch();
   }
-  return fail(ctx, 'format', 'data did not match any variant of untagged enum PayloadFieldSchema');
+  if (params.type === 'integer' && params.lookup === false && params.range === false) {
+    ctx.addIssue({
+      code: 'custom',
+      message: "the 'lookup' and 'range' capabilities can't be both disabled",
+      params: { kind: 'validation' },
+      path: ['lookup'],
+    });
+    return z.NEVER as never;
+  }
+  return params;
 });
 
-export const createFieldIndexSchema = z.object({ field_name: text, field_schema: opt(fieldSchema) });
+/** A payload key, read as Qdrant reads a JsonPath: an empty or malformed one is a format error. */
+const jsonPath = field((value, ctx): string => {
+  if (typeof value !== 'string')
+    return fail(ctx, 'format', `invalid type: ${describeValue(value)}, expected a string`);
+  return isPayloadKey(value) ? value : fail(ctx, 'format', `Invalid json path: '${value}'`);
+});
+
+export const createFieldIndexSchema = z.object({ field_name: jsonPath, field_schema: opt(fieldSchema) });
 
 /* ------------------------------------------------------------------ points ------------- */
 
