@@ -83,10 +83,10 @@ export function httpHandler<
       return {
         statusCode: result.statusCode,
         headers: { ...JSON_HEADERS, ...result.headers },
-        body: result.body === undefined ? '' : JSON.stringify(result.body),
+        body: result.body === undefined ? '' : toJson(result.body),
       };
     }
-    return { statusCode: 200, headers: JSON_HEADERS, body: JSON.stringify(result) };
+    return { statusCode: 200, headers: JSON_HEADERS, body: toJson(result) };
   };
 
   return middy(base)
@@ -103,6 +103,15 @@ export function httpHandler<
         countResponse(statusCode);
       },
     });
+}
+
+/**
+ * A response body as JSON. The Qdrant client parses integers beyond 2^53 (scores, vector
+ * components, payload values) as BigInt, which JSON.stringify refuses: they are written as the
+ * nearest number, which is what a client's JSON parser reads from the exact digits anyway.
+ */
+function toJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? Number(v) : v));
 }
 
 /**

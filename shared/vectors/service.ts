@@ -327,7 +327,8 @@ export class VectorService {
       collection,
       results: points.map((p) => ({
         ...toPointView(p, { withPayload: body.withPayload, withVector: body.withVector }),
-        score: p.score,
+        // An integral score beyond 2^53 (Dot, Euclid, Manhattan) comes back from the client as BigInt.
+        score: Number(p.score),
       })),
     };
   }

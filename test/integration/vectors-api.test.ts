@@ -190,6 +190,50 @@ describe('vector API over HTTP on the local runtime', () => {
     expect(bad).toMatchObject({ index: 2, status: 'error' });
   });
 
+  it('answers hostile ids, numbers and nesting with 400s naming the field, never a 500', async () => {
+    const upsertText = (points: string) => `{"collection":"raw","points":[${points}]}`;
+    for (const id of ['-1', '""', '" "', '1e308', '18446744073709551616']) {
+      const points = `{"id":30,"vector":[1,0,0]},{"id":31,"vector":[1,0,0]},{"id":32,"vector":[1,0,0]},{"id":${id},"vector":[1,0,0]}`;
+      const res = await call('POST', '/api/v1/vectors/upsert', upsertText(points));
+      expect(res.status, id).toBe(400);
+      expect(res.body.error.issues.map((i: { field: string }) => i.field)).toEqual(['points.3.id']);
+      const batched = await call(
+        'POST',
+        '/api/v1/vectors/batch',
+        `{"collection":"raw","operations":[{"type":"upsert","points":[${points}]}]}`,
+      );
+      expect(batched.status).toBe(200);
+      expect(batched.body.results[0].error.issues[0].field).toBe('points.3.id');
+    }
+
+    const huge = await call('POST', '/api/v1/vectors/upsert', upsertText('{"id":33,"vector":[1e39,0,0]}'));
+    expect(huge.status).toBe(400);
+    expect(huge.body.error.issues[0].field).toBe('points.0.vector');
+
+    const deep = `${'{"a":'.repeat(3000)}1${'}'.repeat(3000)}`;
+    const nested = await call(
+      'POST',
+      '/api/v1/vectors/upsert',
+      upsertText(`{"id":34,"vector":[1,0,0],"payload":${deep}}`),
+    );
+    expect(nested.status).toBe(400);
+    expect(nested.body.error.issues[0].field).toBe('points.0.payload');
+
+    // Dot product 2e18: the Qdrant client parses it as BigInt.
+    await call('POST', '/api/v1/vectors/upsert', {
+      collection: 'raw',
+      points: [{ id: 35, vector: [1e9, 1e9, 0] }],
+    });
+    const found = await call('POST', '/api/v1/vectors/search', {
+      collection: 'raw',
+      vector: [1e9, 1e9, 0],
+      limit: 1,
+    });
+    expect(found.status).toBe(200);
+    expect(found.body.results[0]).toMatchObject({ id: 35, score: expect.closeTo(2e18, -16) });
+    await call('POST', '/api/v1/vectors/delete', { collection: 'raw', ids: [35] });
+  });
+
   it('keeps collections across a restart on the same data folder', async () => {
     await runtime.stop();
     runtime = await startLocalRuntime({ dataDir, port: 0, quiet: true });

@@ -144,6 +144,18 @@ describe('httpHandler: answers and errors', () => {
     expect(res.body.error).toMatchObject({ code, message: error.message, requestId: 'req-123' });
   });
 
+  it('writes BigInts (the Qdrant client parses integers beyond 2^53 so) as numbers', async () => {
+    const big = { score: 2n ** 60n, nested: [{ n: -(2n ** 70n) }] };
+    for (const handler of [
+      httpHandler({}, async () => big),
+      httpHandler({}, async () => new HttpResult(201, big)),
+    ]) {
+      const res = await invoke(handler);
+      expect(res.status).toBeLessThan(300);
+      expect(res.body).toEqual({ score: 2 ** 60, nested: [{ n: -(2 ** 70) }] });
+    }
+  });
+
   it('answers 500 with a request id and no message, stack or detail of an unexpected error', async () => {
     const failing = httpHandler({}, async () => {
       const err = new Error('connect to postgres://admin:hunter2@db failed');

@@ -197,6 +197,25 @@ describe('vector handlers: hostile input is a 400, never a 500', () => {
     );
   });
 
+  it('answers numbers beyond 2^53 (the client reads them as BigInt): scores, vector components', async () => {
+    // Dot product 2e18: written in plain digits by Qdrant, which the client parses as BigInt.
+    const stored = await invoke(upsert, json({ collection: 'raw', points: [{ id: 7, vector: [1e9, 1e9] }] }));
+    expect(stored.status).toBe(200);
+    const res = await invoke(search, json({ collection: 'raw', vector: [1e9, 1e9], limit: 1 }));
+    expect(res.status).toBe(200);
+    expect(res.body.results[0].id).toBe(7);
+    expect(res.body.results[0].score).toBeGreaterThan(1.99e18);
+    expect(res.body.results[0].score).toBeLessThan(2.01e18);
+
+    await invoke(upsert, json({ collection: 'raw', points: [{ id: 11, vector: [1e17, 0] }] }));
+    const point = await invoke(getPoint, {
+      pathParameters: { id: '11' },
+      query: { collection: 'raw', withVector: 'true' },
+    });
+    expect(point.status).toBe(200);
+    expect(point.body.vector).toEqual([Math.fround(1e17), 0]);
+  });
+
   it('refuses vector components float32 cannot hold, and keeps the largest it can', async () => {
     const big = await invoke(upsert, json({ collection: 'raw', points: [{ id: 8, vector: [1e39, 0] }] }));
     expect(big.status).toBe(400);

@@ -188,6 +188,14 @@ describe('upsert and search', () => {
     expect((await search({ vector: [1, 1] })).collection).toBe('vectors');
   });
 
+  it('answers scores as numbers, also those beyond 2^53 the client parses as BigInt', async () => {
+    await create({ name: 'dot', vectorSize: 2, distance: 'Dot' });
+    await upsert({ collection: 'dot', points: [{ id: 1, vector: [1e9, 1e9] }] });
+    const [hit] = (await search({ collection: 'dot', vector: [1e9, 1e9] })).results;
+    expect(typeof hit!.score).toBe('number');
+    expect(hit!.score).toBeGreaterThan(1.99e18);
+  });
+
   it('reports Qdrant’s reason for a bad filter under the field `filter`', async () => {
     const err = await search({
       collection: 'notes',
