@@ -12,7 +12,7 @@ import {
 import type { PointId } from '../ids.ts';
 import { mapQdrantError } from '../vectors/qdrant-errors.ts';
 import type { MigrationContext } from './context.ts';
-import type { ChunkRecord, JobRecord } from './model.ts';
+import type { ChunkPoints, ChunkRecord, JobRecord } from './model.ts';
 
 /** A chunk's records as points: read by its worker, and again by the finalizer for duplicates. */
 
@@ -21,8 +21,8 @@ const DEFAULT_RETRY_DELAYS_MS = [250, 1000, 4000];
 
 export interface ChunkResult {
   records: number;
-  /** Every accepted record's point id and offset, superseded duplicates included. */
-  accepted: Array<[PointId, number]>;
+  /** Every accepted record's point id, offset and source id, superseded duplicates included. */
+  accepted: ChunkPoints['points'];
   /** What is upserted: one point per id, the chunk's last occurrence. */
   points: Array<ExportPoint & { vector: number[]; offset: number }>;
   rejects: RecordReject[];
@@ -60,13 +60,13 @@ export async function readChunk(
       embedded = await embedTexts(embedder, needText, rejects, job.dryRun);
     }
   }
-  const accepted: Array<[PointId, number]> = [];
+  const accepted: ChunkPoints['points'] = [];
   const byId = new Map<PointId, ExportPoint & { vector: number[]; offset: number }>();
   for (const record of valid) {
     if (record.vector === undefined && !embedded.has(record)) continue; // rejected above
     // A text-only record keeps its text in the payload, under its own field name.
     const point = toPoint(record);
-    accepted.push([point.id, record.offset]);
+    accepted.push([point.id, record.offset, record.sourceId]);
     const vector = record.vector ?? embedded.get(record);
     if (!vector) continue; // a dry run's text record: checked, not embedded
     byId.delete(point.id); // re-inserted: the map keeps the winners in document order

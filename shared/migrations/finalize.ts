@@ -11,6 +11,7 @@ import {
   type JobRecord,
   MAX_REPORTED_REJECTS,
 } from './model.ts';
+import type { Duplicate } from './report.ts';
 import { type Sample, verify } from './verify.ts';
 
 /**
@@ -40,22 +41,23 @@ export async function finalize(ctx: MigrationContext, jobId: string): Promise<Jo
 
   // Every point written, by id: the same id in several records is a duplicate, and the last
   // occurrence in the export wins (rewritten here, as parallel workers finish in any order).
-  const occurrences = new Map<PointId, number[]>();
+  const occurrences = new Map<PointId, Omit<Duplicate, 'id'>>();
   const samples: ChunkPoints['sample'] = [];
   await forEachLimit(chunkItems, 8, async (chunk) => {
     const file = JSON.parse(
       new TextDecoder().decode(await ctx.deps.objects.get(chunkPointsKey(jobId, chunk.index))),
     ) as ChunkPoints;
-    for (const [id, offset] of file.points) {
-      const list = occurrences.get(id);
-      if (list) list.push(offset);
-      else occurrences.set(id, [offset]);
+    for (const [id, offset, sourceId] of file.points) {
+      const seen = occurrences.get(id) ?? { sourceIds: [], offsets: [] };
+      occurrences.set(id, seen);
+      seen.offsets.push(offset);
+      if (sourceId !== undefined && !seen.sourceIds.includes(sourceId)) seen.sourceIds.push(sourceId);
     }
     samples.push(...file.sample);
   });
-  const duplicates = [...occurrences]
-    .filter(([, offsets]) => offsets.length > 1)
-    .map(([id, offsets]) => ({ id, offsets: offsets.sort((a, b) => a - b) }))
+  const duplicates: Duplicate[] = [...occurrences]
+    .filter(([, seen]) => seen.offsets.length > 1)
+    .map(([id, seen]) => ({ id, sourceIds: seen.sourceIds, offsets: seen.offsets.sort((a, b) => a - b) }))
     .sort((a, b) => a.offsets[0]! - b.offsets[0]!);
   const winners = new Map(duplicates.map((d) => [d.id, d.offsets.at(-1)!]));
   // A superseded occurrence's vector is not what the collection holds: not a valid sample.

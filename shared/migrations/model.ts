@@ -132,8 +132,11 @@ export interface ChunkRecord {
 
 /** What a worker leaves in S3 for the finalizer: every point it wrote, and its verification sample. */
 export interface ChunkPoints {
-  /** `[point id, byte offset]` of each written record, in document order. */
-  points: Array<[PointId, number]>;
+  /**
+   * `[point id, byte offset, source id]` of each written record, in document order (files of
+   * workers that predate source ids hold the first two).
+   */
+  points: Array<[PointId, number, (string | number)?]>;
   sample: Array<{ id: PointId; offset: number; vector: number[] }>;
 }
 

@@ -16,10 +16,18 @@ export interface MigrationReport {
   reason?: string;
   counts: Counts & { points: number; plannedRecords: number; rejectRatio: number; rejectThreshold: number };
   rejects: { total: number; listed: RecordReject[] };
-  duplicates: { ids: number; occurrences: number; listed: Array<{ id: PointId; offsets: number[] }> };
+  duplicates: { ids: number; occurrences: number; listed: Duplicate[] };
   verification: Verification;
   alias?: { name: string; collection: string; previous?: string };
   timings: { startedAt?: string; completedAt: string; seconds: number; recordsPerSecond: number };
+}
+
+/** Records of one export that map to the same point: the last occurrence is the one kept. */
+export interface Duplicate {
+  id: PointId;
+  /** The ids the records carry (e.g. the legacy `TaskId`): one, or several that map alike (`"7"`, `7`). */
+  sourceIds: Array<string | number>;
+  offsets: number[];
 }
 
 export interface Verification {
@@ -35,7 +43,7 @@ export interface Verification {
 export interface Outcome {
   reason?: string;
   rejects: RecordReject[];
-  duplicates?: Array<{ id: PointId; offsets: number[] }>;
+  duplicates?: Duplicate[];
   points?: number;
   verification?: Verification;
   rejectRatio?: number;

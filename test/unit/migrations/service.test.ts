@@ -146,6 +146,9 @@ describe('a migration job', () => {
     expect(report.rejects.listed[0]!.reason).toMatch(/Vector\[1\]/);
     expect(report.duplicates).toMatchObject({ ids: 2, occurrences: 4 });
     expect(report.duplicates.listed[0]!.offsets).toHaveLength(2);
+    // Named by the id the records carry (the legacy TaskId), beside the point id it maps to.
+    expect(report.duplicates.listed.map((d) => d.sourceIds)).toEqual([['dep_task_0'], ['dep_task_1']]);
+    expect(report.duplicates.listed[0]!.id).toBe(toPointId('dep_task_0').id);
     expect(report.verification).toMatchObject({ countsMatch: true, pointsInCollection: 34, passed: true });
     expect(report.verification.sampled).toBeGreaterThanOrEqual(1);
     expect(report.verification.minCosine).toBeGreaterThan(0.999);
@@ -261,6 +264,18 @@ describe('a migration job', () => {
     expect(await aliasOf('strict')).toBeUndefined();
     expect(objects.json<MigrationReport>(failed.reportKey!).verification.passed).toBe(false);
     expect(bus.types().at(-1)).toBe('MigrationFailed');
+  });
+
+  it('lists every source id of a duplicated point, ids that map alike included ("7" and 7)', async () => {
+    const vector = Array.from({ length: DIM }, (_, i) => (i % 7) / 7 + 0.1);
+    const lines = [{ id: '7' }, { id: 'x' }, { id: 7 }].map((r) => JSON.stringify({ ...r, vector }));
+    await objects.put('exports/seven.jsonl', `${lines.join('\n')}\n`);
+    const planned = (await service().start(body('exports/seven.jsonl', 'seven'))).job;
+    await runWorkers();
+    const report = objects.json<MigrationReport>((await job(planned.id)).reportKey!);
+    expect(report.duplicates.listed).toEqual([
+      { id: toPointId(7).id, sourceIds: ['7', 7], offsets: [0, expect.any(Number)] },
+    ]);
   });
 
   it('refuses at planning a target that is a real collection, which no alias can replace', async () => {
