@@ -4,14 +4,17 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
 import type { Manifest, RouteDecl } from '../infra/manifest.ts';
+import { MethodNotAllowedError, NotFoundError, toErrorResponse } from '../shared/errors.ts';
 import { type Invoke, LambdaTimeoutError, LOCAL_ACCOUNT_ID } from './functions.ts';
 
 /**
  * The local API Gateway (HTTP API, Lambda proxy integration, payload format 2.0): routes each
  * request with the manifest's routes, builds the event exactly as API Gateway does, invokes the
  * function and turns its result into the HTTP response as API Gateway does. Errors that API
- * Gateway itself produces (404, 413, 500, 503) have its bodies. The route table is compiled once;
- * a request costs one split of its path and a scan of the few parameterised routes.
+ * Gateway itself produces (413, 500, 503) have its bodies; a request no route takes is answered in
+ * the platform's error shape instead (404, or 405 with `Allow`): see `unroutedResponse`. The route
+ * table is compiled once; a request costs one split of its path and a scan of the few
+ * parameterised routes.
  */
 
 /** API Gateway's maximum request payload (10 MB). */
@@ -165,7 +168,7 @@ export function matchRoute(table: RouteTable, method: string, rawPath: string): 
   return undefined;
 }
 
-/** The methods routed for a path (for CORS preflight); empty when the path is unknown. */
+/** The methods routed for a path (for CORS preflight and 405s); empty when the path is unknown. */
 export function methodsForPath(table: RouteTable, rawPath: string): string[] {
   const parts = rawPath.split('/').slice(1);
   const methods = new Set<string>();
@@ -463,6 +466,33 @@ export function fromLambdaResult(result: unknown): GatewayResponse {
   };
 }
 
+/**
+ * The answer to a request no route takes, in the platform's documented error shape: 405 with
+ * `Allow` when other methods are routed for the path (OPTIONS included: the gateway answers CORS
+ * preflights), otherwise 404. API Gateway itself answers both with 404 `{"message":"Not Found"}`,
+ * which an HTTP API cannot reshape without a `$default` route (docs/api.md, "Routing").
+ */
+export function unroutedResponse(
+  table: RouteTable,
+  method: string,
+  rawPath: string,
+  requestId: string,
+): GatewayResponse {
+  const methods = methodsForPath(table, rawPath);
+  const error =
+    methods.length === 0
+      ? new NotFoundError(`no route for ${method} ${rawPath}`, [
+          { field: 'path', reason: 'no route matches this path' },
+        ])
+      : new MethodNotAllowedError(method, rawPath, [...methods, 'OPTIONS']);
+  const { statusCode, headers, body } = toErrorResponse(error, requestId);
+  return {
+    statusCode,
+    headers: { 'content-type': JSON_TYPE, ...headers },
+    body: Buffer.from(JSON.stringify(body)),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Server
 
@@ -485,7 +515,6 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-const NOT_FOUND = '{"message":"Not Found"}';
 const TOO_LARGE = '{"message":"Request Entity Too Large"}';
 const INTERNAL = '{"message":"Internal Server Error"}';
 const UNAVAILABLE = '{"message":"Service Unavailable"}';
@@ -525,11 +554,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
     if (method === 'OPTIONS') {
       const methods = methodsForPath(table, rawPath);
-      if (methods.length === 0) {
-        req.resume();
-        return send(res, requestId, jsonResponse(404, NOT_FOUND));
-      }
       req.resume();
+      if (methods.length === 0)
+        return send(res, requestId, unroutedResponse(table, method, rawPath, requestId));
       res.writeHead(204, {
         'access-control-allow-origin': req.headers.origin ?? '*',
         'access-control-allow-methods': [...methods, 'OPTIONS'].join(','),
@@ -545,7 +572,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const match = matchRoute(table, method, rawPath);
     if (!match) {
       req.resume();
-      return send(res, requestId, jsonResponse(404, NOT_FOUND));
+      return send(res, requestId, unroutedResponse(table, method, rawPath, requestId));
     }
 
     const chunks: Buffer[] = [];

@@ -44,6 +44,19 @@ export class NotFoundError extends AppError {
   readonly code = 'NOT_FOUND';
 }
 
+/** A route exists for the path, but not for the method: `allow` lists the methods that do. */
+export class MethodNotAllowedError extends AppError {
+  readonly statusCode = 405;
+  readonly code = 'METHOD_NOT_ALLOWED';
+  readonly allow: readonly string[];
+  constructor(method: string, path: string, allow: readonly string[]) {
+    super(`${method} is not routed for ${path}; allowed: ${allow.join(', ')}`, [
+      { field: 'method', reason: `must be one of ${allow.join(', ')}` },
+    ]);
+    this.allow = allow;
+  }
+}
+
 export class ConflictError extends AppError {
   readonly statusCode = 409;
   readonly code = 'CONFLICT';
@@ -81,11 +94,18 @@ export interface ErrorBody {
   error: { code: string; message: string; issues?: FieldIssue[]; requestId?: string };
 }
 
-/** The one place an error becomes a status code and a body. Unknown errors never leak details. */
-export function toErrorResponse(err: unknown, requestId?: string): { statusCode: number; body: ErrorBody } {
+/**
+ * The one place an error becomes a status code, headers and a body. Unknown errors never leak
+ * details.
+ */
+export function toErrorResponse(
+  err: unknown,
+  requestId?: string,
+): { statusCode: number; headers: Record<string, string>; body: ErrorBody } {
   if (err instanceof AppError) {
     return {
       statusCode: err.statusCode,
+      headers: err instanceof MethodNotAllowedError ? { allow: err.allow.join(', ') } : {},
       body: {
         error: {
           code: err.code,
@@ -98,6 +118,7 @@ export function toErrorResponse(err: unknown, requestId?: string): { statusCode:
   }
   return {
     statusCode: 500,
+    headers: {},
     body: {
       error: {
         code: 'INTERNAL_ERROR',

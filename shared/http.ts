@@ -96,10 +96,14 @@ export function httpHandler<
     .use({
       after: (request) => countResponse(request.response?.statusCode ?? 200),
       onError: (request) => {
-        const { statusCode, body } = toErrorResponse(request.error, request.context.awsRequestId);
+        const { statusCode, headers, body } = toErrorResponse(request.error, request.context.awsRequestId);
         if (statusCode >= 500) logger.error('request failed', { error: request.error as Error });
         else logger.info('request rejected', { statusCode, code: body.error.code });
-        request.response = { statusCode, headers: JSON_HEADERS, body: JSON.stringify(body) };
+        request.response = {
+          statusCode,
+          headers: { ...JSON_HEADERS, ...headers },
+          body: JSON.stringify(body),
+        };
         countResponse(statusCode);
       },
     });

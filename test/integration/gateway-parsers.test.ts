@@ -12,6 +12,7 @@ import {
   matchRoute,
   parseCookies,
   parseQueryString,
+  unroutedResponse,
 } from '#local/gateway.ts';
 import { encodeEventKey, matchesNotification } from '#local/notifications.ts';
 import { fixtureManifest } from '../fixtures/gateway/manifest.ts';
@@ -162,6 +163,38 @@ describe('paths and routes', () => {
         (routes) => {
           const shuffled = compileRoutes(routes);
           expect(paths.map((p) => matchRoute(shuffled, 'GET', p)?.route.routeKey)).toEqual(reference);
+        },
+      ),
+    );
+  });
+
+  it('answer what no route takes in the platform error shape: 405 + Allow when the path has routes, else 404', () => {
+    const methods = ['GET', 'PUT', 'POST', 'PATCH', 'DELETE'];
+    // Segments of the fixture routes (some escaped), empty ones and anything else.
+    const segment = fc.oneof(
+      fc.constantFrom('echo', 'literal', 'items', 'special', 'sub', 'files', 'e%63ho', '', '7'),
+      text.map(encodeURIComponent),
+    );
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...methods, 'OPTIONS', 'HEAD'),
+        fc.array(segment, { minLength: 1, maxLength: 4 }),
+        (method, segments) => {
+          const path = `/${segments.join('/')}`;
+          const routed = methods.filter((m) => matchRoute(table, m, path) !== undefined);
+          const res = unroutedResponse(table, method, path, 'req-1');
+          const { error } = JSON.parse(res.body.toString('utf8'));
+          expect(res.headers['content-type']).toBe('application/json');
+          expect(error.requestId).toBe('req-1');
+          if (routed.length === 0) {
+            expect(res.statusCode).toBe(404);
+            expect(res.headers.allow).toBeUndefined();
+            expect(error).toMatchObject({ code: 'NOT_FOUND', issues: [{ field: 'path' }] });
+          } else {
+            expect(res.statusCode).toBe(405);
+            expect(String(res.headers.allow).split(', ').sort()).toEqual([...routed, 'OPTIONS'].sort());
+            expect(error).toMatchObject({ code: 'METHOD_NOT_ALLOWED', issues: [{ field: 'method' }] });
+          }
         },
       ),
     );

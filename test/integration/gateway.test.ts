@@ -215,17 +215,33 @@ describe('request → payload format 2.0 event', () => {
     expect(echoOf(await raw('PUT', '/echo/7')).event.routeKey).toBe('PUT /echo/{id}');
   });
 
-  it('answers 404 like API Gateway for an unknown path or an unrouted method', async () => {
-    for (const [method, path] of [
-      ['GET', '/nowhere'],
-      ['DELETE', '/echo/1'],
-      ['GET', '/files'],
-      ['GET', '/echo/1/extra'],
-    ] as const) {
-      const res = await raw(method, path);
-      expect(res.status, `${method} ${path}`).toBe(404);
-      expect(JSON.parse(res.body.toString())).toEqual({ message: 'Not Found' });
+  it('answers an unknown path with 404 in the platform error shape', async () => {
+    for (const path of ['/nowhere', '/files', '/echo/1/extra']) {
+      const res = await raw('GET', path);
+      expect(res.status, path).toBe(404);
+      expect(res.headers['content-type']).toBe('application/json');
+      expect(JSON.parse(res.body.toString())).toEqual({
+        error: {
+          code: 'NOT_FOUND',
+          message: `no route for GET ${path}`,
+          issues: [{ field: 'path', reason: 'no route matches this path' }],
+          requestId: res.headers['apigw-requestid'],
+        },
+      });
     }
+  });
+
+  it('answers a routed path with another method with 405 and the path’s methods in `Allow`', async () => {
+    const res = await raw('DELETE', '/echo/1');
+    expect(res.status).toBe(405);
+    expect(res.headers.allow).toBe('GET, PUT, OPTIONS');
+    expect(JSON.parse(res.body.toString()).error).toMatchObject({
+      code: 'METHOD_NOT_ALLOWED',
+      issues: [{ field: 'method', reason: 'must be one of GET, PUT, OPTIONS' }],
+      requestId: res.headers['apigw-requestid'],
+    });
+    // Literal and parameterised routes of one path count together.
+    expect((await raw('POST', '/echo/literal')).headers.allow).toBe('GET, PUT, OPTIONS');
   });
 });
 
@@ -395,8 +411,9 @@ describe('CORS', () => {
     expect(res.headers['access-control-allow-headers']).toBe('content-type,authorization');
   });
 
-  it('404 for a preflight on an unknown path', async () => {
+  it('404 for a preflight on an unknown path, in the platform error shape', async () => {
     const res = await raw('OPTIONS', '/nowhere', { headers: [['Origin', 'http://localhost:5173']] });
     expect(res.status).toBe(404);
+    expect(JSON.parse(res.body.toString()).error).toMatchObject({ code: 'NOT_FOUND' });
   });
 });

@@ -234,6 +234,24 @@ describe('vector API over HTTP on the local runtime', () => {
     await call('POST', '/api/v1/vectors/delete', { collection: 'raw', ids: [35] });
   });
 
+  it('answers unrouted requests in the error shape: 404, or 405 with the path’s methods', async () => {
+    const unknown = await call('GET', '/api/v1/nope');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error).toMatchObject({ code: 'NOT_FOUND', issues: [{ field: 'path' }] });
+    const health = await call('POST', '/api/v1/health', {});
+    expect(health.status).toBe(405);
+    expect(health.headers.get('allow')).toBe('GET, OPTIONS');
+    expect(health.body.error).toMatchObject({ code: 'METHOD_NOT_ALLOWED', issues: [{ field: 'method' }] });
+    // `/vectors/collections` is also a point id to the `/vectors/{id}` routes.
+    const collections = await call('PUT', '/api/v1/vectors/collections', {});
+    expect(collections.headers.get('allow')?.split(', ').sort()).toEqual([
+      'DELETE',
+      'GET',
+      'OPTIONS',
+      'POST',
+    ]);
+  });
+
   it('keeps collections across a restart on the same data folder', async () => {
     await runtime.stop();
     runtime = await startLocalRuntime({ dataDir, port: 0, quiet: true });

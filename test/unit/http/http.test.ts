@@ -11,6 +11,7 @@ vi.hoisted(() => {
 import { resetConfig } from '#shared/config.ts';
 import {
   ConflictError,
+  MethodNotAllowedError,
   NotFoundError,
   ServiceUnavailableError,
   UpstreamError,
@@ -154,6 +155,20 @@ describe('httpHandler: answers and errors', () => {
       expect(res.status).toBeLessThan(300);
       expect(res.body).toEqual({ score: 2 ** 60, nested: [{ n: -(2 ** 70) }] });
     }
+  });
+
+  it('answers 405 with the allowed methods in `Allow`, naming the method', async () => {
+    const failing = httpHandler({}, async () => {
+      throw new MethodNotAllowedError('PATCH', '/x/1', ['GET', 'DELETE']);
+    });
+    const res = await invoke(failing);
+    expect(res.status).toBe(405);
+    expect(res.headers.allow).toBe('GET, DELETE');
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.body.error).toMatchObject({
+      code: 'METHOD_NOT_ALLOWED',
+      issues: [{ field: 'method', reason: 'must be one of GET, DELETE' }],
+    });
   });
 
   it('answers 500 with a request id and no message, stack or detail of an unexpected error', async () => {
