@@ -18,7 +18,9 @@ const qdrantClients = new Map<string, QdrantClient>();
 /** The Qdrant client of a configuration; throws when the function was granted no `qdrant` access. */
 export function getQdrantClient(qdrant: Config['qdrant']): QdrantClient {
   if (!qdrant) {
-    throw new Error('Invalid configuration: QDRANT_URL or QDRANT_URL_PARAMETER is not set (no `qdrant` access)');
+    throw new Error(
+      'Invalid configuration: QDRANT_URL or QDRANT_URL_PARAMETER is not set (no `qdrant` access)',
+    );
   }
   // The key is a digest so the API key is not copied into another long-lived string.
   const key = createHash('sha256')
