@@ -20,6 +20,7 @@ import {
   setPayload,
 } from './payload.ts';
 import { readSnapshot, WAL_FILE, type WalRecord, WriteAheadLog, writeSnapshot } from './storage.ts';
+import { type TextOptions, textOptions } from './text.ts';
 
 /**
  * One collection: its points in memory (all vectors in one contiguous Float32Array, one row per
@@ -178,6 +179,10 @@ export class Collection {
     }
     return out;
   }
+
+  /** The options of the text index on `field`, if it has one (full-text filters tokenize as it does). */
+  textIndex = (field: string): TextOptions | undefined =>
+    Object.hasOwn(this.schema, field) ? textOptions(this.schema[field]) : undefined;
 
   /* ---------------------------------------------------------------- writes -------------- */
 

@@ -12,6 +12,8 @@
  * offending path (`filter.must[2].match.any[1]`) in the error, as the 400 body must.
  */
 
+import { DEFAULT_TEXT_OPTIONS, documentTokens, queryTokens, type TextOptions } from './text.ts';
+
 export type PointId = number | string;
 
 export interface FilterablePoint {
@@ -35,14 +37,29 @@ export class FilterError extends Error {
 /** Filters and nested conditions deeper than this are refused (serde_json stops at 128 JSON levels). */
 export const MAX_FILTER_DEPTH = 64;
 
+/** The text index options of a payload key (its text as written in the filter), if it has one. */
+export type TextIndexLookup = (key: string) => TextOptions | undefined;
+
+/** Where a condition is compiled: inside a nested filter or not, and the text indexes it sees. */
+interface Scope {
+  nested: boolean;
+  textIndex: TextIndexLookup;
+}
+
 /**
  * Compiles a Qdrant `Filter` into a predicate over points. `undefined`/`null` accept everything.
  * `where` names the filter's place in the request for error messages (`filter`, `prefetch.filter`…).
+ * `textIndex` tells which keys have a text index (full-text conditions tokenize as it does).
  * Throws FilterError on any structural or semantic problem; the returned predicate never throws.
  */
-export function compileFilter(filter: unknown, where = 'filter'): PointPredicate {
+export function compileFilter(
+  filter: unknown,
+  where = 'filter',
+  textIndex: TextIndexLookup = () => undefined,
+): PointPredicate {
   if (filter === undefined || filter === null) return acceptAll;
-  const check = compileFilterObject(expectObject(filter, where, 'a filter object'), where, 0, false);
+  const scope: Scope = { nested: false, textIndex };
+  const check = compileFilterObject(expectObject(filter, where, 'a filter object'), where, 0, scope);
   if (check === TRUE) return acceptAll;
   if (check === FALSE) return rejectAll;
   return (point) => check(point.payload, point.id);
@@ -181,37 +198,37 @@ function rejectUnknownFields(obj: JsonObject, path: string, allowed: readonly st
 
 const FILTER_FIELDS = ['should', 'min_should', 'must', 'must_not'] as const;
 
-function compileFilterObject(filter: JsonObject, path: string, depth: number, inNested: boolean): Check {
+function compileFilterObject(filter: JsonObject, path: string, depth: number, scope: Scope): Check {
   if (depth > MAX_FILTER_DEPTH) {
     formatError(path, `filter is nested too deeply (more than ${MAX_FILTER_DEPTH} levels)`);
   }
   rejectUnknownFields(filter, path, FILTER_FIELDS);
   const parts: Check[] = [];
-  const must = compileClause(field(filter, 'must'), `${path}.must`, depth, inNested);
+  const must = compileClause(field(filter, 'must'), `${path}.must`, depth, scope);
   if (must) parts.push(allOf(must));
-  const mustNot = compileClause(field(filter, 'must_not'), `${path}.must_not`, depth, inNested);
+  const mustNot = compileClause(field(filter, 'must_not'), `${path}.must_not`, depth, scope);
   if (mustNot) parts.push(not(anyOf(mustNot)));
-  const should = compileClause(field(filter, 'should'), `${path}.should`, depth, inNested);
+  const should = compileClause(field(filter, 'should'), `${path}.should`, depth, scope);
   // An empty `should` states no alternative and constrains nothing: Qdrant (and its Python local
   // mode) match every point, so only a non-empty list is required to have one match.
   if (should && should.length > 0) parts.push(anyOf(should));
   const minShould = field(filter, 'min_should');
   if (minShould !== undefined && minShould !== null) {
-    parts.push(compileMinShould(minShould, `${path}.min_should`, depth, inNested));
+    parts.push(compileMinShould(minShould, `${path}.min_should`, depth, scope));
   }
   return allOf(parts);
 }
 
-function compileClause(value: unknown, path: string, depth: number, inNested: boolean): Check[] | undefined {
+function compileClause(value: unknown, path: string, depth: number, scope: Scope): Check[] | undefined {
   if (value === undefined || value === null) return undefined;
   if (Array.isArray(value)) {
-    return value.map((condition, i) => compileCondition(condition, `${path}[${i}]`, depth, inNested));
+    return value.map((condition, i) => compileCondition(condition, `${path}[${i}]`, depth, scope));
   }
-  if (isObject(value)) return [compileCondition(value, path, depth, inNested)];
+  if (isObject(value)) return [compileCondition(value, path, depth, scope)];
   return formatError(path, `expected a condition or an array of conditions, got ${describe(value)}`);
 }
 
-function compileMinShould(value: unknown, path: string, depth: number, inNested: boolean): Check {
+function compileMinShould(value: unknown, path: string, depth: number, scope: Scope): Check {
   const obj = expectObject(value, path, 'an object {conditions, min_count}');
   rejectUnknownFields(obj, path, ['conditions', 'min_count']);
   const conditions = field(obj, 'conditions');
@@ -223,7 +240,7 @@ function compileMinShould(value: unknown, path: string, depth: number, inNested:
     formatError(`${path}.min_count`, `expected an unsigned integer, got ${describe(minCount)}`);
   }
   if (minCount < 1) validationError(`${path}.min_count`, `value ${minCount} invalid, must be 1 or larger`);
-  const checks = conditions.map((c, i) => compileCondition(c, `${path}.conditions[${i}]`, depth, inNested));
+  const checks = conditions.map((c, i) => compileCondition(c, `${path}.conditions[${i}]`, depth, scope));
   return atLeast(checks, minCount);
 }
 
@@ -232,14 +249,14 @@ const CONDITION_KINDS =
   '{"is_empty": {"key"}}, {"is_null": {"key"}}, {"has_id": [...]}, {"nested": {"key", "filter"}} ' +
   'or a filter ({"must" | "should" | "must_not" | "min_should"})';
 
-function compileCondition(value: unknown, path: string, depth: number, inNested: boolean): Check {
+function compileCondition(value: unknown, path: string, depth: number, scope: Scope): Check {
   const cond = expectObject(value, path, `a condition object: ${CONDITION_KINDS}`);
   // Qdrant's Condition is an untagged union; the variant is told by its distinguishing key.
-  if (Object.hasOwn(cond, 'key')) return compileFieldCondition(cond, path);
+  if (Object.hasOwn(cond, 'key')) return compileFieldCondition(cond, path, scope);
   if (Object.hasOwn(cond, 'is_empty')) return compileIsEmptyCondition(cond, path);
   if (Object.hasOwn(cond, 'is_null')) return compileIsNullCondition(cond, path);
-  if (Object.hasOwn(cond, 'has_id')) return compileHasId(cond, path, inNested);
-  if (Object.hasOwn(cond, 'nested')) return compileNested(cond, path, depth);
+  if (Object.hasOwn(cond, 'has_id')) return compileHasId(cond, path, scope.nested);
+  if (Object.hasOwn(cond, 'nested')) return compileNested(cond, path, depth, scope);
   if (Object.hasOwn(cond, 'has_vector')) {
     unsupported(
       `${path}.has_vector`,
@@ -255,7 +272,7 @@ function compileCondition(value: unknown, path: string, depth: number, inNested:
       formatError(path, `unknown condition field \`${key}\`; a condition is ${CONDITION_KINDS}`);
     }
   }
-  return compileFilterObject(cond, path, depth + 1, inNested);
+  return compileFilterObject(cond, path, depth + 1, scope);
 }
 
 function payloadFieldKey(value: unknown, path: string): Path {
@@ -304,7 +321,7 @@ function compileHasId(cond: JsonObject, path: string, inNested: boolean): Check 
   return (_payload, id) => ids.has(id) || (typeof id === 'string' && ids.has(id.toLowerCase()));
 }
 
-function compileNested(cond: JsonObject, path: string, depth: number): Check {
+function compileNested(cond: JsonObject, path: string, depth: number, scope: Scope): Check {
   rejectUnknownFields(cond, path, ['nested']);
   const nested = expectObject(field(cond, 'nested'), `${path}.nested`, 'an object {"key", "filter"}');
   rejectUnknownFields(nested, `${path}.nested`, ['key', 'filter']);
@@ -312,11 +329,13 @@ function compileNested(cond: JsonObject, path: string, depth: number): Check {
   // `data` and `data[]` both name the array whose elements the filter is applied to.
   const arrayKey = key.steps.at(-1) === WILDCARD ? key : withSteps(key.text, [...key.steps, WILDCARD]);
   const filterPath = `${path}.nested.filter`;
+  // Keys inside are relative to the elements: `title` there is `data[].title` for the indexes.
+  const elements = key.steps.at(-1) === WILDCARD ? key.text : `${key.text}[]`;
   const inner = compileFilterObject(
     expectObject(field(nested, 'filter'), filterPath, 'a filter object'),
     filterPath,
     depth + 1,
-    true,
+    { nested: true, textIndex: (relative) => scope.textIndex(`${elements}.${relative}`) },
   );
   const buffer: unknown[] = [];
   return (payload, id) => {
@@ -349,7 +368,7 @@ const FIELD_CONDITION_FIELDS = [
   'is_null',
 ] as const;
 
-function compileFieldCondition(cond: JsonObject, path: string): Check {
+function compileFieldCondition(cond: JsonObject, path: string, scope: Scope): Check {
   rejectUnknownFields(cond, path, FIELD_CONDITION_FIELDS);
   const key = parseKey(field(cond, 'key'), `${path}.key`);
   const present = (name: string): unknown => {
@@ -377,7 +396,9 @@ function compileFieldCondition(cond: JsonObject, path: string): Check {
     formatError(`${path}.is_null`, `expected a boolean, got ${describe(isNull)}`);
   }
   const valueTests: ValueTest[] = [];
-  if (match !== undefined) valueTests.push(compileMatch(match, `${path}.match`));
+  if (match !== undefined) {
+    valueTests.push(compileMatch(match, `${path}.match`, scope.textIndex(key.text) ?? DEFAULT_TEXT_OPTIONS));
+  }
   if (range !== undefined) valueTests.push(compileRange(range, `${path}.range`));
   if (geoBox !== undefined) valueTests.push(compileGeoBoundingBox(geoBox, `${path}.geo_bounding_box`));
   if (geoRadius !== undefined) valueTests.push(compileGeoRadius(geoRadius, `${path}.geo_radius`));
@@ -408,7 +429,7 @@ function isInt64(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= -I64_LIMIT && value < I64_LIMIT;
 }
 
-function compileMatch(value: unknown, path: string): ValueTest {
+function compileMatch(value: unknown, path: string, text: TextOptions): ValueTest {
   const obj = expectObject(value, path, `an object with one of ${MATCH_FIELDS.join(', ')}`);
   rejectUnknownFields(obj, path, MATCH_FIELDS);
   const keys = Object.keys(obj);
@@ -429,7 +450,7 @@ function compileMatch(value: unknown, path: string): ValueTest {
       return (v) => typeof v === 'string' && v.startsWith(prefix);
     }
     default:
-      return compileMatchText(kind, expectString(operand, at));
+      return compileMatchText(kind, expectString(operand, at), text);
   }
 }
 
@@ -471,32 +492,24 @@ function compileMatchSet(kind: 'any' | 'except', operand: unknown, path: string)
 }
 
 /**
- * Full-text conditions on a field without a text index. Qdrant ≥ 1.19.1 (qdrant#10341, #10526) and
- * its Python local mode tokenize both sides with the default `word` tokenizer (runs of Unicode
- * letters and digits, lowercased) and compare whole tokens; 1.19.0 still did a raw substring match.
- * The embedded server has no text index, so this is the behaviour it always has.
+ * Full-text conditions, tokenized as the field's text index does (text.ts): every query token
+ * (`text`), one of them (`text_any`), or all of them consecutively and in order (`phrase`,
+ * compared on whole words). A query without tokens matches nothing.
  */
-function compileMatchText(kind: string, text: string): ValueTest {
-  const query = tokenize(text);
+function compileMatchText(kind: string, text: string, options: TextOptions): ValueTest {
+  const query = queryTokens(text, options);
   if (query.length === 0) return () => false;
-  if (kind === 'text') {
+  if (kind === 'text' || kind === 'text_any') {
+    const every = kind === 'text';
     return (v) => {
       if (typeof v !== 'string') return false;
-      const doc = new Set(tokenize(v));
-      return query.every((t) => doc.has(t));
+      const doc = new Set(documentTokens(v, options));
+      return every ? query.every((t) => doc.has(t)) : query.some((t) => doc.has(t));
     };
   }
-  if (kind === 'text_any') {
-    return (v) => {
-      if (typeof v !== 'string') return false;
-      const doc = new Set(tokenize(v));
-      return query.some((t) => doc.has(t));
-    };
-  }
-  // phrase: the query tokens, consecutively and in order.
   return (v) => {
     if (typeof v !== 'string') return false;
-    const doc = tokenize(v);
+    const doc = queryTokens(v, options);
     for (let start = 0; start + query.length <= doc.length; start++) {
       let i = 0;
       while (i < query.length && doc[start + i] === query[i]) i++;
@@ -504,15 +517,6 @@ function compileMatchText(kind: string, text: string): ValueTest {
     }
     return false;
   };
-}
-
-const WORD_RE = /[\p{Alphabetic}\p{N}]+/gu;
-
-function tokenize(text: string): string[] {
-  const words = text.match(WORD_RE);
-  if (!words) return [];
-  for (let i = 0; i < words.length; i++) words[i] = words[i]!.toLowerCase();
-  return words;
 }
 
 /* ---- range and values_count ------------------------------------------------------------------ */

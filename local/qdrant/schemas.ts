@@ -4,6 +4,7 @@ import { isPayloadKey } from './filter.ts';
 import { invalidPointIdMessage, type PointId, parsePointId } from './ids.ts';
 import { DISTANCES } from './kernels.ts';
 import type { Payload, PayloadSelector } from './payload.ts';
+import { TOKENIZERS } from './text.ts';
 
 /**
  * Zod schemas of the request bodies the embedded server accepts, with Qdrant's two error
@@ -352,11 +353,29 @@ export const PAYLOAD_SCHEMA_TYPES = [
   'uuid',
 ] as const;
 
+const isUint = (value: unknown) => typeof value === 'number' && Number.isInteger(value) && value >= 0;
 const isBool = (value: unknown) => typeof value === 'boolean';
+const isStringList = (value: unknown) =>
+  Array.isArray(value) && value.every((item) => typeof item === 'string');
 
 /** Checks of the index parameters the server applies (others are kept as given). */
 const PARAM_CHECKS: Record<string, Record<string, (value: unknown) => boolean>> = {
   integer: { lookup: isBool, range: isBool },
+  text: {
+    tokenizer: (value) => (TOKENIZERS as readonly unknown[]).includes(value),
+    lowercase: isBool,
+    min_token_len: isUint,
+    max_token_len: isUint,
+    stopwords: (value) =>
+      typeof value === 'string' ||
+      (typeof value === 'object' &&
+        value !== null &&
+        !Array.isArray(value) &&
+        ['languages', 'custom'].every((key) => {
+          const list = (value as Payload)[key];
+          return list === undefined || list === null || isStringList(list);
+        })),
+  },
 };
 
 const fieldSchema = field((value, ctx): string | Payload => {
@@ -371,7 +390,8 @@ const fieldSchema = field((value, ctx): string | Payload => {
   const checks = PARAM_CHECKS[params.type as string] ?? {};
   for (const [key, check] of Object.entries(checks)) {
     const param = params[key];
-    const absent = param === undefined || param === null;
+    // `tokenizer` has a default but is no Option: null does not deserialize.
+    const absent = param === undefined || (param === null && key !== 'tokenizer');
     if (!absent && !check(param)) return mismatch();
   }
   if (params.type === 'integer' && params.lookup === false && params.range === false) {

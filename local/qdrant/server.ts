@@ -44,6 +44,7 @@ import {
   setPayloadSchema,
   updateCollectionSchema,
 } from './schemas.ts';
+import { unsupportedTextParam } from './text.ts';
 
 /**
  * The embedded Qdrant-compatible HTTP server (DESIGN.md principle 4): the subset of Qdrant 1.19's
@@ -426,10 +427,10 @@ const name = (context: Context): string => context.segments[1]!;
 const json = (context: Context): unknown => parseJson(context.body);
 const updateResult = (operationId: number) => ({ operation_id: operationId, status: 'completed' });
 
-/** Compiles a request's filter, naming where it sits in error messages. */
-function filterOf(value: unknown, where: string): PointPredicate | null {
+/** Compiles a request's filter for `collection`, naming where it sits in error messages. */
+function filterOf(collection: Collection, value: unknown, where: string): PointPredicate | null {
   if (value === undefined || value === null) return null;
-  return compileFilter(value, where);
+  return compileFilter(value, where, collection.textIndex);
 }
 
 route('GET', '/', () => new RawAnswer({ title: 'qdrant - vector search engine', version: QDRANT_VERSION }));
@@ -464,6 +465,9 @@ route('PUT', '/collections/{name}/index', async (context) => {
   const collection = context.engine.collection(name(context));
   const body = parseBody(createFieldIndexSchema, json(context));
   const schema = body.field_schema ?? inferFieldSchema(collection, body.field_name);
+  const unsupported =
+    typeof schema === 'object' && schema.type === 'text' ? unsupportedTextParam(schema) : undefined;
+  if (unsupported !== undefined) throw wrongInput(`field_schema.${unsupported}`);
   return updateResult(await collection.createIndex(body.field_name, schema));
 });
 route('DELETE', '/collections/{name}/index/{field}', async (context) => {
@@ -496,39 +500,39 @@ route('PUT', '/collections/{name}/points', async (context) => upsert(context));
 route('POST', '/collections/{name}/points/delete', async (context) => {
   const collection = context.engine.collection(name(context));
   const body = parseBody(pointsSelectorSchema, json(context));
-  return updateResult(await collection.deletePoints(selectorOf(body, false)));
+  return updateResult(await collection.deletePoints(selectorOf(collection, body, false)));
 });
 route('POST', '/collections/{name}/points/payload', async (context) => {
   const collection = context.engine.collection(name(context));
   const body = parseBody(setPayloadSchema, json(context));
   return updateResult(
-    await collection.setPayload(selectorOf(body, true), body.payload, checkedKey(body.key)),
+    await collection.setPayload(selectorOf(collection, body, true), body.payload, checkedKey(body.key)),
   );
 });
 route('PUT', '/collections/{name}/points/payload', async (context) => {
   const collection = context.engine.collection(name(context));
   const body = parseBody(setPayloadSchema, json(context));
   return updateResult(
-    await collection.overwritePayload(selectorOf(body, true), body.payload, checkedKey(body.key)),
+    await collection.overwritePayload(selectorOf(collection, body, true), body.payload, checkedKey(body.key)),
   );
 });
 route('POST', '/collections/{name}/points/payload/delete', async (context) => {
   const collection = context.engine.collection(name(context));
   const body = parseBody(deletePayloadSchema, json(context));
   for (const key of body.keys) checkedKey(key);
-  return updateResult(await collection.deletePayload(selectorOf(body, true), body.keys));
+  return updateResult(await collection.deletePayload(selectorOf(collection, body, true), body.keys));
 });
 route('POST', '/collections/{name}/points/payload/clear', async (context) => {
   const collection = context.engine.collection(name(context));
   const body = parseBody(pointsSelectorSchema, json(context));
-  return updateResult(await collection.clearPayload(selectorOf(body, false)));
+  return updateResult(await collection.clearPayload(selectorOf(collection, body, false)));
 });
 route('POST', '/collections/{name}/points/scroll', (context) => {
   const collection = context.engine.collection(name(context));
   const body = parseBody(scrollSchema, json(context));
   if (body.order_by !== undefined) throw wrongInput('order_by is not supported by this embedded server');
   return collection.scroll({
-    filter: filterOf(body.filter, 'filter'),
+    filter: filterOf(collection, body.filter, 'filter'),
     ...(body.offset === undefined ? {} : { offset: body.offset }),
     limit: body.limit ?? 10,
     withPayload: body.with_payload ?? true,
@@ -538,7 +542,7 @@ route('POST', '/collections/{name}/points/scroll', (context) => {
 route('POST', '/collections/{name}/points/count', (context) => {
   const collection = context.engine.collection(name(context));
   const body = parseBody(countSchema, json(context));
-  return { count: collection.countPoints(filterOf(body.filter, 'filter')) };
+  return { count: collection.countPoints(filterOf(collection, body.filter, 'filter')) };
 });
 route('POST', '/collections/{name}/points/query', (context) => {
   const collection = context.engine.collection(name(context));
@@ -569,8 +573,12 @@ function checkedKey(key: string | undefined): string | undefined {
 type Selector = { ids: PointId[]; filter?: PointPredicate } | { filter: PointPredicate };
 
 /** `points` and/or `filter` (payload operations accept both, narrowing the ids by the filter). */
-function selectorOf(body: { points?: PointId[]; filter?: unknown }, allowBoth: boolean): Selector {
-  const filter = filterOf(body.filter, 'filter');
+function selectorOf(
+  collection: Collection,
+  body: { points?: PointId[]; filter?: unknown },
+  allowBoth: boolean,
+): Selector {
+  const filter = filterOf(collection, body.filter, 'filter');
   if (body.points !== undefined) {
     if (filter === null) return { ids: body.points };
     if (allowBoth) return { ids: body.points, filter };
@@ -651,7 +659,11 @@ async function upsert(context: Context): Promise<unknown> {
   } else {
     throw formatError('data did not match any variant of untagged enum PointInsertOperations');
   }
-  const operationId = await collection.upsert(points, mode, filterOf(updateFilter, 'update_filter'));
+  const operationId = await collection.upsert(
+    points,
+    mode,
+    filterOf(collection, updateFilter, 'update_filter'),
+  );
   return updateResult(operationId);
 }
 
@@ -675,7 +687,7 @@ function toQueryInput(collection: Collection, body: QueryRequestBody, prefix: st
   if (body.using !== undefined && body.using !== '')
     throw wrongInput(`Not existing vector name error: ${body.using}`);
   const input: QueryInput = {
-    filter: filterOf(body.filter, `${prefix}filter`),
+    filter: filterOf(collection, body.filter, `${prefix}filter`),
     limit: body.limit ?? 10,
     offset: body.offset ?? 0,
     withPayload: body.with_payload ?? false,
