@@ -1,15 +1,31 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 /**
- * `npm run plans:index -- <dir> [--api http://127.0.0.1:3000/api/v1]`: indexes every `*.md` under
- * a folder (recursively) through the running API (`npm start`), one `POST /plans` per file, the
- * plan id being the file's path relative to the folder. Prints a line per plan with its counts,
- * then the totals; exits 1 when a plan failed, 2 on bad usage or when the API is not reachable.
+ * `npm run plans:index -- <dir> [--api URL]`: indexes every `*.md` under a folder (recursively)
+ * through the running API (`npm start`), one `POST /plans` per file, the plan id being the file's
+ * path relative to the folder. Prints a line per plan with its counts, then the totals; exits 1
+ * when a plan failed, 2 on bad usage or when the API is not reachable.
  */
 
-export const DEFAULT_API = 'http://127.0.0.1:3000/api/v1';
+/** `npm start`'s default port; both read PORT. */
+const DEFAULT_PORT = 3000;
+
+export const USAGE = `Usage: npm run plans:index -- <dir> [options]
+
+Indexes every *.md file under <dir> (recursively; dot-folders and node_modules skipped) through
+the running local API (\`npm start\`): one POST /plans per file, the plan id being the file's path
+relative to <dir>. A line per plan with its counts, then the totals. Re-running embeds only what
+changed.
+
+Options:
+  --api <url>   the API base (default http://127.0.0.1:$PORT/api/v1, PORT being the port
+                \`npm start\` listens on, ${DEFAULT_PORT} when unset)
+  -h, --help    this help
+
+Exit codes: 0 every plan indexed, 1 a plan failed, 2 usage error or API unreachable.`;
 
 export interface PlanOutcome {
   planId: string;
@@ -109,11 +125,12 @@ export async function indexPlansFolder(options: {
   api?: string;
   write?: (line: string) => void;
 }): Promise<FolderSummary> {
-  const api = (options.api ?? DEFAULT_API).replace(/\/+$/, '');
+  const api = (options.api ?? defaultApi(process.env)).replace(/\/+$/, '');
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const dir = resolve(options.dir);
-  await checkApi(api);
+  // A bad folder is a usage error, told before the API is needed.
   const plans = await findPlans(dir);
+  await checkApi(api);
   const summary: FolderSummary = {
     plans: plans.length,
     indexed: 0,
@@ -159,34 +176,50 @@ function counts(t: Report['tasks'], embedded: number): string {
   return `${t.total} tasks (+${t.added} added, ~${t.changed} changed, -${t.removed} removed, =${t.unchanged} unchanged), ${embedded} embedded`;
 }
 
-const USAGE = `usage: npm run plans:index -- <dir> [--api ${DEFAULT_API}]`;
-
-/** `<dir> [--api URL]` (also `--api=URL`). */
-export function parseArgs(args: readonly string[]): { dir: string; api: string } {
-  let dir: string | undefined;
-  let api = DEFAULT_API;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === '--api') {
-      const value = args[++i];
-      if (value === undefined) throw new Error('--api needs a URL');
-      api = value;
-    } else if (arg.startsWith('--api=')) api = arg.slice('--api='.length);
-    else if (arg.startsWith('-')) throw new Error(`unknown option ${arg}`);
-    else if (dir === undefined) dir = arg;
-    else throw new Error(`one folder only (got "${dir}" and "${arg}")`);
+/** The local API on the port `npm start` uses: PORT, as it reads it, else 3000. */
+export function defaultApi(env: NodeJS.ProcessEnv): string {
+  const value = env.PORT;
+  if (value === undefined || value === '') return `http://127.0.0.1:${DEFAULT_PORT}/api/v1`;
+  const port = Number(value);
+  if (!/^\d{1,5}$/.test(value) || port < 1 || port > 65535) {
+    throw new Error(`PORT must be an integer between 1 and 65535, got "${value}"`);
   }
-  if (dir === undefined) throw new Error('give the folder of plans to index');
-  if (!URL.canParse(api)) throw new Error(`--api: not a URL: ${api}`);
-  return { dir, api };
+  return `http://127.0.0.1:${port}/api/v1`;
+}
+
+export type CommandLine = { help: true } | { help: false; dir: string; api: string };
+
+/** `<dir> [--api URL]` (also `--api=URL`), or `--help`; throws an Error saying what is wrong. */
+export function parseCommandLine(args: string[], env: NodeJS.ProcessEnv): CommandLine {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: { api: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) return { help: true };
+  if (positionals.length === 0) throw new Error('give the folder of plans to index');
+  if (positionals.length > 1)
+    throw new Error(`one folder only, got ${positionals.length}: ${positionals.join(' ')}`);
+  const api = values.api ?? defaultApi(env);
+  const protocol = URL.canParse(api) ? new URL(api).protocol : undefined;
+  if (protocol !== 'http:' && protocol !== 'https:') {
+    throw new Error(`--api must be an http(s) URL such as http://127.0.0.1:3000/api/v1, got "${api}"`);
+  }
+  return { help: false, dir: positionals[0]!, api };
 }
 
 async function main(): Promise<number> {
-  let args: { dir: string; api: string };
+  let args: Extract<CommandLine, { help: false }>;
   try {
-    args = parseArgs(process.argv.slice(2));
+    const parsed = parseCommandLine(process.argv.slice(2), process.env);
+    if (parsed.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    args = parsed;
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+    process.stderr.write(`plans:index: ${(err as Error).message}\n\n${USAGE}\n`);
     return 2;
   }
   try {

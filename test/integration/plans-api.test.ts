@@ -237,6 +237,34 @@ describe('plans API over HTTP on the local runtime', () => {
       'plans~newsletter.md',
     ]);
   });
+
+  it('indexes two versions of a plan posted at once one at a time: never a mix of both', async () => {
+    const version = (major: number) =>
+      `# Race\n${Array.from({ length: 40 }, (_, i) => `- [ ] **${major}.${i + 1}** step ${i + 1}`).join('\n')}\n`;
+    const ids = (major: number) => Array.from({ length: 40 }, (_, i) => `${major}.${i + 1}`).sort();
+    const answers = await Promise.all([
+      postMarkdown('plans/race.md', version(1)),
+      postMarkdown('plans/race.md', version(2)),
+    ]);
+    expect(answers.some((a) => a.status === 201)).toBe(true);
+    for (const answer of answers.filter((a) => a.status !== 201)) {
+      // Refused while the other request held the plan, or indexed after it.
+      if (answer.status === 200) continue;
+      expect(answer.status).toBe(409);
+      expect(answer.body.error.message).toContain('"plans/race.md"');
+      expect(answer.body.error.issues).toEqual([
+        { field: 'planId', reason: expect.stringContaining('another request') },
+      ]);
+    }
+    const plan = await call('GET', '/plans/plans~race.md?limit=100');
+    expect(plan.status).toBe(200);
+    expect([ids(1), ids(2)]).toContainEqual(
+      plan.body.tasks.map((t: { explicitId: string }) => t.explicitId).sort(),
+    );
+    const search = await call('POST', '/tasks/search', { text: 'step', plan: 'plans/race.md', limit: 100 });
+    expect(search.body.results).toHaveLength(40);
+    expect((await call('DELETE', '/plans/plans~race.md')).status).toBe(200);
+  });
 });
 
 describe('npm run plans:index', () => {
@@ -269,6 +297,15 @@ describe('npm run plans:index', () => {
     expect(lines[1]).toMatch(/^\[2\/2\] team\/ops\/oncall\.md {2}new: 1 tasks/);
     expect(lines[2]).toMatch(/^2 of 2 plans indexed: 7 tasks .* 7 embedded/);
     expect((await call('GET', '/plans/team~ops~oncall.md')).status).toBe(200);
+  });
+
+  it('finds the API on PORT, the port npm start listens on, without --api', async () => {
+    const script = resolve(import.meta.dirname, '../../scripts/plans-index.ts');
+    const { stdout } = await promisify(execFile)(process.execPath, [script, folder], {
+      env: { ...process.env, PORT: new URL(runtime.apiUrl).port },
+    });
+    expect(stdout).toMatch(/team\/mail\.md {2}re-indexed: 6 tasks/);
+    expect(stdout).toMatch(/2 of 2 plans indexed: 7 tasks .*, 0 embedded/);
   });
 
   it('reports failed plans and exits non-zero; a second run embeds nothing', async () => {
