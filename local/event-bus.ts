@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import type { Manifest, RuleDecl } from '../infra/manifest.ts';
 import { compilePattern } from './event-pattern.ts';
+import { LOCAL_ACCOUNT_ID, type LocalIam, requestCredential } from './iam.ts';
 
 /**
  * The local stand-in for the platform's EventBridge custom bus: PutEvents with EventBridge's
@@ -18,7 +19,6 @@ import { compilePattern } from './event-pattern.ts';
  * `@aws-sdk/client-eventbridge` can talk to it.
  */
 
-export const LOCAL_ACCOUNT_ID = '000000000000';
 /** EventBridge's limit on one PutEvents entry (and on a whole request). */
 export const MAX_ENTRY_BYTES = 256 * 1024;
 export const MAX_ENTRIES_PER_CALL = 10;
@@ -515,7 +515,12 @@ async function handleOperation(bus: LocalEventBus, operation: string, body: unkn
   }
 }
 
-async function handleRequest(bus: LocalEventBus, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handleRequest(
+  bus: LocalEventBus,
+  iam: LocalIam | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const send = (status: number, payload: unknown) => {
     res.writeHead(status, { 'content-type': CONTENT_TYPE, 'x-amzn-requestid': randomUUID() });
     res.end(JSON.stringify(payload));
@@ -532,6 +537,12 @@ async function handleRequest(bus: LocalEventBus, req: IncomingMessage, res: Serv
     if (!(req.headers['content-type'] ?? '').startsWith(CONTENT_TYPE)) {
       throw new AwsError('SerializationException', `Content-Type must be ${CONTENT_TYPE}`);
     }
+    const denial = iam?.authorize(
+      requestCredential(req.headers, req.url ?? '/'),
+      `events:${operation}`,
+      bus.arn,
+    );
+    if (denial) throw new AwsError('AccessDeniedException', denial.message);
     const text = await readBody(req);
     let body: unknown;
     try {
@@ -552,11 +563,11 @@ async function handleRequest(bus: LocalEventBus, req: IncomingMessage, res: Serv
 /** Serves `bus` over EventBridge's AWS JSON 1.1 protocol on loopback (port 0 = a free port). */
 export async function startEventBridgeEndpoint(
   bus: LocalEventBus,
-  opts: { host?: string; port?: number },
+  opts: { host?: string; port?: number; iam?: LocalIam },
 ): Promise<{ url: string; close(): Promise<void> }> {
   const host = opts.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
-    void handleRequest(bus, req, res);
+    void handleRequest(bus, opts.iam, req, res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

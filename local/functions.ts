@@ -2,9 +2,11 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import type { FunctionDecl, Manifest } from '../infra/manifest.ts';
+import { LOCAL_ACCOUNT_ID } from './iam.ts';
 
 /**
  * Invokes the manifest's functions the way Lambda does: the handler module is loaded once (cold
@@ -34,12 +36,14 @@ export interface InvokerOptions {
   /** Where manifest `entry` paths are resolved. */
   rootDir: string;
   region?: string;
-  /** Functions that run in execution environments (child processes) instead of in this process. */
+  /** Functions that run in child processes, one invocation at a time each, instead of in a thread. */
   isolate?: ReadonlySet<string>;
+  /**
+   * A function's whole environment (its `process.env`), read when its environment starts.
+   * Default: a copy of this process's environment.
+   */
+  environment?: (fnName: string) => Record<string, string>;
 }
-
-/** The account id the local emulators (fauxqs) use in their ARNs. */
-export const LOCAL_ACCOUNT_ID = '000000000000';
 
 /** Lambda's limit on a synchronous invocation's response (6 MB). */
 export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
@@ -132,25 +136,41 @@ export function createInvoker(manifest: Manifest, opts: InvokerOptions): Invoker
     if (!Object.hasOwn(manifest.functions, fnName))
       throw new Error(`Cannot isolate ${fnName}: it is not declared in the manifest`);
   }
-  const modules = new Map<string, Promise<{ handler: Handler; logStreamName: string }>>();
-  /** Idle (warm) environments per function, and every live one. */
+  const environmentOf =
+    opts.environment ??
+    (() =>
+      Object.fromEntries(
+        Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined),
+      ));
+  /** One thread per function that is not isolated, started at its first invocation. */
+  const threads = new Map<string, Promise<ThreadEnvironment>>();
+  /** Idle (warm) environments per isolated function, and every live one. */
   const idle = new Map<string, ExecutionEnvironment[]>();
   const live = new Set<ExecutionEnvironment>();
   let closed = false;
 
-  const load = (decl: FunctionDecl) => {
-    const file = resolve(opts.rootDir, decl.entry);
-    let loaded = modules.get(file);
-    if (!loaded) {
-      loaded = importHandler(file, decl.entry).then((handler) => ({
-        handler,
-        logStreamName: newLogStreamName(),
-      }));
-      // A failed init is retried on the next invocation, as Lambda does.
-      loaded.catch(() => modules.delete(file));
-      modules.set(file, loaded);
+  const threadOf = (fnName: string, decl: FunctionDecl): Promise<ThreadEnvironment> => {
+    let started = threads.get(fnName);
+    if (!started) {
+      const env = new ThreadEnvironment(
+        resolve(opts.rootDir, decl.entry),
+        decl.entry,
+        decl.memoryMb,
+        environmentOf(fnName),
+      );
+      started = env.ready.then(() => env);
+      // A failed init or a thread that died is replaced at the next invocation, as Lambda does.
+      const forget = () => {
+        if (threads.get(fnName) === started) threads.delete(fnName);
+      };
+      started.catch(() => {
+        forget();
+        void env.terminate();
+      });
+      void env.exited.then(forget);
+      threads.set(fnName, started);
     }
-    return loaded;
+    return started;
   };
 
   const contextData = (fnName: string, decl: FunctionDecl, logStreamName: string): ContextData => {
@@ -167,19 +187,25 @@ export function createInvoker(manifest: Manifest, opts: InvokerOptions): Invoker
     };
   };
 
-  const inProcess = async (fnName: string, decl: FunctionDecl, event: unknown): Promise<unknown> => {
-    const { handler, logStreamName } = await load(decl);
-    const context = contextData(fnName, decl, logStreamName);
-    const outcome = await within(callHandler(handler, event, context), decl.timeoutSeconds * 1000);
+  const inThread = async (fnName: string, decl: FunctionDecl, event: unknown): Promise<unknown> => {
+    const env = await threadOf(fnName, decl);
+    const context = contextData(fnName, decl, env.logStreamName);
+    const outcome = await within(env.run(event, context), decl.timeoutSeconds * 1000);
     if (outcome.timedOut) throw new LambdaTimeoutError(context.functionName, decl.timeoutSeconds);
-    return marshal(outcome.value);
+    // Already through marshal() in the thread: plain data.
+    return outcome.value;
   };
 
   /** A warm environment of the function, or a new one (cold start) once its module is loaded. */
   const acquire = async (fnName: string, decl: FunctionDecl): Promise<ExecutionEnvironment> => {
     const warm = idle.get(fnName)?.pop();
     if (warm) return warm;
-    const env = new ExecutionEnvironment(resolve(opts.rootDir, decl.entry), decl.entry, decl.memoryMb);
+    const env = new ExecutionEnvironment(
+      resolve(opts.rootDir, decl.entry),
+      decl.entry,
+      decl.memoryMb,
+      environmentOf(fnName),
+    );
     live.add(env);
     void env.exited.then(() => {
       live.delete(env);
@@ -228,8 +254,8 @@ export function createInvoker(manifest: Manifest, opts: InvokerOptions): Invoker
   const invoke = async (fnName: string, event: unknown): Promise<unknown> => {
     const decl = manifest.functions[fnName];
     if (!decl) throw new Error(`Function not found: ${fnName} is not declared in the manifest`);
-    if (!isolate.has(fnName)) return inProcess(fnName, decl, event);
     if (closed) throw new Error(`${fnName}: the execution environments have been shut down`);
+    if (!isolate.has(fnName)) return inThread(fnName, decl, event);
     return isolated(fnName, decl, event);
   };
 
@@ -238,7 +264,12 @@ export function createInvoker(manifest: Manifest, opts: InvokerOptions): Invoker
     close: async () => {
       closed = true;
       idle.clear();
-      await Promise.all([...live].map((env) => env.close()));
+      const started = [...threads.values()];
+      threads.clear();
+      await Promise.all([
+        ...[...live].map((env) => env.close()),
+        ...started.map((t) => t.then((env) => env.terminate()).catch(() => undefined)),
+      ]);
     },
   });
 }
@@ -327,7 +358,7 @@ class ExecutionEnvironment {
     | undefined;
   #exit: LambdaExitError | undefined;
 
-  constructor(file: string, entry: string, memoryMb: number) {
+  constructor(file: string, entry: string, memoryMb: number, env: Record<string, string>) {
     this.ready = new Promise((resolveReady, rejectReady) => {
       this.#readyResolve = resolveReady;
       this.#readyReject = rejectReady;
@@ -342,6 +373,7 @@ class ExecutionEnvironment {
       execArgv: [`--max-old-space-size=${memoryMb}`],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
+      env,
     });
     this.#child.on('message', (message) => this.#onReply(message));
     this.#child.once('exit', (code, signal) => {
@@ -423,6 +455,87 @@ class ExecutionEnvironment {
     this.#current?.reject(error);
     this.#current = undefined;
     this.#exitedResolve();
+  }
+}
+
+/**
+ * A function's thread, the runtime's side: `sandbox.ts` in a worker thread with the function's
+ * environment as its `process.env` and its memory as heap limit. Its modules (configuration,
+ * clients, adapters) are its own, so no function reads another's settings or credentials.
+ */
+class ThreadEnvironment {
+  readonly logStreamName = newLogStreamName();
+  /** Settles when the handler module has been loaded: rejects with the init error, or the exit. */
+  readonly ready: Promise<void>;
+  /** Resolves once the thread has ended. */
+  readonly exited: Promise<void>;
+  readonly #worker: Worker;
+  readonly #pending = new Map<
+    string,
+    { resolve: (value: unknown) => void; reject: (error: Error) => void }
+  >();
+  #readyResolve!: () => void;
+  #readyReject!: (error: Error) => void;
+  #exit: Error | undefined;
+
+  constructor(file: string, entry: string, memoryMb: number, env: Record<string, string>) {
+    this.ready = new Promise((resolveReady, rejectReady) => {
+      this.#readyResolve = resolveReady;
+      this.#readyReject = rejectReady;
+    });
+    this.#worker = new Worker(SANDBOX_ENTRY, {
+      workerData: [file, entry],
+      env,
+      resourceLimits: { maxOldGenerationSizeMb: memoryMb },
+    });
+    this.exited = new Promise((resolveExited) => this.#worker.once('exit', () => resolveExited()));
+    this.#worker.on('message', (message) => this.#onReply(message));
+    this.#worker.on('error', (err) => this.#gone(err));
+    this.#worker.once('exit', (code) => this.#gone(new LambdaExitError(code, null)));
+  }
+
+  run(event: unknown, context: ContextData): Promise<unknown> {
+    return new Promise((resolveRun, rejectRun) => {
+      if (this.#exit) return rejectRun(this.#exit);
+      const invocation: SandboxInvocation = { event, context };
+      this.#pending.set(context.awsRequestId, { resolve: resolveRun, reject: rejectRun });
+      try {
+        this.#worker.postMessage(invocation);
+      } catch (err) {
+        // The event cannot be cloned: nothing was sent.
+        this.#pending.delete(context.awsRequestId);
+        rejectRun(err);
+      }
+    });
+  }
+
+  async terminate(): Promise<void> {
+    await this.#worker.terminate();
+  }
+
+  #onReply(message: unknown): void {
+    const parsed = SandboxReplySchema.safeParse(message);
+    if (!parsed.success) return;
+    const reply = parsed.data;
+    if (reply.kind === 'ready') this.#readyResolve();
+    else if (reply.kind === 'init-error') this.#readyReject(fromErrorData(reply.error));
+    else {
+      const pending = this.#pending.get(reply.requestId);
+      if (!pending) return;
+      this.#pending.delete(reply.requestId);
+      if (reply.kind === 'result') pending.resolve(reply.value);
+      else pending.reject(fromErrorData(reply.error));
+    }
+  }
+
+  /** The thread failed (an uncaught error, out of memory) or ended: every invocation in it fails. */
+  #gone(error: Error): void {
+    if (this.#exit) return;
+    this.#exit = error;
+    this.#readyReject(error);
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
+    void this.#worker.terminate();
   }
 }
 

@@ -5,7 +5,8 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
 import type { Manifest, RouteDecl } from '../infra/manifest.ts';
 import { MethodNotAllowedError, NotFoundError, toErrorResponse } from '../shared/errors.ts';
-import { type Invoke, LambdaTimeoutError, LOCAL_ACCOUNT_ID } from './functions.ts';
+import { type Invoke, LambdaTimeoutError } from './functions.ts';
+import { LOCAL_ACCOUNT_ID } from './iam.ts';
 
 /**
  * The local API Gateway (HTTP API, Lambda proxy integration, payload format 2.0): routes each

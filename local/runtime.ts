@@ -1,27 +1,44 @@
-import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { startFauxqs } from 'fauxqs';
+import { functionEnvironment, type Grant, type ResourceRefs } from '../infra/function-environment.ts';
 import { type Manifest, manifest as platformManifest } from '../infra/manifest.ts';
-import { resetConfig } from '../shared/config.ts';
 import { LocalEventBus, startEventBridgeEndpoint } from './event-bus.ts';
 import { createInvoker, type Invoke } from './functions.ts';
 import { type CompiledRoute, startGateway } from './gateway.ts';
+import { LOCAL_ACCOUNT_ID, LocalIam } from './iam.ts';
 import { createNotifier } from './notifications.ts';
 import { startQdrantServer } from './qdrant/server.ts';
 import { createLocalQueues, LocalQueueConsumers } from './queues.ts';
 import { startS3Server } from './s3/server.ts';
+import { startSettingsStore } from './settings-store.ts';
+import { startSqsEndpoint } from './sqs.ts';
 
 /**
  * The whole platform on one machine, from the manifest: the embedded Qdrant-compatible server
- * (or the user's Qdrant), the local S3 with bucket notifications, fauxqs for SQS, the queues and their
- * consumers, the local EventBridge and the HTTP API, all invoking the same handler modules with
- * the same event shapes as in AWS. Offline, no set-up, everything on loopback and free ports.
+ * (or the user's Qdrant), the local S3 with bucket notifications, SQS (fauxqs behind our loopback
+ * listener), the queues and their consumers, the local EventBridge, parameters and secrets, and
+ * the HTTP API, all invoking the same handler modules with the same event shapes as in AWS.
+ * Offline, no set-up, everything on loopback.
  *
- * The handlers' configuration is the process environment (as in Lambda), so it is process-wide:
- * the most recently started runtime owns it, and stop() restores what was there before.
+ * Each function runs in an environment of its own (a worker thread, or child processes for
+ * isolated consumers) whose `process.env` is exactly what CDK gives it in AWS
+ * (`infra/function-environment.ts`), with local values, plus the Lambda runtime's variables and
+ * the local endpoints. It calls AWS with credentials of its own, and the local services refuse
+ * what its grants do not allow, as AWS would.
  */
+
+/** Fixed ports for the local endpoints; 0 or absent picks a free one. */
+export interface LocalPorts {
+  s3?: number;
+  sqs?: number;
+  eventBridge?: number;
+  /** Parameter Store and Secrets Manager. */
+  settings?: number;
+  qdrant?: number;
+}
 
 export interface LocalRuntimeOptions {
   /** Where state lives (Qdrant data, S3 objects, platform state, event archive). Default `.data`. */
@@ -30,6 +47,7 @@ export interface LocalRuntimeOptions {
   host?: string;
   /** The API's port; 0 picks a free one. Default 3000. */
   port?: number;
+  ports?: LocalPorts;
   manifest?: Manifest;
   /** Where manifest `entry` paths are resolved. Default the repository root. */
   rootDir?: string;
@@ -39,9 +57,29 @@ export interface LocalRuntimeOptions {
   quiet?: boolean;
   /**
    * Run every queue consumer in execution environments (child processes, one invocation at a
-   * time each, the function's memory as heap limit) as Lambda does, instead of in this process.
+   * time each, the function's memory as heap limit) as Lambda does, instead of in a thread.
    */
   isolateConsumers?: boolean;
+}
+
+/** What the runtime wired, as written to `<dataDir>/runtime.json` (names, never values). */
+export interface RuntimeTopology {
+  service: string;
+  endpoints: Record<string, string>;
+  functions: Record<
+    string,
+    {
+      /** The variables the function's declaration gives it, as in the synthesized template. */
+      environment: string[];
+      /** Local endpoint settings AWS has no equivalent of. */
+      localEnvironment: string[];
+      grants: Grant[];
+      routes: string[];
+      queues: string[];
+      rules: string[];
+      notifications: string[];
+    }
+  >;
 }
 
 export interface LocalRuntime {
@@ -53,6 +91,7 @@ export interface LocalRuntime {
   s3Endpoint: string;
   sqsEndpoint: string;
   eventBridgeEndpoint: string;
+  settingsEndpoint: string;
   region: string;
   bucket: string;
   busName: string;
@@ -61,6 +100,9 @@ export interface LocalRuntime {
   routes: readonly CompiledRoute[];
   bus: LocalEventBus;
   invoke: Invoke;
+  topology: RuntimeTopology;
+  /** A function's whole environment, as its handler sees it. */
+  environmentOf(fnName: string): Record<string, string>;
   /** Process ids of the live execution environments (see `isolateConsumers`), children of this process. */
   sandboxPids(): number[];
   /** Resolves once every bucket notification already triggered has been delivered. */
@@ -71,12 +113,17 @@ export interface LocalRuntime {
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Embedded-server URLs this module put in QDRANT_URL: not a user's Qdrant for the next runtime. */
-const embeddedQdrantUrls = new Set<string>();
-
 /** Every function a route, notification, rule or queue names must be declared. */
 function checkManifest(manifest: Manifest): void {
-  const targets = [
+  for (const [what, fn] of triggers(manifest)) {
+    if (!Object.hasOwn(manifest.functions, fn))
+      throw new Error(`${what}: function "${fn}" is not declared in the manifest`);
+  }
+}
+
+/** Every trigger of a function: `[description, function]`. */
+function triggers(manifest: Manifest): Array<readonly [string, string]> {
+  return [
     ...manifest.routes.map((r) => [`route ${r.method} ${r.path}`, r.function] as const),
     ...manifest.notifications.map((n) => [`notification ${n.prefix}*${n.suffix ?? ''}`, n.function] as const),
     ...Object.entries(manifest.rules).map(([name, r]) => [`rule ${name}`, r.function] as const),
@@ -84,14 +131,23 @@ function checkManifest(manifest: Manifest): void {
       q.consumer ? [[`queue ${name}`, q.consumer] as const] : [],
     ),
   ];
-  for (const [what, fn] of targets) {
-    if (!Object.hasOwn(manifest.functions, fn))
-      throw new Error(`${what}: function "${fn}" is not declared in the manifest`);
-  }
 }
 
-/** Credentials for the local emulators, which accept any. */
-const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+/** The runtime's own credentials (queue pollers, set-up): the local account's administrator. */
+const RUNTIME_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+/** Variables of the runtime's own environment passed on to functions as local settings. */
+const PASSED_THROUGH = [
+  'EMBEDDING_MODEL',
+  'EMBEDDING_DIMENSIONS',
+  'OPENAI_BASE_URL',
+  'DEFAULT_COLLECTION',
+  'MAX_BODY_BYTES',
+  'POWERTOOLS_TRACE_ENABLED',
+  'PATH',
+  'TMPDIR',
+  'HOME',
+] as const;
 
 export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const manifest = opts.manifest ?? platformManifest;
@@ -99,13 +155,17 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   const rootDir = opts.rootDir ?? REPO_ROOT;
   const dataDir = resolve(opts.dataDir ?? '.data');
   const host = opts.host ?? '127.0.0.1';
+  const ports = opts.ports ?? {};
   const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
   const quiet = opts.quiet ?? false;
   const log = (message: string) => {
     if (!quiet) process.stderr.write(`${message}\n`);
   };
+  const stage = 'local';
   const bucket = `${manifest.service}-exports`;
   const busName = `${manifest.service}-bus`;
+  const stateTable = `${manifest.service}-state`;
+  const embedder = process.env.EMBEDDER === 'openai' ? 'openai' : 'local';
 
   // Everything started so far, closed in reverse order on stop() or on a failed start.
   const closers: Array<() => Promise<void>> = [];
@@ -120,20 +180,12 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     closers.length = 0;
   };
 
-  // Put back the environment last, once no handler can run any more.
-  let restoreEnv: (() => void) | undefined;
-  closers.push(async () => {
-    restoreEnv?.();
-    resetConfig();
-  });
-
   try {
     await mkdir(resolve(dataDir, 'state'), { recursive: true });
     await mkdir(resolve(dataDir, 's3'), { recursive: true });
+    const iam = new LocalIam();
 
-    const envQdrant = process.env.QDRANT_URL;
-    const externalQdrant =
-      opts.qdrantUrl ?? (envQdrant && !embeddedQdrantUrls.has(envQdrant) ? envQdrant : undefined);
+    const externalQdrant = opts.qdrantUrl ?? process.env.QDRANT_URL;
     let qdrantUrl: string;
     if (externalQdrant) qdrantUrl = externalQdrant.replace(/\/+$/, '');
     else {
@@ -141,32 +193,48 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       const qdrant = await startQdrantServer({
         dataDir: resolve(dataDir, 'qdrant'),
         host,
-        port: 0,
+        port: ports.qdrant ?? 0,
         worker: true,
         onError: (error) => log(`[qdrant] ${error.stack ?? error.message}`),
       });
       closers.push(() => qdrant.close());
       qdrantUrl = qdrant.url;
-      embeddedQdrantUrls.add(qdrantUrl);
     }
 
-    // fauxqs serves SQS only. Its SQS stays in memory on purpose: its SQLite persistence
-    // returns the previous run's port in the URL of an existing queue. Without `s3StorageDir`
-    // its own S3 is an unused in-memory store that is never advertised. fauxqs listens on all
-    // interfaces (its listen address is not configurable); the endpoints advertised to
-    // handlers and users are on loopback.
-    const fauxqs = await startFauxqs({ port: 0, logger: false, defaultRegion: region });
-    closers.push(() => fauxqs.stop());
-    const fauxqsUrl = `http://127.0.0.1:${fauxqs.port}`;
+    // The names AWS stages use (`infra/stacks/settings.ts`), with local values.
+    const qdrantUrlParameter = `/${manifest.service}/${stage}/qdrant-url`;
+    const qdrantApiKeySecret = `${manifest.service}/${stage}/qdrant-api-key`;
+    const openaiApiKeySecret = `${manifest.service}/${stage}/openai-api-key`;
+    const settings = await startSettingsStore({
+      host,
+      port: ports.settings ?? 0,
+      region,
+      iam,
+      parameters: { [qdrantUrlParameter]: qdrantUrl },
+      secrets: {
+        // Empty: the embedded server asks for no key; a user's Qdrant may (QDRANT_API_KEY).
+        [qdrantApiKeySecret]: process.env.QDRANT_API_KEY ?? '',
+        [openaiApiKeySecret]: process.env.OPENAI_API_KEY || undefined,
+      },
+    });
+    closers.push(() => settings.close());
 
-    // Environments are forked at their first invocation, so they inherit the handlers'
-    // configuration set below; they close after the consumers, notifications and bus stopped.
+    const sqsEndpoint = await startSqsEndpoint({ host, port: ports.sqs ?? 0, region, iam });
+    closers.push(() => sqsEndpoint.close());
+
+    // Functions are started at their first invocation, with the environment computed below.
+    const environments = new Map<string, Record<string, string>>();
+    const environmentOf = (fnName: string) => {
+      const env = environments.get(fnName);
+      if (!env) throw new Error(`Function not found: ${fnName} is not declared in the manifest`);
+      return env;
+    };
     const isolate = new Set(
       opts.isolateConsumers
         ? Object.values(manifest.queues).flatMap((q) => (q.consumer ? [q.consumer] : []))
         : [],
     );
-    const invoke = createInvoker(manifest, { rootDir, region, isolate });
+    const invoke = createInvoker(manifest, { rootDir, region, isolate, environment: environmentOf });
     closers.push(() => invoke.close());
 
     // S3 is the local S3 server: objects as files under <dataDir>/s3 (they survive a restart),
@@ -187,21 +255,22 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       dataDir: resolve(dataDir, 's3'),
       buckets: [bucket],
       host,
-      port: 0,
+      port: ports.s3 ?? 0,
       region,
       notifier,
       log,
+      iam,
     });
     closers.push(() => s3.close());
     closers.push(() => notifier.close());
 
-    const sqs = new SQSClient({ region, endpoint: fauxqsUrl, credentials: LOCAL_CREDENTIALS });
+    const sqs = new SQSClient({ region, endpoint: sqsEndpoint.url, credentials: RUNTIME_CREDENTIALS });
     closers.push(async () => sqs.destroy());
     // fauxqs names queues `http://sqs.<region>.localhost:<port>/<account>/<name>`, and a plain
     // SQSClient sends to the QueueUrl's host; `*.localhost` does not resolve everywhere (glibc
     // without systemd-resolved). fauxqs also finds a queue by its name alone, so the loopback
     // form of the URL reaches the same queue from any client.
-    const onLoopback = (url: string) => `${fauxqsUrl}${new URL(url).pathname}`;
+    const onLoopback = (url: string) => `${sqsEndpoint.url}${new URL(url).pathname}`;
     const queues = Object.fromEntries(
       Object.entries(await createLocalQueues(sqs, manifest)).map(([name, q]) => [
         name,
@@ -212,37 +281,88 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     const bus = new LocalEventBus({ manifest, busName, archiveDir: resolve(dataDir, 'events'), invoke, log });
     await bus.start();
     closers.push(() => bus.stop());
-    const eventBridge = await startEventBridgeEndpoint(bus, { host, port: 0 });
+    const eventBridge = await startEventBridgeEndpoint(bus, { host, port: ports.eventBridge ?? 0, iam });
     closers.push(() => eventBridge.close());
 
-    restoreEnv = applyEnvironment({
-      STAGE: 'local',
-      QDRANT_URL: qdrantUrl,
-      EMBEDDER: process.env.EMBEDDER ?? 'local',
-      EXPORTS_BUCKET: bucket,
-      ...(queues.migrations
-        ? { MIGRATION_QUEUE_URL: queues.migrations.url, MIGRATION_DLQ_URL: queues.migrations.dlqUrl }
-        : {}),
-      EVENT_BUS_NAME: busName,
-      STATE_DIR: resolve(dataDir, 'state'),
-      S3_FORCE_PATH_STYLE: 'true',
+    const refs: ResourceRefs = {
+      exportsBucket: { name: bucket, arn: `arn:aws:s3:::${bucket}` },
+      stateTable: {
+        name: stateTable,
+        arn: `arn:aws:dynamodb:${region}:${LOCAL_ACCOUNT_ID}:table/${stateTable}`,
+      },
+      eventBus: { name: busName, arn: bus.arn },
+      queues: Object.fromEntries(
+        Object.entries(queues).map(([name, q]) => [name, { url: q.url, arn: q.arn }]),
+      ),
+      deadLetterQueues: Object.fromEntries(
+        Object.entries(queues).map(([name, q]) => [name, { url: q.dlqUrl, arn: `${q.arn}-dlq` }]),
+      ),
+      qdrantUrlParameter: { name: qdrantUrlParameter, arn: settings.parameterArn(qdrantUrlParameter) },
+      qdrantApiKeySecret: { name: qdrantApiKeySecret, arn: settings.secretPartialArn(qdrantApiKeySecret) },
+      openaiApiKeySecret: { name: openaiApiKeySecret, arn: settings.secretPartialArn(openaiApiKeySecret) },
+    };
+    const endpoints = {
       AWS_ENDPOINT_URL_S3: s3.url,
-      AWS_ENDPOINT_URL_SQS: fauxqsUrl,
+      AWS_ENDPOINT_URL_SQS: sqsEndpoint.url,
       AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.url,
-      AWS_REGION: region,
-      ...(process.env.AWS_ACCESS_KEY_ID
-        ? {}
-        : {
-            AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-            AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-          }),
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_TRACE_ENABLED: process.env.POWERTOOLS_TRACE_ENABLED ?? 'false',
-      ...(process.env.LOG_LEVEL || process.env.POWERTOOLS_LOG_LEVEL
-        ? {}
-        : { POWERTOOLS_LOG_LEVEL: quiet ? 'SILENT' : 'WARN' }),
-    });
-    resetConfig();
+      AWS_ENDPOINT_URL_SSM: settings.url,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: settings.url,
+    };
+    const topology: RuntimeTopology = {
+      service: manifest.service,
+      endpoints: { api: '', qdrant: qdrantUrl, ...endpoints },
+      functions: {},
+    };
+    for (const [fnName, decl] of Object.entries(manifest.functions)) {
+      const declared = functionEnvironment(decl, refs, {
+        name: fnName,
+        service: manifest.service,
+        stage,
+        version: process.env.npm_package_version ?? '0.1.0',
+        embedder,
+      });
+      const stateActions = declared.grants
+        .filter((g) => g.resources.includes(refs.stateTable.arn))
+        .flatMap((g) => g.actions);
+      const local: Record<string, string> = {
+        ...endpoints,
+        S3_FORCE_PATH_STYLE: 'true',
+        ...(declared.environment.STATE_TABLE
+          ? { STATE_DIR: resolve(dataDir, 'state'), STATE_DIR_ACTIONS: stateActions.join(',') }
+          : {}),
+        POWERTOOLS_METRICS_DISABLED: 'true',
+        POWERTOOLS_TRACE_ENABLED: 'false',
+        POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? (quiet ? 'SILENT' : 'WARN'),
+        ...Object.fromEntries(
+          PASSED_THROUGH.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
+        ),
+      };
+      const accessKeyId = iam.register(`${manifest.service}-${fnName}`, declared.grants);
+      // What Lambda's runtime sets in every function (reserved variables).
+      const lambda = {
+        AWS_REGION: region,
+        AWS_DEFAULT_REGION: region,
+        AWS_LAMBDA_FUNCTION_NAME: `${manifest.service}-${fnName}`,
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(decl.memoryMb),
+        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+        AWS_ACCESS_KEY_ID: accessKeyId,
+        AWS_SECRET_ACCESS_KEY: randomBytes(20).toString('base64url'),
+      };
+      environments.set(fnName, { ...local, ...declared.environment, ...lambda });
+      const triggersOf = (kind: string) =>
+        triggers(manifest)
+          .filter(([what, fn]) => fn === fnName && what.startsWith(kind))
+          .map(([what]) => what.slice(kind.length + 1));
+      topology.functions[fnName] = {
+        environment: Object.keys(declared.environment).sort(),
+        localEnvironment: Object.keys(local).sort(),
+        grants: declared.grants,
+        routes: triggersOf('route'),
+        queues: triggersOf('queue'),
+        rules: triggersOf('rule'),
+        notifications: triggersOf('notification'),
+      };
+    }
 
     const consumers = new LocalQueueConsumers({ manifest, sqs, queues, invoke, region, log });
     consumers.start();
@@ -260,6 +380,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       },
     });
     closers.push(() => gateway.close());
+    topology.endpoints.api = gateway.url;
+    await writeTopology(dataDir, topology);
 
     let stopping: Promise<void> | undefined;
     return {
@@ -267,8 +389,9 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       qdrantUrl,
       qdrantEmbedded: !externalQdrant,
       s3Endpoint: s3.url,
-      sqsEndpoint: fauxqsUrl,
+      sqsEndpoint: sqsEndpoint.url,
       eventBridgeEndpoint: eventBridge.url,
+      settingsEndpoint: settings.url,
       region,
       bucket,
       busName,
@@ -279,6 +402,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       routes: gateway.routes,
       bus,
       invoke,
+      topology,
+      environmentOf: (fnName) => ({ ...environmentOf(fnName) }),
       sandboxPids: () => invoke.sandboxPids(),
       notificationsSettled: () => notifier.settled(),
       stop: () => {
@@ -292,21 +417,10 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   }
 }
 
-/**
- * Sets environment variables and returns how to put back the previous values (a variable that
- * changed since is left alone: someone else owns it now).
- */
-function applyEnvironment(values: Record<string, string>): () => void {
-  const previous = new Map<string, string | undefined>();
-  for (const [key, value] of Object.entries(values)) {
-    previous.set(key, process.env[key]);
-    process.env[key] = value;
-  }
-  return () => {
-    for (const [key, before] of previous) {
-      if (process.env[key] !== values[key]) continue;
-      if (before === undefined) delete process.env[key];
-      else process.env[key] = before;
-    }
-  };
+/** `<dataDir>/runtime.json`, replaced atomically: readers never see half of it. */
+async function writeTopology(dataDir: string, topology: RuntimeTopology): Promise<void> {
+  const file = resolve(dataDir, 'runtime.json');
+  const temp = `${file}.${process.pid}.tmp`;
+  await writeFile(temp, `${JSON.stringify(topology, null, 2)}\n`);
+  await rename(temp, file);
 }

@@ -1,3 +1,4 @@
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import {
   callHandler,
   type Handler,
@@ -10,28 +11,34 @@ import {
 import { useQdrantFetchBuild } from './module-hooks.ts';
 
 /**
- * An execution environment: the child process the local runtime forks for an isolated function
- * (`createInvoker`'s `isolate`), as Lambda runs each invocation in a sandbox of its own. Arguments:
- * the handler module's path and its manifest entry. It loads the module once (init), reports
- * ready, then runs the invocations the runtime sends over IPC, one at a time, and answers each
- * with the marshalled result or the error. The runtime owns the timeout (it kills an environment
- * that overruns); the environment only builds the `Context` from the deadline it is given.
+ * An execution environment, in one of two forms. A child process the local runtime forks for an
+ * isolated function (`createInvoker`'s `isolate`), as Lambda runs each invocation in a sandbox of
+ * its own: it runs one invocation at a time. Or a worker thread (every other function): its own
+ * module instances, configuration and `process.env`, serving concurrent invocations. Either way it
+ * gets the handler module's path and manifest entry (argv, or workerData), loads the module once
+ * (init), reports ready, then runs the invocations it is sent and answers each with the marshalled
+ * result or the error. The runtime owns the timeout; the environment only builds the `Context`
+ * from the deadline it is given.
  */
 
-// The runtime closed the channel or died: an environment never outlives it.
-process.on('disconnect', () => process.exit(0));
-// Ctrl+C reaches the whole process group: the runtime, which stops its consumers and lets the
-// batches in flight finish before it closes its environments, decides when this one ends.
-process.on('SIGINT', () => {});
+const thread = !isMainThread;
+if (!thread) {
+  // The runtime closed the channel or died: an environment never outlives it.
+  process.on('disconnect', () => process.exit(0));
+  // Ctrl+C reaches the whole process group: the runtime, which stops its consumers and lets the
+  // batches in flight finish before it closes its environments, decides when this one ends.
+  process.on('SIGINT', () => {});
+}
 
 function reply(message: SandboxReply): void {
-  process.send?.(message);
+  if (thread) parentPort?.postMessage(message);
+  else process.send?.(message);
 }
 
 async function main(): Promise<void> {
-  const [file, entry] = process.argv.slice(2);
-  if (!process.send || !file || !entry) {
-    throw new Error('sandbox.ts is forked by the local runtime: <handler file> <entry>, with an IPC channel');
+  const [file, entry] = thread ? (workerData as [string, string]) : process.argv.slice(2);
+  if ((!thread && !process.send) || !file || !entry) {
+    throw new Error('sandbox.ts is started by the local runtime: <handler file> <entry>, with a channel');
   }
   useQdrantFetchBuild();
   let handler: Handler;
@@ -43,7 +50,7 @@ async function main(): Promise<void> {
     return;
   }
 
-  process.on('message', async (message: unknown) => {
+  const onInvocation = async (message: unknown) => {
     const invocation = SandboxInvocationSchema.safeParse(message);
     if (!invocation.success) return;
     const { event, context } = invocation.data;
@@ -53,7 +60,9 @@ async function main(): Promise<void> {
     } catch (err) {
       reply({ kind: 'error', requestId: context.awsRequestId, error: toErrorData(err) });
     }
-  });
+  };
+  if (thread) parentPort?.on('message', onInvocation);
+  else process.on('message', onInvocation);
   reply({ kind: 'ready' });
 }
 

@@ -1,10 +1,14 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as z from 'zod';
+import { deadLetterUrlVariable, queueUrlVariable, RESOURCE_ENV } from './resource-env.ts';
 
 /**
  * One validated configuration object, read once per cold start. CDK (or the local runtime)
  * sets the environment; secrets are referenced by name and fetched here, never inlined.
  */
+
+const MIGRATIONS_QUEUE_URL = queueUrlVariable('migrations') as 'MIGRATIONS_QUEUE_URL';
+const MIGRATIONS_DLQ_URL = deadLetterUrlVariable('migrations') as 'MIGRATIONS_DLQ_URL';
 
 const boolFromEnv = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
@@ -13,15 +17,15 @@ const EnvSchema = z.object({
   SERVICE_VERSION: z.string().default('0.1.0'),
   // Qdrant: a plain URL (local runtime, or a user's own Qdrant), or an SSM parameter name (AWS).
   QDRANT_URL: z.url().optional(),
-  QDRANT_URL_PARAMETER: z.string().min(1).optional(),
-  QDRANT_API_KEY_SECRET: z.string().min(1).optional(),
+  [RESOURCE_ENV.qdrantUrlParameter]: z.string().min(1).optional(),
+  [RESOURCE_ENV.qdrantApiKeySecret]: z.string().min(1).optional(),
   DEFAULT_COLLECTION: z.string().min(1).default('vectors'),
   // Embeddings.
   EMBEDDER: z.enum(['local', 'openai']).default('local'),
   EMBEDDING_MODEL: z.string().min(1).optional(),
   EMBEDDING_DIMENSIONS: z.coerce.number().int().positive().max(16_000).optional(),
   OPENAI_BASE_URL: z.url().optional(),
-  OPENAI_API_KEY_SECRET: z.string().min(1).optional(),
+  [RESOURCE_ENV.openaiApiKeySecret]: z.string().min(1).optional(),
   // Limits.
   MAX_BODY_BYTES: z.coerce
     .number()
@@ -29,12 +33,17 @@ const EnvSchema = z.object({
     .positive()
     .default(6 * 1024 * 1024),
   // Platform resources (names/URLs set by CDK or the local runtime).
-  EXPORTS_BUCKET: z.string().min(1).optional(),
-  MIGRATION_QUEUE_URL: z.string().min(1).optional(),
-  MIGRATION_DLQ_URL: z.string().min(1).optional(),
-  EVENT_BUS_NAME: z.string().min(1).optional(),
-  STATE_TABLE: z.string().min(1).optional(),
+  [RESOURCE_ENV.exportsBucket]: z.string().min(1).optional(),
+  [MIGRATIONS_QUEUE_URL]: z.string().min(1).optional(),
+  [MIGRATIONS_DLQ_URL]: z.string().min(1).optional(),
+  [RESOURCE_ENV.eventBus]: z.string().min(1).optional(),
+  [RESOURCE_ENV.stateTable]: z.string().min(1).optional(),
+  // Local runtime only: the file state store's folder and the DynamoDB actions its function is granted.
   STATE_DIR: z.string().min(1).optional(),
+  STATE_DIR_ACTIONS: z
+    .string()
+    .transform((list) => list.split(',').filter((a) => a !== ''))
+    .optional(),
   S3_FORCE_PATH_STYLE: boolFromEnv.default(false),
 });
 
@@ -61,7 +70,8 @@ export interface Config {
   migrationQueueUrl?: string;
   migrationDeadLetterQueueUrl?: string;
   eventBusName?: string;
-  state: { table?: string; dir?: string };
+  /** DynamoDB's table (AWS), or locally a folder of files and the actions granted on it. */
+  state: { table?: string; dir?: string; dirActions?: string[] };
   s3ForcePathStyle: boolean;
 }
 
@@ -97,8 +107,11 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
   const e = parseEnv(env);
   const qdrantUrl =
     e.QDRANT_URL ?? (e.QDRANT_URL_PARAMETER ? await readParameter(e.QDRANT_URL_PARAMETER) : undefined);
+  // An empty key secret stands for a Qdrant that asks for none (the local embedded server).
   const qdrantApiKey =
-    qdrantUrl && e.QDRANT_API_KEY_SECRET ? await readSecret(e.QDRANT_API_KEY_SECRET) : undefined;
+    qdrantUrl && e.QDRANT_API_KEY_SECRET
+      ? await readSecret(e.QDRANT_API_KEY_SECRET, { allowEmpty: true })
+      : undefined;
 
   let embedder: Config['embedder'];
   const embedding = embeddingSettings(e);
@@ -123,12 +136,13 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
     embedder,
     maxBodyBytes: e.MAX_BODY_BYTES,
     ...(e.EXPORTS_BUCKET ? { exportsBucket: e.EXPORTS_BUCKET } : {}),
-    ...(e.MIGRATION_QUEUE_URL ? { migrationQueueUrl: e.MIGRATION_QUEUE_URL } : {}),
-    ...(e.MIGRATION_DLQ_URL ? { migrationDeadLetterQueueUrl: e.MIGRATION_DLQ_URL } : {}),
+    ...(e.MIGRATIONS_QUEUE_URL ? { migrationQueueUrl: e.MIGRATIONS_QUEUE_URL } : {}),
+    ...(e.MIGRATIONS_DLQ_URL ? { migrationDeadLetterQueueUrl: e.MIGRATIONS_DLQ_URL } : {}),
     ...(e.EVENT_BUS_NAME ? { eventBusName: e.EVENT_BUS_NAME } : {}),
     state: {
       ...(e.STATE_TABLE ? { table: e.STATE_TABLE } : {}),
       ...(e.STATE_DIR ? { dir: e.STATE_DIR } : {}),
+      ...(e.STATE_DIR_ACTIONS ? { dirActions: e.STATE_DIR_ACTIONS } : {}),
     },
     s3ForcePathStyle: e.S3_FORCE_PATH_STYLE,
   };
@@ -144,18 +158,19 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
  * static imports of both clients. Its cache would add nothing either, as each reference is read
  * once per process (the configuration and the embedder are cached).
  */
-export async function readSecret(ref: string): Promise<string> {
+export async function readSecret(ref: string, opts: { allowEmpty?: boolean } = {}): Promise<string> {
   if (ref.startsWith('env:')) {
     const value = process.env[ref.slice(4)];
-    if (!value) throw new Error(`Invalid configuration: secret reference ${ref} is empty`);
-    return value;
+    if (!value && !opts.allowEmpty)
+      throw new Error(`Invalid configuration: secret reference ${ref} is empty`);
+    return value ?? '';
   }
   const sdk = await import('@aws-sdk/client-secrets-manager');
   // One client per process: a cold start may read two secrets (Qdrant's key, then OpenAI's).
   secretsClient ??= new sdk.SecretsManagerClient({});
   const { SecretString } = await secretsClient.send(new sdk.GetSecretValueCommand({ SecretId: ref }));
-  if (!SecretString) throw new Error(`Invalid configuration: secret ${ref} is empty`);
-  return SecretString;
+  if (!SecretString && !opts.allowEmpty) throw new Error(`Invalid configuration: secret ${ref} is empty`);
+  return SecretString ?? '';
 }
 
 let secretsClient: SecretsManagerClient | undefined;

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
-import { Effect, type IGrantable, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Code, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
@@ -12,7 +12,8 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStringParameter } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import type { Access, FunctionDecl } from '../manifest.ts';
+import { exportObjectsArn, functionEnvironment, type ResourceRefs } from '../function-environment.ts';
+import type { FunctionDecl } from '../manifest.ts';
 import type { StageSettings } from '../stacks/settings.ts';
 import { handlerBundle } from './bundling.ts';
 import { nagResourceFinding } from './nag.ts';
@@ -48,23 +49,6 @@ export interface ServiceFunctionProps {
   resources: PlatformResources;
 }
 
-/** Powertools metrics namespace, the same one `shared/powertools.ts` defaults to locally. */
-export const METRICS_NAMESPACE = 'VectorPlatform';
-
-/** The environment variable carrying a queue's URL, as `shared/config.ts` names it. */
-export function queueUrlVariable(queue: string): string {
-  if (queue === 'migrations') return 'MIGRATION_QUEUE_URL';
-  return `${queue.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()}_QUEUE_URL`;
-}
-
-/** The environment variable carrying a queue's dead-letter queue URL, as `shared/config.ts` names it. */
-export function deadLetterUrlVariable(queue: string): string {
-  if (queue === 'migrations') return 'MIGRATION_DLQ_URL';
-  return `${queue.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()}_DLQ_URL`;
-}
-
-const QUEUE_ACCESS = /^queue:(.+):(send|dead-letters)$/;
-
 /**
  * Every Lambda of the platform: Node 22 on ARM64, bundled as minified ESM with source maps,
  * traced, logging to its own log group with a retention, with exactly the permissions its
@@ -91,27 +75,25 @@ export class ServiceFunction extends Construct {
     // What AWSLambdaBasicExecutionRole would grant, scoped to this function's own log group.
     this.logGroup.grantWrite(this.role);
 
-    const environment: Record<string, string> = {
-      STAGE: settings.stage,
-      SERVICE_VERSION: props.version,
-      EMBEDDER: settings.embedder,
-      POWERTOOLS_SERVICE_NAME: props.service,
-      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-      LOG_LEVEL: 'INFO',
-      NODE_OPTIONS: '--enable-source-maps',
-    };
-    const objectActions = new Set<string>();
-    for (const access of decl.access) {
-      Object.assign(environment, grantAccess(this.role, access, props, objectActions));
-    }
-    if (objectActions.size > 0) {
-      const objects = props.resources.exportsBucket.arnForObjects('*');
-      this.role.addToPolicy(new PolicyStatement({ actions: [...objectActions], resources: [objects] }));
-      Validations.of(this.role).acknowledge({
-        id: `AwsSolutions-IAM5[${nagResourceFinding(this, objects)}]`,
-        reason:
-          'Exports are addressed by object key, so `<exports bucket>/*` is the narrowest resource for object access.',
-      });
+    const { environment, grants } = functionEnvironment(decl, platformRefs(props.resources), {
+      name: props.name,
+      service: props.service,
+      stage: settings.stage,
+      version: props.version,
+      embedder: settings.embedder,
+    });
+    const objects = exportObjectsArn(props.resources.exportsBucket.bucketArn);
+    for (const grant of grants) {
+      this.role.addToPolicy(
+        new PolicyStatement({ actions: [...grant.actions], resources: [...grant.resources] }),
+      );
+      if (grant.resources.includes(objects)) {
+        Validations.of(this.role).acknowledge({
+          id: `AwsSolutions-IAM5[${nagResourceFinding(this, objects)}]`,
+          reason:
+            'Exports are addressed by object key, so `<exports bucket>/*` is the narrowest resource for object access.',
+        });
+      }
     }
 
     const bundlingSkipped = !Stack.of(this).bundlingRequired;
@@ -168,69 +150,20 @@ export class ServiceFunction extends Construct {
   }
 }
 
-/**
- * Grants one manifest `access` entry and returns the environment variables that name the
- * resource. Actions cover what the AWS adapters in `shared/adapters/` call, `ping` included;
- * object-level S3 actions are collected into `objectActions` and granted in one statement.
- */
-function grantAccess(
-  grantee: IGrantable,
-  access: Access,
-  props: ServiceFunctionProps,
-  objectActions: Set<string>,
-): Record<string, string> {
-  const { resources, settings } = props;
-  const allow = (actions: string[], arns: string[]) =>
-    grantee.grantPrincipal.addToPrincipalPolicy(
-      new PolicyStatement({ effect: Effect.ALLOW, actions, resources: arns }),
+/** The stateful stack's resources as the references `functionEnvironment` takes. */
+function platformRefs(r: PlatformResources): ResourceRefs {
+  const queueRefs = (queues: Readonly<Record<string, IQueue>>) =>
+    Object.fromEntries(
+      Object.entries(queues).map(([name, q]) => [name, { url: q.queueUrl, arn: q.queueArn }]),
     );
-  // A secret referenced by name: Secrets Manager appends a random 6-character suffix to its ARN.
-  const secretArns = (secret: ISecret) => [`${secret.secretArn}-??????`];
-
-  switch (access) {
-    case 'qdrant':
-      allow(['ssm:GetParameter'], [resources.qdrantUrlParameter.parameterArn]);
-      allow(['secretsmanager:GetSecretValue'], secretArns(resources.qdrantApiKeySecret));
-      return {
-        QDRANT_URL_PARAMETER: resources.qdrantUrlParameter.parameterName,
-        QDRANT_API_KEY_SECRET: resources.qdrantApiKeySecret.secretName,
-      };
-    case 'embedder':
-      // The local embedder needs no key, so a stage that uses it gets no access to the OpenAI secret.
-      if (settings.embedder !== 'openai') return {};
-      allow(['secretsmanager:GetSecretValue'], secretArns(resources.openaiApiKeySecret));
-      return { OPENAI_API_KEY_SECRET: resources.openaiApiKeySecret.secretName };
-    case 'exports:read':
-      allow(['s3:ListBucket'], [resources.exportsBucket.bucketArn]);
-      objectActions.add('s3:GetObject');
-      return { EXPORTS_BUCKET: resources.exportsBucket.bucketName };
-    case 'exports:write':
-      objectActions.add('s3:PutObject').add('s3:DeleteObject');
-      return { EXPORTS_BUCKET: resources.exportsBucket.bucketName };
-    case 'state:read':
-      allow(['dynamodb:GetItem', 'dynamodb:Query'], [resources.stateTable.tableArn]);
-      return { STATE_TABLE: resources.stateTable.tableName };
-    case 'state:write':
-      allow(
-        ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-        [resources.stateTable.tableArn],
-      );
-      return { STATE_TABLE: resources.stateTable.tableName };
-    case 'bus:put':
-      allow(['events:PutEvents', 'events:DescribeEventBus'], [resources.eventBus.eventBusArn]);
-      return { EVENT_BUS_NAME: resources.eventBus.eventBusName };
-    default: {
-      const [, queueName, right] = QUEUE_ACCESS.exec(access) ?? [];
-      if (right === 'dead-letters') {
-        const dlq = queueName === undefined ? undefined : resources.deadLetterQueues[queueName];
-        if (!dlq) throw new Error(`${props.name}: access "${access}" names no declared queue`);
-        allow(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'], [dlq.queueArn]);
-        return { [deadLetterUrlVariable(queueName!)]: dlq.queueUrl };
-      }
-      const queue = queueName === undefined ? undefined : resources.queues[queueName];
-      if (!queueName || !queue) throw new Error(`${props.name}: access "${access}" names no declared queue`);
-      allow(['sqs:SendMessage', 'sqs:GetQueueAttributes'], [queue.queueArn]);
-      return { [queueUrlVariable(queueName)]: queue.queueUrl };
-    }
-  }
+  return {
+    exportsBucket: { name: r.exportsBucket.bucketName, arn: r.exportsBucket.bucketArn },
+    stateTable: { name: r.stateTable.tableName, arn: r.stateTable.tableArn },
+    eventBus: { name: r.eventBus.eventBusName, arn: r.eventBus.eventBusArn },
+    queues: queueRefs(r.queues),
+    deadLetterQueues: queueRefs(r.deadLetterQueues),
+    qdrantUrlParameter: { name: r.qdrantUrlParameter.parameterName, arn: r.qdrantUrlParameter.parameterArn },
+    qdrantApiKeySecret: { name: r.qdrantApiKeySecret.secretName, arn: r.qdrantApiKeySecret.secretArn },
+    openaiApiKeySecret: { name: r.openaiApiKeySecret.secretName, arn: r.openaiApiKeySecret.secretArn },
+  };
 }

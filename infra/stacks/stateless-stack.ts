@@ -20,11 +20,8 @@ import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import {
-  METRICS_NAMESPACE,
-  type PlatformResources,
-  ServiceFunction,
-} from '../constructs/service-function.ts';
+import { type PlatformResources, ServiceFunction } from '../constructs/service-function.ts';
+import { METRICS_NAMESPACE } from '../function-environment.ts';
 import type { Manifest, EventPattern as ManifestPattern } from '../manifest.ts';
 import { pascalCase } from './naming.ts';
 import type { StageSettings } from './settings.ts';

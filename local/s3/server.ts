@@ -4,6 +4,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from 'node:net';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { type LocalIam, requestCredential } from '../iam.ts';
 import type { ObjectCreatedEvent, ObjectFacts } from '../notifications.ts';
 import {
   AwsChunkedDecoder,
@@ -53,12 +54,39 @@ export interface S3ServerOptions {
   region?: string;
   notifier?: S3ObjectListener;
   log?: (message: string) => void;
+  /** Refuses the calls a function's grants do not allow (AccessDenied), as S3 does. */
+  iam?: LocalIam;
 }
 
 export interface S3Server {
   url: string;
   port: number;
   close(): Promise<void>;
+}
+
+/**
+ * The IAM permission a request needs. A batch delete needs `s3:DeleteObject` on each of its keys;
+ * it is checked once on `<bucket>/*`, which is what the platform's grants name.
+ */
+function s3Permission(
+  method: string,
+  bucket: string,
+  key: string | undefined,
+  query: URLSearchParams,
+): { action: string; resource: string } {
+  const onBucket = (action: string) => ({ action, resource: `arn:aws:s3:::${bucket}` });
+  const onObject = (action: string) => ({ action, resource: `arn:aws:s3:::${bucket}/${key ?? '*'}` });
+  if (key === undefined) {
+    if (method === 'PUT') return onBucket('s3:CreateBucket');
+    if (method === 'POST' && query.has('delete')) return onObject('s3:DeleteObject');
+    if (method === 'GET' && query.has('location')) return onBucket('s3:GetBucketLocation');
+    return onBucket('s3:ListBucket');
+  }
+  if (query.has('uploadId') && method === 'DELETE') return onObject('s3:AbortMultipartUpload');
+  if (query.has('uploadId') && method === 'GET') return onObject('s3:ListMultipartUploadParts');
+  if (method === 'GET' || method === 'HEAD') return onObject('s3:GetObject');
+  if (method === 'DELETE') return onObject('s3:DeleteObject');
+  return onObject('s3:PutObject');
 }
 
 const XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
@@ -1015,6 +1043,13 @@ export async function startS3Server(opts: S3ServerOptions): Promise<S3Server> {
           'The specified method is not allowed against this resource.',
         );
       }
+      const needed = s3Permission(method, target.bucket, target.key, target.query);
+      const denial = opts.iam?.authorize(
+        requestCredential(req.headers, req.url ?? '/'),
+        needed.action,
+        needed.resource,
+      );
+      if (denial) throw new S3Error(403, 'AccessDenied', denial.message);
       if (target.key === undefined) return await bucketRequest(req, res, target.bucket, target.query);
       return await objectRequest(req, res, requestId, target.bucket, target.key, target.query);
     } catch (err) {

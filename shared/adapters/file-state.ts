@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as z from 'zod';
 import { ConflictError } from '../errors.ts';
 import type { StateItem, StateStore } from '../ports.ts';
+import { mapAwsError } from './aws-errors.ts';
 import {
   checkKey,
   checkListOptions,
@@ -267,15 +268,39 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   return results;
 }
 
+export interface FileStateStoreOptions {
+  dir: string;
+  /**
+   * The DynamoDB actions the function is granted on the table these files stand for (the local
+   * runtime passes them); an operation outside them fails as DynamoDB's AccessDeniedException
+   * would. Absent: every operation is allowed (tests, tools).
+   */
+  allowedActions?: readonly string[];
+}
+
 export class FileStateStore implements StateStore {
   readonly #dir: string;
+  readonly #allowed: ReadonlySet<string> | undefined;
 
-  constructor(options: { dir: string }) {
+  constructor(options: FileStateStoreOptions) {
     this.#dir = resolve(options.dir);
+    this.#allowed = options.allowedActions && new Set(options.allowedActions);
+  }
+
+  /** The operation as the DynamoDB adapter calls it, refused when its action is not granted. */
+  #authorize(operation: 'GetItem' | 'UpdateItem' | 'Query' | 'DeleteItem'): void {
+    const action = `dynamodb:${operation}`;
+    if (!this.#allowed || this.#allowed.has(action)) return;
+    const denied = Object.assign(
+      new Error(`not authorized to perform: ${action} because no identity-based policy allows it`),
+      { name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 400 } },
+    );
+    throw mapAwsError(denied, `DynamoDB ${operation}`);
   }
 
   async get<T>(pk: string, sk: string): Promise<StateItem<T> | undefined> {
     checkKey(pk, sk);
+    this.#authorize('GetItem');
     const item = await readItem<T>(this.#file(pk, sk));
     return item ? { value: item.value, version: item.version, updatedAt: item.updatedAt } : undefined;
   }
@@ -287,6 +312,7 @@ export class FileStateStore implements StateStore {
     options: { expectedVersion?: number } = {},
   ): Promise<StateItem<T>> {
     checkKey(pk, sk);
+    this.#authorize('UpdateItem');
     const file = this.#file(pk, sk);
     return withItemLock(file, async () => {
       const found = (await readItem<T>(file))?.version ?? 0;
@@ -308,6 +334,7 @@ export class FileStateStore implements StateStore {
   ): Promise<Array<{ sk: string } & StateItem<T>>> {
     checkPartitionKey(pk);
     checkListOptions(options);
+    this.#authorize('Query');
     const partition = join(this.#dir, encodeName(pk));
     let names: string[];
     try {
@@ -344,6 +371,7 @@ export class FileStateStore implements StateStore {
 
   async delete(pk: string, sk: string): Promise<void> {
     checkKey(pk, sk);
+    this.#authorize('DeleteItem');
     const file = this.#file(pk, sk);
     // Under the lock too: a delete must not fall between another writer's version check and write.
     await withItemLock(file, async () => {
@@ -356,6 +384,7 @@ export class FileStateStore implements StateStore {
   }
 
   async ping(): Promise<void> {
+    this.#authorize('GetItem');
     await mkdir(this.#dir, { recursive: true });
     await access(this.#dir, constants.R_OK | constants.W_OK);
   }

@@ -60,18 +60,18 @@ export function createObjectStore(config: Config): ObjectStore {
   return new S3ObjectStore({ client, bucket: config.exportsBucket });
 }
 
-/** The migrations queue (MIGRATION_QUEUE_URL). */
+/** The migrations queue (MIGRATIONS_QUEUE_URL). */
 export function createMigrationQueue(config: Config): Queue {
-  if (!config.migrationQueueUrl) throw missing('MIGRATION_QUEUE_URL');
+  if (!config.migrationQueueUrl) throw missing('MIGRATIONS_QUEUE_URL');
   // The endpoint decides, not the queue URL's host: locally the emulator's queue URLs name a
   // virtual host (`sqs.<region>.127.0.0.1`), and in AWS both are the regional endpoint anyway.
   const client = cached(endpointKey('SQS'), () => new SQSClient({ useQueueUrlAsEndpoint: false }));
   return new SqsQueue({ client, queueUrl: config.migrationQueueUrl });
 }
 
-/** The migrations queue's dead letters (MIGRATION_DLQ_URL), for redrives. */
+/** The migrations queue's dead letters (MIGRATIONS_DLQ_URL), for redrives. */
 export function createMigrationDeadLetters(config: Config): DeadLetters {
-  if (!config.migrationDeadLetterQueueUrl) throw missing('MIGRATION_DLQ_URL');
+  if (!config.migrationDeadLetterQueueUrl) throw missing('MIGRATIONS_DLQ_URL');
   const client = cached(endpointKey('SQS'), () => new SQSClient({ useQueueUrlAsEndpoint: false }));
   return new SqsDeadLetters({ client, queueUrl: config.migrationDeadLetterQueueUrl });
 }
@@ -83,8 +83,17 @@ export function createEventBus(config: Config): EventBus {
   return new EventBridgeBus({ client, busName: config.eventBusName });
 }
 
-/** DynamoDB when STATE_TABLE is set (AWS), otherwise files under STATE_DIR (local). */
+/**
+ * Files under STATE_DIR locally (the local runtime sets it beside STATE_TABLE, as an endpoint
+ * setting, with the DynamoDB actions the function is granted), DynamoDB's STATE_TABLE in AWS.
+ */
 export function createStateStore(config: Config): StateStore {
+  if (config.state.dir) {
+    return new FileStateStore({
+      dir: config.state.dir,
+      ...(config.state.dirActions ? { allowedActions: config.state.dirActions } : {}),
+    });
+  }
   if (config.state.table) {
     const client = cached(endpointKey('DYNAMODB'), () =>
       DynamoDBDocumentClient.from(new DynamoDBClient({}), {
@@ -93,6 +102,5 @@ export function createStateStore(config: Config): StateStore {
     );
     return new DynamoStateStore({ client, table: config.state.table });
   }
-  if (config.state.dir) return new FileStateStore({ dir: config.state.dir });
   throw missing('STATE_TABLE or STATE_DIR');
 }

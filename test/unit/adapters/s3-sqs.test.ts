@@ -173,7 +173,7 @@ describe('SqsQueue', () => {
     const queue = createMigrationQueue({ migrationQueueUrl: queueUrl } as Config);
     await queue.send([{ body: { via: 'env' } }]);
     expect(await receiveAll(queueUrl)).toEqual([{ via: 'env' }]);
-    expect(() => createMigrationQueue({} as Config)).toThrow(/MIGRATION_QUEUE_URL/);
+    expect(() => createMigrationQueue({} as Config)).toThrow(/MIGRATIONS_QUEUE_URL/);
   });
 });
 
@@ -206,7 +206,7 @@ describe('SqsDeadLetters', () => {
     const dlqUrl = fauxqs.createQueue('migrations-dlq-empty').queueUrl;
     const deadLetters = createMigrationDeadLetters({ migrationDeadLetterQueueUrl: dlqUrl } as Config);
     expect(await deadLetters.remove(() => true)).toBe(0);
-    expect(() => createMigrationDeadLetters({} as Config)).toThrow(/MIGRATION_DLQ_URL/);
+    expect(() => createMigrationDeadLetters({} as Config)).toThrow(/MIGRATIONS_DLQ_URL/);
   });
 });
 

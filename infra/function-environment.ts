@@ -1,0 +1,193 @@
+import { deadLetterUrlVariable, queueUrlVariable, RESOURCE_ENV } from '../shared/resource-env.ts';
+import type { Access, FunctionDecl } from './manifest.ts';
+
+/**
+ * The one place a manifest function declaration becomes its environment and its permissions.
+ * CDK calls it with CloudFormation references (`ServiceFunction`), the local runtime with its
+ * local resources (`local/runtime.ts`), so the two cannot give a function different variables or
+ * grants; the local runtime then enforces the grants in its S3, SQS, EventBridge, parameter and
+ * secret endpoints and state store.
+ */
+
+/** A resource's name (what the function's code is given) and ARN (what its grants name). */
+export interface ResourceRef {
+  name: string;
+  arn: string;
+}
+
+export interface QueueRef {
+  url: string;
+  arn: string;
+}
+
+/** The resources a manifest `access` entry can name. */
+export interface ResourceRefs {
+  exportsBucket: ResourceRef;
+  stateTable: ResourceRef;
+  eventBus: ResourceRef;
+  queues: Readonly<Record<string, QueueRef>>;
+  deadLetterQueues: Readonly<Record<string, QueueRef>>;
+  qdrantUrlParameter: ResourceRef;
+  qdrantApiKeySecret: ResourceRef;
+  openaiApiKeySecret: ResourceRef;
+}
+
+export interface EnvironmentContext {
+  /** The function's key in the manifest, for error messages. */
+  name: string;
+  /** `manifest.service`: Powertools service name. */
+  service: string;
+  stage: string;
+  /** Reported by the version endpoint. */
+  version: string;
+  embedder: 'local' | 'openai';
+}
+
+/** One IAM allow statement. */
+export interface Grant {
+  actions: readonly string[];
+  resources: readonly string[];
+}
+
+export interface FunctionEnvironment {
+  environment: Record<string, string>;
+  grants: Grant[];
+}
+
+/** Powertools metrics namespace, the same one `shared/powertools.ts` defaults to locally. */
+export const METRICS_NAMESPACE = 'VectorPlatform';
+
+const QUEUE_ACCESS = /^queue:(.+):(send|dead-letters)$/;
+
+/**
+ * The environment and grants of one function. Actions cover what the AWS adapters in
+ * `shared/adapters/` call, `ping` included; a grant's environment names the resource, never a
+ * secret value.
+ */
+export function functionEnvironment(
+  decl: FunctionDecl,
+  refs: ResourceRefs,
+  ctx: EnvironmentContext,
+): FunctionEnvironment {
+  const environment: Record<string, string> = {
+    STAGE: ctx.stage,
+    SERVICE_VERSION: ctx.version,
+    EMBEDDER: ctx.embedder,
+    POWERTOOLS_SERVICE_NAME: ctx.service,
+    POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+    LOG_LEVEL: 'INFO',
+    NODE_OPTIONS: '--enable-source-maps',
+  };
+  const grants: Grant[] = [];
+  const objectActions = new Set<string>();
+  for (const access of decl.access) {
+    const granted = grantOf(access, refs, ctx, objectActions);
+    Object.assign(environment, granted.environment);
+    grants.push(...granted.grants);
+  }
+  // Object actions in one statement: exports are addressed by key, so `<bucket>/*` is the resource.
+  if (objectActions.size > 0) {
+    grants.push({ actions: [...objectActions], resources: [exportObjectsArn(refs.exportsBucket.arn)] });
+  }
+  return { environment, grants };
+}
+
+/** The ARN of every object in a bucket. */
+export function exportObjectsArn(bucketArn: string): string {
+  return `${bucketArn}/*`;
+}
+
+/** A secret referenced by name: Secrets Manager appends a random 6-character suffix to its ARN. */
+export function secretArnPattern(partialArn: string): string {
+  return `${partialArn}-??????`;
+}
+
+function grantOf(
+  access: Access,
+  refs: ResourceRefs,
+  ctx: EnvironmentContext,
+  objectActions: Set<string>,
+): FunctionEnvironment {
+  switch (access) {
+    case 'qdrant':
+      return {
+        environment: {
+          [RESOURCE_ENV.qdrantUrlParameter]: refs.qdrantUrlParameter.name,
+          [RESOURCE_ENV.qdrantApiKeySecret]: refs.qdrantApiKeySecret.name,
+        },
+        grants: [
+          { actions: ['ssm:GetParameter'], resources: [refs.qdrantUrlParameter.arn] },
+          {
+            actions: ['secretsmanager:GetSecretValue'],
+            resources: [secretArnPattern(refs.qdrantApiKeySecret.arn)],
+          },
+        ],
+      };
+    case 'embedder':
+      // The local embedder needs no key, so a stage that uses it gets no access to the OpenAI secret.
+      if (ctx.embedder !== 'openai') return { environment: {}, grants: [] };
+      return {
+        environment: { [RESOURCE_ENV.openaiApiKeySecret]: refs.openaiApiKeySecret.name },
+        grants: [
+          {
+            actions: ['secretsmanager:GetSecretValue'],
+            resources: [secretArnPattern(refs.openaiApiKeySecret.arn)],
+          },
+        ],
+      };
+    case 'exports:read':
+      objectActions.add('s3:GetObject');
+      return {
+        environment: { [RESOURCE_ENV.exportsBucket]: refs.exportsBucket.name },
+        grants: [{ actions: ['s3:ListBucket'], resources: [refs.exportsBucket.arn] }],
+      };
+    case 'exports:write':
+      objectActions.add('s3:PutObject').add('s3:DeleteObject');
+      return { environment: { [RESOURCE_ENV.exportsBucket]: refs.exportsBucket.name }, grants: [] };
+    case 'state:read':
+      return {
+        environment: { [RESOURCE_ENV.stateTable]: refs.stateTable.name },
+        grants: [{ actions: ['dynamodb:GetItem', 'dynamodb:Query'], resources: [refs.stateTable.arn] }],
+      };
+    case 'state:write':
+      return {
+        environment: { [RESOURCE_ENV.stateTable]: refs.stateTable.name },
+        grants: [
+          {
+            actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+            resources: [refs.stateTable.arn],
+          },
+        ],
+      };
+    case 'bus:put':
+      return {
+        environment: { [RESOURCE_ENV.eventBus]: refs.eventBus.name },
+        grants: [
+          { actions: ['events:PutEvents', 'events:DescribeEventBus'], resources: [refs.eventBus.arn] },
+        ],
+      };
+    default: {
+      const [, queueName, right] = QUEUE_ACCESS.exec(access) ?? [];
+      if (queueName === undefined) throw new Error(`${ctx.name}: access "${access}" is not understood`);
+      if (right === 'dead-letters') {
+        const dlq = refs.deadLetterQueues[queueName];
+        if (!dlq) throw new Error(`${ctx.name}: access "${access}" names no declared queue`);
+        return {
+          environment: { [deadLetterUrlVariable(queueName)]: dlq.url },
+          grants: [
+            {
+              actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
+              resources: [dlq.arn],
+            },
+          ],
+        };
+      }
+      const queue = refs.queues[queueName];
+      if (!queue) throw new Error(`${ctx.name}: access "${access}" names no declared queue`);
+      return {
+        environment: { [queueUrlVariable(queueName)]: queue.url },
+        grants: [{ actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes'], resources: [queue.arn] }],
+      };
+    }
+  }
+}

@@ -1,0 +1,164 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { LOCAL_ACCOUNT_ID, type LocalIam, requestCredential } from './iam.ts';
+
+/**
+ * Local SSM Parameter Store and Secrets Manager, the two read calls functions make
+ * (`GetParameter`, `GetSecretValue`) over their AWS JSON 1.1 protocol on loopback. Functions read
+ * the Qdrant URL and the API keys exactly as in AWS: by the names their environment holds, with
+ * the SDK, allowed by their grants; no value is ever put in a function's environment.
+ */
+
+export interface SettingsStore {
+  url: string;
+  /** ARNs as AWS forms them, for the grants of the local functions. */
+  parameterArn(name: string): string;
+  /** The partial ARN CDK names a secret by (the stored one adds a 6-character suffix). */
+  secretPartialArn(name: string): string;
+  close(): Promise<void>;
+}
+
+export interface SettingsStoreOptions {
+  host: string;
+  port: number;
+  region: string;
+  iam: LocalIam;
+  parameters: Readonly<Record<string, string>>;
+  /** Secret name → value; a secret without a value does not exist (ResourceNotFoundException). */
+  secrets: Readonly<Record<string, string | undefined>>;
+}
+
+const CONTENT_TYPE = 'application/x-amz-json-1.1';
+const MAX_REQUEST_BYTES = 64 * 1024;
+
+class ServiceError extends Error {
+  readonly type: string;
+  readonly status: number;
+  constructor(type: string, message: string, status = 400) {
+    super(message);
+    this.type = type;
+    this.status = status;
+  }
+}
+
+export async function startSettingsStore(opts: SettingsStoreOptions): Promise<SettingsStore> {
+  const parameterArn = (name: string) =>
+    `arn:aws:ssm:${opts.region}:${LOCAL_ACCOUNT_ID}:parameter/${name.replace(/^\//, '')}`;
+  const secretPartialArn = (name: string) =>
+    `arn:aws:secretsmanager:${opts.region}:${LOCAL_ACCOUNT_ID}:secret:${name}`;
+  // Secrets Manager appends six random characters; a digest keeps them stable across restarts.
+  const secretArn = (name: string) =>
+    `${secretPartialArn(name)}-${createHash('sha256').update(name).digest('base64url').slice(0, 6)}`;
+
+  const getParameter = (body: Record<string, unknown>) => {
+    const name = typeof body.Name === 'string' ? body.Name : '';
+    const value = opts.parameters[name];
+    if (value === undefined) throw new ServiceError('ParameterNotFound', `Parameter ${name} not found.`);
+    return {
+      Parameter: {
+        Name: name,
+        Type: 'String',
+        Value: value,
+        Version: 1,
+        ARN: parameterArn(name),
+        DataType: 'text',
+      },
+    };
+  };
+
+  const getSecretValue = (body: Record<string, unknown>) => {
+    const id = typeof body.SecretId === 'string' ? body.SecretId : '';
+    const name = Object.keys(opts.secrets).find((n) => n === id || secretArn(n) === id);
+    const value = name === undefined ? undefined : opts.secrets[name];
+    if (name === undefined || value === undefined) {
+      throw new ServiceError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+    }
+    return {
+      ARN: secretArn(name),
+      Name: name,
+      SecretString: value,
+      VersionId: '00000000-0000-4000-8000-000000000001',
+      VersionStages: ['AWSCURRENT'],
+    };
+  };
+
+  const operations: Record<
+    string,
+    {
+      action: string;
+      resource(body: Record<string, unknown>): string;
+      run(body: Record<string, unknown>): unknown;
+    }
+  > = {
+    'AmazonSSM.GetParameter': {
+      action: 'ssm:GetParameter',
+      resource: (body) => parameterArn(String(body.Name ?? '')),
+      run: getParameter,
+    },
+    'secretsmanager.GetSecretValue': {
+      action: 'secretsmanager:GetSecretValue',
+      resource: (body) => {
+        const id = String(body.SecretId ?? '');
+        return id.startsWith('arn:') ? id : secretArn(id);
+      },
+      run: getSecretValue,
+    },
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const send = (status: number, payload: unknown) => {
+      res.writeHead(status, { 'content-type': CONTENT_TYPE, 'x-amzn-requestid': randomUUID() });
+      res.end(JSON.stringify(payload));
+    };
+    try {
+      const target = String(req.headers['x-amz-target'] ?? '');
+      const operation = operations[target];
+      if (req.method !== 'POST' || !operation) {
+        throw new ServiceError('UnknownOperationException', `Unknown operation ${target || '(none)'}`);
+      }
+      let text = '';
+      for await (const chunk of req) {
+        text += chunk;
+        if (text.length > MAX_REQUEST_BYTES)
+          throw new ServiceError('ValidationException', 'Request too large');
+      }
+      let body: Record<string, unknown>;
+      try {
+        body = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+      } catch {
+        throw new ServiceError('SerializationException', 'The request body is not valid JSON');
+      }
+      const denial = opts.iam.authorize(
+        requestCredential(req.headers, req.url ?? '/'),
+        operation.action,
+        operation.resource(body),
+      );
+      if (denial) throw new ServiceError('AccessDeniedException', denial.message);
+      send(200, operation.run(body));
+    } catch (err) {
+      if (err instanceof ServiceError) send(err.status, { __type: err.type, message: err.message });
+      else send(500, { __type: 'InternalServiceError', message: 'Internal error' });
+    }
+  };
+
+  const server = createServer((req, res) => void handle(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`,
+    parameterArn,
+    secretPartialArn,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildApp } from 'fauxqs';
+import { LOCAL_ACCOUNT_ID, type LocalIam, requestCredential } from './iam.ts';
+
+/**
+ * Local SQS: fauxqs's SQS served by our own loopback listener. fauxqs's own `startFauxqs` listens
+ * on every interface and cannot be told otherwise, so its app is never bound to a socket: each
+ * request is handed to it in memory (`inject`) once the caller's grants allow it, and a call the
+ * calling function is not granted gets SQS's AccessDenied.
+ */
+
+export interface SqsEndpoint {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** SQS's largest request (a 256 KiB message batch, with room for JSON escaping). */
+const MAX_REQUEST_BYTES = 2 * 1024 * 1024;
+
+export async function startSqsEndpoint(opts: {
+  host: string;
+  port: number;
+  region: string;
+  iam: LocalIam;
+}): Promise<SqsEndpoint> {
+  const app = buildApp({ logger: false, defaultRegion: opts.region });
+  await app.ready();
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_REQUEST_BYTES) {
+        res.writeHead(413).end();
+        return;
+      }
+      chunks.push(chunk as Buffer);
+    }
+    const body = Buffer.concat(chunks);
+    const call = describeCall(req, body.toString('utf8'), opts.region);
+    const denial =
+      call && opts.iam.authorize(requestCredential(req.headers, req.url ?? '/'), call.action, call.resource);
+    if (denial) {
+      sendAccessDenied(res, call.json, denial.message);
+      return;
+    }
+    const reply = await app.inject({
+      method: req.method as 'GET' | 'POST',
+      url: req.url ?? '/',
+      headers: req.headers,
+      payload: body,
+    });
+    res.writeHead(reply.statusCode, reply.headers as Record<string, string>);
+    res.end(reply.rawPayload);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await app.close();
+    },
+  };
+}
+
+/**
+ * The IAM action and resource of an SQS call, in either protocol the SDKs speak: AWS JSON 1.0
+ * (`X-Amz-Target: AmazonSQS.SendMessage`, the JS SDK) or the query protocol (`Action=…`, the
+ * AWS CLI 2.9). Batch operations need the single operation's permission, as in IAM.
+ */
+export function describeCall(
+  req: Pick<IncomingMessage, 'headers' | 'url'>,
+  body: string,
+  region: string,
+): { action: string; resource: string; json: boolean } | undefined {
+  const target = req.headers['x-amz-target'];
+  let operation: string | undefined;
+  let queueUrl: string | undefined;
+  let queueName: string | undefined;
+  const json = typeof target === 'string';
+  if (json) {
+    operation = target.startsWith('AmazonSQS.') ? target.slice('AmazonSQS.'.length) : undefined;
+    try {
+      const parsed = JSON.parse(body) as { QueueUrl?: unknown; QueueName?: unknown };
+      if (typeof parsed.QueueUrl === 'string') queueUrl = parsed.QueueUrl;
+      if (typeof parsed.QueueName === 'string') queueName = parsed.QueueName;
+    } catch {
+      // fauxqs answers the malformed body itself.
+    }
+  } else {
+    const params = new URLSearchParams(body || new URL(req.url ?? '/', 'http://local').search);
+    operation = params.get('Action') ?? undefined;
+    queueUrl = params.get('QueueUrl') ?? undefined;
+    queueName = params.get('QueueName') ?? undefined;
+  }
+  if (!operation) return undefined;
+  const name = queueUrl ? queueUrl.split('/').filter(Boolean).pop() : queueName;
+  return {
+    action: `sqs:${operation.replace(/Batch$/, '')}`,
+    resource: `arn:aws:sqs:${region}:${LOCAL_ACCOUNT_ID}:${name ?? '*'}`,
+    json,
+  };
+}
+
+function sendAccessDenied(res: ServerResponse, json: boolean, message: string): void {
+  const requestId = randomUUID();
+  if (json) {
+    res.writeHead(403, {
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amzn-requestid': requestId,
+      // SQS's JSON protocol names the query-protocol error code here; the SDK reads it.
+      'x-amzn-query-error': 'AccessDenied;Sender',
+    });
+    res.end(JSON.stringify({ __type: 'com.amazon.coral.service#AccessDeniedException', message }));
+    return;
+  }
+  res.writeHead(403, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+  res.end(
+    `<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>${escapeXml(message)}</Message><Detail/></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
+  );
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}

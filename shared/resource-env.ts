@@ -1,0 +1,25 @@
+/**
+ * The environment variables that name the platform's resources in a function's environment:
+ * declared here once, set by `infra/function-environment.ts` (for CDK and the local runtime
+ * alike) and read by `config.ts`.
+ */
+export const RESOURCE_ENV = {
+  exportsBucket: 'EXPORTS_BUCKET',
+  stateTable: 'STATE_TABLE',
+  eventBus: 'EVENT_BUS_NAME',
+  qdrantUrlParameter: 'QDRANT_URL_PARAMETER',
+  qdrantApiKeySecret: 'QDRANT_API_KEY_SECRET',
+  openaiApiKeySecret: 'OPENAI_API_KEY_SECRET',
+} as const;
+
+const envName = (queue: string) => queue.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase();
+
+/** The variable carrying a declared queue's URL (`migrations` → `MIGRATIONS_QUEUE_URL`). */
+export function queueUrlVariable(queue: string): string {
+  return `${envName(queue)}_QUEUE_URL`;
+}
+
+/** The variable carrying a declared queue's dead-letter queue URL (`MIGRATIONS_DLQ_URL`). */
+export function deadLetterUrlVariable(queue: string): string {
+  return `${envName(queue)}_DLQ_URL`;
+}
