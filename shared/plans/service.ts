@@ -725,6 +725,7 @@ export class PlanService {
     if (missing !== undefined) {
       throw new ConflictError(
         `task ${missing} was deleted while its plan was being indexed; post the plan again`,
+        [{ field: 'planId', reason: `task ${missing} was deleted meanwhile` }],
       );
     }
     return vectors;
@@ -788,7 +789,11 @@ export class PlanService {
       if (outline !== undefined && (!withTasks || tasks !== undefined)) {
         return { record, outline, ...(tasks ? { tasks } : {}) };
       }
-      if (attempt > 0) throw new ConflictError(`plan "${planId}" is being re-indexed; retry`);
+      if (attempt > 0) {
+        throw new ConflictError(`plan "${planId}" is being re-indexed; retry`, [
+          { field: 'id', reason: 'its outline is being replaced' },
+        ]);
+      }
     }
   }
 

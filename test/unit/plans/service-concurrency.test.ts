@@ -187,7 +187,10 @@ describe('an interrupted index', () => {
     for (const chunk of await state().list(OUTLINE_PK, { prefix: `${planId}#` })) {
       await state().delete(OUTLINE_PK, chunk.sk);
     }
-    await expect(service().getPlan(planId, { offset: 0, limit: 10 })).rejects.toBeInstanceOf(ConflictError);
+    await expect(service().getPlan(planId, { offset: 0, limit: 10 })).rejects.toMatchObject({
+      statusCode: 409,
+      issues: [{ field: 'id', reason: 'its outline is being replaced' }],
+    });
     await service().indexPlan({ planId, markdown: plan(11, 4) });
     await expectReadableAs(planId, [idsOf(11, 4)]);
   });
