@@ -2,19 +2,22 @@ import type { Schemas } from '@qdrant/js-client-rest';
 import { ConflictError } from '../errors.ts';
 import { qdrantCall } from '../vectors/qdrant-errors.ts';
 import type { MigrationContext } from './context.ts';
+import { withNote } from './jobs.ts';
 import { type JobRecord, reportKey } from './model.ts';
-import { buildReport, type MigrationReport, type Outcome } from './report.ts';
+import { buildReport, type Cleanup, type MigrationReport, type Outcome } from './report.ts';
 
 /**
  * The end of a job: the alias switched (when it passed), the report written, the final status
- * recorded once and announced.
+ * recorded once and announced, and the collection of a failed job cleaned up.
  */
 
 /**
- * Concludes a `finalizing` job: switches its alias unless it failed or is a dry run, writes the
- * report, then records the final status (conditionally, so events are published once).
+ * Concludes a job that is `finalizing` (its chunks all recorded) or `planning` (a planning failure,
+ * always with a reason): switches the alias of a passed, real migration, writes the report, then
+ * records the final status conditionally, so that a repeat publishes nothing twice.
  */
 export async function conclude(ctx: MigrationContext, job: JobRecord, outcome: Outcome): Promise<JobRecord> {
+  const from = job.status;
   const completedAt = ctx.now();
   let alias: MigrationReport['alias'];
   let reason = outcome.reason;
@@ -28,24 +31,27 @@ export async function conclude(ctx: MigrationContext, job: JobRecord, outcome: O
     }
   }
   const status = reason === undefined ? 'completed' : 'failed';
-  const report = buildReport(job, outcome, { reason, alias, completedAt });
+  const cleanup = reason === undefined || job.dryRun ? undefined : cleanupOf(job);
+  const report = buildReport(job, outcome, { reason, alias, cleanup, completedAt });
   const key = reportKey(job.id);
+  // Written before the status: an ended job always has its report.
   await ctx.deps.objects.put(key, JSON.stringify(report, null, 2), 'application/json');
-  const final = await ctx.jobs.update(job.id, (j) =>
-    j.status !== 'finalizing'
-      ? undefined
-      : {
-          ...j,
-          status,
-          reportKey: key,
-          completedAt,
-          ...(alias?.previous ? { previousCollection: alias.previous } : {}),
-          ...(reason ? { error: reason } : {}),
-        },
-  );
+  const final = await ctx.jobs.update(job.id, (j) => {
+    if (j.status !== from) return undefined;
+    const ended: JobRecord = {
+      ...j,
+      status,
+      reportKey: key,
+      completedAt,
+      ...(alias?.previous ? { previousCollection: alias.previous } : {}),
+      ...(reason ? { error: reason } : {}),
+    };
+    return cleanup?.action === 'keep' ? withNote(ended, completedAt, cleanup.reason) : ended;
+  });
   if (!final) return (await ctx.jobs.get(job.id)).value;
   await ctx.publish(status === 'completed' ? 'MigrationCompleted' : 'MigrationFailed', {
     jobId: job.id,
+    key: job.key,
     target: job.target,
     collection: job.collection,
     dryRun: job.dryRun,
@@ -53,23 +59,47 @@ export async function conclude(ctx: MigrationContext, job: JobRecord, outcome: O
     ...job.counts,
     ...(reason ? { reason } : {}),
   });
+  if (cleanup?.action === 'delete') return dropCollection(ctx, final);
   return final;
 }
 
-/** Fails a job still in one of the `from` statuses (a planning failure). */
-export async function failJob(
-  ctx: MigrationContext,
-  jobId: string,
-  reason: string,
-  from: JobRecord['status'][],
-): Promise<JobRecord | undefined> {
-  const failed = await ctx.jobs.update(jobId, (j) =>
-    from.includes(j.status) ? { ...j, status: 'failed', error: reason, completedAt: ctx.now() } : undefined,
-  );
-  if (failed) {
-    await ctx.publish('MigrationFailed', { jobId, target: failed.target, key: failed.key, reason });
+/**
+ * What becomes of a failed job's collection: kept while a redrive of its failed chunks could still
+ * complete the job, deleted otherwise (no alias points at it: the live alias is untouched).
+ */
+function cleanupOf(job: JobRecord): Cleanup {
+  if (job.chunks.failed > 0) {
+    return {
+      collection: job.collection,
+      action: 'keep',
+      reason: `collection ${job.collection} kept for a redrive of the failed chunks (delete it if the job will not be redriven)`,
+    };
   }
-  return failed;
+  return { collection: job.collection, action: 'delete', reason: 'nothing can complete this job any more' };
+}
+
+/** Deletes a failed job's collection if it exists and no alias serves it; the outcome goes to its history. */
+async function dropCollection(ctx: MigrationContext, job: JobRecord): Promise<JobRecord> {
+  const { qdrant } = ctx.deps;
+  const name = job.collection;
+  let message: string;
+  try {
+    const [{ aliases }, { collections }] = await Promise.all([
+      qdrantCall({}, () => qdrant.getAliases()),
+      qdrantCall({}, () => qdrant.getCollections()),
+    ]);
+    if (!collections.some((c) => c.name === name)) return job; // failed before it was created
+    const alias = aliases.find((a) => a.collection_name === name)?.alias_name;
+    if (alias) message = `collection ${name} kept: alias "${alias}" points at it`;
+    else {
+      await qdrantCall({ collection: name }, () => qdrant.deleteCollection(name));
+      message = `collection ${name} deleted`;
+    }
+  } catch (err) {
+    // The job has ended and nothing retries this: the orphan is named for a manual cleanup instead.
+    message = `collection ${name} could not be checked or deleted (${(err as Error).message}): delete it with DELETE /api/v1/vectors/collections/${name}`;
+  }
+  return (await ctx.jobs.update(job.id, (j) => withNote(j, ctx.now(), message))) ?? job;
 }
 
 /**

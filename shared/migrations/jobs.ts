@@ -9,6 +9,7 @@ import {
   JOB_SK,
   type JobRecord,
   jobPk,
+  MAX_HISTORY,
 } from './model.ts';
 
 const MAX_CAS_ATTEMPTS = 50;
@@ -115,4 +116,9 @@ export class MigrationJobs {
 /** Every chunk is either counted or failed for good. */
 export function settled(job: JobRecord): boolean {
   return job.chunks.total > 0 && job.chunks.done + job.chunks.failed === job.chunks.total;
+}
+
+/** The job with `message` appended to its history (at most MAX_HISTORY entries, the latest). */
+export function withNote(job: JobRecord, at: string, message: string): JobRecord {
+  return { ...job, history: [...(job.history ?? []), { at, message }].slice(-MAX_HISTORY) };
 }

@@ -113,7 +113,17 @@ export interface JobRecord {
   updatedAt: string;
   startedAt?: string;
   completedAt?: string;
+  /** What happened beyond the normal course (a stall resumed, the collection cleaned up), oldest first. */
+  history?: HistoryEntry[];
 }
+
+export interface HistoryEntry {
+  at: string;
+  message: string;
+}
+
+/** History entries kept per job (the oldest go first): the job item stays small. */
+export const MAX_HISTORY = 50;
 
 export type ChunkStatus = 'pending' | 'done' | 'failed';
 

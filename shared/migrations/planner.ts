@@ -5,7 +5,7 @@ import { parseChunk, type RecordReject } from '../exports/records.ts';
 import { type ChunkPlan, planChunks } from '../exports/scanner.ts';
 import { qdrantCall } from '../vectors/qdrant-errors.ts';
 import { forEachLimit } from './bits.ts';
-import { failJob } from './conclusion.ts';
+import { conclude } from './conclusion.ts';
 import type { MigrationContext } from './context.ts';
 import {
   type ChunkMessage,
@@ -82,8 +82,7 @@ export async function start(
     return { job: await plan(ctx, job), created: !existing };
   } catch (err) {
     if (!(err instanceof PlanError)) throw err; // transient: the job stays in `planning` for a retry
-    const failed = await failJob(ctx, id, err.message, ['planning']);
-    return { job: failed ?? (await ctx.jobs.get(id)).value, created: !existing };
+    return { job: await conclude(ctx, job, { reason: err.message, rejects: [] }), created: !existing };
   }
 }
 

@@ -12,13 +12,17 @@ export interface MigrationReport {
   target: string;
   collection: string;
   dryRun: boolean;
-  status: 'completed' | 'failed';
+  status: 'completed' | 'failed' | 'rolled-back';
   reason?: string;
   counts: Counts & { points: number; plannedRecords: number; rejectRatio: number; rejectThreshold: number };
   rejects: { total: number; listed: RecordReject[] };
   duplicates: { ids: number; occurrences: number; listed: Duplicate[] };
   verification: Verification;
   alias?: { name: string; collection: string; previous?: string };
+  /** A failed migration's collection: deleted, or kept for a redrive. */
+  cleanup?: Cleanup;
+  /** Set when the alias was switched back to the collection it served before. */
+  rolledBack?: { at: string; collection: string };
   timings: { startedAt?: string; completedAt: string; seconds: number; recordsPerSecond: number };
 }
 
@@ -39,6 +43,12 @@ export interface Verification {
   passed: boolean;
 }
 
+export interface Cleanup {
+  collection: string;
+  action: 'delete' | 'keep';
+  reason: string;
+}
+
 /** What the finalizer found, or why the job ends without verification. */
 export interface Outcome {
   reason?: string;
@@ -52,9 +62,14 @@ export interface Outcome {
 export function buildReport(
   job: JobRecord,
   outcome: Outcome,
-  end: { reason: string | undefined; alias: MigrationReport['alias']; completedAt: string },
+  end: {
+    reason: string | undefined;
+    alias: MigrationReport['alias'];
+    cleanup: Cleanup | undefined;
+    completedAt: string;
+  },
 ): MigrationReport {
-  const { reason, alias, completedAt } = end;
+  const { reason, alias, cleanup, completedAt } = end;
   const seconds = job.startedAt ? (Date.parse(completedAt) - Date.parse(job.startedAt)) / 1000 : 0;
   const duplicates = outcome.duplicates ?? [];
   return {
@@ -82,6 +97,7 @@ export function buildReport(
     },
     verification: outcome.verification ?? { countsMatch: false, sampled: 0, mismatches: [], passed: false },
     ...(alias ? { alias } : {}),
+    ...(cleanup ? { cleanup } : {}),
     timings: {
       ...(job.startedAt ? { startedAt: job.startedAt } : {}),
       completedAt,

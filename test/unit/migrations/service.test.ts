@@ -171,7 +171,8 @@ describe('a migration job', () => {
     const reader = grantedOnly(['state']);
     expect((await reader.list(10)).map((j) => j.id)).toEqual([v2.id, v1.id]);
     expect((await reader.get(v1.id)).chunkList.length).toBe(v1.chunks.total);
-    expect(await grantedOnly(['state', 'qdrant', 'bus']).rollback(v2.id)).toMatchObject({
+    // Rollback rewrites the report: it reads and writes exports, and sends no message.
+    expect(await grantedOnly(['state', 'qdrant', 'bus', 'objects']).rollback(v2.id)).toMatchObject({
       status: 'rolled-back',
     });
   });
@@ -229,6 +230,11 @@ describe('a migration job', () => {
     await expect(service().rollback(v1.id)).rejects.toThrow(ConflictError);
     const rolled = await service().rollback(v2.id);
     expect(rolled.status).toBe('rolled-back');
+    expect(objects.json<MigrationReport>(second.reportKey!)).toMatchObject({
+      status: 'rolled-back',
+      rolledBack: { at: expect.any(String), collection: v1.collection },
+      alias: { name: 'roll', collection: v2.collection, previous: v1.collection },
+    });
     expect(await aliasOf('roll')).toBe(v1.collection);
     expect((await qdrant.count('roll', { exact: true })).count).toBe(10);
   });
@@ -276,6 +282,27 @@ describe('a migration job', () => {
     expect(report.duplicates.listed).toEqual([
       { id: toPointId(7).id, sourceIds: ['7', 7], offsets: [0, expect.any(Number)] },
     ]);
+  });
+
+  it('a failed migration deletes its own collection and leaves the live alias where it was', async () => {
+    await objects.put('exports/live.json', legacyExport({ vectors: 6, texts: 0, dimensions: DIM }));
+    const v1 = (await service().start(body('exports/live.json', 'live'))).job;
+    await runWorkers();
+    await objects.put('exports/live.json', legacyExport({ vectors: 6, texts: 0, bad: 3, dimensions: DIM }));
+    const v2 = (await service().start(body('exports/live.json', 'live'))).job;
+    expect((await qdrant.collectionExists(v2.collection)).exists).toBe(true);
+    await runWorkers();
+
+    const failed = await job(v2.id);
+    expect(failed.status).toBe('failed');
+    expect(await aliasOf('live')).toBe(v1.collection);
+    expect((await qdrant.count('live', { exact: true })).count).toBe(6);
+    expect((await qdrant.collectionExists(v2.collection)).exists).toBe(false);
+    expect(failed.history?.at(-1)?.message).toBe(`collection ${v2.collection} deleted`);
+    expect(objects.json<MigrationReport>(failed.reportKey!).cleanup).toMatchObject({
+      collection: v2.collection,
+      action: 'delete',
+    });
   });
 
   it('refuses at planning a target that is a real collection, which no alias can replace', async () => {
@@ -345,11 +372,17 @@ describe('a migration job', () => {
     expect(await aliasOf('moving')).toBeUndefined();
   });
 
-  it('records an unreadable export as a failed job with the reason', async () => {
+  it('records an unreadable export as a failed job with the reason, and its report', async () => {
     await objects.put('exports/broken.json', '{"tasks": [{"TaskId": "a", "Vector": [1, 2]}, {"TaskId":');
     const { job: failed } = await service().start(body('exports/broken.json', 'broken'));
     expect(failed.status).toBe('failed');
     expect(failed.error).toMatch(/malformed at byte/);
+    expect(objects.json<MigrationReport>(failed.reportKey!)).toMatchObject({
+      status: 'failed',
+      reason: failed.error,
+      key: 'exports/broken.json',
+      counts: { records: 0, written: 0 },
+    });
     expect(bus.types()).toEqual(['MigrationFailed']);
     await objects.put('exports/text.txt', 'hello');
     expect((await service().start(body('exports/text.txt', 'text'))).job.error).toMatch(/not recognised/);
@@ -393,6 +426,10 @@ describe('a migration job', () => {
     const failed = await job(planned.id);
     expect(failed.status).toBe('failed');
     expect(failed.error).toMatch(/1 chunk\(s\) failed/);
+    // Kept, and said so: the redrive below writes into it.
+    expect(objects.json<MigrationReport>(failed.reportKey!).cleanup).toMatchObject({ action: 'keep' });
+    expect(failed.history?.at(-1)?.message).toMatch(/kept for a redrive/);
+    expect((await qdrant.collectionExists(failed.collection)).exists).toBe(true);
     expect(bus.events.find((e) => e.detailType === 'MigrationChunkFailed')?.detail).toMatchObject({
       chunkIndex: 1,
       reason: expect.stringMatching(/Qdrant failed \(HTTP 503\)/),
