@@ -203,6 +203,22 @@ const withVectorSchema = field((value, ctx): boolean | string[] => {
   return fail(ctx, 'format', 'data did not match any variant of untagged enum WithVector');
 });
 
+/**
+ * A request body whose `with_vector` may also be spelled `with_vectors` (a serde alias in Qdrant:
+ * both at once are a duplicate field).
+ */
+function withVectorAlias<T extends z.ZodType>(schema: T) {
+  return z.preprocess((value, ctx) => {
+    if (typeof value !== 'object' || value === null || !Object.hasOwn(value, 'with_vectors')) return value;
+    const { with_vectors, ...rest } = value as Record<string, unknown>;
+    if (Object.hasOwn(rest, 'with_vector')) {
+      ctx.addIssue({ code: 'custom', message: 'duplicate field `with_vector`', params: { kind: 'format' } });
+      return value;
+    }
+    return { ...rest, with_vector: with_vectors };
+  }, schema);
+}
+
 /* ------------------------------------------------------------------ collections -------- */
 
 const distanceSchema = field((value, ctx) => {
@@ -446,11 +462,13 @@ export const pointsBatchSchema = z.object({
   update_mode: opt(updateModeSchema),
 });
 
-export const pointRequestSchema = z.object({
-  ids: pointIdList,
-  with_payload: opt(withPayloadSchema),
-  with_vector: opt(withVectorSchema),
-});
+export const pointRequestSchema = withVectorAlias(
+  z.object({
+    ids: pointIdList,
+    with_payload: opt(withPayloadSchema),
+    with_vector: opt(withVectorSchema),
+  }),
+);
 
 /** Body selecting points: `{points: [...]}` or `{filter: {...}}`. */
 export const pointsSelectorSchema = z.object({ points: opt(pointIdList), filter: opt(anyValue) });
@@ -468,30 +486,34 @@ export const deletePayloadSchema = z.object({
   filter: opt(anyValue),
 });
 
-export const scrollSchema = z.object({
-  offset: opt(pointIdSchema),
-  limit: opt(uint({ min: 1 })),
-  filter: opt(anyValue),
-  with_payload: opt(withPayloadSchema),
-  with_vector: opt(withVectorSchema),
-  order_by: opt(anyValue),
-});
+export const scrollSchema = withVectorAlias(
+  z.object({
+    offset: opt(pointIdSchema),
+    limit: opt(uint({ min: 1 })),
+    filter: opt(anyValue),
+    with_payload: opt(withPayloadSchema),
+    with_vector: opt(withVectorSchema),
+    order_by: opt(anyValue),
+  }),
+);
 
 export const countSchema = z.object({ filter: opt(anyValue), exact: opt(bool) });
 
-export const queryRequestSchema = z.object({
-  query: opt(anyValue),
-  prefetch: opt(anyValue),
-  using: opt(text),
-  filter: opt(anyValue),
-  params: opt(payloadRequired),
-  score_threshold: opt(finiteNumber),
-  limit: opt(uint({ min: 1 })),
-  offset: opt(uint()),
-  with_payload: opt(withPayloadSchema),
-  with_vector: opt(withVectorSchema),
-  lookup_from: opt(anyValue),
-});
+export const queryRequestSchema = withVectorAlias(
+  z.object({
+    query: opt(anyValue),
+    prefetch: opt(anyValue),
+    using: opt(text),
+    filter: opt(anyValue),
+    params: opt(payloadRequired),
+    score_threshold: opt(finiteNumber),
+    limit: opt(uint({ min: 1 })),
+    offset: opt(uint()),
+    with_payload: opt(withPayloadSchema),
+    with_vector: opt(withVectorSchema),
+    lookup_from: opt(anyValue),
+  }),
+);
 export type QueryRequestBody = z.output<typeof queryRequestSchema>;
 
 export const queryBatchSchema = z.object({ searches: z.array(queryRequestSchema) });

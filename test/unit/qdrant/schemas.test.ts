@@ -115,3 +115,24 @@ describe("Qdrant's wording", () => {
     });
   });
 });
+
+describe('with_vectors', () => {
+  it('is read as with_vector in query, scroll and retrieve bodies, and never both', () => {
+    for (const schema of [queryRequestSchema, scrollSchema]) {
+      expect(parseBody(schema, { with_vectors: true })).toEqual({ with_vector: true });
+      expect(rejection(schema, { with_vectors: true, with_vector: false })).toEqual({
+        status: 400,
+        message: 'Format error in JSON body: duplicate field `with_vector`',
+      });
+    }
+    expect(parseBody(pointRequestSchema, { ids: [1], with_vectors: [''] })).toEqual({
+      ids: [1],
+      with_vector: [''],
+    });
+    expect(rejection(queryBatchSchema, { searches: [{}, { with_vectors: 'yes' }] })).toEqual({
+      status: 400,
+      message:
+        'Format error in JSON body: data did not match any variant of untagged enum WithVector at searches[1].with_vector',
+    });
+  });
+});
