@@ -499,13 +499,22 @@ export const scrollSchema = withVectorAlias(
 
 export const countSchema = z.object({ filter: opt(anyValue), exact: opt(bool) });
 
+/** Search parameters: exact search makes them moot, but Qdrant validates them. */
+const searchParamsSchema = z.object({
+  hnsw_ef: opt(uint({ min: 1 })),
+  exact: opt(bool),
+  indexed_only: opt(bool),
+  quantization: opt(anyValue),
+  acorn: opt(anyValue),
+});
+
 export const queryRequestSchema = withVectorAlias(
   z.object({
     query: opt(anyValue),
     prefetch: opt(anyValue),
     using: opt(text),
     filter: opt(anyValue),
-    params: opt(payloadRequired),
+    params: opt(searchParamsSchema),
     score_threshold: opt(finiteNumber),
     limit: opt(uint({ min: 1 })),
     offset: opt(uint()),

@@ -42,3 +42,10 @@ describe('with_vectors, the alias Qdrant accepts for with_vector', () => {
     expect((await post('/scroll', { with_vectors: true, with_vector: true })).status).toBe(400);
   });
 });
+
+describe('search params', () => {
+  it('refuse hnsw_ef 0 with a 422', async () => {
+    expect((await post('/query', { query: [1, 0], params: { hnsw_ef: 0 } })).status).toBe(422);
+    expect((await post('/query', { query: [1, 0], params: { hnsw_ef: 16 } })).status).toBe(200);
+  });
+});

@@ -136,3 +136,19 @@ describe('with_vectors', () => {
     });
   });
 });
+
+describe('search params', () => {
+  it('hnsw_ef is at least 1 (422), like every validated field', () => {
+    expect(rejection(queryRequestSchema, { params: { hnsw_ef: 0 } })).toEqual({
+      status: 422,
+      message: 'Validation error in JSON body: [params.hnsw_ef: value 0 invalid, must be 1 or larger]',
+    });
+    expect(rejection(queryBatchSchema, { searches: [{ params: { hnsw_ef: 0, exact: true } }] }).message).toBe(
+      'Validation error in JSON body: [searches[0].params.hnsw_ef: value 0 invalid, must be 1 or larger]',
+    );
+    expect(rejection(queryRequestSchema, { params: { exact: 'yes' } }).status).toBe(400);
+    expect(parseBody(queryRequestSchema, { params: { hnsw_ef: 128, exact: false } })).toEqual({
+      params: { hnsw_ef: 128, exact: false },
+    });
+  });
+});
