@@ -121,4 +121,13 @@ describe('payload writes', () => {
     expect(hasValueAt(p, 'list.x')).toBe(true);
     expect(hasValueAt(p, 'nope')).toBe(false);
   });
+
+  it('answers for any key and payload, a key it cannot read holding no value (collection info relies on it)', () => {
+    expect(hasValueAt({ '': 1 }, '')).toBe(false);
+    fc.assert(
+      fc.property(fc.string(), fc.dictionary(fc.string(), fc.jsonValue()), (key, payload) => {
+        expect(typeof hasValueAt(payload, key)).toBe('boolean');
+      }),
+    );
+  });
 });
