@@ -148,7 +148,6 @@ export const manifest = {
     batch: vectorFn('batch', 'Several searches and upserts in one call'),
     getPoint: vectorFn('get-point', 'Retrieve a point by id', ['qdrant']),
     deletePoints: vectorFn('delete-points', 'Delete points by id or by filter', ['qdrant']),
-    // Plans: every function reads the configuration, which needs the Qdrant URL (hence 'qdrant').
     indexPlan: {
       entry: 'functions/plans/index/handler.ts',
       description: 'Parse a markdown plan (body or S3 key) and index its tasks incrementally',
@@ -161,7 +160,7 @@ export const manifest = {
       description: 'List indexed plans',
       memoryMb: 256,
       timeoutSeconds: 15,
-      access: ['qdrant', 'state:read'],
+      access: ['state:read'],
     },
     getPlan: {
       entry: 'functions/plans/get/handler.ts',
@@ -182,7 +181,7 @@ export const manifest = {
       description: 'Declared against computed progress of a plan, per heading',
       memoryMb: 256,
       timeoutSeconds: 15,
-      access: ['qdrant', 'state:read'],
+      access: ['state:read'],
     },
     searchTasks: {
       entry: 'functions/tasks/search/handler.ts',
@@ -220,6 +219,9 @@ export const manifest = {
     ]),
     rollbackMigration: migrationFn('rollback', "Switch a migration's alias back", 29, [
       'qdrant',
+      // The rolled-back job's report is read and written again beside the others.
+      'exports:read',
+      'exports:write',
       'state:read',
       'state:write',
       'bus:put',

@@ -1,4 +1,3 @@
-import { manifest } from '../../infra/manifest.ts';
 import { embeddingSettings, parseEnv } from '../config.ts';
 
 export interface VersionInfo {
@@ -12,7 +11,8 @@ export interface VersionInfo {
 export function versionInfo(env: NodeJS.ProcessEnv = process.env): VersionInfo {
   const e = parseEnv(env);
   return {
-    service: manifest.service,
+    // Set from the manifest's service name in both runtimes (Powertools reads it too).
+    service: env.POWERTOOLS_SERVICE_NAME ?? 'vector-platform',
     version: e.SERVICE_VERSION,
     stage: e.STAGE,
     embedding: embeddingSettings(e),

@@ -1,0 +1,196 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FunctionName, manifest } from '#infra/manifest.ts';
+import { type LocalRuntime, type RuntimeTopology, startLocalRuntime } from '#local/runtime.ts';
+import { logicalIdOf, synthPlatform } from '../infra/support.ts';
+import { apiCaller, migrationFinished, s3ClientOf } from './support.ts';
+
+/**
+ * The test that catches a function deployed without a variable or a grant it needs: every
+ * manifest function gets locally exactly the variable names of its synthesized CloudFormation
+ * template (local endpoint settings aside), then each is invoked on its happy path. A function
+ * whose code needs a variable or permission its declaration does not give fails here, as it
+ * would in AWS.
+ */
+
+const functionNames = Object.keys(manifest.functions) as FunctionName[];
+
+/** Each function's environment variable names in the synthesized stateless stack. */
+function synthesizedNames(embedder: 'local' | 'openai'): Record<string, string[]> {
+  const s = synthPlatform({ context: { embedder } });
+  const resources = s.statelessTemplate.toJSON().Resources;
+  return Object.fromEntries(
+    functionNames.map((name) => {
+      const fn = s.stateless.functions[name];
+      if (!fn) throw new Error(`${name} is not in the synthesized stack`);
+      const variables = resources[logicalIdOf(fn.fn)].Properties.Environment.Variables;
+      return [name, Object.keys(variables).sort()];
+    }),
+  );
+}
+
+async function withRuntime<T>(
+  env: Record<string, string>,
+  use: (rt: LocalRuntime) => Promise<T>,
+): Promise<T> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'vp-synth-env-'));
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  const rt = await startLocalRuntime({ dataDir, port: 0, quiet: true });
+  for (const [k, v] of Object.entries(saved)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  try {
+    return await use(rt);
+  } finally {
+    await rt.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+describe('each function has locally the variable names of its synthesized template', () => {
+  for (const embedder of ['local', 'openai'] as const) {
+    it(`with the ${embedder} embedder; runtime.json says so`, async () => {
+      const synthesized = synthesizedNames(embedder);
+      await withRuntime({ EMBEDDER: embedder }, async (rt) => {
+        const written = JSON.parse(
+          await readFile(join(rt.dataDir, 'runtime.json'), 'utf8'),
+        ) as RuntimeTopology;
+        for (const name of functionNames) {
+          expect(rt.topology.functions[name]?.environment, name).toEqual(synthesized[name]);
+          expect(written.functions[name]?.environment, name).toEqual(synthesized[name]);
+          // What the function is actually given: its declared names, the Lambda runtime's, the local endpoints'.
+          const given = Object.keys(rt.environmentOf(name));
+          const local = rt.topology.functions[name]?.localEnvironment ?? [];
+          const lambda = given.filter((v) => v.startsWith('AWS_') && !v.startsWith('AWS_ENDPOINT_URL_'));
+          expect(given.filter((v) => !local.includes(v) && !lambda.includes(v)).sort(), name).toEqual(
+            synthesized[name],
+          );
+        }
+        // Names only: no value of any variable is written.
+        expect(JSON.stringify(written)).not.toContain(rt.environmentOf('health').AWS_SECRET_ACCESS_KEY);
+      });
+    });
+  }
+});
+
+/** The function the manifest routes a request to (a literal route wins over a parameter, as in API Gateway). */
+function routedFunction(method: string, path: string): string | undefined {
+  const target = `/api/v1${path.split('?')[0]}`;
+  const matching = manifest.routes.filter(
+    (r) => r.method === method && new RegExp(`^${r.path.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(target),
+  );
+  matching.sort((a, b) => a.path.split('{').length - b.path.split('{').length);
+  return matching[0]?.function;
+}
+
+describe('every function serves its happy path with that environment', () => {
+  let dataDir: string;
+  let rt: LocalRuntime;
+  const call = apiCaller(() => `${rt.apiUrl}/api/v1`);
+  const served = new Set<string>();
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'vp-happy-'));
+    rt = await startLocalRuntime({ dataDir, port: 0, quiet: true });
+  });
+  afterAll(async () => {
+    await rt?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+    // A function added to the manifest must be given a happy path here.
+    expect([...served].sort()).toEqual([...functionNames].sort());
+  });
+
+  /** Calls a route and checks the answer is a 2xx from the function the manifest routes it to. */
+  const ok = async (fn: FunctionName, method: string, path: string, body?: unknown) => {
+    const res = await call(method, path, body);
+    expect(res.status, `${fn}: ${method} ${path} → ${JSON.stringify(res.body)}`).toBeGreaterThanOrEqual(200);
+    expect(res.status, `${fn}: ${method} ${path} → ${JSON.stringify(res.body)}`).toBeLessThan(300);
+    expect(routedFunction(method, path), `${method} ${path}`).toBe(fn);
+    served.add(fn);
+    return res.body;
+  };
+
+  it('platform and vectors', async () => {
+    await ok('health', 'GET', '/health');
+    expect(await ok('version', 'GET', '/version')).toMatchObject({
+      service: manifest.service,
+      stage: 'local',
+    });
+    expect(await ok('status', 'GET', '/status')).toMatchObject({ status: 'ok' });
+    await ok('createCollection', 'POST', '/vectors/collections', { name: 'notes' });
+    await ok('listCollections', 'GET', '/vectors/collections');
+    await ok('getCollection', 'GET', '/vectors/collections/notes');
+    await ok('upsert', 'POST', '/vectors/upsert', {
+      collection: 'notes',
+      points: [{ id: 'a', text: 'configure the smtp relay' }],
+    });
+    await ok('search', 'POST', '/vectors/search', { collection: 'notes', text: 'smtp relay', limit: 1 });
+    await ok('batch', 'POST', '/vectors/batch', {
+      collection: 'notes',
+      operations: [{ type: 'search', text: 'relay', limit: 1 }],
+    });
+    await ok('getPoint', 'GET', '/vectors/a?collection=notes');
+    await ok('deletePoints', 'POST', '/vectors/delete', { collection: 'notes', ids: ['a'] });
+    await ok('deleteCollection', 'DELETE', '/vectors/collections/notes');
+  });
+
+  it('plans and tasks', async () => {
+    const plan = '# Plan\n\n## Phase 1\n\n- [x] 1.1 Write the parser\n- [ ] 1.2 Index the tasks\n';
+    await ok('indexPlan', 'POST', '/plans', { planId: 'p.md', markdown: plan });
+    await ok('listPlans', 'GET', '/plans');
+    await ok('getPlan', 'GET', '/plans/p.md');
+    await ok('planProgress', 'GET', '/plans/p.md/progress');
+    await ok('searchTasks', 'POST', '/tasks/search', { text: 'index tasks', limit: 2 });
+    await ok('deletePlan', 'DELETE', '/plans/p.md');
+  });
+
+  it('migrations: upload, workers, list, get, rollback, redrive, create', async () => {
+    const lines = Array.from({ length: 20 }, (_, i) =>
+      JSON.stringify({ id: `t-${i}`, vector: [i + 1, 1, 0, 0], payload: { i } }),
+    );
+    await s3ClientOf(rt).send(
+      new PutObjectCommand({ Bucket: rt.bucket, Key: 'exports/happy.jsonl', Body: lines.join('\n') }),
+    );
+    await rt.notificationsSettled();
+    served.add('migrationUpload');
+    const { migrations } = await ok('listMigrations', 'GET', '/migrations');
+    const id = migrations[0].id as string;
+    const job = await migrationFinished(
+      apiCaller(() => rt.apiUrl),
+      id,
+    );
+    expect(job.status).toBe('completed');
+    served.add('migrationWorker');
+    await ok('getMigration', 'GET', `/migrations/${id}`);
+    // A completed job has nothing to redrive: the function read it and says so.
+    const redrive = await call('POST', `/migrations/${id}/redrive`);
+    expect(redrive).toMatchObject({ status: 409, body: { error: { code: 'CONFLICT' } } });
+    served.add('redriveMigration');
+    // A second migration into the same alias, started by the API, then rolled back to the first.
+    await s3ClientOf(rt).send(
+      new PutObjectCommand({
+        Bucket: rt.bucket,
+        Key: 'staging/happy-v2.jsonl',
+        Body: lines.slice(5).join('\n'),
+      }),
+    );
+    const second = await ok('createMigration', 'POST', '/migrations', {
+      key: 'staging/happy-v2.jsonl',
+      collection: 'happy',
+    });
+    expect(
+      (
+        await migrationFinished(
+          apiCaller(() => rt.apiUrl),
+          second.id,
+        )
+      ).status,
+    ).toBe('completed');
+    await ok('rollbackMigration', 'POST', `/migrations/${second.id}/rollback`);
+  });
+});
