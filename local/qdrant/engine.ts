@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, realpath, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type DataLock, lockDataDirectory } from '../data-lock.ts';
 import { Collection, type CollectionOptions } from './collection.ts';
 import {
   alreadyExists,
@@ -26,9 +27,10 @@ import { syncDirectory, writeFileAtomic } from './storage.ts';
  * The embedded engine: the catalog of collections and aliases over a data directory, each
  * collection in its own directory (see storage.ts for the files inside):
  *
- *   <dataDir>/.lock                      pid of the process using the directory
  *   <dataDir>/aliases.json               { "aliases": { alias: collection } }, replaced atomically
  *   <dataDir>/collections/<uuid>/        collection.json (name, config), snapshot.bin, wal.log
+ *
+ * One process at a time uses a directory (`data-lock.ts`: a lock the OS releases with its process).
  *
  * A collection directory appears by renaming a complete temporary one and disappears by renaming
  * it aside before removal, so a crash never leaves half a collection. Catalog changes (create,
@@ -90,7 +92,6 @@ const DEFAULT_WAL = { wal_capacity_mb: 32, wal_segments_ahead: 0, wal_retain_clo
 
 const CONFIG_FILE = 'collection.json';
 const ALIASES_FILE = 'aliases.json';
-const LOCK_FILE = '.lock';
 const COLLECTIONS_DIR = 'collections';
 const FORBIDDEN_NAME_CHARS = ['<', '>', ':', '"', '/', '\\', '|', '?', '*', '\0', '\u001f'];
 
@@ -134,16 +135,22 @@ export class QdrantEngine {
   private catalogQueue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
-  private constructor(dataDir: string, options: CollectionOptions) {
+  private readonly lock: DataLock;
+
+  private constructor(dataDir: string, lock: DataLock, options: CollectionOptions) {
     this.dataDir = dataDir;
+    this.lock = lock;
     this.options = options;
   }
 
   static async open(options: QdrantEngineOptions): Promise<QdrantEngine> {
     await mkdir(join(options.dataDir, COLLECTIONS_DIR), { recursive: true });
     const dataDir = await realpath(options.dataDir);
-    await acquireLock(dataDir);
-    const engine = new QdrantEngine(dataDir, {
+    if (openDirectories.has(dataDir))
+      throw new Error(`data directory ${dataDir} is already open in this process`);
+    const lock = await lockDataDirectory(dataDir);
+    openDirectories.add(dataDir);
+    const engine = new QdrantEngine(dataDir, lock, {
       kernel: options.kernel ?? 'auto',
       threads: options.searchThreads ?? 1,
       compactionBytes: options.compactionBytes ?? 64 * 1024 * 1024,
@@ -402,41 +409,7 @@ export class QdrantEngine {
     this.closed = true;
     await Promise.all([...this.entries.values()].map((entry) => entry.collection.close()));
     this.entries.clear();
-    await unlink(join(this.dataDir, LOCK_FILE)).catch(() => undefined);
+    await this.lock.release();
     openDirectories.delete(this.dataDir);
-  }
-}
-
-/** Refuses a data directory used by a live process (this one included). */
-async function acquireLock(dataDir: string): Promise<void> {
-  if (openDirectories.has(dataDir))
-    throw new Error(`data directory ${dataDir} is already open in this process`);
-  const path = join(dataDir, LOCK_FILE);
-  let holder: number | undefined;
-  try {
-    holder = Number.parseInt(await readFile(path, 'utf8'), 10);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  if (holder !== undefined && holder !== process.pid && processAlive(holder)) {
-    throw new Error(`data directory ${dataDir} is in use by process ${holder}`);
-  }
-  const handle = await open(path, 'w');
-  try {
-    await handle.writeFile(String(process.pid));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  openDirectories.add(dataDir);
-}
-
-function processAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
