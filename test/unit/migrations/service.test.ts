@@ -1,106 +1,31 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { QdrantClient } from '@qdrant/js-client-rest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type QdrantServer, startQdrantServer } from '#local/qdrant/server.ts';
-import { FileStateStore } from '#shared/adapters/index.ts';
-import { LOCAL_EMBEDDING_DIMENSIONS, LOCAL_EMBEDDING_MODEL } from '#shared/config.ts';
-import { createEmbedder } from '#shared/embeddings/index.ts';
+import { describe, expect, it, vi } from 'vitest';
 import { ConflictError, UpstreamError } from '#shared/errors.ts';
 import { toPointId } from '#shared/ids.ts';
-import { CreateMigrationBodySchema, chunkPointsKey, type JobRecord } from '#shared/migrations/model.ts';
-import { type MigrationDeps, type MigrationReport, MigrationService } from '#shared/migrations/service.ts';
-import { getQdrantClient } from '#shared/vectors/clients.ts';
+import { chunkPointsKey, type JobRecord } from '#shared/migrations/model.ts';
+import { type MigrationReport, MigrationService } from '#shared/migrations/service.ts';
 import { exportRecords, jsonArrayExport, jsonlExport, legacyExport } from './exports.ts';
-import { MemoryBus, MemoryObjects, MemoryQueue } from './harness.ts';
+import {
+  aliasOf,
+  body,
+  bus,
+  DIM,
+  deps,
+  embedder,
+  grantedOnly,
+  job,
+  objects,
+  qdrant,
+  queue,
+  runWorkers,
+  service,
+  state,
+  useMigrationWorld,
+} from './world.ts';
 
 /** The job logic against the embedded Qdrant and the file state store, driven message by message. */
 
-const DIM = LOCAL_EMBEDDING_DIMENSIONS;
-const embedder = createEmbedder({ provider: 'local', model: LOCAL_EMBEDDING_MODEL, dimensions: DIM });
-
-let dataDir: string;
-let server: QdrantServer;
-let qdrant: QdrantClient;
-let objects: MemoryObjects;
-let queue: MemoryQueue;
-let bus: MemoryBus;
-let state: FileStateStore;
-let testNo = 0;
-
-function deps(overrides: { qdrant?: QdrantClient } = {}): MigrationDeps {
-  return {
-    objects,
-    queue,
-    bus,
-    state,
-    qdrant: overrides.qdrant ?? qdrant,
-    embedder: () => embedder,
-    eventSource: 'test',
-    maxReceiveCount: 3,
-    retryDelaysMs: [1, 1],
-  };
-}
-
-type Adapter = 'objects' | 'queue' | 'bus' | 'state' | 'qdrant' | 'embedder';
-
-/** A service whose adapters outside `granted` throw when touched, as in a function without that access. */
-function grantedOnly(granted: Adapter[]): MigrationService {
-  const all = deps();
-  const refuse = (name: string) => () => {
-    throw new Error(`${name} touched without access`);
-  };
-  const out = { ...all, embedder: granted.includes('embedder') ? all.embedder : refuse('embedder') };
-  for (const name of ['objects', 'queue', 'bus', 'state', 'qdrant'] as const) {
-    if (!granted.includes(name)) Object.defineProperty(out, name, { get: refuse(name) });
-  }
-  return new MigrationService(out);
-}
-
-function service(overrides: { qdrant?: QdrantClient } = {}): MigrationService {
-  return new MigrationService(deps(overrides));
-}
-
-const body = (key: string, collection: string, extra: Record<string, unknown> = {}) =>
-  CreateMigrationBodySchema.parse({ key, collection, chunkBytes: 20_000, ...extra });
-
-/**
- * Delivers every queued message (and any sent meanwhile) to the worker once, last chunk first:
- * the order in which parallel workers finish must not decide which duplicate wins.
- */
-async function runWorkers(svc = service()): Promise<void> {
-  for (let batch = queue.drain(); batch.length > 0; batch = queue.drain()) {
-    for (const message of batch.reverse()) await svc.processChunk(message, 1);
-  }
-}
-
-async function job(id: string): Promise<JobRecord> {
-  return (await state.get<JobRecord>(`migration#${id}`, 'job'))!.value;
-}
-
-async function aliasOf(name: string): Promise<string | undefined> {
-  const { aliases } = await qdrant.getAliases();
-  return aliases.find((a) => a.alias_name === name)?.collection_name;
-}
-
-beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'vp-migrations-'));
-  server = await startQdrantServer({ dataDir: join(dataDir, 'qdrant'), port: 0 });
-  qdrant = getQdrantClient({ url: server.url });
-});
-
-afterAll(async () => {
-  await server?.close();
-  await rm(dataDir, { recursive: true, force: true });
-});
-
-beforeEach(() => {
-  objects = new MemoryObjects();
-  queue = new MemoryQueue();
-  bus = new MemoryBus();
-  state = new FileStateStore({ dir: join(dataDir, `state-${++testNo}`) });
-});
+useMigrationWorld();
 
 describe('a migration job', () => {
   it('plans, writes every chunk, verifies and switches the alias (legacy export, text, bad record, duplicates)', async () => {
