@@ -1,6 +1,7 @@
 import { ConflictError, NotFoundError, UpstreamError } from '../errors.ts';
 import type { StateItem, StateStore } from '../ports.ts';
 import {
+  ACTIVE_PK,
   CHUNK_PREFIX,
   type ChunkRecord,
   chunkSk,
@@ -57,6 +58,20 @@ export class MigrationJobs {
   /** Lists the job (the same item when written again). */
   async index(job: JobRecord): Promise<void> {
     await this.#state().put(INDEX_PK, indexSk(job.createdAt, job.id), { id: job.id });
+  }
+
+  /** Marks a job as possibly unfinished: the stall sweeper looks at it until it has ended. */
+  async track(id: string): Promise<void> {
+    await this.#state().put(ACTIVE_PK, id, { id });
+  }
+
+  async untrack(id: string): Promise<void> {
+    await this.#state().delete(ACTIVE_PK, id);
+  }
+
+  /** The ids of the tracked jobs. */
+  async tracked(): Promise<string[]> {
+    return (await this.#state().list<{ id: string }>(ACTIVE_PK)).map((i) => i.sk);
   }
 
   /** The latest jobs first. */

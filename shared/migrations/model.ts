@@ -8,8 +8,9 @@ import { CollectionNameSchema } from '../vectors/schemas.ts';
 /**
  * The migration job model: what a job, its chunks and its messages look like, and where they are
  * kept. A job lives in the state store under the partition `migration#<jobId>` (the `job` item
- * and one `chunk#<index>` item per chunk); the per-chunk point lists and the report are
- * objects under `migrations/<jobId>/` in the exports bucket.
+ * and one `chunk#<index>` item per chunk), is listed in `migrations` and, until it is seen ended,
+ * in `migrations#active`; the per-chunk point lists and the report are objects under
+ * `migrations/<jobId>/` in the exports bucket.
  */
 
 export const DEFAULT_REJECT_THRESHOLD = 0.05;
@@ -161,6 +162,8 @@ export const chunkSk = (index: number): string => `chunk#${String(index).padStar
 export const CHUNK_PREFIX = 'chunk#';
 /** One item per job in this partition, so jobs can be listed. */
 export const INDEX_PK = 'migrations';
+/** One item per job that may not have ended (sort key: its id), so stalled jobs are found without a scan. */
+export const ACTIVE_PK = 'migrations#active';
 /** The latest instant a JavaScript Date holds, in ms. */
 const MAX_TIME = 8_640_000_000_000_000;
 /** Sort keys that order the newest job first, so a page of the latest jobs is one bounded read. */

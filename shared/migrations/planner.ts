@@ -73,21 +73,32 @@ export async function start(
     createdAt: now,
     updatedAt: now,
   };
+  // Tracked before it exists: a planner that dies right after creating it leaves it where the
+  // stall sweeper looks (which forgets an id whose job never came to be).
+  await ctx.jobs.track(id);
   // Another planner created it a moment ago: that one plans.
   if (!existing && !(await ctx.jobs.create(job)))
     return { job: (await ctx.jobs.get(id)).value, created: false };
   // Rewritten by a resumed planner too (same item): a job is listed even if the first attempt died here.
   await ctx.jobs.index(job);
+  return { job: await planOrFail(ctx, job), created: !existing };
+}
+
+/**
+ * Plans a job in `planning`. One the export rules out ends failed, with the reason and its report;
+ * a transient failure is thrown and leaves the job in `planning` for a retry.
+ */
+export async function planOrFail(ctx: MigrationContext, job: JobRecord): Promise<JobRecord> {
   try {
-    return { job: await plan(ctx, job), created: !existing };
+    return await plan(ctx, job);
   } catch (err) {
-    if (!(err instanceof PlanError)) throw err; // transient: the job stays in `planning` for a retry
-    return { job: await conclude(ctx, job, { reason: err.message, rejects: [] }), created: !existing };
+    if (!(err instanceof PlanError)) throw err;
+    return conclude(ctx, job, { reason: err.message, rejects: [] });
   }
 }
 
 /** Plans a job in `planning`; throws PlanError when the export cannot be migrated. */
-export async function plan(ctx: MigrationContext, job: JobRecord): Promise<JobRecord> {
+async function plan(ctx: MigrationContext, job: JobRecord): Promise<JobRecord> {
   const { objects } = ctx.deps;
   if (job.size === 0) throw new PlanError('the export is empty');
   let format = job.format;

@@ -35,6 +35,7 @@ export async function redrive(
     delete reset.error;
     await ctx.jobs.putChunk(jobId, reset);
   }
+  await ctx.jobs.track(jobId); // a failed job was forgotten by the stall sweeper: it runs again
   const updated = await ctx.jobs.update(jobId, (j) => {
     let failedBits = j.failedBits;
     for (const c of open) failedBits = withBit(failedBits, c.index, false);

@@ -2,11 +2,13 @@ import { createContext, type MigrationContext, type MigrationDeps } from './cont
 import type { ChunkMessage, ChunkRecord, CreateMigrationBody, JobRecord } from './model.ts';
 import { start } from './planner.ts';
 import { redrive } from './redrive.ts';
+import { type ResumedJob, resumeStalled } from './resume.ts';
 import { rollback } from './rollback.ts';
 import { processChunk } from './worker.ts';
 
 export type { MigrationDeps } from './context.ts';
 export type { MigrationReport } from './report.ts';
+export type { ResumedJob } from './resume.ts';
 
 /**
  * The migration of an export into Qdrant, as a job: the planner splits the export into byte
@@ -54,6 +56,11 @@ export class MigrationService {
 
   redrive(jobId: string): Promise<{ job: JobRecord; resent: number[]; deadLettersRemoved: number }> {
     return redrive(this.#ctx, jobId);
+  }
+
+  /** Resumes the jobs stalled `stalledAfterMs` or more at `now` (see `resume.ts`). */
+  resumeStalled(options: { now: Date; stalledAfterMs: number }): Promise<ResumedJob[]> {
+    return resumeStalled(this.#ctx, options);
   }
 
   async get(jobId: string): Promise<JobView> {

@@ -119,23 +119,27 @@ async function failChunk(ctx: MigrationContext, job: JobRecord, chunk: ChunkReco
   if (settled(updated)) await finalize(ctx, job.id);
 }
 
-/** Adds a recorded chunk to the job's counts, once; the chunk that completes the job finalizes it. */
+/**
+ * Adds a recorded chunk to the job's counts, once; the chunk that completes the job finalizes it.
+ * A chunk that succeeds after it was failed (a duplicate or re-sent message) is no longer failed.
+ */
 async function count(ctx: MigrationContext, jobId: string, chunk: ChunkRecord): Promise<void> {
   const counts = chunk.counts!;
-  const updated = await ctx.jobs.update(jobId, (j) =>
-    hasBit(j.doneBits, chunk.index)
-      ? undefined
-      : {
-          ...j,
-          doneBits: withBit(j.doneBits, chunk.index, true),
-          chunks: { ...j.chunks, done: j.chunks.done + 1 },
-          counts: {
-            records: j.counts.records + counts.records,
-            written: j.counts.written + counts.written,
-            rejected: j.counts.rejected + counts.rejected,
-          },
-        },
-  );
+  const updated = await ctx.jobs.update(jobId, (j) => {
+    if (hasBit(j.doneBits, chunk.index)) return undefined;
+    const wasFailed = hasBit(j.failedBits, chunk.index);
+    return {
+      ...j,
+      doneBits: withBit(j.doneBits, chunk.index, true),
+      failedBits: withBit(j.failedBits, chunk.index, false),
+      chunks: { ...j.chunks, done: j.chunks.done + 1, failed: j.chunks.failed - (wasFailed ? 1 : 0) },
+      counts: {
+        records: j.counts.records + counts.records,
+        written: j.counts.written + counts.written,
+        rejected: j.counts.rejected + counts.rejected,
+      },
+    };
+  });
   if (updated) {
     await ctx.publish('MigrationChunkCompleted', {
       jobId,

@@ -1,4 +1,7 @@
-import type { S3Event } from 'aws-lambda';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { S3Event, ScheduledEvent } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
 
 vi.hoisted(() => {
@@ -6,10 +9,14 @@ vi.hoisted(() => {
 });
 
 import { handler as create } from '#functions/migrations/create/handler.ts';
+import { handler as resumeStalled } from '#functions/migrations/resume-stalled/handler.ts';
 import { handler as upload } from '#functions/migrations/upload/handler.ts';
+import { FileStateStore } from '#shared/adapters/index.ts';
+import { resetConfig } from '#shared/config.ts';
+import { ACTIVE_PK } from '#shared/migrations/model.ts';
 import { invoke, lambdaContext } from '../http/support.ts';
 
-/** The migration handlers' answers to keys no export can have: decided before any adapter is used. */
+/** The migration handlers' answers to keys no export can have (decided before any adapter is used), and the sweeper's. */
 
 const BAD_KEYS = ['../../etc/passwd', 'exports/\ud800.json', 'exports/a\u0000b.json', 'exports/./a.json'];
 
@@ -36,5 +43,22 @@ describe('migration handlers', () => {
       })),
     } as unknown as S3Event;
     await expect(upload(event, lambdaContext())).resolves.toBeUndefined();
+  });
+
+  it('the scheduled sweeper answers a summary, forgetting a tracked job that was never created', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vp-resume-handler-'));
+    const state = new FileStateStore({ dir });
+    await state.put(ACTIVE_PK, '0123456789abcdef', { id: '0123456789abcdef' });
+    process.env.STATE_DIR = dir;
+    resetConfig();
+    try {
+      const event = { 'detail-type': 'Scheduled Event', source: 'aws.events' } as ScheduledEvent;
+      await expect(resumeStalled(event, lambdaContext())).resolves.toEqual({ resumed: [] });
+      expect(await state.list(ACTIVE_PK)).toEqual([]);
+    } finally {
+      delete process.env.STATE_DIR;
+      resetConfig();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
