@@ -4,7 +4,8 @@ import type { LocalRuntime } from './runtime.ts';
 
 /**
  * `npm start`: the whole platform on this machine, offline. Environment overrides: PORT (API,
- * default 3000), HOST (default 127.0.0.1), DATA_DIR (default .data), QDRANT_URL (use that Qdrant
+ * default 3000), S3_PORT, SQS_PORT, EVENTBRIDGE_PORT, SETTINGS_PORT (Parameter Store and Secrets
+ * Manager), QDRANT_PORT (the embedded server; each default 0: a free port), HOST (default 127.0.0.1), DATA_DIR (default .data), QDRANT_URL (use that Qdrant
  * instead of the embedded one), QUEUE_CONCURRENCY (at most that many batches in flight per queue
  * instead of each queue's `maxConcurrency`: fewer concurrent workers, less memory),
  * ISOLATE_CONSUMERS (1 or true: each queue consumer runs in child processes, one invocation at a
@@ -15,11 +16,13 @@ import type { LocalRuntime } from './runtime.ts';
 /** Read as the general shape: the declaration's literal type has no notification or rule yet. */
 const manifest: Manifest = platformManifest;
 
-function parsePort(value: string | undefined): number {
-  if (value === undefined || value === '') return 3000;
+/** A port from the environment variable `name`: `fallback` when unset, 0 for a free one. */
+function parsePort(name: string, fallback: number): number {
+  const value = process.env[name];
+  if (value === undefined || value === '') return fallback;
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`PORT must be an integer between 0 and 65535, got "${value}"`);
+    throw new Error(`${name} must be an integer between 0 and 65535, got "${value}"`);
   }
   return port;
 }
@@ -66,11 +69,12 @@ function describe(rt: LocalRuntime): string {
     `  SQS          ${rt.sqsEndpoint}`,
     ...queues,
     `  EventBridge  ${rt.eventBridgeEndpoint}   bus: ${rt.busName}`,
+    `  SSM, Secrets ${rt.settingsEndpoint}   (parameters and secrets the functions read)`,
     ...(rules.length > 0 ? ['    rules:', ...rules] : []),
-    `  Data         ${rt.dataDir}`,
+    `  Data         ${rt.dataDir}   (wiring: ${rt.dataDir}/runtime.json)`,
     '',
     `  try:  curl ${rt.apiUrl}/api/v1/health`,
-    '  (any AWS credentials work against the local endpoints; Ctrl+C stops everything)',
+    "  (your AWS credentials, any, act as the account's administrator; each function has its own,\n   limited to its declared access; Ctrl+C stops everything)",
     '',
   ].join('\n');
 }
@@ -93,7 +97,14 @@ async function main(): Promise<void> {
   useQdrantFetchBuild();
   const { startLocalRuntime } = await import('./runtime.ts');
   const runtime = await startLocalRuntime({
-    port: parsePort(process.env.PORT),
+    port: parsePort('PORT', 3000),
+    ports: {
+      s3: parsePort('S3_PORT', 0),
+      sqs: parsePort('SQS_PORT', 0),
+      eventBridge: parsePort('EVENTBRIDGE_PORT', 0),
+      settings: parsePort('SETTINGS_PORT', 0),
+      qdrant: parsePort('QDRANT_PORT', 0),
+    },
     host: process.env.HOST || '127.0.0.1',
     dataDir: process.env.DATA_DIR || '.data',
     ...(process.env.QDRANT_URL ? { qdrantUrl: process.env.QDRANT_URL } : {}),

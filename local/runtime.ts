@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { functionEnvironment, type Grant, type ResourceRefs } from '../infra/function-environment.ts';
 import { type Manifest, manifest as platformManifest } from '../infra/manifest.ts';
+import { lockDataDirectory } from './data-lock.ts';
 import { LocalEventBus, startEventBridgeEndpoint } from './event-bus.ts';
 import { createInvoker, type Invoke } from './functions.ts';
 import { type CompiledRoute, startGateway } from './gateway.ts';
@@ -183,6 +184,9 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   try {
     await mkdir(resolve(dataDir, 'state'), { recursive: true });
     await mkdir(resolve(dataDir, 's3'), { recursive: true });
+    // One runtime per data folder: two would each think they own its queues and files.
+    const lock = await lockDataDirectory(dataDir);
+    closers.push(() => lock.release());
     const iam = new LocalIam();
 
     const externalQdrant = opts.qdrantUrl ?? process.env.QDRANT_URL;
