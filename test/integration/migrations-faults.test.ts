@@ -32,9 +32,9 @@ import { apiCaller, migrationFinished, s3ClientOf } from './support.ts';
  */
 
 const DIM = 384;
-/** The queue's redrive policy, which the migration service reads from the platform manifest. */
+/** The queue's redrive policy (the service's is MIGRATION_QUEUE in shared/migrations/settings.ts). */
 const MAX_RECEIVES = manifest.queues.migrations.maxReceiveCount;
-/** Upsert attempts in one receive: the first, then one per DEFAULT_RETRY_DELAYS_MS (service.ts). */
+/** Upsert attempts in one receive: the first, then one per DEFAULT_RETRY_DELAYS_MS (chunk-reader.ts). */
 const ATTEMPTS_PER_RECEIVE = 4;
 /** A receive of a chunk under 503s waits 0.25 + 1 + 4 s: its message must stay hidden meanwhile. */
 const SLOW_VISIBILITY_SECONDS = 8;
