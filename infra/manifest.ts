@@ -64,6 +64,18 @@ export interface RuleDecl {
   archive?: boolean;
 }
 
+/**
+ * A function run on a schedule (an EventBridge schedule rule in AWS, a timer locally). It receives
+ * `input` when given (a rule target's constant input), else EventBridge's "Scheduled Event".
+ */
+export interface ScheduleDecl {
+  description: string;
+  /** Every this many minutes (EventBridge's `rate()`, at least 1). */
+  rateMinutes: number;
+  function: string;
+  input?: Record<string, unknown>;
+}
+
 export interface NotificationDecl {
   /** Object key prefix and suffix that trigger it. */
   prefix: string;
@@ -79,6 +91,7 @@ export interface Manifest {
   routes: readonly RouteDecl[];
   queues: Record<string, QueueDecl>;
   rules: Record<string, RuleDecl>;
+  schedules?: Record<string, ScheduleDecl>;
   /** Object-created notifications on the exports bucket. */
   notifications: readonly NotificationDecl[];
 }
@@ -237,6 +250,22 @@ export const manifest = {
       'queue:migrations:dead-letters',
       'bus:put',
     ]),
+    resumeStalledMigrations: migrationFn(
+      'resume-stalled',
+      'Scheduled: resumes migrations without progress (lost messages, a planner that died)',
+      // Re-planning a job whose planner died scans its export again, as the upload function does.
+      900,
+      [
+        'qdrant',
+        'embedder',
+        'exports:read',
+        'exports:write',
+        'state:read',
+        'state:write',
+        'queue:migrations:send',
+        'bus:put',
+      ],
+    ),
   },
   routes: [
     { method: 'GET', path: '/api/v1/health', function: 'health', role: 'public' },
@@ -290,6 +319,13 @@ export const manifest = {
     },
   },
   rules: {},
+  schedules: {
+    stalledMigrations: {
+      description: 'Finds migrations without progress for a while and resumes them',
+      rateMinutes: 5,
+      function: 'resumeStalledMigrations',
+    },
+  },
   notifications: [{ prefix: 'exports/', function: 'migrationUpload' }],
 } as const satisfies Manifest;
 

@@ -14,6 +14,7 @@ import { createNotifier } from './notifications.ts';
 import { startQdrantServer } from './qdrant/server.ts';
 import { createLocalQueues, LocalQueueConsumers } from './queues.ts';
 import { startS3Server } from './s3/server.ts';
+import { LocalScheduler } from './schedules.ts';
 import { startSettingsStore } from './settings-store.ts';
 import { startSqsEndpoint } from './sqs.ts';
 
@@ -61,6 +62,8 @@ export interface LocalRuntimeOptions {
    * time each, the function's memory as heap limit) as Lambda does, instead of in a thread.
    */
   isolateConsumers?: boolean;
+  /** Run every schedule this often instead of at its rate (tests). */
+  scheduleIntervalMs?: number;
 }
 
 /** What the runtime wired, as written to `<dataDir>/runtime.json` (names, never values). */
@@ -78,6 +81,7 @@ export interface RuntimeTopology {
       routes: string[];
       queues: string[];
       rules: string[];
+      schedules: string[];
       notifications: string[];
     }
   >;
@@ -128,6 +132,7 @@ function triggers(manifest: Manifest): Array<readonly [string, string]> {
     ...manifest.routes.map((r) => [`route ${r.method} ${r.path}`, r.function] as const),
     ...manifest.notifications.map((n) => [`notification ${n.prefix}*${n.suffix ?? ''}`, n.function] as const),
     ...Object.entries(manifest.rules).map(([name, r]) => [`rule ${name}`, r.function] as const),
+    ...Object.entries(manifest.schedules ?? {}).map(([name, r]) => [`schedule ${name}`, r.function] as const),
     ...Object.entries(manifest.queues).flatMap(([name, q]) =>
       q.consumer ? [[`queue ${name}`, q.consumer] as const] : [],
     ),
@@ -364,6 +369,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
         routes: triggersOf('route'),
         queues: triggersOf('queue'),
         rules: triggersOf('rule'),
+        schedules: triggersOf('schedule'),
         notifications: triggersOf('notification'),
       };
     }
@@ -371,6 +377,15 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     const consumers = new LocalQueueConsumers({ manifest, sqs, queues, invoke, region, log });
     consumers.start();
     closers.push(() => consumers.stop());
+    const scheduler = new LocalScheduler({
+      manifest,
+      invoke,
+      region,
+      log,
+      ...(opts.scheduleIntervalMs ? { intervalMs: opts.scheduleIntervalMs } : {}),
+    });
+    scheduler.start();
+    closers.push(() => scheduler.stop());
 
     const gateway = await startGateway({
       manifest,

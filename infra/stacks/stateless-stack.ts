@@ -11,7 +11,7 @@ import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { type EventPattern, Rule } from 'aws-cdk-lib/aws-events';
+import { type EventPattern, Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
@@ -220,6 +220,24 @@ export class StatelessStack extends Stack {
           ],
         });
       }
+    }
+
+    // Schedules: rules on the account's default bus, as EventBridge schedules are.
+    for (const [name, decl] of Object.entries(manifest.schedules ?? {})) {
+      const fn = fnOf(decl.function, `Schedule ${name}`);
+      if (!Number.isInteger(decl.rateMinutes) || decl.rateMinutes < 1) {
+        throw new Error(`Schedule ${name}: rateMinutes must be a whole number of minutes, at least 1`);
+      }
+      new Rule(this, `${pascalCase(name)}Schedule`, {
+        description: decl.description,
+        schedule: Schedule.rate(Duration.minutes(decl.rateMinutes)),
+        targets: [
+          new LambdaFunction(fn.fn, {
+            retryAttempts: 2,
+            ...(decl.input ? { event: RuleTargetInput.fromObject(decl.input) } : {}),
+          }),
+        ],
+      });
     }
 
     // Bucket notifications, on the imported bucket: configuring it from its own stack

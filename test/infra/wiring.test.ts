@@ -39,8 +39,30 @@ describe('consumers, rules and notifications from the manifest', () => {
     }
   });
 
+  it('runs each schedule as a rate rule on the default bus, with its constant input when declared', () => {
+    const schedules = Object.values(s.statelessTemplate.findResources('AWS::Events::Rule')).filter(
+      (r) => r.Properties.ScheduleExpression !== undefined,
+    );
+    const declared = Object.values(wiredManifest.schedules);
+    expect(schedules).toHaveLength(declared.length);
+    for (const decl of declared) {
+      const rule = schedules.find(
+        (r) =>
+          JSON.stringify(r.Properties.Targets[0].Arn) ===
+          JSON.stringify({ 'Fn::GetAtt': [fnId(decl.function), 'Arn'] }),
+      );
+      expect(rule?.Properties, decl.function).toMatchObject({
+        ScheduleExpression: `rate(${decl.rateMinutes} minute${decl.rateMinutes === 1 ? '' : 's'})`,
+        State: 'ENABLED',
+      });
+      expect(rule?.Properties.EventBusName).toBeUndefined();
+    }
+  });
+
   it('routes each rule on the platform bus to its function, with retries and a dead-letter queue', () => {
-    const rules = Object.values(s.statelessTemplate.findResources('AWS::Events::Rule'));
+    const rules = Object.values(s.statelessTemplate.findResources('AWS::Events::Rule')).filter(
+      (r) => r.Properties.EventPattern !== undefined,
+    );
     expect(rules).toHaveLength(Object.keys(wiredManifest.rules).length);
     const rule = wiredManifest.rules.migrationFinished;
     const props = rules[0]!.Properties;

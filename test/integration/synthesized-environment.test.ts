@@ -88,6 +88,21 @@ function routedFunction(method: string, path: string): string | undefined {
   return matching[0]?.function;
 }
 
+/** What an EventBridge schedule rule sends its target. */
+function scheduledEvent() {
+  return {
+    version: '0',
+    id: '0b3b9bd5-4f19-4a3e-8d4e-1c1a7e3f0c11',
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '000000000000',
+    time: new Date().toISOString(),
+    region: 'us-east-1',
+    resources: ['arn:aws:events:us-east-1:000000000000:rule/stalledMigrations'],
+    detail: {},
+  };
+}
+
 describe('every function serves its happy path with that environment', () => {
   let dataDir: string;
   let rt: LocalRuntime;
@@ -192,5 +207,8 @@ describe('every function serves its happy path with that environment', () => {
       ).status,
     ).toBe('completed');
     await ok('rollbackMigration', 'POST', `/migrations/${second.id}/rollback`);
+    // Scheduled: nothing is stalled.
+    expect(await rt.invoke('resumeStalledMigrations', scheduledEvent())).toEqual({ resumed: [] });
+    served.add('resumeStalledMigrations');
   });
 });
