@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Manifest } from '../../infra/manifest.ts';
+import type { Manifest, ScheduleDecl } from '../../infra/manifest.ts';
 import { toCdkPattern } from '../../infra/stacks/stateless-stack.ts';
 import {
   actionsOf,
@@ -43,13 +43,15 @@ describe('consumers, rules and notifications from the manifest', () => {
     const schedules = Object.values(s.statelessTemplate.findResources('AWS::Events::Rule')).filter(
       (r) => r.Properties.ScheduleExpression !== undefined,
     );
-    const declared = Object.values(wiredManifest.schedules);
+    const declared: ScheduleDecl[] = Object.values(wiredManifest.schedules);
     expect(schedules).toHaveLength(declared.length);
     for (const decl of declared) {
       const rule = schedules.find(
         (r) =>
           JSON.stringify(r.Properties.Targets[0].Arn) ===
-          JSON.stringify({ 'Fn::GetAtt': [fnId(decl.function), 'Arn'] }),
+          JSON.stringify({
+            'Fn::GetAtt': [fnId(decl.function as keyof typeof wiredManifest.functions), 'Arn'],
+          }),
       );
       expect(rule?.Properties, decl.function).toMatchObject({
         ScheduleExpression: `rate(${decl.rateMinutes} minute${decl.rateMinutes === 1 ? '' : 's'})`,
