@@ -19,7 +19,7 @@ import type { ChunkPoints, ChunkRecord, JobRecord } from './model.ts';
 const DEFAULT_UPSERT_BATCH = 128;
 const DEFAULT_RETRY_DELAYS_MS = [250, 1000, 4000];
 
-export interface ChunkResult {
+interface ChunkResult {
   records: number;
   /** Every accepted record's point id, offset and source id, superseded duplicates included. */
   accepted: ChunkPoints['points'];

@@ -69,9 +69,12 @@ export class MigrationJobs {
     await this.#state().delete(ACTIVE_PK, id);
   }
 
-  /** The ids of the tracked jobs. */
-  async tracked(): Promise<string[]> {
-    return (await this.#state().list<{ id: string }>(ACTIVE_PK)).map((i) => i.sk);
+  /** The tracked jobs' ids, and since when each is tracked. */
+  async tracked(): Promise<Array<{ id: string; since: string }>> {
+    return (await this.#state().list<{ id: string }>(ACTIVE_PK)).map((i) => ({
+      id: i.sk,
+      since: i.updatedAt,
+    }));
   }
 
   /** The latest jobs first. */

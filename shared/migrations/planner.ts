@@ -25,7 +25,7 @@ const SIZE_PROBE_CHUNKS = 8;
 const STATE_CONCURRENCY = 16;
 
 /** A planning failure that retrying cannot fix: the job is recorded as failed with this reason. */
-export class PlanError extends Error {}
+class PlanError extends Error {}
 
 /**
  * Creates (or finds) the job for an export and plans it: the same object version and settings

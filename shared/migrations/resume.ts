@@ -34,19 +34,18 @@ export async function resumeStalled(
   options: { now: Date; stalledAfterMs: number },
 ): Promise<ResumedJob[]> {
   const stalled: Array<{ job: JobRecord; stalledMs: number }> = [];
-  for (const id of await ctx.jobs.tracked()) {
+  const idle = (since: string) => options.now.getTime() - Date.parse(since);
+  // A planner records nothing while it scans: it is only known dead once past its timeout.
+  const plannerTimeoutMs = Math.max(options.stalledAfterMs, PLANNER_TIMEOUT_SECONDS * 1000);
+  for (const { id, since } of await ctx.jobs.tracked()) {
     const job = (await ctx.jobs.find(id))?.value;
-    if (!job || ENDED.has(job.status)) {
-      await ctx.jobs.untrack(id); // ended (a redrive tracks it again), or its planner never created it
-      continue;
+    // Ended (a redrive tracks it again), or never created by a planner that tracked it and died.
+    if (job ? ENDED.has(job.status) : idle(since) >= plannerTimeoutMs) await ctx.jobs.untrack(id);
+    if (!job || ENDED.has(job.status)) continue;
+    const stalledMs = idle(job.updatedAt);
+    if (stalledMs >= (job.status === 'planning' ? plannerTimeoutMs : options.stalledAfterMs)) {
+      stalled.push({ job, stalledMs });
     }
-    const stalledMs = options.now.getTime() - Date.parse(job.updatedAt);
-    // A planner records nothing while it scans: it is only known dead once past its timeout.
-    const limit =
-      job.status === 'planning'
-        ? Math.max(options.stalledAfterMs, PLANNER_TIMEOUT_SECONDS * 1000)
-        : options.stalledAfterMs;
-    if (stalledMs >= limit) stalled.push({ job, stalledMs });
   }
   // Re-planning reads a whole export: the quick resumptions go first.
   stalled.sort((a, b) => Number(a.job.status === 'planning') - Number(b.job.status === 'planning'));

@@ -6,7 +6,7 @@ import type { JobRecord } from './model.ts';
 import type { Verification } from './report.ts';
 
 /** Minimum cosine between a source vector and the stored one for verification to pass. */
-export const MIN_SAMPLE_COSINE = 0.999;
+const MIN_SAMPLE_COSINE = 0.999;
 
 export type Sample = Array<{ id: PointId; offset: number; vector: number[] }>;
 

@@ -15,7 +15,7 @@ import {
 } from './model.ts';
 
 /** One record in this many is read back by verification (at least one per chunk). */
-export const SAMPLE_EVERY = 100;
+const SAMPLE_EVERY = 100;
 
 /**
  * One chunk: fetch its range, parse, validate, embed text-only records, upsert, record the outcome

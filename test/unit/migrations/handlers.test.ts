@@ -45,7 +45,7 @@ describe('migration handlers', () => {
     await expect(upload(event, lambdaContext())).resolves.toBeUndefined();
   });
 
-  it('the scheduled sweeper answers a summary, forgetting a tracked job that was never created', async () => {
+  it('the scheduled sweeper answers a summary, from the state store alone when nothing is stalled', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'vp-resume-handler-'));
     const state = new FileStateStore({ dir });
     await state.put(ACTIVE_PK, '0123456789abcdef', { id: '0123456789abcdef' });
@@ -54,7 +54,8 @@ describe('migration handlers', () => {
     try {
       const event = { 'detail-type': 'Scheduled Event', source: 'aws.events' } as ScheduledEvent;
       await expect(resumeStalled(event, lambdaContext())).resolves.toEqual({ resumed: [] });
-      expect(await state.list(ACTIVE_PK)).toEqual([]);
+      // Tracked a moment ago by a planner about to create the job: kept.
+      expect((await state.list(ACTIVE_PK)).map((i) => i.sk)).toEqual(['0123456789abcdef']);
     } finally {
       delete process.env.STATE_DIR;
       resetConfig();

@@ -151,6 +151,14 @@ describe('stalled migrations', () => {
     ]);
   });
 
+  it('forgets a tracked job that never came to be, once its planner must be dead', async () => {
+    await state.put(ACTIVE_PK, '0123456789abcdef', { id: '0123456789abcdef' });
+    expect(await sweep(minutes(10))).toEqual([]);
+    expect(await state.list(ACTIVE_PK)).toHaveLength(1); // its planner may be about to create it
+    expect(await sweep(minutes(16))).toEqual([]);
+    expect(await state.list(ACTIVE_PK)).toEqual([]);
+  });
+
   it('counts a chunk that succeeds after it failed for good (a re-sent copy) as done, not as both', async () => {
     await objects.put('exports/twice.jsonl', jsonlExport({ vectors: 12, texts: 0, dimensions: DIM }));
     const planned = (await service().start(body('exports/twice.jsonl', 'twice', { chunkBytes: 4096 }))).job;
