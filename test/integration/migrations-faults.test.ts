@@ -340,3 +340,60 @@ describe('a poison chunk', () => {
     await expectExactly(ctx.qdrant, 'ledger', next);
   }, 60_000);
 });
+
+describe("a restart that lost the queue's messages (the local SQS lives in memory)", () => {
+  let dataDir: string;
+  const spec: ExportSpec = { vectors: 30, texts: 2, dimensions: DIM, seed: 5 };
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'vp-migration-restart-'));
+  });
+
+  afterAll(async () => {
+    await runtime?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  /** The sweeper's scheduled run, as if it came `minutes` from now. */
+  const tick = async (minutes: number) =>
+    (await runtime.invoke('resumeStalledMigrations', {
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      time: new Date(Date.now() + minutes * 60_000).toISOString(),
+      detail: {},
+    })) as { resumed: Array<Record<string, unknown>> };
+
+  it('the stalled job has its chunks sent again by the sweeper and completes exactly', async () => {
+    // First run: no consumer, so every chunk message is still queued when the runtime goes.
+    const { consumer: _, ...unconsumed } = manifest.queues.migrations;
+    runtime = await startLocalRuntime({
+      dataDir,
+      port: 0,
+      quiet: true,
+      manifest: { ...manifest, queues: { migrations: unconsumed } },
+    });
+    await upload('uploads/restart.jsonl', jsonlExport(spec));
+    const started = await startMigration('uploads/restart.jsonl', 'restart');
+    expect(started.chunks).toBeGreaterThan(3);
+    await runtime.stop();
+
+    runtime = await startLocalRuntime({ dataDir, port: 0, quiet: true });
+    const stuck = (await call('GET', `/api/v1/migrations/${started.id}`)).body as JobView;
+    expect(stuck).toMatchObject({ status: 'running', chunks: { done: 0, failed: 0 } });
+
+    expect((await tick(1)).resumed).toEqual([]); // not stalled yet
+    expect((await tick(10)).resumed).toMatchObject([
+      { jobId: started.id, was: 'running', action: 'chunks re-sent', resent: started.chunks },
+    ]);
+    const done = await finished(started.id);
+    expect(done.status, done.error).toBe('completed');
+    expect(done.counts).toEqual({ records: 32, written: 32, rejected: 0 });
+    expect(done.history?.map((h) => h.message)).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`^stalled 10 min without progress \\(running\\); ${started.chunks} chunks re-sent$`),
+      ),
+    );
+    const qdrant = new QdrantClient({ url: runtime.qdrantUrl, checkCompatibility: false });
+    await expectExactly(qdrant, 'restart', spec);
+  }, 60_000);
+});

@@ -11,12 +11,15 @@ import { logger, metrics, tracer } from '#shared/powertools.ts';
 
 /**
  * Scheduled: resumes the migrations stalled for DEFAULT_STALLED_AFTER_MS (lost messages, a dead
- * planner). A job that could not be resumed is logged and left stalled: the next run tries again.
+ * planner), as of the event's scheduled `time` (a late retry of an old event sees jobs as less
+ * stalled, never more). A job that could not be resumed is logged and left stalled: the next run
+ * tries again.
  */
-const base = async (_event: ScheduledEvent): Promise<{ resumed: ResumedJob[] }> => {
+const base = async (event: ScheduledEvent): Promise<{ resumed: ResumedJob[] }> => {
   const config = await getConfig();
+  const scheduled = Date.parse(event.time);
   const resumed = await migrationService(config).resumeStalled({
-    now: new Date(),
+    now: Number.isNaN(scheduled) ? new Date() : new Date(scheduled),
     stalledAfterMs: DEFAULT_STALLED_AFTER_MS,
   });
   for (const job of resumed) {
