@@ -5,6 +5,8 @@
  * Adding a route is one entry in `routes` (plus a function entry and its handler module).
  */
 
+import { EVENT_SOURCE, MIGRATION_QUEUE, PLANNER_TIMEOUT_SECONDS } from '../shared/migrations/settings.ts';
+
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** Who may call a route (enforced by the JWT authorizer in a later change; `public` needs no token). */
@@ -108,6 +110,18 @@ const vectorFn = (
   access,
 });
 
+/** What planning a job touches; a planner that fails an export writes its report (exports:write). */
+const PLANNER_ACCESS: readonly Access[] = [
+  'qdrant',
+  'embedder',
+  'exports:read',
+  'exports:write',
+  'state:read',
+  'state:write',
+  'queue:migrations:send',
+  'bus:put',
+];
+
 const migrationFn = (
   op: string,
   description: string,
@@ -124,7 +138,7 @@ const migrationFn = (
 
 export const manifest = {
   service: 'vector-platform',
-  eventSource: 'vector-platform',
+  eventSource: EVENT_SOURCE,
   functions: {
     health: {
       entry: 'functions/platform/health/handler.ts',
@@ -207,17 +221,14 @@ export const manifest = {
       'create',
       'Start a migration of an uploaded export (plans it, fans out chunks)',
       29,
-      ['qdrant', 'embedder', 'exports:read', 'state:read', 'state:write', 'queue:migrations:send', 'bus:put'],
+      PLANNER_ACCESS,
     ),
-    migrationUpload: migrationFn('upload', 'An export uploaded under exports/ starts its migration', 900, [
-      'qdrant',
-      'embedder',
-      'exports:read',
-      'state:read',
-      'state:write',
-      'queue:migrations:send',
-      'bus:put',
-    ]),
+    migrationUpload: migrationFn(
+      'upload',
+      'An export uploaded under exports/ starts its migration',
+      PLANNER_TIMEOUT_SECONDS,
+      PLANNER_ACCESS,
+    ),
     migrationWorker: migrationFn(
       'worker',
       'Migrates one chunk of an export; the last one verifies and switches the alias',
@@ -225,11 +236,8 @@ export const manifest = {
       ['qdrant', 'embedder', 'exports:read', 'exports:write', 'state:read', 'state:write', 'bus:put'],
       1024,
     ),
-    listMigrations: migrationFn('list', 'List migration jobs', 10, ['qdrant', 'state:read']),
-    getMigration: migrationFn('get', 'A migration job: status, counts, chunks, report', 10, [
-      'qdrant',
-      'state:read',
-    ]),
+    listMigrations: migrationFn('list', 'List migration jobs', 10, ['state:read']),
+    getMigration: migrationFn('get', 'A migration job: status, counts, chunks, report', 10, ['state:read']),
     rollbackMigration: migrationFn('rollback', "Switch a migration's alias back", 29, [
       'qdrant',
       // The rolled-back job's report is read and written again beside the others.
@@ -241,6 +249,8 @@ export const manifest = {
     ]),
     redriveMigration: migrationFn('redrive', "Send a migration's failed chunks again", 29, [
       'qdrant',
+      // Concluding a job can re-embed a duplicated text-only record.
+      'embedder',
       // A job whose chunks are all recorded is concluded right away: points lists, report, events.
       'exports:read',
       'exports:write',
@@ -254,17 +264,9 @@ export const manifest = {
       'resume-stalled',
       'Scheduled: resumes migrations without progress (lost messages, a planner that died)',
       // Re-planning a job whose planner died scans its export again, as the upload function does.
-      900,
-      [
-        'qdrant',
-        'embedder',
-        'exports:read',
-        'exports:write',
-        'state:read',
-        'state:write',
-        'queue:migrations:send',
-        'bus:put',
-      ],
+      PLANNER_TIMEOUT_SECONDS,
+      PLANNER_ACCESS,
+      1024,
     ),
   },
   routes: [
@@ -312,8 +314,8 @@ export const manifest = {
       // The planner sends a job's messages all at once: waiting for a fuller batch only delays the
       // last chunks of a job (measured: +1.4 s on a 13-chunk job with a 2 s window).
       maxBatchingWindowSeconds: 0,
-      visibilityTimeoutSeconds: 180,
-      maxReceiveCount: 3,
+      visibilityTimeoutSeconds: MIGRATION_QUEUE.visibilityTimeoutSeconds,
+      maxReceiveCount: MIGRATION_QUEUE.maxReceiveCount,
       maxConcurrency: 10,
       consumer: 'migrationWorker',
     },

@@ -62,8 +62,8 @@ export interface Config {
         model: string;
         dimensions: number;
         baseUrl?: string;
-        /** Secret reference, read on first use: functions that never embed need no access to it. */
-        apiKeySecret: string;
+        /** Secret reference, read on first use; absent in functions granted no `embedder` access. */
+        apiKeySecret?: string;
       };
   maxBodyBytes: number;
   exportsBucket?: string;
@@ -116,13 +116,12 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
   let embedder: Config['embedder'];
   const embedding = embeddingSettings(e);
   if (embedding.provider === 'openai') {
-    if (!e.OPENAI_API_KEY_SECRET)
-      throw new Error('Invalid configuration: EMBEDDER=openai needs OPENAI_API_KEY_SECRET');
+    // A function granted no `embedder` access has no key reference: it fails only if it embeds.
     embedder = {
       ...embedding,
       provider: 'openai',
       ...(e.OPENAI_BASE_URL ? { baseUrl: e.OPENAI_BASE_URL } : {}),
-      apiKeySecret: e.OPENAI_API_KEY_SECRET,
+      ...(e.OPENAI_API_KEY_SECRET ? { apiKeySecret: e.OPENAI_API_KEY_SECRET } : {}),
     };
   } else {
     embedder = { ...embedding, provider: 'local' };

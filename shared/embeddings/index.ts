@@ -60,6 +60,9 @@ class LazyOpenAIEmbedder implements Embedder {
   async embed(texts: string[]): Promise<number[][]> {
     if (!this.inner) {
       const { apiKeySecret, ...options } = this.config;
+      if (!apiKeySecret) {
+        throw new Error('Invalid configuration: OPENAI_API_KEY_SECRET is not set (no `embedder` access)');
+      }
       this.inner = Promise.all([readSecret(apiKeySecret), import('./openai.ts')]).then(
         ([apiKey, { OpenAIEmbedder }]) => new OpenAIEmbedder({ ...options, apiKey }),
       );

@@ -64,6 +64,15 @@ export const ChunkMessageSchema = z.strictObject({
 });
 export type ChunkMessage = z.infer<typeof ChunkMessageSchema>;
 
+/**
+ * What the stalled-jobs sweep is invoked with: EventBridge's Scheduled Event (its `time`), or a
+ * schedule's constant input, which may set the threshold.
+ */
+export const StalledSweepEventSchema = z.looseObject({
+  time: z.iso.datetime({ offset: true }).optional(),
+  stalledAfterSeconds: z.int().positive().optional(),
+});
+
 export const JobPathSchema = z.object({ id: z.string().regex(/^[0-9a-f]{16}$/, 'must be a migration id') });
 
 export const ListQuerySchema = z.object({

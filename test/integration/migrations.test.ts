@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { manifest } from '#infra/manifest.ts';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
 import type { JobRecord } from '#shared/migrations/model.ts';
 import type { JobView, MigrationReport } from '#shared/migrations/service.ts';
@@ -143,33 +142,22 @@ describe('migrations on the local runtime', () => {
     expect(found.body).toMatchObject({ id: 'dep_task_3', payload: { source: 'qdrant' } });
   }, 60_000);
 
-  // A planner that fails an export writes its report: it needs `exports:write`, which the local
-  // runtime enforces as IAM would. Skipped (with the reason) until the manifest grants it.
-  const plannersWrite = (['createMigration', 'migrationUpload'] as const).every((f) =>
-    (manifest.functions[f].access as readonly string[]).includes('exports:write'),
-  );
-  it.skipIf(!plannersWrite)(
-    `fails a truncated export clearly, with its report, whether uploaded or started by the API${plannersWrite ? '' : ' (skipped: createMigration and migrationUpload lack exports:write)'}`,
-    async () => {
-      const truncated = legacyExport({ vectors: 3, texts: 0, dimensions: DIM }).slice(0, -40);
-      await upload('exports/cut_tasks.json', truncated);
-      const uploaded = await migrationFinished(
-        call,
-        (await jobOfUpload('exports/cut_tasks.json')).id,
-        20_000,
-      );
-      await upload('uploads/cut.json', truncated);
-      const started = await call('POST', '/api/v1/migrations', {
-        key: 'uploads/cut.json',
-        collection: 'cut',
-      });
-      expect(started.status).toBe(202);
-      for (const job of [uploaded, started.body as JobView]) {
-        expect(job).toMatchObject({ status: 'failed', error: expect.stringMatching(/malformed at byte/) });
-        expect(await report(job.reportKey!)).toMatchObject({ status: 'failed', reason: job.error });
-      }
-    },
-  );
+  // A planner that fails an export writes its report (so it is granted `exports:write`).
+  it('fails a truncated export clearly, with its report, whether uploaded or started by the API', async () => {
+    const truncated = legacyExport({ vectors: 3, texts: 0, dimensions: DIM }).slice(0, -40);
+    await upload('exports/cut_tasks.json', truncated);
+    const uploaded = await migrationFinished(call, (await jobOfUpload('exports/cut_tasks.json')).id, 20_000);
+    await upload('uploads/cut.json', truncated);
+    const started = await call('POST', '/api/v1/migrations', {
+      key: 'uploads/cut.json',
+      collection: 'cut',
+    });
+    expect(started.status).toBe(202);
+    for (const job of [uploaded, started.body as JobView]) {
+      expect(job).toMatchObject({ status: 'failed', error: expect.stringMatching(/malformed at byte/) });
+      expect(await report(job.reportKey!)).toMatchObject({ status: 'failed', reason: job.error });
+    }
+  });
 
   it('answers clear errors', async () => {
     const missing = await call('POST', '/api/v1/migrations', { key: 'exports/none.json', collection: 'x' });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LOCAL_EMBEDDING_DIMENSIONS, LOCAL_EMBEDDING_MODEL, loadConfig, parseEnv } from '#shared/config.ts';
+import { createEmbedder } from '#shared/embeddings/index.ts';
 import { getQdrantClient } from '#shared/vectors/clients.ts';
 
 describe('configuration', () => {
@@ -29,8 +30,10 @@ describe('configuration', () => {
   });
 
   it('reads the OpenAI key through a secret reference, never from a plain variable', async () => {
-    await expect(loadConfig({ QDRANT_URL: 'http://q:6333', EMBEDDER: 'openai' })).rejects.toThrow(
-      /OPENAI_API_KEY_SECRET/,
+    // A function granted no embedder access loads its configuration, and fails only if it embeds.
+    const withoutKey = await loadConfig({ QDRANT_URL: 'http://q:6333', EMBEDDER: 'openai' });
+    await expect(createEmbedder(withoutKey.embedder).embed(['hello'])).rejects.toThrow(
+      /OPENAI_API_KEY_SECRET is not set \(no `embedder` access\)/,
     );
     process.env.TEST_OPENAI_KEY = 'sk-test-value';
     const config = await loadConfig({
