@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { deadLetterUrlVariable, queueUrlVariable } from '../../shared/resource-env.ts';
 import { type FunctionName, manifest } from '../../infra/manifest.ts';
+import { deadLetterUrlVariable, queueUrlVariable } from '../../shared/resource-env.ts';
 import {
   actionsOf,
   logicalIdOf,
