@@ -58,13 +58,13 @@ describe("calls outside a function's grants", () => {
   it('S3: AccessDenied for an object action or a listing not granted; granted ones succeed', async () => {
     const worker = new S3Client({ ...asFunction('migrationWorker', rt.s3Endpoint), forcePathStyle: true });
     await worker.send(new PutObjectCommand({ Bucket: rt.bucket, Key: 'reports/x.json', Body: '{}' }));
-    const reader = new S3Client({ ...asFunction('createMigration', rt.s3Endpoint), forcePathStyle: true });
+    const reader = new S3Client({ ...asFunction('indexPlan', rt.s3Endpoint), forcePathStyle: true });
     await reader.send(new GetObjectCommand({ Bucket: rt.bucket, Key: 'reports/x.json' }));
     await reader.send(new ListObjectsV2Command({ Bucket: rt.bucket }));
-    // createMigration may read exports, never write them.
+    // indexPlan may read exports (plans given by key), never write them.
     const put = reader.send(new PutObjectCommand({ Bucket: rt.bucket, Key: 'exports/y.json', Body: '[]' }));
     await expect(put).rejects.toMatchObject({ name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
-    await expect(put).rejects.toThrow(/vector-platform-createMigration.*s3:PutObject/);
+    await expect(put).rejects.toThrow(/vector-platform-indexPlan.*s3:PutObject/);
     const health = new S3Client({ ...asFunction('health', rt.s3Endpoint), forcePathStyle: true });
     await expect(health.send(new ListObjectsV2Command({ Bucket: rt.bucket }))).rejects.toMatchObject({
       name: 'AccessDenied',

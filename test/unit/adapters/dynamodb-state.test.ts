@@ -186,10 +186,12 @@ describe('DynamoStateStore', () => {
 });
 
 describe('createStateStore', () => {
-  it('chooses DynamoDB when STATE_TABLE is set, files when only STATE_DIR is, and refuses neither', () => {
+  it('chooses DynamoDB for STATE_TABLE, files when the local runtime also sets STATE_DIR, and refuses neither', () => {
     vi.stubEnv('AWS_REGION', 'us-east-1');
+    expect(createStateStore({ state: { table: TABLE } } as Config)).toBeInstanceOf(DynamoStateStore);
+    // Locally STATE_TABLE names the table the files stand for; STATE_DIR, an endpoint setting, wins.
     expect(createStateStore({ state: { table: TABLE, dir: '/tmp/x' } } as Config)).toBeInstanceOf(
-      DynamoStateStore,
+      FileStateStore,
     );
     expect(createStateStore({ state: { dir: '/tmp/x' } } as Config)).toBeInstanceOf(FileStateStore);
     expect(() => createStateStore({ state: {} } as Config)).toThrow(/STATE_TABLE or STATE_DIR/);

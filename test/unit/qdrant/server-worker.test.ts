@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { afterEach, describe, expect, it } from 'vitest';
+import { lockDataDirectory } from '#local/data-lock.ts';
 import { startQdrantServer } from '#local/qdrant/server.ts';
 import { tempDir } from './harness.ts';
 
@@ -26,11 +25,11 @@ describe('startQdrantServer({ worker: true })', () => {
     const client = new QdrantClient({ url: server.url, checkCompatibility: false });
     await client.createCollection('kept', { vectors: { size: 2, distance: 'Dot' } });
     await client.upsert('kept', { wait: true, points: [{ id: 1, vector: [1, 2], payload: { a: 1 } }] });
-    expect(existsSync(join(dataDir, '.lock'))).toBe(true);
+    await expect(lockDataDirectory(dataDir)).rejects.toThrow(/in use by process/);
 
     await server.close();
     await server.close();
-    expect(existsSync(join(dataDir, '.lock'))).toBe(false);
+    await (await lockDataDirectory(dataDir)).release();
 
     // The same directory opens again, in this thread, with the point written by the worker.
     const again = await startQdrantServer({ dataDir });
@@ -59,6 +58,6 @@ describe('startQdrantServer({ worker: true })', () => {
     // The failed start released everything: the directory can be served right away.
     const server = await startQdrantServer({ dataDir, worker: true });
     cleanups.push(() => server.close());
-    expect(existsSync(join(dataDir, '.lock'))).toBe(true);
+    await expect(lockDataDirectory(dataDir)).rejects.toThrow(/in use by process/);
   });
 });
