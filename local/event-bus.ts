@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import type { Manifest, RuleDecl } from '../infra/manifest.ts';
 import { compilePattern } from './event-pattern.ts';
 import { LOCAL_ACCOUNT_ID, type LocalIam, requestCredential } from './iam.ts';
+import { closeNow, listen } from './listen.ts';
 
 /**
  * The local stand-in for the platform's EventBridge custom bus: PutEvents with EventBridge's
@@ -565,25 +565,11 @@ export async function startEventBridgeEndpoint(
   bus: LocalEventBus,
   opts: { host?: string; port?: number; iam?: LocalIam },
 ): Promise<{ url: string; close(): Promise<void> }> {
-  const host = opts.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
     void handleRequest(bus, opts.iam, req, res);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
-    url: `http://${urlHost}:${port}`,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    url: await listen(server, opts.host ?? '127.0.0.1', opts.port ?? 0),
+    close: () => closeNow(server),
   };
 }

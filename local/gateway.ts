@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
 import type { Manifest, RouteDecl } from '../infra/manifest.ts';
 import { MethodNotAllowedError, NotFoundError, toErrorResponse } from '../shared/errors.ts';
 import { type Invoke, LambdaTimeoutError } from './functions.ts';
 import { LOCAL_ACCOUNT_ID } from './iam.ts';
+import { listen } from './listen.ts';
 
 /**
  * The local API Gateway (HTTP API, Lambda proxy integration, payload format 2.0): routes each
@@ -658,20 +658,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     else socket.destroy();
   });
 
-  await new Promise<void>((resolveListen, rejectListen) => {
-    server.once('error', rejectListen);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-      server.off('error', rejectListen);
-      resolveListen();
-    });
-  });
-  port = (server.address() as AddressInfo).port;
-  const host = opts.host ?? '127.0.0.1';
-  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  const url = await listen(server, opts.host ?? '127.0.0.1', opts.port ?? 0);
+  port = Number(new URL(url).port);
 
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${urlHost}:${port}`,
+    url,
     port,
     routes: table.all,
     close: () => {

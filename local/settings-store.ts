@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { LOCAL_ACCOUNT_ID, type LocalIam, requestCredential } from './iam.ts';
+import { closeNow, listen } from './listen.ts';
 
 /**
  * Local SSM Parameter Store and Secrets Manager, the two read calls functions make
@@ -143,22 +143,10 @@ export async function startSettingsStore(opts: SettingsStoreOptions): Promise<Se
   };
 
   const server = createServer((req, res) => void handle(req, res));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`,
+    url: await listen(server, opts.host, opts.port),
     parameterArn,
     secretPartialArn,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => closeNow(server),
   };
 }

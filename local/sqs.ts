@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { buildApp } from 'fauxqs';
 import { LOCAL_ACCOUNT_ID, type LocalIam, requestCredential } from './iam.ts';
+import { closeNow, listen } from './listen.ts';
 
 /**
  * Local SQS: fauxqs's SQS served by our own loopback listener. fauxqs's own `startFauxqs` listens
@@ -63,21 +63,10 @@ export async function startSqsEndpoint(opts: {
       res.end();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`,
+    url: await listen(server, opts.host, opts.port),
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await closeNow(server);
       await app.close();
     },
   };

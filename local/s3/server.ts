@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type LocalIam, requestCredential } from '../iam.ts';
+import { listen } from '../listen.ts';
 import type { ObjectCreatedEvent, ObjectFacts } from '../notifications.ts';
 import {
   AwsChunkedDecoder,
@@ -1067,17 +1067,8 @@ export async function startS3Server(opts: S3ServerOptions): Promise<S3Server> {
   };
 
   const server = createServer((req, res) => void handle(req, res));
-  const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolveListen, rejectListen) => {
-    server.once('error', rejectListen);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', rejectListen);
-      resolveListen();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
-  baseUrl = `http://${urlHost}:${port}`;
+  baseUrl = await listen(server, opts.host ?? '127.0.0.1', opts.port ?? 0);
+  const port = Number(new URL(baseUrl).port);
 
   let closing: Promise<void> | undefined;
   return {
