@@ -110,8 +110,11 @@ const vectorFn = (
   access,
 });
 
-/** What planning a job touches; a planner that fails an export writes its report (exports:write). */
-const PLANNER_ACCESS: readonly Access[] = [
+/**
+ * What driving a migration job touches: planning it, sending its chunks, concluding it (points
+ * lists, report, events). A planner that fails an export writes its report too.
+ */
+const JOB_ACCESS: readonly Access[] = [
   'qdrant',
   'embedder',
   'exports:read',
@@ -221,13 +224,13 @@ export const manifest = {
       'create',
       'Start a migration of an uploaded export (plans it, fans out chunks)',
       29,
-      PLANNER_ACCESS,
+      JOB_ACCESS,
     ),
     migrationUpload: migrationFn(
       'upload',
       'An export uploaded under exports/ starts its migration',
       PLANNER_TIMEOUT_SECONDS,
-      PLANNER_ACCESS,
+      JOB_ACCESS,
     ),
     migrationWorker: migrationFn(
       'worker',
@@ -247,25 +250,17 @@ export const manifest = {
       'state:write',
       'bus:put',
     ]),
+    // Also reads and deletes the job's dead letters; concluding a job can re-embed a duplicate.
     redriveMigration: migrationFn('redrive', "Send a migration's failed chunks again", 29, [
-      'qdrant',
-      // Concluding a job can re-embed a duplicated text-only record.
-      'embedder',
-      // A job whose chunks are all recorded is concluded right away: points lists, report, events.
-      'exports:read',
-      'exports:write',
-      'state:read',
-      'state:write',
-      'queue:migrations:send',
+      ...JOB_ACCESS,
       'queue:migrations:dead-letters',
-      'bus:put',
     ]),
     resumeStalledMigrations: migrationFn(
       'resume-stalled',
       'Scheduled: resumes migrations without progress (lost messages, a planner that died)',
       // Re-planning a job whose planner died scans its export again, as the upload function does.
       PLANNER_TIMEOUT_SECONDS,
-      PLANNER_ACCESS,
+      JOB_ACCESS,
       1024,
     ),
   },

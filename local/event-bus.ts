@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { type FileHandle, mkdir, open } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import type { Manifest, RuleDecl } from '../infra/manifest.ts';
+import { AwsJsonError, awsJsonServer } from './aws-json.ts';
 import { compilePattern } from './event-pattern.ts';
 import { LOCAL_ACCOUNT_ID, type LocalIam, requestCredential } from './iam.ts';
 import { closeNow, listen } from './listen.ts';
@@ -423,17 +423,6 @@ export class LocalEventBus {
 // AWS JSON 1.1 endpoint (the EventBridge wire protocol), for the SDK with an endpoint override.
 
 const MAX_REQUEST_BYTES = 1024 * 1024;
-const CONTENT_TYPE = 'application/x-amz-json-1.1';
-
-class AwsError extends Error {
-  readonly type: string;
-  readonly status: number;
-  constructor(type: string, message: string, status = 400) {
-    super(message);
-    this.type = type;
-    this.status = status;
-  }
-}
 
 /** The SDK sends timestamps as epoch seconds; other clients may send RFC 3339 strings. */
 const RequestEntrySchema = z.object({
@@ -462,19 +451,7 @@ function parseRequest<S extends z.ZodType>(schema: S, body: unknown): z.output<S
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const where = issue.path.length > 0 ? issue.path.map(String).join('.') : 'request';
-  throw new AwsError('ValidationException', `1 validation error detected: ${where}: ${issue.message}`);
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_REQUEST_BYTES)
-      throw new AwsError('RequestEntityTooLargeException', 'Request is too large', 413);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  throw new AwsJsonError('ValidationException', `1 validation error detected: ${where}: ${issue.message}`);
 }
 
 async function handleOperation(bus: LocalEventBus, operation: string, body: unknown): Promise<unknown> {
@@ -491,7 +468,7 @@ async function handleOperation(bus: LocalEventBus, operation: string, body: unkn
     case 'DescribeEventBus': {
       const name = parseRequest(DescribeEventBusRequestSchema, body).Name ?? 'default';
       if (!bus.isThisBus(name))
-        throw new AwsError('ResourceNotFoundException', `Event bus ${name} does not exist.`);
+        throw new AwsJsonError('ResourceNotFoundException', `Event bus ${name} does not exist.`);
       return { Name: bus.name, Arn: bus.arn };
     }
     case 'ListRules': {
@@ -499,64 +476,19 @@ async function handleOperation(bus: LocalEventBus, operation: string, body: unkn
       const busName = request.EventBusName ?? 'default';
       // The platform's rules live on its custom bus; the default bus has none.
       if (busName !== 'default' && !bus.isThisBus(busName)) {
-        throw new AwsError('ResourceNotFoundException', `Event bus ${busName} does not exist.`);
+        throw new AwsJsonError('ResourceNotFoundException', `Event bus ${busName} does not exist.`);
       }
       const all = busName === 'default' ? [] : bus.listRules();
       const rules = all.filter((r) => r.Name.startsWith(request.NamePrefix ?? ''));
       const start = request.NextToken === undefined ? 0 : Number.parseInt(request.NextToken, 10);
       if (!Number.isInteger(start) || start < 0 || start > rules.length) {
-        throw new AwsError('ValidationException', 'The NextToken is not valid.');
+        throw new AwsJsonError('ValidationException', 'The NextToken is not valid.');
       }
       const end = start + (request.Limit ?? 100);
       return { Rules: rules.slice(start, end), ...(end < rules.length ? { NextToken: String(end) } : {}) };
     }
     default:
-      throw new AwsError('UnknownOperationException', `Unknown operation ${operation}`);
-  }
-}
-
-async function handleRequest(
-  bus: LocalEventBus,
-  iam: LocalIam | undefined,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
-  const send = (status: number, payload: unknown) => {
-    res.writeHead(status, { 'content-type': CONTENT_TYPE, 'x-amzn-requestid': randomUUID() });
-    res.end(JSON.stringify(payload));
-  };
-  try {
-    const target = req.headers['x-amz-target'];
-    const [service, operation] = typeof target === 'string' ? target.split('.', 2) : [];
-    if (req.method !== 'POST' || (req.url ?? '/') !== '/' || service !== 'AWSEvents' || !operation) {
-      throw new AwsError(
-        'UnknownOperationException',
-        'Expected POST / with X-Amz-Target: AWSEvents.<Operation>',
-      );
-    }
-    if (!(req.headers['content-type'] ?? '').startsWith(CONTENT_TYPE)) {
-      throw new AwsError('SerializationException', `Content-Type must be ${CONTENT_TYPE}`);
-    }
-    const denial = iam?.authorize(
-      requestCredential(req.headers, req.url ?? '/'),
-      `events:${operation}`,
-      bus.arn,
-    );
-    if (denial) throw new AwsError('AccessDeniedException', denial.message);
-    const text = await readBody(req);
-    let body: unknown;
-    try {
-      body = text === '' ? {} : JSON.parse(text);
-    } catch {
-      throw new AwsError('SerializationException', 'The request body is not valid JSON');
-    }
-    send(200, await handleOperation(bus, operation, body));
-  } catch (err) {
-    if (err instanceof AwsError) {
-      send(err.status, { __type: err.type, message: err.message });
-    } else {
-      send(500, { __type: 'InternalException', message: 'Internal error' });
-    }
+      throw new AwsJsonError('UnknownOperationException', `Unknown operation ${operation}`);
   }
 }
 
@@ -565,8 +497,18 @@ export async function startEventBridgeEndpoint(
   bus: LocalEventBus,
   opts: { host?: string; port?: number; iam?: LocalIam },
 ): Promise<{ url: string; close(): Promise<void> }> {
-  const server = createServer((req, res) => {
-    void handleRequest(bus, opts.iam, req, res);
+  const server = awsJsonServer({
+    maxRequestBytes: MAX_REQUEST_BYTES,
+    dispatch: async (target, body, req) => {
+      const [service, operation] = target.split('.', 2);
+      if (service !== 'AWSEvents' || !operation) {
+        throw new AwsJsonError('UnknownOperationException', 'Expected X-Amz-Target: AWSEvents.<Operation>');
+      }
+      const credential = requestCredential(req.headers, req.url ?? '/');
+      const denial = opts.iam?.authorize(credential, `events:${operation}`, bus.arn);
+      if (denial) throw new AwsJsonError('AccessDeniedException', denial.message);
+      return handleOperation(bus, operation, body);
+    },
   });
   return {
     url: await listen(server, opts.host ?? '127.0.0.1', opts.port ?? 0),

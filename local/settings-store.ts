@@ -1,5 +1,5 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createHash } from 'node:crypto';
+import { AwsJsonError, awsJsonServer } from './aws-json.ts';
 import { LOCAL_ACCOUNT_ID, type LocalIam, requestCredential } from './iam.ts';
 import { closeNow, listen } from './listen.ts';
 
@@ -29,18 +29,7 @@ export interface SettingsStoreOptions {
   secrets: Readonly<Record<string, string | undefined>>;
 }
 
-const CONTENT_TYPE = 'application/x-amz-json-1.1';
 const MAX_REQUEST_BYTES = 64 * 1024;
-
-class ServiceError extends Error {
-  readonly type: string;
-  readonly status: number;
-  constructor(type: string, message: string, status = 400) {
-    super(message);
-    this.type = type;
-    this.status = status;
-  }
-}
 
 export async function startSettingsStore(opts: SettingsStoreOptions): Promise<SettingsStore> {
   const parameterArn = (name: string) =>
@@ -54,7 +43,7 @@ export async function startSettingsStore(opts: SettingsStoreOptions): Promise<Se
   const getParameter = (body: Record<string, unknown>) => {
     const name = typeof body.Name === 'string' ? body.Name : '';
     const value = opts.parameters[name];
-    if (value === undefined) throw new ServiceError('ParameterNotFound', `Parameter ${name} not found.`);
+    if (value === undefined) throw new AwsJsonError('ParameterNotFound', `Parameter ${name} not found.`);
     return {
       Parameter: {
         Name: name,
@@ -72,7 +61,7 @@ export async function startSettingsStore(opts: SettingsStoreOptions): Promise<Se
     const name = Object.keys(opts.secrets).find((n) => n === id || secretArn(n) === id);
     const value = name === undefined ? undefined : opts.secrets[name];
     if (name === undefined || value === undefined) {
-      throw new ServiceError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+      throw new AwsJsonError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
     }
     return {
       ARN: secretArn(name),
@@ -106,43 +95,18 @@ export async function startSettingsStore(opts: SettingsStoreOptions): Promise<Se
     },
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const send = (status: number, payload: unknown) => {
-      res.writeHead(status, { 'content-type': CONTENT_TYPE, 'x-amzn-requestid': randomUUID() });
-      res.end(JSON.stringify(payload));
-    };
-    try {
-      const target = String(req.headers['x-amz-target'] ?? '');
+  const server = awsJsonServer({
+    maxRequestBytes: MAX_REQUEST_BYTES,
+    dispatch: async (target, raw, req) => {
       const operation = operations[target];
-      if (req.method !== 'POST' || !operation) {
-        throw new ServiceError('UnknownOperationException', `Unknown operation ${target || '(none)'}`);
-      }
-      let text = '';
-      for await (const chunk of req) {
-        text += chunk;
-        if (text.length > MAX_REQUEST_BYTES)
-          throw new ServiceError('ValidationException', 'Request too large');
-      }
-      let body: Record<string, unknown>;
-      try {
-        body = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
-      } catch {
-        throw new ServiceError('SerializationException', 'The request body is not valid JSON');
-      }
-      const denial = opts.iam.authorize(
-        requestCredential(req.headers, req.url ?? '/'),
-        operation.action,
-        operation.resource(body),
-      );
-      if (denial) throw new ServiceError('AccessDeniedException', denial.message);
-      send(200, operation.run(body));
-    } catch (err) {
-      if (err instanceof ServiceError) send(err.status, { __type: err.type, message: err.message });
-      else send(500, { __type: 'InternalServiceError', message: 'Internal error' });
-    }
-  };
-
-  const server = createServer((req, res) => void handle(req, res));
+      if (!operation) throw new AwsJsonError('UnknownOperationException', `Unknown operation ${target}`);
+      const body = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+      const credential = requestCredential(req.headers, req.url ?? '/');
+      const denial = opts.iam.authorize(credential, operation.action, operation.resource(body));
+      if (denial) throw new AwsJsonError('AccessDeniedException', denial.message);
+      return operation.run(body);
+    },
+  });
   return {
     url: await listen(server, opts.host, opts.port),
     parameterArn,

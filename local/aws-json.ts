@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+
+/**
+ * A server for the AWS JSON 1.1 protocol (EventBridge, SSM, Secrets Manager): POST / with
+ * `X-Amz-Target: <Service>.<Operation>` and a JSON body; errors as `{__type, message}`. The
+ * local EventBridge and the local parameter and secret store are built on it.
+ */
+
+export const AWS_JSON_1_1 = 'application/x-amz-json-1.1';
+
+/** An error the caller sees as AWS answers it: its type (`__type`), message and status. */
+export class AwsJsonError extends Error {
+  readonly type: string;
+  readonly status: number;
+  constructor(type: string, message: string, status = 400) {
+    super(message);
+    this.type = type;
+    this.status = status;
+  }
+}
+
+export type AwsJsonDispatch = (target: string, body: unknown, req: IncomingMessage) => Promise<unknown>;
+
+export function awsJsonServer(opts: { maxRequestBytes: number; dispatch: AwsJsonDispatch }): Server {
+  return createServer((req, res) => {
+    const send = (status: number, payload: unknown) => {
+      res.writeHead(status, { 'content-type': AWS_JSON_1_1, 'x-amzn-requestid': randomUUID() });
+      res.end(JSON.stringify(payload));
+    };
+    const handle = async () => {
+      const target = req.headers['x-amz-target'];
+      if (req.method !== 'POST' || (req.url ?? '/') !== '/' || typeof target !== 'string') {
+        throw new AwsJsonError(
+          'UnknownOperationException',
+          'Expected POST / with X-Amz-Target: <Service>.<Operation>',
+        );
+      }
+      if (!(req.headers['content-type'] ?? '').startsWith(AWS_JSON_1_1)) {
+        throw new AwsJsonError('SerializationException', `Content-Type must be ${AWS_JSON_1_1}`);
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of req) {
+        size += (chunk as Buffer).length;
+        if (size > opts.maxRequestBytes)
+          throw new AwsJsonError('RequestEntityTooLargeException', 'Request is too large', 413);
+        chunks.push(chunk as Buffer);
+      }
+      const text = Buffer.concat(chunks).toString('utf8');
+      let body: unknown;
+      try {
+        body = text === '' ? {} : JSON.parse(text);
+      } catch {
+        throw new AwsJsonError('SerializationException', 'The request body is not valid JSON');
+      }
+      send(200, await opts.dispatch(target, body, req));
+    };
+    handle().catch((err: unknown) => {
+      if (err instanceof AwsJsonError) send(err.status, { __type: err.type, message: err.message });
+      else send(500, { __type: 'InternalFailure', message: 'Internal error' });
+    });
+  });
+}
