@@ -350,18 +350,15 @@ class ExecutionEnvironment {
   /** Resolves once the process has exited and its channel is closed. */
   readonly exited: Promise<void>;
   readonly #child: ChildProcess;
-  #readyResolve!: () => void;
-  #readyReject!: (error: Error) => void;
+  #init!: Pending;
   #exitedResolve!: () => void;
-  #current:
-    | { requestId: string; resolve: (value: unknown) => void; reject: (error: Error) => void }
-    | undefined;
+  /** The invocation in progress, at most one. */
+  readonly #pending = new Map<string, Pending>();
   #exit: LambdaExitError | undefined;
 
   constructor(file: string, entry: string, memoryMb: number, env: Record<string, string>) {
-    this.ready = new Promise((resolveReady, rejectReady) => {
-      this.#readyResolve = resolveReady;
-      this.#readyReject = rejectReady;
+    this.ready = new Promise((resolve, reject) => {
+      this.#init = { resolve: () => resolve(), reject };
     });
     this.exited = new Promise((resolveExited) => {
       this.#exitedResolve = resolveExited;
@@ -375,7 +372,8 @@ class ExecutionEnvironment {
       serialization: 'json',
       env,
     });
-    this.#child.on('message', (message) => this.#onReply(message));
+    // Anything else on the channel (a handler calling process.send itself) is not ours.
+    this.#child.on('message', (message) => settleReply(message, this.#init, this.#pending));
     this.#child.once('exit', (code, signal) => {
       // The replies still in the channel are read before it reports 'disconnect'. ('close' would
       // say both, but never comes once this side has disconnected.)
@@ -402,7 +400,7 @@ class ExecutionEnvironment {
   run(event: unknown, context: ContextData): Promise<unknown> {
     return new Promise((resolveRun, rejectRun) => {
       if (this.#exit) return rejectRun(this.#exit);
-      if (this.#current)
+      if (this.#pending.size > 0)
         return rejectRun(new Error('An execution environment runs one invocation at a time'));
       const invocation: SandboxInvocation = { event, context };
       try {
@@ -414,7 +412,7 @@ class ExecutionEnvironment {
         // The event is not JSON-serialisable: nothing was sent.
         return rejectRun(err);
       }
-      this.#current = { requestId: context.awsRequestId, resolve: resolveRun, reject: rejectRun };
+      this.#pending.set(context.awsRequestId, { resolve: resolveRun, reject: rejectRun });
     });
   }
 
@@ -432,29 +430,34 @@ class ExecutionEnvironment {
     clearTimeout(timer);
   }
 
-  #onReply(message: unknown): void {
-    // Anything else on the channel (a handler calling process.send itself) is not ours.
-    const parsed = SandboxReplySchema.safeParse(message);
-    if (!parsed.success) return;
-    const reply = parsed.data;
-    if (reply.kind === 'ready') this.#readyResolve();
-    else if (reply.kind === 'init-error') this.#readyReject(fromErrorData(reply.error));
-    else {
-      const current = this.#current;
-      if (!current || current.requestId !== reply.requestId) return;
-      this.#current = undefined;
-      if (reply.kind === 'result') current.resolve(reply.value);
-      else current.reject(fromErrorData(reply.error));
-    }
-  }
-
   #gone(error: Error): void {
     if (this.#exit) return;
     this.#exit = error instanceof LambdaExitError ? error : new LambdaExitError(null, null);
-    this.#readyReject(error);
-    this.#current?.reject(error);
-    this.#current = undefined;
+    this.#init.reject(error);
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
     this.#exitedResolve();
+  }
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+/** Settles what an environment's reply answers: its init, or one of its invocations in `pending`. */
+function settleReply(message: unknown, init: Pending, pending: Map<string, Pending>): void {
+  const parsed = SandboxReplySchema.safeParse(message);
+  if (!parsed.success) return;
+  const reply = parsed.data;
+  if (reply.kind === 'ready') init.resolve(undefined);
+  else if (reply.kind === 'init-error') init.reject(fromErrorData(reply.error));
+  else {
+    const invocation = pending.get(reply.requestId);
+    if (!invocation) return;
+    pending.delete(reply.requestId);
+    if (reply.kind === 'result') invocation.resolve(reply.value);
+    else invocation.reject(fromErrorData(reply.error));
   }
 }
 
@@ -470,18 +473,13 @@ class ThreadEnvironment {
   /** Resolves once the thread has ended. */
   readonly exited: Promise<void>;
   readonly #worker: Worker;
-  readonly #pending = new Map<
-    string,
-    { resolve: (value: unknown) => void; reject: (error: Error) => void }
-  >();
-  #readyResolve!: () => void;
-  #readyReject!: (error: Error) => void;
+  readonly #pending = new Map<string, Pending>();
+  #init!: Pending;
   #exit: Error | undefined;
 
   constructor(file: string, entry: string, memoryMb: number, env: Record<string, string>) {
-    this.ready = new Promise((resolveReady, rejectReady) => {
-      this.#readyResolve = resolveReady;
-      this.#readyReject = rejectReady;
+    this.ready = new Promise((resolve, reject) => {
+      this.#init = { resolve: () => resolve(), reject };
     });
     this.#worker = new Worker(SANDBOX_ENTRY, {
       workerData: [file, entry],
@@ -489,7 +487,7 @@ class ThreadEnvironment {
       resourceLimits: { maxOldGenerationSizeMb: memoryMb },
     });
     this.exited = new Promise((resolveExited) => this.#worker.once('exit', () => resolveExited()));
-    this.#worker.on('message', (message) => this.#onReply(message));
+    this.#worker.on('message', (message) => settleReply(message, this.#init, this.#pending));
     this.#worker.on('error', (err) => this.#gone(err));
     this.#worker.once('exit', (code) => this.#gone(new LambdaExitError(code, null)));
   }
@@ -513,26 +511,11 @@ class ThreadEnvironment {
     await this.#worker.terminate();
   }
 
-  #onReply(message: unknown): void {
-    const parsed = SandboxReplySchema.safeParse(message);
-    if (!parsed.success) return;
-    const reply = parsed.data;
-    if (reply.kind === 'ready') this.#readyResolve();
-    else if (reply.kind === 'init-error') this.#readyReject(fromErrorData(reply.error));
-    else {
-      const pending = this.#pending.get(reply.requestId);
-      if (!pending) return;
-      this.#pending.delete(reply.requestId);
-      if (reply.kind === 'result') pending.resolve(reply.value);
-      else pending.reject(fromErrorData(reply.error));
-    }
-  }
-
   /** The thread failed (an uncaught error, out of memory) or ended: every invocation in it fails. */
   #gone(error: Error): void {
     if (this.#exit) return;
     this.#exit = error;
-    this.#readyReject(error);
+    this.#init.reject(error);
     for (const pending of this.#pending.values()) pending.reject(error);
     this.#pending.clear();
     void this.#worker.terminate();
