@@ -184,6 +184,7 @@ export class LocalQueueConsumers {
   readonly #invoke: Invoke;
   readonly #region: string;
   readonly #log: (msg: string) => void;
+  readonly #onSlotsFull: ((queueName: string) => void) | undefined;
   #loops: Promise<void>[] | undefined;
   #stopping = false;
   /** Wakes loops sleeping after an error, so that stop() does not wait out the backoff. */
@@ -196,6 +197,12 @@ export class LocalQueueConsumers {
     invoke: Invoke;
     region: string;
     log?: (msg: string) => void;
+    /**
+     * Observation point for tests: called each time a queue's poller pauses, without receiving,
+     * because `maxConcurrency` batches are in flight. It lets a test know the poller has reached
+     * the decision not to start another batch instead of waiting an arbitrary time.
+     */
+    onSlotsFull?: (queueName: string) => void;
   }) {
     this.#manifest = opts.manifest;
     this.#sqs = opts.sqs;
@@ -203,6 +210,7 @@ export class LocalQueueConsumers {
     this.#invoke = opts.invoke;
     this.#region = opts.region;
     this.#log = opts.log ?? ((msg) => process.stderr.write(`${msg}\n`));
+    this.#onSlotsFull = opts.onSlotsFull;
   }
 
   /** Starts one poller per queue that has a consumer. */
@@ -246,7 +254,10 @@ export class LocalQueueConsumers {
     const inFlight = new Set<Promise<void>>();
     while (!this.#stopping) {
       // Receive only when a batch can start: messages never wait, invisible, for a free slot.
-      while (inFlight.size >= limit) await Promise.race(inFlight);
+      while (inFlight.size >= limit) {
+        this.#onSlotsFull?.(consumer.queueName);
+        await Promise.race(inFlight);
+      }
       if (this.#stopping) break;
       let messages: Message[];
       try {

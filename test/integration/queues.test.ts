@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import {
+  type DeleteMessageBatchCommandInput,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
@@ -23,18 +24,24 @@ import { queueManifest } from '../fixtures/queues/manifest.ts';
 
 const REGION = 'eu-west-3';
 let app: ReturnType<typeof buildApp>;
+let endpoint: string;
 let sqs: SQSClient;
 const started: LocalQueueConsumers[] = [];
+
+function newClient(): SQSClient {
+  return new SQSClient({
+    endpoint,
+    region: REGION,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+}
 
 beforeAll(async () => {
   app = buildApp({ logger: false });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
-  sqs = new SQSClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: REGION,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
+  endpoint = `http://127.0.0.1:${port}`;
+  sqs = newClient();
 });
 
 afterAll(async () => {
@@ -53,17 +60,22 @@ async function waitFor(condition: () => boolean | Promise<boolean>, what: string
   }
 }
 
-async function countMessages(url: string): Promise<number> {
+async function messageCounts(url: string): Promise<{ visible: number; hidden: number }> {
   const out = await sqs.send(
     new GetQueueAttributesCommand({
       QueueUrl: url,
       AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
     }),
   );
-  return (
-    Number(out.Attributes?.ApproximateNumberOfMessages) +
-    Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible)
-  );
+  return {
+    visible: Number(out.Attributes?.ApproximateNumberOfMessages),
+    hidden: Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible),
+  };
+}
+
+async function countMessages(url: string): Promise<number> {
+  const { visible, hidden } = await messageCounts(url);
+  return visible + hidden;
 }
 
 async function sendBodies(url: string, bodies: string[]): Promise<void> {
@@ -79,8 +91,18 @@ async function sendBodies(url: string, bodies: string[]): Promise<void> {
 
 type Handler = (event: SQSEvent) => Promise<SQSBatchResponse | undefined> | SQSBatchResponse | undefined;
 
-/** Queues for `service`, consumers calling `handler`, and a record of every invocation. */
-async function setup(service: string, overrides: Partial<QueueDecl>, handler: Handler) {
+type ConsumerOptions = ConstructorParameters<typeof LocalQueueConsumers>[0];
+
+/**
+ * Queues for `service`, consumers calling `handler`, and a record of every invocation. `options`
+ * may give the consumers their own SQS client and observation hooks.
+ */
+async function setup(
+  service: string,
+  overrides: Partial<QueueDecl>,
+  handler: Handler,
+  options: Partial<Pick<ConsumerOptions, 'sqs' | 'onSlotsFull'>> = {},
+) {
   const manifest = queueManifest(service, overrides);
   const queues = await createLocalQueues(sqs, manifest);
   const invocations: SQSRecord[][] = [];
@@ -97,6 +119,7 @@ async function setup(service: string, overrides: Partial<QueueDecl>, handler: Ha
       invocations.push(sqsEvent.Records);
       return handler(sqsEvent);
     },
+    ...options,
   });
   started.push(consumers);
   const queue = queues.work!;
@@ -277,39 +300,89 @@ describe.concurrent('LocalQueueConsumers', () => {
     expect(dead.Messages?.map((m) => m.Body)).toEqual(['poison']);
   });
 
-  it('keeps at most maxConcurrency batches in flight, and stop() waits for them', async ({ expect }) => {
+  it('keeps at most maxConcurrency batches in flight, and stop() waits for them and their deletes', async ({
+    expect,
+    onTestFinished,
+  }) => {
     let active = 0;
     let maxActive = 0;
-    const gates: Array<() => void> = [];
+    /** Each gated batch's release, by its (single) message body. */
+    const gates = new Map<string, () => void>();
+    const bodies = new Map<string, string>(); // receipt handle → body
+    /** In order: handlers returning, deletes answered by SQS, stop() resolving, releases. */
+    const events: string[] = [];
+    let slotsFull = 0;
+    const client = newClient();
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        if (context.commandName === 'DeleteMessageBatchCommand') {
+          for (const entry of (args.input as DeleteMessageBatchCommandInput).Entries ?? [])
+            events.push(`deleted ${bodies.get(entry.ReceiptHandle!)}`);
+        }
+        return out;
+      },
+      { step: 'initialize', name: 'recordDeletes' },
+    );
     const t = await setup(
       'q-concurrency',
       { batchSize: 1, maxConcurrency: 2, visibilityTimeoutSeconds: 30 },
-      async () => {
+      async (event) => {
+        const { body, receiptHandle } = event.Records[0]!;
+        bodies.set(receiptHandle, body);
         active++;
         maxActive = Math.max(maxActive, active);
-        await new Promise<void>((resolve) => gates.push(resolve));
+        await new Promise<void>((resolve) => gates.set(body, resolve));
         active--;
+        events.push(`returned ${body}`);
         return undefined;
       },
+      {
+        sqs: client,
+        onSlotsFull: () => {
+          slotsFull++;
+        },
+      },
     );
+    onTestFinished(async () => {
+      // Passed or not: free the handlers so that the consumers stop, then drop their client.
+      for (const open of gates.values()) open();
+      await t.consumers.stop();
+      client.destroy();
+    });
+    const release = (records: SQSRecord[] | undefined) => gates.get(records![0]!.body)!();
     await sendBodies(t.queue.url, ['1', '2', '3', '4']);
     t.consumers.start();
-    await waitFor(() => active === 2, 'two batches in flight');
-    // Give the poller time to (wrongly) start a third batch while both slots are taken.
-    await new Promise((resolve) => setTimeout(resolve, 1200));
+    // The poller has decided not to start a third batch while both slots are taken (not guessed
+    // from elapsed time); the other messages wait visible in the queue, not received and hidden.
+    await waitFor(() => slotsFull > 0, 'the poller to wait for a free slot');
     expect(t.invocations).toHaveLength(2);
+    expect(active).toBe(2);
+    expect(await messageCounts(t.queue.url)).toEqual({ visible: 2, hidden: 2 });
 
-    for (const open of gates.splice(0)) open();
+    release(t.invocations[0]);
+    release(t.invocations[1]);
     await waitFor(() => active === 2 && t.invocations.length === 4, 'the last two batches');
-    let stopped = false;
-    const stopping = t.consumers.stop().then(() => {
-      stopped = true;
-    });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(stopped).toBe(false);
-    for (const open of gates.splice(0)) open();
+    const [third, fourth] = t.invocations.slice(2).map((records) => records[0]!.body);
+    // From here on: how stop() interleaves with the last two batches.
+    events.length = 0;
+    const stopping = t.consumers.stop().then(() => events.push('stopped'));
+    release(t.invocations[2]);
+    // waitFor resumes on a timer, after everything that the delete's answer set off: a stop() that
+    // did not wait for the other batch in flight would have resolved by then.
+    await waitFor(() => events.includes(`deleted ${third}`), `the delete of message ${third}`);
+    events.push(`releasing ${fourth}`);
+    release(t.invocations[3]);
     await stopping;
 
+    expect(events).toEqual([
+      `returned ${third}`,
+      `deleted ${third}`,
+      `releasing ${fourth}`,
+      `returned ${fourth}`,
+      `deleted ${fourth}`,
+      'stopped',
+    ]);
     expect(maxActive).toBe(2);
     expect(await countMessages(t.queue.url)).toBe(0);
   });
