@@ -6,9 +6,32 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { decodeName, encodeName, FileStateStore, lockOwnerIsGone } from '#shared/adapters/file-state.ts';
 import { ConflictError, ValidationError } from '#shared/errors.ts';
+
+/**
+ * Per lock file, how many times the store tried to create it and found it held (`open` with `wx`
+ * failing with EEXIST): lets a test know a write is waiting for a lock rather than guess it from
+ * elapsed time. `open` itself is the real one.
+ */
+const refusedLockAttempts = vi.hoisted(() => new Map<string, number>());
+vi.mock(import('node:fs/promises'), async (importOriginal) => {
+  const fs = await importOriginal();
+  return {
+    ...fs,
+    open: async (...args: Parameters<typeof fs.open>) => {
+      try {
+        return await fs.open(...args);
+      } catch (err) {
+        const [path, flags] = args;
+        if (flags === 'wx' && (err as NodeJS.ErrnoException).code === 'EEXIST')
+          refusedLockAttempts.set(String(path), (refusedLockAttempts.get(String(path)) ?? 0) + 1);
+        throw err;
+      }
+    },
+  };
+});
 
 let dir: string;
 let store: FileStateStore;
@@ -200,25 +223,34 @@ describe('FileStateStore item locks', () => {
     await expectOnlyItemFiles();
   });
 
-  it('makes a write wait while a live process holds the lock, then proceed once it is released', async () => {
+  it('makes a write wait while a live process holds the lock, and check its version only once it has it', async () => {
     await store.put('p', 'k', 'first');
     const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
     onTestFinished(() => {
       holder.kill();
     });
     const lock = await holdLock('p', 'k', { pid: holder.pid! });
-    let settled = false;
-    const write = store.put('p', 'k', 'second', { expectedVersion: 1 }).finally(() => {
-      settled = true;
-    });
-    await sleep(150);
-    // Not a timing assert: a write that ignored the lock would settle in a few milliseconds.
-    expect(settled).toBe(false);
+    const write = store.put('p', 'k', 'second', { expectedVersion: 1 });
+    write.catch(() => {}); // asserted below; a rejection before then is not unhandled
+    // Refused twice: it did not go ahead after finding the lock held, it is waiting for it.
+    const deadline = Date.now() + 10_000;
+    while ((refusedLockAttempts.get(lock) ?? 0) < 2) {
+      if (Date.now() > deadline) throw new Error('the write did not retry the held lock');
+      await sleep(5);
+    }
     expect(JSON.parse(await readFile(lock, 'utf8'))).toMatchObject({ pid: holder.pid });
     // Reads take no lock.
     expect(await store.get('p', 'k')).toMatchObject({ value: 'first', version: 1 });
+    // The holder writes version 2 under its lock, then releases it.
+    const file = join(dir, encodeName('p'), `${encodeName('k')}.json`);
+    const byHolder = { pk: 'p', sk: 'k', value: 'holder', version: 2, updatedAt: new Date().toISOString() };
+    await writeFile(file, JSON.stringify(byHolder));
     await unlink(lock);
-    await expect(write).resolves.toMatchObject({ value: 'second', version: 2 });
+    // The waiting write read the version after taking the lock: it sees the holder's, not the one
+    // it expected, and the holder's write stands.
+    await expect(write).rejects.toThrow(/expected version 1, found 2/);
+    expect(await store.get('p', 'k')).toMatchObject({ value: 'holder', version: 2 });
+    await expect(store.put('p', 'k', 'third', { expectedVersion: 2 })).resolves.toMatchObject({ version: 3 });
     await expectOnlyItemFiles();
   });
 
