@@ -91,6 +91,8 @@ export interface Manifest {
   eventSource: string;
   functions: Record<string, FunctionDecl>;
   routes: readonly RouteDecl[];
+  /** The function that answers requests no route takes (API Gateway's `$default` route). */
+  defaultRoute?: string;
   queues: Record<string, QueueDecl>;
   rules: Record<string, RuleDecl>;
   schedules?: Record<string, ScheduleDecl>;
@@ -146,6 +148,13 @@ export const manifest = {
     health: {
       entry: 'functions/platform/health/handler.ts',
       description: 'Liveness: answers without touching any dependency',
+      memoryMb: 256,
+      timeoutSeconds: 5,
+      access: [],
+    },
+    unrouted: {
+      entry: 'functions/platform/unrouted/handler.ts',
+      description: 'Requests no route takes: 404, or 405 with Allow, in the error shape of the API',
       memoryMb: 256,
       timeoutSeconds: 5,
       access: [],
@@ -264,6 +273,7 @@ export const manifest = {
       1024,
     ),
   },
+  defaultRoute: 'unrouted',
   routes: [
     { method: 'GET', path: '/api/v1/health', function: 'health', role: 'public' },
     { method: 'GET', path: '/api/v1/version', function: 'version', role: 'public' },

@@ -2,8 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
-import type { Manifest, RouteDecl } from '../infra/manifest.ts';
-import { MethodNotAllowedError, NotFoundError, toErrorResponse } from '../shared/errors.ts';
+import type { Manifest } from '../infra/manifest.ts';
+import {
+  type CompiledRoute,
+  compileRoutes,
+  matchRoute,
+  methodsForPath,
+  type RouteMatch,
+} from '../shared/routes.ts';
 import { type Invoke, LambdaTimeoutError } from './functions.ts';
 import { LOCAL_ACCOUNT_ID } from './iam.ts';
 import { listen } from './listen.ts';
@@ -20,162 +26,6 @@ import { listen } from './listen.ts';
 
 /** API Gateway's maximum request payload (10 MB). */
 export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
-
-// ---------------------------------------------------------------------------------------------
-// Routing
-
-type Segment =
-  | { kind: 'literal'; value: string }
-  | { kind: 'param'; name: string }
-  | { kind: 'greedy'; name: string };
-
-export interface CompiledRoute {
-  method: string;
-  path: string;
-  /** `GET /api/v1/vectors/{id}`: the event's and the request context's `routeKey`. */
-  routeKey: string;
-  function: string;
-  segments: readonly Segment[];
-}
-
-export interface RouteTable {
-  /** Fully literal routes by `METHOD path`. */
-  exact: Map<string, CompiledRoute>;
-  /** Routes with parameters, per method, most specific first. */
-  dynamic: Map<string, CompiledRoute[]>;
-  /** Every route, for CORS preflight (which answers for a path whatever the method). */
-  all: CompiledRoute[];
-}
-
-export interface RouteMatch {
-  route: CompiledRoute;
-  pathParameters?: Record<string, string>;
-}
-
-const PARAM = /^\{([A-Za-z0-9_.-]+)(\+?)\}$/;
-
-function compileSegments(path: string): Segment[] {
-  if (!path.startsWith('/')) throw new Error(`Route path must start with '/': ${path}`);
-  const parts = path.split('/').slice(1);
-  return parts.map((part, i) => {
-    const m = PARAM.exec(part);
-    if (!m) {
-      if (part.includes('{') || part.includes('}'))
-        throw new Error(`Invalid path parameter in route ${path}`);
-      return { kind: 'literal', value: part };
-    }
-    if (m[2] === '+') {
-      if (i !== parts.length - 1) throw new Error(`A greedy parameter must be the last segment: ${path}`);
-      return { kind: 'greedy', name: m[1]! };
-    }
-    return { kind: 'param', name: m[1]! };
-  });
-}
-
-const RANK = { literal: 2, param: 1, greedy: 0 } as const;
-
-/** API Gateway's priority: segment by segment, a literal beats a parameter, which beats a greedy one. */
-function bySpecificity(a: CompiledRoute, b: CompiledRoute): number {
-  const n = Math.min(a.segments.length, b.segments.length);
-  for (let i = 0; i < n; i++) {
-    const d = RANK[b.segments[i]!.kind] - RANK[a.segments[i]!.kind];
-    if (d !== 0) return d;
-  }
-  return b.segments.length - a.segments.length;
-}
-
-export function compileRoutes(routes: readonly RouteDecl[]): RouteTable {
-  const exact = new Map<string, CompiledRoute>();
-  const dynamic = new Map<string, CompiledRoute[]>();
-  const all: CompiledRoute[] = [];
-  for (const r of routes) {
-    const routeKey = `${r.method} ${r.path}`;
-    const route: CompiledRoute = {
-      method: r.method,
-      path: r.path,
-      routeKey,
-      function: r.function,
-      segments: compileSegments(r.path),
-    };
-    if (all.some((x) => x.routeKey === routeKey)) throw new Error(`Duplicate route: ${routeKey}`);
-    all.push(route);
-    if (route.segments.every((s) => s.kind === 'literal')) exact.set(routeKey, route);
-    else {
-      const list = dynamic.get(r.method) ?? [];
-      list.push(route);
-      dynamic.set(r.method, list);
-    }
-  }
-  for (const list of dynamic.values()) list.sort(bySpecificity);
-  return { exact, dynamic, all };
-}
-
-/** Percent-decodes one path segment; a malformed escape leaves the segment as sent. */
-function decodeSegment(segment: string): string {
-  if (!segment.includes('%')) return segment;
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
-}
-
-function matchSegments(route: CompiledRoute, parts: readonly string[]): Record<string, string> | undefined {
-  const segs = route.segments;
-  const last = segs[segs.length - 1];
-  const greedy = last?.kind === 'greedy';
-  if (greedy ? parts.length < segs.length : parts.length !== segs.length) return undefined;
-  let params: Record<string, string> | undefined;
-  for (let i = 0; i < segs.length; i++) {
-    const seg = segs[i]!;
-    if (seg.kind === 'greedy') {
-      const rest = parts.slice(i);
-      if (rest.length === 1 && rest[0] === '') return undefined;
-      params ??= {};
-      params[seg.name] = rest.map(decodeSegment).join('/');
-      return params;
-    }
-    const part = parts[i]!;
-    if (seg.kind === 'literal') {
-      if (decodeSegment(part) !== seg.value) return undefined;
-    } else {
-      if (part === '') return undefined;
-      params ??= {};
-      params[seg.name] = decodeSegment(part);
-    }
-  }
-  return params ?? {};
-}
-
-/** The route API Gateway would pick for `method` and the raw (still percent-encoded) path. */
-export function matchRoute(table: RouteTable, method: string, rawPath: string): RouteMatch | undefined {
-  const escaped = rawPath.includes('%');
-  const parts = rawPath.split('/').slice(1);
-  let literalPath = rawPath;
-  if (escaped) {
-    // A literal route reached through escapes (`/api/v1/h%65alth`), unless one decodes to a `/`.
-    const decoded = parts.map(decodeSegment);
-    literalPath = decoded.some((p) => p.includes('/')) ? '' : `/${decoded.join('/')}`;
-  }
-  const exact = table.exact.get(`${method} ${literalPath}`);
-  if (exact) return { route: exact };
-  const candidates = table.dynamic.get(method);
-  if (candidates) {
-    for (const route of candidates) {
-      const params = matchSegments(route, parts);
-      if (params) return { route, pathParameters: params };
-    }
-  }
-  return undefined;
-}
-
-/** The methods routed for a path (for CORS preflight and 405s); empty when the path is unknown. */
-export function methodsForPath(table: RouteTable, rawPath: string): string[] {
-  const parts = rawPath.split('/').slice(1);
-  const methods = new Set<string>();
-  for (const route of table.all) if (matchSegments(route, parts)) methods.add(route.method);
-  return [...methods];
-}
 
 // ---------------------------------------------------------------------------------------------
 // Request → payload format 2.0 event
@@ -467,38 +317,11 @@ export function fromLambdaResult(result: unknown): GatewayResponse {
   };
 }
 
-/**
- * The answer to a request no route takes, in the platform's documented error shape: 405 with
- * `Allow` when other methods are routed for the path (OPTIONS included: the gateway answers CORS
- * preflights), otherwise 404. API Gateway itself answers both with 404 `{"message":"Not Found"}`,
- * which an HTTP API cannot reshape without a `$default` route (docs/api.md, "Routing").
- */
-export function unroutedResponse(
-  table: RouteTable,
-  method: string,
-  rawPath: string,
-  requestId: string,
-): GatewayResponse {
-  const methods = methodsForPath(table, rawPath);
-  const error =
-    methods.length === 0
-      ? new NotFoundError(`no route for ${method} ${rawPath}`, [
-          { field: 'path', reason: 'no route matches this path' },
-        ])
-      : new MethodNotAllowedError(method, rawPath, [...methods, 'OPTIONS']);
-  const { statusCode, headers, body } = toErrorResponse(error, requestId);
-  return {
-    statusCode,
-    headers: { 'content-type': JSON_TYPE, ...headers },
-    body: Buffer.from(JSON.stringify(body)),
-  };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Server
 
 export interface GatewayOptions {
-  manifest: Pick<Manifest, 'routes'>;
+  manifest: Pick<Manifest, 'routes' | 'defaultRoute'>;
   invoke: Invoke;
   host?: string;
   /** 0 (default) picks a free port. */
@@ -517,6 +340,7 @@ export interface Gateway {
 }
 
 const TOO_LARGE = '{"message":"Request Entity Too Large"}';
+const NOT_FOUND = '{"message":"Not Found"}';
 const INTERNAL = '{"message":"Internal Server Error"}';
 const UNAVAILABLE = '{"message":"Service Unavailable"}';
 
@@ -528,6 +352,17 @@ const CORS_ALLOW_HEADERS =
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const table = compileRoutes(opts.manifest.routes);
+  const defaultMatch: RouteMatch | undefined = opts.manifest.defaultRoute
+    ? {
+        route: {
+          method: 'ANY',
+          path: '$default',
+          routeKey: '$default',
+          function: opts.manifest.defaultRoute,
+          segments: [],
+        },
+      }
+    : undefined;
   const apiId = opts.apiId ?? 'localapi01';
   const logError = opts.logError ?? ((message, error) => console.error(`[gateway] ${message}`, error));
   let port = 0;
@@ -553,11 +388,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const q = url.indexOf('?');
     const rawPath = q === -1 ? url : url.slice(0, q);
 
-    if (method === 'OPTIONS') {
-      const methods = methodsForPath(table, rawPath);
+    const methods = method === 'OPTIONS' ? methodsForPath(table, rawPath) : [];
+    if (methods.length > 0) {
       req.resume();
-      if (methods.length === 0)
-        return send(res, requestId, unroutedResponse(table, method, rawPath, requestId));
       res.writeHead(204, {
         'access-control-allow-origin': req.headers.origin ?? '*',
         'access-control-allow-methods': [...methods, 'OPTIONS'].join(','),
@@ -570,10 +403,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       return;
     }
 
-    const match = matchRoute(table, method, rawPath);
+    // A request no route takes goes to the `$default` route's function if there is one (the
+    // platform's says 404 or 405 in its error shape), else API Gateway answers it itself.
+    const match = matchRoute(table, method, rawPath) ?? defaultMatch;
     if (!match) {
       req.resume();
-      return send(res, requestId, unroutedResponse(table, method, rawPath, requestId));
+      return send(res, requestId, jsonResponse(404, NOT_FOUND));
     }
 
     const chunks: Buffer[] = [];

@@ -4,6 +4,8 @@ import {
   CorsHttpMethod,
   HttpApi,
   HttpMethod,
+  HttpRoute,
+  HttpRouteKey,
   HttpStage,
   LogGroupLogDestination,
 } from 'aws-cdk-lib/aws-apigatewayv2';
@@ -162,6 +164,21 @@ export class StatelessStack extends Stack {
             'The manifest declares this route public (role "public"): it must answer without credentials.',
         });
       }
+    }
+
+    // Requests no route takes: the platform's 404/405 instead of API Gateway's bare 404.
+    if (manifest.defaultRoute) {
+      const fn = fnOf(manifest.defaultRoute, 'The default route');
+      const route = new HttpRoute(this, 'DefaultRoute', {
+        httpApi: this.api,
+        routeKey: HttpRouteKey.DEFAULT,
+        integration: new HttpLambdaIntegration(`${pascalCase(manifest.defaultRoute)}Integration`, fn.fn),
+      });
+      Validations.of(route).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'The default route only answers that no route matches (404/405); it reads and returns no data.',
+      });
     }
 
     // Queue consumers.

@@ -219,8 +219,18 @@ describe('the platform stacks (default stage)', () => {
   });
 
   describe('HTTP API', () => {
-    it('has exactly one route per manifest route', () => {
-      s.statelessTemplate.resourceCountIs('AWS::ApiGatewayV2::Route', manifest.routes.length);
+    it('has exactly one route per manifest route, plus the default route', () => {
+      s.statelessTemplate.resourceCountIs('AWS::ApiGatewayV2::Route', manifest.routes.length + 1);
+      const [fallback, ...others] = Object.values(
+        s.statelessTemplate.findResources('AWS::ApiGatewayV2::Route', {
+          Properties: { RouteKey: '$default' },
+        }),
+      );
+      expect(others).toEqual([]);
+      // Public: it only says that no route matches.
+      expect(fallback?.Properties.AuthorizationType).toBe('NONE');
+      const integration = JSON.stringify(fallback?.Properties.Target);
+      expect(integration).toContain('UnroutedIntegration');
     });
 
     it.each(manifest.routes.map((r) => [`${r.method} ${r.path}`, r] as const))(

@@ -4,17 +4,16 @@ import { describe, expect, it } from 'vitest';
 import { createInvoker, LambdaTimeoutError } from '#local/functions.ts';
 import {
   collectHeaders,
-  compileRoutes,
   decodeRawPath,
   fromLambdaResult,
   isTextContentType,
   MalformedResultError,
-  matchRoute,
   parseCookies,
   parseQueryString,
-  unroutedResponse,
 } from '#local/gateway.ts';
 import { encodeEventKey, matchesNotification } from '#local/notifications.ts';
+import { toErrorResponse } from '#shared/errors.ts';
+import { compileRoutes, matchRoute, unroutedError } from '#shared/routes.ts';
 import { fixtureManifest } from '../fixtures/gateway/manifest.ts';
 
 /**
@@ -182,17 +181,16 @@ describe('paths and routes', () => {
         (method, segments) => {
           const path = `/${segments.join('/')}`;
           const routed = methods.filter((m) => matchRoute(table, m, path) !== undefined);
-          const res = unroutedResponse(table, method, path, 'req-1');
-          const { error } = JSON.parse(res.body.toString('utf8'));
-          expect(res.headers['content-type']).toBe('application/json');
+          const res = toErrorResponse(unroutedError(table, method, path), 'req-1');
+          const { error } = res.body as { error: { requestId: string } };
           expect(error.requestId).toBe('req-1');
           if (routed.length === 0) {
             expect(res.statusCode).toBe(404);
-            expect(res.headers.allow).toBeUndefined();
+            expect(res.headers?.allow).toBeUndefined();
             expect(error).toMatchObject({ code: 'NOT_FOUND', issues: [{ field: 'path' }] });
           } else {
             expect(res.statusCode).toBe(405);
-            expect(String(res.headers.allow).split(', ').sort()).toEqual([...routed, 'OPTIONS'].sort());
+            expect(String(res.headers?.allow).split(', ').sort()).toEqual([...routed, 'OPTIONS'].sort());
             expect(error).toMatchObject({ code: 'METHOD_NOT_ALLOWED', issues: [{ field: 'method' }] });
           }
         },

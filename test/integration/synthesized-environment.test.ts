@@ -132,6 +132,16 @@ describe('every function serves its happy path with that environment', () => {
 
   it('platform and vectors', async () => {
     await ok('health', 'GET', '/health');
+    // No route takes it: the default route's function answers in the API's error shape.
+    expect(await call('GET', '/nowhere')).toMatchObject({
+      status: 404,
+      body: { error: { code: 'NOT_FOUND' } },
+    });
+    expect(await call('PATCH', '/plans')).toMatchObject({
+      status: 405,
+      body: { error: { code: 'METHOD_NOT_ALLOWED' } },
+    });
+    served.add('unrouted');
     expect(await ok('version', 'GET', '/version')).toMatchObject({
       service: manifest.service,
       stage: 'local',
