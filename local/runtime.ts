@@ -1,9 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { functionEnvironment, type Grant, type ResourceRefs } from '../infra/function-environment.ts';
 import { type Manifest, manifest as platformManifest } from '../infra/manifest.ts';
 import type { CompiledRoute } from '../shared/routes.ts';
 import { lockDataDirectory } from './data-lock.ts';
@@ -18,6 +16,7 @@ import { startS3Server } from './s3/server.ts';
 import { LocalScheduler } from './schedules.ts';
 import { startSettingsStore } from './settings-store.ts';
 import { startSqsEndpoint } from './sqs.ts';
+import { type RuntimeTopology, triggers, wireFunctions, writeTopology } from './wiring.ts';
 
 /**
  * The whole platform on one machine, from the manifest: the embedded Qdrant-compatible server
@@ -67,26 +66,7 @@ export interface LocalRuntimeOptions {
   scheduleIntervalMs?: number;
 }
 
-/** What the runtime wired, as written to `<dataDir>/runtime.json` (names, never values). */
-export interface RuntimeTopology {
-  service: string;
-  endpoints: Record<string, string>;
-  functions: Record<
-    string,
-    {
-      /** The variables the function's declaration gives it, as in the synthesized template. */
-      environment: string[];
-      /** Local endpoint settings AWS has no equivalent of. */
-      localEnvironment: string[];
-      grants: Grant[];
-      routes: string[];
-      queues: string[];
-      rules: string[];
-      schedules: string[];
-      notifications: string[];
-    }
-  >;
-}
+export type { RuntimeTopology } from './wiring.ts';
 
 export interface LocalRuntime {
   apiUrl: string;
@@ -127,34 +107,8 @@ function checkManifest(manifest: Manifest): void {
   }
 }
 
-/** Every trigger of a function: `[description, function]`. */
-function triggers(manifest: Manifest): Array<readonly [string, string]> {
-  return [
-    ...manifest.routes.map((r) => [`route ${r.method} ${r.path}`, r.function] as const),
-    ...manifest.notifications.map((n) => [`notification ${n.prefix}*${n.suffix ?? ''}`, n.function] as const),
-    ...Object.entries(manifest.rules).map(([name, r]) => [`rule ${name}`, r.function] as const),
-    ...Object.entries(manifest.schedules ?? {}).map(([name, r]) => [`schedule ${name}`, r.function] as const),
-    ...Object.entries(manifest.queues).flatMap(([name, q]) =>
-      q.consumer ? [[`queue ${name}`, q.consumer] as const] : [],
-    ),
-  ];
-}
-
 /** The runtime's own credentials (queue pollers, set-up): the local account's administrator. */
 const RUNTIME_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
-
-/** Variables of the runtime's own environment passed on to functions as local settings. */
-const PASSED_THROUGH = [
-  'EMBEDDING_MODEL',
-  'EMBEDDING_DIMENSIONS',
-  'OPENAI_BASE_URL',
-  'DEFAULT_COLLECTION',
-  'MAX_BODY_BYTES',
-  'POWERTOOLS_TRACE_ENABLED',
-  'PATH',
-  'TMPDIR',
-  'HOME',
-] as const;
 
 export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const manifest = opts.manifest ?? platformManifest;
@@ -294,23 +248,6 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     const eventBridge = await startEventBridgeEndpoint(bus, { host, port: ports.eventBridge ?? 0, iam });
     closers.push(() => eventBridge.close());
 
-    const refs: ResourceRefs = {
-      exportsBucket: { name: bucket, arn: `arn:aws:s3:::${bucket}` },
-      stateTable: {
-        name: stateTable,
-        arn: `arn:aws:dynamodb:${region}:${LOCAL_ACCOUNT_ID}:table/${stateTable}`,
-      },
-      eventBus: { name: busName, arn: bus.arn },
-      queues: Object.fromEntries(
-        Object.entries(queues).map(([name, q]) => [name, { url: q.url, arn: q.arn }]),
-      ),
-      deadLetterQueues: Object.fromEntries(
-        Object.entries(queues).map(([name, q]) => [name, { url: q.dlqUrl, arn: `${q.arn}-dlq` }]),
-      ),
-      qdrantUrlParameter: { name: qdrantUrlParameter, arn: settings.parameterArn(qdrantUrlParameter) },
-      qdrantApiKeySecret: { name: qdrantApiKeySecret, arn: settings.secretPartialArn(qdrantApiKeySecret) },
-      openaiApiKeySecret: { name: openaiApiKeySecret, arn: settings.secretPartialArn(openaiApiKeySecret) },
-    };
     const endpoints = {
       AWS_ENDPOINT_URL_S3: s3.url,
       AWS_ENDPOINT_URL_SQS: sqsEndpoint.url,
@@ -318,62 +255,39 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       AWS_ENDPOINT_URL_SSM: settings.url,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: settings.url,
     };
+    const wired = wireFunctions({
+      manifest,
+      iam,
+      region,
+      stage,
+      embedder,
+      stateDir: resolve(dataDir, 'state'),
+      quiet,
+      endpoints,
+      refs: {
+        exportsBucket: { name: bucket, arn: `arn:aws:s3:::${bucket}` },
+        stateTable: {
+          name: stateTable,
+          arn: `arn:aws:dynamodb:${region}:${LOCAL_ACCOUNT_ID}:table/${stateTable}`,
+        },
+        eventBus: { name: busName, arn: bus.arn },
+        queues: Object.fromEntries(
+          Object.entries(queues).map(([name, q]) => [name, { url: q.url, arn: q.arn }]),
+        ),
+        deadLetterQueues: Object.fromEntries(
+          Object.entries(queues).map(([name, q]) => [name, { url: q.dlqUrl, arn: `${q.arn}-dlq` }]),
+        ),
+        qdrantUrlParameter: { name: qdrantUrlParameter, arn: settings.parameterArn(qdrantUrlParameter) },
+        qdrantApiKeySecret: { name: qdrantApiKeySecret, arn: settings.secretPartialArn(qdrantApiKeySecret) },
+        openaiApiKeySecret: { name: openaiApiKeySecret, arn: settings.secretPartialArn(openaiApiKeySecret) },
+      },
+    });
+    for (const [fnName, env] of wired.environments) environments.set(fnName, env);
     const topology: RuntimeTopology = {
       service: manifest.service,
       endpoints: { api: '', qdrant: qdrantUrl, ...endpoints },
-      functions: {},
+      functions: wired.functions,
     };
-    for (const [fnName, decl] of Object.entries(manifest.functions)) {
-      const declared = functionEnvironment(decl, refs, {
-        name: fnName,
-        service: manifest.service,
-        stage,
-        version: process.env.npm_package_version ?? '0.1.0',
-        embedder,
-      });
-      const stateActions = declared.grants
-        .filter((g) => g.resources.includes(refs.stateTable.arn))
-        .flatMap((g) => g.actions);
-      const local: Record<string, string> = {
-        ...endpoints,
-        S3_FORCE_PATH_STYLE: 'true',
-        ...(declared.environment.STATE_TABLE
-          ? { STATE_DIR: resolve(dataDir, 'state'), STATE_DIR_ACTIONS: stateActions.join(',') }
-          : {}),
-        POWERTOOLS_METRICS_DISABLED: 'true',
-        POWERTOOLS_TRACE_ENABLED: 'false',
-        POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? (quiet ? 'SILENT' : 'WARN'),
-        ...Object.fromEntries(
-          PASSED_THROUGH.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
-        ),
-      };
-      const accessKeyId = iam.register(`${manifest.service}-${fnName}`, declared.grants);
-      // What Lambda's runtime sets in every function (reserved variables).
-      const lambda = {
-        AWS_REGION: region,
-        AWS_DEFAULT_REGION: region,
-        AWS_LAMBDA_FUNCTION_NAME: `${manifest.service}-${fnName}`,
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(decl.memoryMb),
-        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-        AWS_ACCESS_KEY_ID: accessKeyId,
-        AWS_SECRET_ACCESS_KEY: randomBytes(20).toString('base64url'),
-      };
-      environments.set(fnName, { ...local, ...declared.environment, ...lambda });
-      const triggersOf = (kind: string) =>
-        triggers(manifest)
-          .filter(([what, fn]) => fn === fnName && what.startsWith(kind))
-          .map(([what]) => what.slice(kind.length + 1));
-      topology.functions[fnName] = {
-        environment: Object.keys(declared.environment).sort(),
-        localEnvironment: Object.keys(local).sort(),
-        grants: declared.grants,
-        routes: triggersOf('route'),
-        queues: triggersOf('queue'),
-        rules: triggersOf('rule'),
-        schedules: triggersOf('schedule'),
-        notifications: triggersOf('notification'),
-      };
-    }
 
     const consumers = new LocalQueueConsumers({ manifest, sqs, queues, invoke, region, log });
     consumers.start();
@@ -435,12 +349,4 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     await closeAll();
     throw err;
   }
-}
-
-/** `<dataDir>/runtime.json`, replaced atomically: readers never see half of it. */
-async function writeTopology(dataDir: string, topology: RuntimeTopology): Promise<void> {
-  const file = resolve(dataDir, 'runtime.json');
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, `${JSON.stringify(topology, null, 2)}\n`);
-  await rename(temp, file);
 }

@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { rename, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { functionEnvironment, type Grant, type ResourceRefs } from '../infra/function-environment.ts';
+import type { Manifest } from '../infra/manifest.ts';
+import { RESOURCE_ENV } from '../shared/resource-env.ts';
+import type { LocalIam } from './iam.ts';
+
+/**
+ * Each manifest function's environment in the local runtime: what `functionEnvironment` gives it
+ * in AWS (with local resources), the local endpoint settings AWS has no equivalent of, and what
+ * Lambda's runtime sets (region, name, memory, credentials of its own, registered with the local
+ * IAM with the function's grants). Also what `<dataDir>/runtime.json` says of it.
+ */
+
+/** What the runtime wired, as written to `<dataDir>/runtime.json` (names, never values). */
+export interface RuntimeTopology {
+  service: string;
+  endpoints: Record<string, string>;
+  functions: Record<
+    string,
+    {
+      /** The variables the function's declaration gives it, as in the synthesized template. */
+      environment: string[];
+      /** Local endpoint settings AWS has no equivalent of. */
+      localEnvironment: string[];
+      grants: Grant[];
+      routes: string[];
+      queues: string[];
+      rules: string[];
+      schedules: string[];
+      notifications: string[];
+    }
+  >;
+}
+
+/** Every trigger of a function: `[description, function]`. */
+export function triggers(manifest: Manifest): Array<readonly [string, string]> {
+  return [
+    ...manifest.routes.map((r) => [`route ${r.method} ${r.path}`, r.function] as const),
+    ...manifest.notifications.map((n) => [`notification ${n.prefix}*${n.suffix ?? ''}`, n.function] as const),
+    ...Object.entries(manifest.rules).map(([name, r]) => [`rule ${name}`, r.function] as const),
+    ...Object.entries(manifest.schedules ?? {}).map(([name, r]) => [`schedule ${name}`, r.function] as const),
+    ...Object.entries(manifest.queues).flatMap(([name, q]) =>
+      q.consumer ? [[`queue ${name}`, q.consumer] as const] : [],
+    ),
+  ];
+}
+
+/** Variables of the runtime's own environment passed on to functions as local settings. */
+const PASSED_THROUGH = [
+  'EMBEDDING_MODEL',
+  'EMBEDDING_DIMENSIONS',
+  'OPENAI_BASE_URL',
+  'DEFAULT_COLLECTION',
+  'MAX_BODY_BYTES',
+  'POWERTOOLS_TRACE_ENABLED',
+  'PATH',
+  'TMPDIR',
+  'HOME',
+] as const;
+
+export interface WiringOptions {
+  manifest: Manifest;
+  iam: LocalIam;
+  region: string;
+  stage: string;
+  embedder: 'local' | 'openai';
+  /** The file state store's folder, standing for the state table. */
+  stateDir: string;
+  quiet: boolean;
+  /** `AWS_ENDPOINT_URL_<SERVICE>` of the local services. */
+  endpoints: Record<string, string>;
+  refs: ResourceRefs;
+}
+
+/** The version CDK gives the functions: the package's. */
+const VERSION = (
+  JSON.parse(await readFileText(new URL('../package.json', import.meta.url))) as { version: string }
+).version;
+
+async function readFileText(url: URL): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  return readFile(url, 'utf8');
+}
+
+export function wireFunctions(opts: WiringOptions): {
+  environments: Map<string, Record<string, string>>;
+  functions: RuntimeTopology['functions'];
+} {
+  const { manifest, iam, region, stage, embedder, endpoints, refs, quiet } = opts;
+  const environments = new Map<string, Record<string, string>>();
+  const functions: RuntimeTopology['functions'] = {};
+  for (const [fnName, decl] of Object.entries(manifest.functions)) {
+    const declared = functionEnvironment(decl, refs, {
+      name: fnName,
+      service: manifest.service,
+      stage,
+      version: VERSION,
+      embedder,
+    });
+    const stateActions = declared.grants
+      .filter((g) => g.resources.includes(refs.stateTable.arn))
+      .flatMap((g) => g.actions);
+    const local: Record<string, string> = {
+      ...endpoints,
+      S3_FORCE_PATH_STYLE: 'true',
+      ...(declared.environment[RESOURCE_ENV.stateTable]
+        ? { STATE_DIR: opts.stateDir, STATE_DIR_ACTIONS: stateActions.join(',') }
+        : {}),
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_TRACE_ENABLED: 'false',
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? (quiet ? 'SILENT' : 'WARN'),
+      ...Object.fromEntries(
+        PASSED_THROUGH.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
+      ),
+    };
+    const accessKeyId = iam.register(`${manifest.service}-${fnName}`, declared.grants);
+    // What Lambda's runtime sets in every function (reserved variables).
+    const lambda = {
+      AWS_REGION: region,
+      AWS_DEFAULT_REGION: region,
+      AWS_LAMBDA_FUNCTION_NAME: `${manifest.service}-${fnName}`,
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(decl.memoryMb),
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_ACCESS_KEY_ID: accessKeyId,
+      AWS_SECRET_ACCESS_KEY: randomBytes(20).toString('base64url'),
+    };
+    environments.set(fnName, { ...local, ...declared.environment, ...lambda });
+    const triggersOf = (kind: string) =>
+      triggers(manifest)
+        .filter(([what, fn]) => fn === fnName && what.startsWith(kind))
+        .map(([what]) => what.slice(kind.length + 1));
+    functions[fnName] = {
+      environment: Object.keys(declared.environment).sort(),
+      localEnvironment: Object.keys(local).sort(),
+      grants: declared.grants,
+      routes: triggersOf('route'),
+      queues: triggersOf('queue'),
+      rules: triggersOf('rule'),
+      schedules: triggersOf('schedule'),
+      notifications: triggersOf('notification'),
+    };
+  }
+
+  return { environments, functions };
+}
+
+/** `<dataDir>/runtime.json`, replaced atomically: readers never see half of it. */
+export async function writeTopology(dataDir: string, topology: RuntimeTopology): Promise<void> {
+  const file = resolve(dataDir, 'runtime.json');
+  const temp = `${file}.${process.pid}.tmp`;
+  await writeFile(temp, `${JSON.stringify(topology, null, 2)}\n`);
+  await rename(temp, file);
+}
