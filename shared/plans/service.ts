@@ -150,7 +150,8 @@ export interface ProgressView {
 }
 
 export interface TaskHit {
-  score: number;
+  /** null only if a score overflowed float32, which the cosine task vectors cannot. */
+  score: number | null;
   task: StoredTaskView;
   /** The task's heading path, outermost first. */
   path: readonly string[];

@@ -63,7 +63,8 @@ export interface PointView {
 }
 
 export interface SearchHit extends PointView {
-  score: number;
+  /** null when the score overflowed float32 (Qdrant answers ±inf as null). */
+  score: number | null;
 }
 
 export interface UpsertResult {
@@ -327,8 +328,9 @@ export class VectorService {
       collection,
       results: points.map((p) => ({
         ...toPointView(p, { withPayload: body.withPayload, withVector: body.withVector }),
-        // An integral score beyond 2^53 (Dot, Euclid, Manhattan) comes back from the client as BigInt.
-        score: Number(p.score),
+        // An integral score beyond 2^53 (Dot, Euclid, Manhattan) comes back from the client as BigInt;
+        // one beyond float32 (an overflowed product) as null, which Qdrant writes for ±inf: kept null.
+        score: p.score === null ? null : Number(p.score),
       })),
     };
   }

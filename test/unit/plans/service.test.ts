@@ -443,7 +443,7 @@ describe('searching tasks', () => {
       path: ['Mail platform roadmap', 'Phase 2: Migration'],
       plan: { id: 'plans~read.md', planId: 'plans/read.md', title: 'Mail platform' },
     });
-    expect(results[0]!.score).toBeGreaterThan(results[1]!.score);
+    expect(results[0]!.score).toBeGreaterThan(results[1]!.score!);
   });
 
   it('filters by plan (plan id or URL id), status, heading, depth and priority', async () => {
@@ -475,7 +475,7 @@ describe('searching tasks', () => {
 
   it('drops results under the score threshold', async () => {
     const all = await search({ text: 'retry policy for bounced messages', plan: 'plans/read.md', limit: 7 });
-    const threshold = (all.results[0]!.score + all.results[1]!.score) / 2;
+    const threshold = (all.results[0]!.score! + all.results[1]!.score!) / 2;
     const strict = await search({
       text: 'retry policy for bounced messages',
       plan: 'plans/read.md',

@@ -129,7 +129,7 @@ describe('upsert and search', () => {
     expect(found.results).toHaveLength(2);
     expect(found.results[0]).toMatchObject({ id: 'task-2', payload: { phase: 2, text: tasks[1]!.text } });
     expect(found.results[0]!.payload).not.toHaveProperty(ORIGINAL_ID_KEY);
-    expect(found.results[0]!.score).toBeGreaterThan(found.results[1]!.score);
+    expect(found.results[0]!.score).toBeGreaterThan(found.results[1]!.score!);
     const integer = await search({ collection: 'notes', text: 'backup strategy', limit: 1 });
     expect(integer.results[0]!.id).toBe(17);
   });
@@ -194,6 +194,22 @@ describe('upsert and search', () => {
     const [hit] = (await search({ collection: 'dot', vector: [1e9, 1e9] })).results;
     expect(typeof hit!.score).toBe('number');
     expect(hit!.score).toBeGreaterThan(1.99e18);
+  });
+
+  it('answers a score that overflowed float32 as null, as Qdrant does, never as 0', async () => {
+    await create({ name: 'huge', vectorSize: 2, distance: 'Dot' });
+    await upsert({
+      collection: 'huge',
+      points: [
+        { id: 1, vector: [1e30, 1e30] },
+        { id: 2, vector: [1, 1] },
+      ],
+    });
+    const { results } = await search({ collection: 'huge', vector: [1e30, 1e30] });
+    expect(results.map((r) => [r.id, r.score])).toEqual([
+      [1, null],
+      [2, expect.any(Number)],
+    ]);
   });
 
   it('reports Qdrant’s reason for a bad filter under the field `filter`', async () => {
