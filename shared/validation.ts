@@ -18,6 +18,14 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where:
 }
 
 /**
+ * Deepest nesting of objects and arrays in a payload or a filter (the payload or filter object is
+ * level 1), whoever writes it (the API, a migration). Thousands of levels overflowed the stack of
+ * the Qdrant client's JSON writer (filters) and parser (payloads, stored and then unreadable); real
+ * Qdrant refuses JSON deeper than 128.
+ */
+export const MAX_NESTING_DEPTH = 64;
+
+/**
  * Whether `value` nests objects and arrays more than `max` levels deep (`value` itself being level
  * 1). Iterative, so checking input of any depth cannot overflow the stack.
  */

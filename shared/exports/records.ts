@@ -1,4 +1,5 @@
 import { ORIGINAL_ID_KEY, type PointId, toPointId } from '../ids.ts';
+import { MAX_NESTING_DEPTH, nestsDeeperThan } from '../validation.ts';
 import { MAX_VECTOR_SIZE, PointIdSchema } from '../vectors/schemas.ts';
 import { JsonSplitter, LineSplitter, type RecordSink } from './boundaries.ts';
 import type { ExportFormat } from './formats.ts';
@@ -174,6 +175,11 @@ export function normalizeRecord(value: unknown, offset: number): NormalizedRecor
   const payload: Record<string, unknown> = Object.fromEntries(
     reserved ? fields.filter(([key]) => key !== ORIGINAL_ID_KEY) : fields,
   );
+
+  // A payload the API would refuse is refused here too: deeper ones are stored but cannot be read back.
+  if (nestsDeeperThan(payload, MAX_NESTING_DEPTH)) {
+    return reject(`payload nests objects and arrays deeper than ${MAX_NESTING_DEPTH} levels`);
+  }
 
   const textField = TEXT_FIELDS.find(
     (field) => typeof payload[field] === 'string' && payload[field].trim() !== '',

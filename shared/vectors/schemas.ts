@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { ORIGINAL_ID_KEY, toPointId } from '../ids.ts';
-import { nestsDeeperThan } from '../validation.ts';
+import { MAX_NESTING_DEPTH, nestsDeeperThan } from '../validation.ts';
 
 /**
  * The vector API's request contract. Objects are strict: an unknown key (`with_payload` for
@@ -18,13 +18,6 @@ export const MAX_SEARCH_LIMIT = 1000;
 export const MAX_VECTOR_SIZE = 65_536;
 /** Longest caller id kept; ids are keys, not documents. */
 const MAX_ID_LENGTH = 1024;
-/**
- * Deepest nesting of objects and arrays in a payload or a filter (the payload or filter object is
- * level 1). Thousands of levels overflowed the stack of the Qdrant client's JSON writer (filters)
- * and parser (payloads, stored and then unreadable); real Qdrant refuses JSON deeper than 128.
- */
-export const MAX_NESTING_DEPTH = 64;
-
 /** The issue of a value nested deeper than MAX_NESTING_DEPTH, if it is. */
 function checkNesting(ctx: z.core.ParsePayload<Record<string, unknown>>): void {
   if (nestsDeeperThan(ctx.value, MAX_NESTING_DEPTH)) {

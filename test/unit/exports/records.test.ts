@@ -9,12 +9,33 @@ import {
   toPoint,
 } from '#shared/exports/records.ts';
 import { isUuid, ORIGINAL_ID_KEY, uuidV5 } from '#shared/ids.ts';
+import { MAX_NESTING_DEPTH } from '#shared/validation.ts';
 import { utf8 } from './support.ts';
 
 function reasonOf(value: unknown): string | undefined {
   const result = normalizeRecord(value, 0);
   return 'reason' in result ? result.reason : undefined;
 }
+
+describe('normalizeRecord, nesting', () => {
+  const nested = (levels: number): unknown => {
+    let value: unknown = 1;
+    for (let i = 0; i < levels; i++) value = [value];
+    return value;
+  };
+
+  it(`rejects a payload nested deeper than ${MAX_NESTING_DEPTH} levels (stored, it could not be read back), whatever its depth`, () => {
+    // The payload object is level 1: `{ a: [[…]] }` with n arrays is n + 1 levels.
+    expect(reasonOf({ id: 1, vector: [1], payload: { a: nested(MAX_NESTING_DEPTH - 1) } })).toBeUndefined();
+    for (const levels of [MAX_NESTING_DEPTH, 3000]) {
+      expect(reasonOf({ id: 1, vector: [1], payload: { a: nested(levels) } })).toBe(
+        `payload nests objects and arrays deeper than ${MAX_NESTING_DEPTH} levels`,
+      );
+    }
+    // Sibling fields of a legacy record are its payload too.
+    expect(reasonOf({ TaskId: 't', Vector: [1], Deep: nested(MAX_NESTING_DEPTH) })).toMatch(/deeper than/);
+  });
+});
 
 describe('normalizeRecord, shapes', () => {
   it('a legacy task: TaskId, Vector, Description as text, every other field kept under its name', () => {

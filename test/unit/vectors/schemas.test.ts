@@ -2,14 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '#shared/errors.ts';
 import { toPointId } from '#shared/ids.ts';
-import { parseWith } from '#shared/validation.ts';
+import { MAX_NESTING_DEPTH, parseWith } from '#shared/validation.ts';
 import {
   BatchBodySchema,
   BatchOperationSchema,
   CollectionNameSchema,
   CreateCollectionBodySchema,
   DeleteBodySchema,
-  MAX_NESTING_DEPTH,
   MAX_POINTS_PER_REQUEST,
   PointIdSchema,
   SearchBodySchema,
