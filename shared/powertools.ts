@@ -12,10 +12,12 @@ export const metrics = new Metrics({
 });
 
 /**
- * X-Ray tracing, in Lambda only. Loading the X-Ray SDK enables async hooks for the whole process
- * (every `await` measured ~19× slower), which the local runtime, running every handler in one
- * process with nothing to send traces to, must not pay.
+ * X-Ray tracing, in Lambda unless turned off. Loading the X-Ray SDK enables async hooks for the
+ * whole thread (every `await` measured ~19× slower), which the local runtime, where each function
+ * runs with Lambda's variables but nothing collects traces (it sets POWERTOOLS_TRACE_ENABLED=false),
+ * must not pay.
  */
-export const tracer: Tracer | undefined = process.env.AWS_LAMBDA_FUNCTION_NAME
-  ? new (await import('@aws-lambda-powertools/tracer')).Tracer({ serviceName })
-  : undefined;
+export const tracer: Tracer | undefined =
+  process.env.AWS_LAMBDA_FUNCTION_NAME && process.env.POWERTOOLS_TRACE_ENABLED !== 'false'
+    ? new (await import('@aws-lambda-powertools/tracer')).Tracer({ serviceName })
+    : undefined;
