@@ -183,7 +183,7 @@ async function readParameter(name: string): Promise<string> {
 
 let cached: Promise<Config> | undefined;
 
-/** The process-wide configuration, loaded once (cold start) and shared by every handler. */
+/** The function's configuration, from its environment, loaded once (cold start). */
 export function getConfig(): Promise<Config> {
   cached ??= loadConfig().catch((err: unknown) => {
     cached = undefined;

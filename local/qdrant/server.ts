@@ -135,9 +135,9 @@ type FromWorker =
   | { type: 'closed' };
 
 /**
- * Data directories served by worker threads of this process. Each worker has its own copy of
- * the engine's in-process lock registry, and the lock file holds the (shared) process id, so
- * without this a second worker on the same directory would not be refused.
+ * Data directories served by worker threads of this process: a second start on one is refused
+ * here, before a worker is started for it (each worker has its own copy of the engine's registry
+ * of open directories; the directory lock would refuse it too, naming this process).
  */
 const workerDirectories = new Set<string>();
 
