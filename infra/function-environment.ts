@@ -32,6 +32,20 @@ export interface ResourceRefs {
   openaiApiKeySecret: ResourceRef;
 }
 
+/**
+ * The settings functions read, the same in both runtimes: stage settings (CDK context) in AWS, the
+ * `npm start` environment locally. A setting the stage cannot have is one the local runtime cannot
+ * give either, so nothing works locally that could not be deployed.
+ */
+export interface PlatformSettings {
+  embedder: 'local' | 'openai';
+  embeddingModel?: string;
+  embeddingDimensions?: string;
+  /** Any OpenAI-compatible endpoint (OpenAI embedder only). */
+  openaiBaseUrl?: string;
+  defaultCollection?: string;
+}
+
 export interface EnvironmentContext {
   /** The function's key in the manifest, for error messages. */
   name: string;
@@ -40,7 +54,7 @@ export interface EnvironmentContext {
   stage: string;
   /** Reported by the version endpoint. */
   version: string;
-  embedder: 'local' | 'openai';
+  settings: PlatformSettings;
 }
 
 /** One IAM allow statement. */
@@ -69,10 +83,15 @@ export function functionEnvironment(
   refs: ResourceRefs,
   ctx: EnvironmentContext,
 ): FunctionEnvironment {
+  const { settings } = ctx;
   const environment: Record<string, string> = {
     STAGE: ctx.stage,
     SERVICE_VERSION: ctx.version,
-    EMBEDDER: ctx.embedder,
+    EMBEDDER: settings.embedder,
+    // Collections record their embedder, and `version` reports it: every function knows it.
+    ...(settings.embeddingModel ? { EMBEDDING_MODEL: settings.embeddingModel } : {}),
+    ...(settings.embeddingDimensions ? { EMBEDDING_DIMENSIONS: settings.embeddingDimensions } : {}),
+    ...(settings.defaultCollection ? { DEFAULT_COLLECTION: settings.defaultCollection } : {}),
     POWERTOOLS_SERVICE_NAME: ctx.service,
     POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
     LOG_LEVEL: 'INFO',
@@ -125,9 +144,12 @@ function grantOf(
       };
     case 'embedder':
       // The local embedder needs no key, so a stage that uses it gets no access to the OpenAI secret.
-      if (ctx.embedder !== 'openai') return { environment: {}, grants: [] };
+      if (ctx.settings.embedder !== 'openai') return { environment: {}, grants: [] };
       return {
-        environment: { [RESOURCE_ENV.openaiApiKeySecret]: refs.openaiApiKeySecret.name },
+        environment: {
+          [RESOURCE_ENV.openaiApiKeySecret]: refs.openaiApiKeySecret.name,
+          ...(ctx.settings.openaiBaseUrl ? { OPENAI_BASE_URL: ctx.settings.openaiBaseUrl } : {}),
+        },
         grants: [
           {
             actions: ['secretsmanager:GetSecretValue'],

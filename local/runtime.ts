@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import type { PlatformSettings } from '../infra/function-environment.ts';
 import { type Manifest, manifest as platformManifest } from '../infra/manifest.ts';
 import type { CompiledRoute } from '../shared/routes.ts';
 import { lockDataDirectory } from './data-lock.ts';
@@ -126,7 +127,15 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   const bucket = `${manifest.service}-exports`;
   const busName = `${manifest.service}-bus`;
   const stateTable = `${manifest.service}-state`;
-  const embedder = process.env.EMBEDDER === 'openai' ? 'openai' : 'local';
+  const env = process.env;
+  // What a stage's CDK context sets in AWS (infra/stacks/settings.ts), from this environment.
+  const platformSettings: PlatformSettings = {
+    embedder: env.EMBEDDER === 'openai' ? 'openai' : 'local',
+    ...(env.EMBEDDING_MODEL ? { embeddingModel: env.EMBEDDING_MODEL } : {}),
+    ...(env.EMBEDDING_DIMENSIONS ? { embeddingDimensions: env.EMBEDDING_DIMENSIONS } : {}),
+    ...(env.OPENAI_BASE_URL ? { openaiBaseUrl: env.OPENAI_BASE_URL } : {}),
+    ...(env.DEFAULT_COLLECTION ? { defaultCollection: env.DEFAULT_COLLECTION } : {}),
+  };
 
   // Everything started so far, closed in reverse order on stop() or on a failed start.
   const closers: Array<() => Promise<void>> = [];
@@ -260,7 +269,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       iam,
       region,
       stage,
-      embedder,
+      settings: platformSettings,
       stateDir: resolve(dataDir, 'state'),
       quiet,
       endpoints,

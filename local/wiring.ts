@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { rename, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { functionEnvironment, type Grant, type ResourceRefs } from '../infra/function-environment.ts';
+import {
+  functionEnvironment,
+  type Grant,
+  type PlatformSettings,
+  type ResourceRefs,
+} from '../infra/function-environment.ts';
 import type { Manifest } from '../infra/manifest.ts';
 import { RESOURCE_ENV } from '../shared/resource-env.ts';
 import type { LocalIam } from './iam.ts';
@@ -48,24 +53,15 @@ export function triggers(manifest: Manifest): Array<readonly [string, string]> {
 }
 
 /** Variables of the runtime's own environment passed on to functions as local settings. */
-const PASSED_THROUGH = [
-  'EMBEDDING_MODEL',
-  'EMBEDDING_DIMENSIONS',
-  'OPENAI_BASE_URL',
-  'DEFAULT_COLLECTION',
-  'MAX_BODY_BYTES',
-  'POWERTOOLS_TRACE_ENABLED',
-  'PATH',
-  'TMPDIR',
-  'HOME',
-] as const;
+const PASSED_THROUGH = ['POWERTOOLS_TRACE_ENABLED', 'PATH', 'TMPDIR', 'HOME'] as const;
 
 export interface WiringOptions {
   manifest: Manifest;
   iam: LocalIam;
   region: string;
   stage: string;
-  embedder: 'local' | 'openai';
+  /** The settings a stage's context gives in AWS, from the `npm start` environment here. */
+  settings: PlatformSettings;
   /** The file state store's folder, standing for the state table. */
   stateDir: string;
   quiet: boolean;
@@ -88,7 +84,7 @@ export function wireFunctions(opts: WiringOptions): {
   environments: Map<string, Record<string, string>>;
   functions: RuntimeTopology['functions'];
 } {
-  const { manifest, iam, region, stage, embedder, endpoints, refs, quiet } = opts;
+  const { manifest, iam, region, stage, settings, endpoints, refs, quiet } = opts;
   const environments = new Map<string, Record<string, string>>();
   const functions: RuntimeTopology['functions'] = {};
   for (const [fnName, decl] of Object.entries(manifest.functions)) {
@@ -97,7 +93,7 @@ export function wireFunctions(opts: WiringOptions): {
       service: manifest.service,
       stage,
       version: VERSION,
-      embedder,
+      settings,
     });
     const stateActions = declared.grants
       .filter((g) => g.resources.includes(refs.stateTable.arn))

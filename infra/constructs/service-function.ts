@@ -80,7 +80,7 @@ export class ServiceFunction extends Construct {
       service: props.service,
       stage: settings.stage,
       version: props.version,
-      embedder: settings.embedder,
+      settings: settings.platform,
     });
     const objects = exportObjectsArn(props.resources.exportsBucket.bucketArn);
     for (const grant of grants) {

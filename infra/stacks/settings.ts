@@ -2,6 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
 import { z } from 'zod';
+import type { PlatformSettings } from '../function-environment.ts';
 
 /**
  * Per-stage settings, read from CDK context (`cdk.json` or `-c key=value`). Values given with
@@ -12,6 +13,10 @@ import { z } from 'zod';
 export const CONTEXT_KEYS = [
   'stage',
   'embedder',
+  'embeddingModel',
+  'embeddingDimensions',
+  'openaiBaseUrl',
+  'defaultCollection',
   'corsOrigins',
   'throttleRateLimit',
   'throttleBurstLimit',
@@ -63,6 +68,14 @@ const ContextSchema = z
       .default('dev'),
     // AWS stages use OpenAI by default; the local runtime uses the offline embedder.
     embedder: z.enum(['openai', 'local']).default('openai'),
+    // The embedder's defaults (shared/config.ts) unless set; a collection keeps the model that wrote it.
+    embeddingModel: z.string().min(1).optional(),
+    embeddingDimensions: positiveInt.max(16_000).optional(),
+    openaiBaseUrl: z.url({ protocol: /^https?$/ }).optional(),
+    defaultCollection: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,255}$/, 'letters, digits, "_" or "-"')
+      .optional(),
     corsOrigins: stringList.pipe(z.array(corsOrigin).min(1)).default(['*']),
     throttleRateLimit: positiveInt.default(50),
     throttleBurstLimit: positiveInt.default(100),
@@ -92,7 +105,8 @@ const ContextSchema = z
 
 export interface StageSettings {
   stage: string;
-  embedder: 'openai' | 'local';
+  /** What the functions read (`infra/function-environment.ts`). */
+  platform: PlatformSettings;
   corsOrigins: string[];
   throttle: { rateLimit: number; burstLimit: number };
   logRetention: RetentionDays;
@@ -113,7 +127,13 @@ export function parseSettings(raw: Partial<Record<ContextKey, unknown>>): StageS
   const c = result.data;
   return {
     stage: c.stage,
-    embedder: c.embedder,
+    platform: {
+      embedder: c.embedder,
+      ...(c.embeddingModel ? { embeddingModel: c.embeddingModel } : {}),
+      ...(c.embeddingDimensions ? { embeddingDimensions: String(c.embeddingDimensions) } : {}),
+      ...(c.openaiBaseUrl ? { openaiBaseUrl: c.openaiBaseUrl } : {}),
+      ...(c.defaultCollection ? { defaultCollection: c.defaultCollection } : {}),
+    },
     corsOrigins: c.corsOrigins,
     throttle: { rateLimit: c.throttleRateLimit, burstLimit: c.throttleBurstLimit },
     logRetention: c.logRetentionDays as RetentionDays,

@@ -7,7 +7,7 @@ describe('parseSettings', () => {
   it('defaults to the dev stage with OpenAI, retained data and per-stage reference names', () => {
     expect(parseSettings({})).toEqual({
       stage: 'dev',
-      embedder: 'openai',
+      platform: { embedder: 'openai' },
       corsOrigins: ['*'],
       throttle: { rateLimit: 50, burstLimit: 100 },
       logRetention: 30,
@@ -18,6 +18,27 @@ describe('parseSettings', () => {
         openaiApiKeySecret: 'vector-platform/dev/openai-api-key',
       },
     });
+  });
+
+  it('reads the embedder settings the functions get, and names a bad one', () => {
+    expect(
+      parseSettings({
+        embedder: 'openai',
+        embeddingModel: 'text-embedding-3-large',
+        embeddingDimensions: '256',
+        openaiBaseUrl: 'https://llm.example/v1',
+        defaultCollection: 'notes',
+      }).platform,
+    ).toEqual({
+      embedder: 'openai',
+      embeddingModel: 'text-embedding-3-large',
+      embeddingDimensions: '256',
+      openaiBaseUrl: 'https://llm.example/v1',
+      defaultCollection: 'notes',
+    });
+    expect(() => parseSettings({ embeddingDimensions: '0' })).toThrow(/embeddingDimensions/);
+    expect(() => parseSettings({ defaultCollection: 'a b' })).toThrow(/defaultCollection/);
+    expect(() => parseSettings({ openaiBaseUrl: 'ftp://x' })).toThrow(/openaiBaseUrl/);
   });
 
   it('reads `-c` strings and cdk.json values alike', () => {

@@ -19,8 +19,8 @@ import { apiCaller, migrationFinished, s3ClientOf } from './support.ts';
 const functionNames = Object.keys(manifest.functions) as FunctionName[];
 
 /** Each function's environment variable names in the synthesized stateless stack. */
-function synthesizedNames(embedder: 'local' | 'openai'): Record<string, string[]> {
-  const s = synthPlatform({ context: { embedder } });
+function synthesizedNames(context: Record<string, string>): Record<string, string[]> {
+  const s = synthPlatform({ context });
   const resources = s.statelessTemplate.toJSON().Resources;
   return Object.fromEntries(
     functionNames.map((name) => {
@@ -52,11 +52,34 @@ async function withRuntime<T>(
   }
 }
 
+/** The same settings as a stage's CDK context and as the `npm start` environment. */
+const settingsCases: Array<{ name: string; context: Record<string, string>; env: Record<string, string> }> = [
+  { name: 'the local embedder', context: { embedder: 'local' }, env: { EMBEDDER: 'local' } },
+  { name: 'the openai embedder', context: { embedder: 'openai' }, env: { EMBEDDER: 'openai' } },
+  {
+    name: 'every embedder setting',
+    context: {
+      embedder: 'openai',
+      embeddingModel: 'text-embedding-3-large',
+      embeddingDimensions: '256',
+      openaiBaseUrl: 'https://llm.example/v1',
+      defaultCollection: 'notes',
+    },
+    env: {
+      EMBEDDER: 'openai',
+      EMBEDDING_MODEL: 'text-embedding-3-large',
+      EMBEDDING_DIMENSIONS: '256',
+      OPENAI_BASE_URL: 'https://llm.example/v1',
+      DEFAULT_COLLECTION: 'notes',
+    },
+  },
+];
+
 describe('each function has locally the variable names of its synthesized template', () => {
-  for (const embedder of ['local', 'openai'] as const) {
-    it(`with the ${embedder} embedder; runtime.json says so`, async () => {
-      const synthesized = synthesizedNames(embedder);
-      await withRuntime({ EMBEDDER: embedder }, async (rt) => {
+  for (const { name, context, env } of settingsCases) {
+    it(`with ${name}; runtime.json says so`, async () => {
+      const synthesized = synthesizedNames(context);
+      await withRuntime(env, async (rt) => {
         const written = JSON.parse(
           await readFile(join(rt.dataDir, 'runtime.json'), 'utf8'),
         ) as RuntimeTopology;
