@@ -20,7 +20,13 @@ export class AwsJsonError extends Error {
   }
 }
 
-export type AwsJsonDispatch = (target: string, body: unknown, req: IncomingMessage) => Promise<unknown>;
+/** `raw` is the body as sent (its hash is part of the request's signature). */
+export type AwsJsonDispatch = (
+  target: string,
+  body: unknown,
+  req: IncomingMessage,
+  raw: string,
+) => Promise<unknown>;
 
 export function awsJsonServer(opts: { maxRequestBytes: number; dispatch: AwsJsonDispatch }): Server {
   return createServer((req, res) => {
@@ -54,7 +60,7 @@ export function awsJsonServer(opts: { maxRequestBytes: number; dispatch: AwsJson
       } catch {
         throw new AwsJsonError('SerializationException', 'The request body is not valid JSON');
       }
-      send(200, await opts.dispatch(target, body, req));
+      send(200, await opts.dispatch(target, body, req, text));
     };
     handle().catch((err: unknown) => {
       if (err instanceof AwsJsonError) send(err.status, { __type: err.type, message: err.message });

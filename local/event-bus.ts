@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Manifest, RuleDecl } from '../infra/manifest.ts';
 import { AwsJsonError, awsJsonServer } from './aws-json.ts';
 import { compilePattern } from './event-pattern.ts';
-import { LOCAL_ACCOUNT_ID, type LocalIam, requestCredential } from './iam.ts';
+import { JSON_DENIALS, LOCAL_ACCOUNT_ID, type LocalIam } from './iam.ts';
 import { closeNow, listen } from './listen.ts';
 
 /**
@@ -499,14 +499,14 @@ export async function startEventBridgeEndpoint(
 ): Promise<{ url: string; close(): Promise<void> }> {
   const server = awsJsonServer({
     maxRequestBytes: MAX_REQUEST_BYTES,
-    dispatch: async (target, body, req) => {
+    dispatch: async (target, body, req, raw) => {
       const [service, operation] = target.split('.', 2);
       if (service !== 'AWSEvents' || !operation) {
         throw new AwsJsonError('UnknownOperationException', 'Expected X-Amz-Target: AWSEvents.<Operation>');
       }
-      const credential = requestCredential(req.headers, req.url ?? '/');
-      const denial = opts.iam?.authorize(credential, `events:${operation}`, bus.arn);
-      if (denial) throw new AwsJsonError('AccessDeniedException', denial.message);
+      const request = { method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body: raw };
+      const denial = await opts.iam?.authorize(request, `events:${operation}`, bus.arn);
+      if (denial) throw new AwsJsonError(JSON_DENIALS[denial.reason], denial.message);
       return handleOperation(bus, operation, body);
     },
   });

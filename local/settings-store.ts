@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AwsJsonError, awsJsonServer } from './aws-json.ts';
-import { LOCAL_ACCOUNT_ID, type LocalIam, requestCredential } from './iam.ts';
+import { JSON_DENIALS, LOCAL_ACCOUNT_ID, type LocalIam } from './iam.ts';
 import { closeNow, listen } from './listen.ts';
 
 /**
@@ -97,13 +97,13 @@ export async function startSettingsStore(opts: SettingsStoreOptions): Promise<Se
 
   const server = awsJsonServer({
     maxRequestBytes: MAX_REQUEST_BYTES,
-    dispatch: async (target, raw, req) => {
+    dispatch: async (target, parsed, req, raw) => {
       const operation = operations[target];
       if (!operation) throw new AwsJsonError('UnknownOperationException', `Unknown operation ${target}`);
-      const body = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-      const credential = requestCredential(req.headers, req.url ?? '/');
-      const denial = opts.iam.authorize(credential, operation.action, operation.resource(body));
-      if (denial) throw new AwsJsonError('AccessDeniedException', denial.message);
+      const body = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
+      const request = { method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body: raw };
+      const denial = await opts.iam.authorize(request, operation.action, operation.resource(body));
+      if (denial) throw new AwsJsonError(JSON_DENIALS[denial.reason], denial.message);
       return operation.run(body);
     },
   });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { buildApp } from 'fauxqs';
-import { LOCAL_ACCOUNT_ID, type LocalIam, requestCredential } from './iam.ts';
+import { LOCAL_ACCOUNT_ID, type LocalIam } from './iam.ts';
 import { closeNow, listen } from './listen.ts';
 
 /**
@@ -41,10 +41,15 @@ export async function startSqsEndpoint(opts: {
     }
     const body = Buffer.concat(chunks);
     const call = describeCall(req, body.toString('utf8'), opts.region);
-    const denial =
-      call && opts.iam.authorize(requestCredential(req.headers, req.url ?? '/'), call.action, call.resource);
+    const request = { method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body };
+    const denial = call && (await opts.iam.authorize(request, call.action, call.resource));
     if (denial) {
-      sendAccessDenied(res, call.json, denial.message);
+      sendDenied(
+        res,
+        call.json,
+        denial.reason === 'signature' ? 'SignatureDoesNotMatch' : 'AccessDenied',
+        denial.message,
+      );
       return;
     }
     const reply = await app.inject({
@@ -111,21 +116,22 @@ export function describeCall(
   };
 }
 
-function sendAccessDenied(res: ServerResponse, json: boolean, message: string): void {
+function sendDenied(res: ServerResponse, json: boolean, code: string, message: string): void {
   const requestId = randomUUID();
   if (json) {
     res.writeHead(403, {
       'content-type': 'application/x-amz-json-1.0',
       'x-amzn-requestid': requestId,
       // SQS's JSON protocol names the query-protocol error code here; the SDK reads it.
-      'x-amzn-query-error': 'AccessDenied;Sender',
+      'x-amzn-query-error': `${code};Sender`,
     });
-    res.end(JSON.stringify({ __type: 'com.amazon.coral.service#AccessDeniedException', message }));
+    const type = code === 'AccessDenied' ? 'AccessDeniedException' : 'InvalidSignatureException';
+    res.end(JSON.stringify({ __type: `com.amazon.coral.service#${type}`, message }));
     return;
   }
   res.writeHead(403, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
   res.end(
-    `<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>${escapeXml(message)}</Message><Detail/></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
+    `<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><Error><Type>Sender</Type><Code>${code}</Code><Message>${escapeXml(message)}</Message><Detail/></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
   );
 }
 

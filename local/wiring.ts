@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { rename, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
@@ -111,7 +110,7 @@ export function wireFunctions(opts: WiringOptions): {
         PASSED_THROUGH.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
       ),
     };
-    const accessKeyId = iam.register(`${manifest.service}-${fnName}`, declared.grants);
+    const credentials = iam.register(`${manifest.service}-${fnName}`, declared.grants);
     // What Lambda's runtime sets in every function (reserved variables).
     const lambda = {
       AWS_REGION: region,
@@ -119,8 +118,8 @@ export function wireFunctions(opts: WiringOptions): {
       AWS_LAMBDA_FUNCTION_NAME: `${manifest.service}-${fnName}`,
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(decl.memoryMb),
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-      AWS_ACCESS_KEY_ID: accessKeyId,
-      AWS_SECRET_ACCESS_KEY: randomBytes(20).toString('base64url'),
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     };
     environments.set(fnName, { ...local, ...declared.environment, ...lambda });
     const triggersOf = (kind: string) =>

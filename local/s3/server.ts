@@ -3,7 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type LocalIam, requestCredential } from '../iam.ts';
+import type { LocalIam } from '../iam.ts';
 import { listen } from '../listen.ts';
 import type { ObjectCreatedEvent, ObjectFacts } from '../notifications.ts';
 import {
@@ -1044,12 +1044,16 @@ export async function startS3Server(opts: S3ServerOptions): Promise<S3Server> {
         );
       }
       const needed = s3Permission(method, target.bucket, target.key, target.query);
-      const denial = opts.iam?.authorize(
-        requestCredential(req.headers, req.url ?? '/'),
-        needed.action,
-        needed.resource,
-      );
-      if (denial) throw new S3Error(403, 'AccessDenied', denial.message);
+      // S3 requests carry their payload's hash as a header: the body is not needed to check them.
+      const request = { method, url: req.url ?? '/', headers: req.headers };
+      const denial = await opts.iam?.authorize(request, needed.action, needed.resource);
+      if (denial) {
+        throw new S3Error(
+          403,
+          denial.reason === 'signature' ? 'SignatureDoesNotMatch' : 'AccessDenied',
+          denial.message,
+        );
+      }
       if (target.key === undefined) return await bucketRequest(req, res, target.bucket, target.query);
       return await objectRequest(req, res, requestId, target.bucket, target.key, target.query);
     } catch (err) {

@@ -121,6 +121,37 @@ describe("calls outside a function's grants", () => {
     expect((await call('GET', '/plans')).status).toBe(200);
   });
 
+  it("a function's access key with another secret key is refused: the signature must be the function's", async () => {
+    const forged = (fn: string, endpoint: string) => ({
+      ...asFunction(fn, endpoint),
+      credentials: {
+        accessKeyId: rt.environmentOf(fn).AWS_ACCESS_KEY_ID!,
+        secretAccessKey: 'not-its-secret',
+      },
+    });
+    const s3 = new S3Client({ ...forged('migrationWorker', rt.s3Endpoint), forcePathStyle: true });
+    await expect(s3.send(new ListObjectsV2Command({ Bucket: rt.bucket }))).rejects.toMatchObject({
+      name: 'SignatureDoesNotMatch',
+      $metadata: { httpStatusCode: 403 },
+    });
+    const sqs = new SQSClient(forged('createMigration', rt.sqsEndpoint));
+    const sent = sqs.send(
+      new SendMessageCommand({ QueueUrl: rt.queueUrls.migrations!.url, MessageBody: '{}' }),
+    );
+    await expect(sent).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
+    await expect(sent).rejects.toThrow(/signature/i);
+    const events = new EventBridgeClient(forged('migrationWorker', rt.eventBridgeEndpoint));
+    const entry = { Source: 'vector-platform', DetailType: 'Probe', Detail: '{}', EventBusName: rt.busName };
+    await expect(events.send(new PutEventsCommand({ Entries: [entry] }))).rejects.toMatchObject({
+      name: 'InvalidSignatureException',
+    });
+    const ssm = new SSMClient(forged('search', rt.settingsEndpoint));
+    const name = rt.environmentOf('search').QDRANT_URL_PARAMETER!;
+    await expect(ssm.send(new GetParameterCommand({ Name: name }))).rejects.toMatchObject({
+      name: 'InvalidSignatureException',
+    });
+  });
+
   it('a developer or tool with other credentials is the account administrator', async () => {
     const admin = new S3Client({
       region: rt.region,
