@@ -142,6 +142,16 @@ async function signedBy(request: SignedRequest, principal: Principal): Promise<b
   );
   if (Number.isNaN(signingDate.getTime())) return false;
 
+  // A body hash given as a header (S3's, or the SDK's) is signed in its place: it must be the body's.
+  const claimedHash = request.headers['x-amz-content-sha256'];
+  if (
+    request.body !== undefined &&
+    typeof claimedHash === 'string' &&
+    claimedHash !== createHash('sha256').update(request.body).digest('hex')
+  ) {
+    return false;
+  }
+
   const url = new URL(request.url, 'http://local');
   const query: Record<string, string | string[]> = {};
   for (const [key, value] of url.searchParams) {
@@ -175,12 +185,11 @@ async function signedBy(request: SignedRequest, principal: Principal): Promise<b
     { signingDate, signableHeaders: new Set(signedHeaders) },
   );
   const expected = /Signature=([0-9a-f]+)/.exec(String(signed.headers.authorization))?.[1];
+  const given = fields.Signature;
   return (
     expected !== undefined &&
-    timingSafeEqual(
-      Buffer.from(expected),
-      Buffer.from(fields.Signature.padEnd(expected.length).slice(0, expected.length)),
-    )
+    given.length === expected.length &&
+    timingSafeEqual(Buffer.from(given), Buffer.from(expected))
   );
 }
 
