@@ -103,7 +103,7 @@ export interface SignedRequest {
 type SourceData = string | ArrayBuffer | ArrayBufferView;
 
 /** SHA-256 and HMAC-SHA-256 for the signer, from Node's crypto. */
-class NodeSha256 {
+export class NodeSha256 {
   readonly #hash: Hash | Hmac;
   constructor(secret?: SourceData) {
     this.#hash = secret === undefined ? createHash('sha256') : createHmac('sha256', toBytes(secret));

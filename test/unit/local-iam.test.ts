@@ -1,30 +1,8 @@
-import { createHash, createHmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { describe, expect, it } from 'vitest';
-import { LocalIam } from '#local/iam.ts';
+import { LocalIam, NodeSha256 } from '#local/iam.ts';
 
 /** The local IAM on its own: SigV4 requests signed by the SDK's signer, then altered. */
-
-type Data = string | ArrayBuffer | ArrayBufferView;
-const bytes = (d: Data) =>
-  typeof d === 'string'
-    ? d
-    : ArrayBuffer.isView(d)
-      ? Buffer.from(d.buffer, d.byteOffset, d.byteLength)
-      : Buffer.from(d);
-
-class Sha256 {
-  readonly #hash;
-  constructor(secret?: Data) {
-    this.#hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
-  }
-  update(data: Data): void {
-    this.#hash.update(bytes(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.#hash.digest());
-  }
-}
 
 const body = JSON.stringify({ Name: '/vector-platform/local/qdrant-url' });
 const arn = 'arn:aws:ssm:us-east-1:000000000000:parameter/vector-platform/local/qdrant-url';
@@ -34,7 +12,7 @@ async function signedRequest(accessKeyId: string, secretAccessKey: string) {
     credentials: { accessKeyId, secretAccessKey },
     region: 'us-east-1',
     service: 'ssm',
-    sha256: Sha256,
+    sha256: NodeSha256,
   });
   const signed = await signer.sign({
     method: 'POST',
