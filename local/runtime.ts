@@ -196,7 +196,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     closers.push(() => sqsEndpoint.close());
 
     // Functions are started at their first invocation, with the environment computed below.
-    const environments = new Map<string, Record<string, string>>();
+    let environments: ReadonlyMap<string, Record<string, string>> = new Map();
     const environmentOf = (fnName: string) => {
       const env = environments.get(fnName);
       if (!env) throw new Error(`Function not found: ${fnName} is not declared in the manifest`);
@@ -291,7 +291,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
         openaiApiKeySecret: { name: openaiApiKeySecret, arn: settings.secretPartialArn(openaiApiKeySecret) },
       },
     });
-    for (const [fnName, env] of wired.environments) environments.set(fnName, env);
+    environments = wired.environments;
     const topology: RuntimeTopology = {
       service: manifest.service,
       endpoints: { api: '', qdrant: qdrantUrl, ...endpoints },

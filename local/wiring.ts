@@ -86,6 +86,7 @@ export function wireFunctions(opts: WiringOptions): {
   const { manifest, iam, region, stage, settings, endpoints, refs, quiet } = opts;
   const environments = new Map<string, Record<string, string>>();
   const functions: RuntimeTopology['functions'] = {};
+  const allTriggers = triggers(manifest);
   for (const [fnName, decl] of Object.entries(manifest.functions)) {
     const declared = functionEnvironment(decl, refs, {
       name: fnName,
@@ -123,7 +124,7 @@ export function wireFunctions(opts: WiringOptions): {
     };
     environments.set(fnName, { ...local, ...declared.environment, ...lambda });
     const triggersOf = (kind: string) =>
-      triggers(manifest)
+      allTriggers
         .filter(([what, fn]) => fn === fnName && what.startsWith(kind))
         .map(([what]) => what.slice(kind.length + 1));
     functions[fnName] = {
