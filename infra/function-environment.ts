@@ -1,5 +1,6 @@
+import { DEFAULT_ROUTE_KEY, ROUTE_ROLES_ENV, type Role } from '../shared/auth/roles.ts';
 import { deadLetterUrlVariable, queueUrlVariable, RESOURCE_ENV } from '../shared/resource-env.ts';
-import type { Access, FunctionDecl } from './manifest.ts';
+import type { Access, FunctionDecl, Manifest } from './manifest.ts';
 
 /**
  * The one place a manifest function declaration becomes its environment and its permissions.
@@ -55,6 +56,22 @@ export interface EnvironmentContext {
   /** Reported by the version endpoint. */
   version: string;
   settings: PlatformSettings;
+  /** The role each route served by the function needs, by route key (see `routeRolesOf`). */
+  routeRoles: Readonly<Record<string, Role>>;
+}
+
+/**
+ * The routes a function serves and the role each needs, by route key; the API's `$default`
+ * route is public (it only says 404 or 405). Empty for functions no route invokes.
+ */
+export function routeRolesOf(
+  manifest: Pick<Manifest, 'routes' | 'defaultRoute'>,
+  fnName: string,
+): Record<string, Role> {
+  const roles: Record<string, Role> = {};
+  for (const r of manifest.routes) if (r.function === fnName) roles[`${r.method} ${r.path}`] = r.role;
+  if (manifest.defaultRoute === fnName) roles[DEFAULT_ROUTE_KEY] = 'public';
+  return roles;
 }
 
 /** One IAM allow statement. */
@@ -96,6 +113,8 @@ export function functionEnvironment(
     POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
     LOG_LEVEL: 'INFO',
     NODE_OPTIONS: '--enable-source-maps',
+    // The HTTP wrapper checks each request's role against these (`shared/auth/roles.ts`).
+    ...(Object.keys(ctx.routeRoles).length > 0 ? { [ROUTE_ROLES_ENV]: JSON.stringify(ctx.routeRoles) } : {}),
   };
   const grants: Grant[] = [];
   const objectActions = new Set<string>();

@@ -5,12 +5,12 @@
  * Adding a route is one entry in `routes` (plus a function entry and its handler module).
  */
 
+import type { Role } from '../shared/auth/roles.ts';
 import { EVENT_SOURCE, MIGRATION_QUEUE, PLANNER_TIMEOUT_SECONDS } from '../shared/migrations/settings.ts';
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type { Role } from '../shared/auth/roles.ts';
 
-/** Who may call a route (enforced by the JWT authorizer in a later change; `public` needs no token). */
-export type Role = 'public' | 'reader' | 'writer' | 'admin';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** What a function may touch; the CDK stack grants exactly these, nothing more. */
 export type Access =
@@ -38,7 +38,32 @@ export interface RouteDecl {
   /** API Gateway path syntax: `/api/v1/vectors/{id}`. */
   path: string;
   function: string;
+  /**
+   * Who may call it: `public` needs no token; any other role needs a verified access token (the
+   * JWT authorizer) whose groups or scopes grant the role (`shared/auth/roles.ts`).
+   */
   role: Role;
+  /** This route's own throttle instead of the stage's (expensive routes). */
+  throttle?: Throttle;
+}
+
+/** API Gateway's throttle: a token bucket refilled at `ratePerSecond`, holding `burst` requests. */
+export interface Throttle {
+  ratePerSecond: number;
+  burst: number;
+}
+
+/**
+ * Request limits, enforced by AWS WAF and API Gateway in AWS and by the local gateway on a laptop.
+ * Requests over a limit get 429.
+ */
+export interface Limits {
+  /** Every route without a throttle of its own (API Gateway stage throttle). */
+  stage: Throttle;
+  /** All requests together, per minute (a WAF rate-based rule over every client). */
+  overallPerMinute: number;
+  /** Requests per minute from one client IP address (a WAF rate-based rule keyed by IP). */
+  perClientPerMinute: number;
 }
 
 export interface QueueDecl {
@@ -93,6 +118,7 @@ export interface Manifest {
   routes: readonly RouteDecl[];
   /** The function that answers requests no route takes (API Gateway's `$default` route). */
   defaultRoute?: string;
+  limits: Limits;
   queues: Record<string, QueueDecl>;
   rules: Record<string, RuleDecl>;
   schedules?: Record<string, ScheduleDecl>;
@@ -140,6 +166,11 @@ const migrationFn = (
   timeoutSeconds,
   access,
 });
+
+/** Routes that may embed text (OpenAI calls, paid per token): a tighter bucket than the stage's. */
+const EMBEDDING_THROTTLE: Throttle = { ratePerSecond: 50, burst: 100 };
+/** Routes that start or re-drive migrations (each fans out to many workers). */
+const MIGRATION_THROTTLE: Throttle = { ratePerSecond: 2, burst: 10 };
 
 export const manifest = {
   service: 'vector-platform',
@@ -274,6 +305,9 @@ export const manifest = {
     ),
   },
   defaultRoute: 'unrouted',
+  // The legacy gateway's numbers: 10,000 requests a minute in all (~167/s sustained), bursts of
+  // 100, 1,000 a minute per client IP address.
+  limits: { stage: { ratePerSecond: 167, burst: 100 }, overallPerMinute: 10_000, perClientPerMinute: 1_000 },
   routes: [
     { method: 'GET', path: '/api/v1/health', function: 'health', role: 'public' },
     { method: 'GET', path: '/api/v1/version', function: 'version', role: 'public' },
@@ -287,21 +321,63 @@ export const manifest = {
       function: 'deleteCollection',
       role: 'admin',
     },
-    { method: 'POST', path: '/api/v1/vectors/upsert', function: 'upsert', role: 'writer' },
+    {
+      method: 'POST',
+      path: '/api/v1/vectors/upsert',
+      function: 'upsert',
+      role: 'writer',
+      throttle: EMBEDDING_THROTTLE,
+    },
     // The legacy gateway's name for upsert; kept so its clients keep working.
-    { method: 'POST', path: '/api/v1/vectors/insert', function: 'upsert', role: 'writer' },
-    { method: 'POST', path: '/api/v1/vectors/search', function: 'search', role: 'reader' },
-    { method: 'POST', path: '/api/v1/vectors/batch', function: 'batch', role: 'writer' },
+    {
+      method: 'POST',
+      path: '/api/v1/vectors/insert',
+      function: 'upsert',
+      role: 'writer',
+      throttle: EMBEDDING_THROTTLE,
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/vectors/search',
+      function: 'search',
+      role: 'reader',
+      throttle: EMBEDDING_THROTTLE,
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/vectors/batch',
+      function: 'batch',
+      role: 'writer',
+      throttle: EMBEDDING_THROTTLE,
+    },
     { method: 'POST', path: '/api/v1/vectors/delete', function: 'deletePoints', role: 'writer' },
     { method: 'GET', path: '/api/v1/vectors/{id}', function: 'getPoint', role: 'reader' },
     { method: 'DELETE', path: '/api/v1/vectors/{id}', function: 'deletePoints', role: 'writer' },
-    { method: 'POST', path: '/api/v1/plans', function: 'indexPlan', role: 'writer' },
+    {
+      method: 'POST',
+      path: '/api/v1/plans',
+      function: 'indexPlan',
+      role: 'writer',
+      throttle: EMBEDDING_THROTTLE,
+    },
     { method: 'GET', path: '/api/v1/plans', function: 'listPlans', role: 'reader' },
     { method: 'GET', path: '/api/v1/plans/{id}', function: 'getPlan', role: 'reader' },
     { method: 'DELETE', path: '/api/v1/plans/{id}', function: 'deletePlan', role: 'writer' },
     { method: 'GET', path: '/api/v1/plans/{id}/progress', function: 'planProgress', role: 'reader' },
-    { method: 'POST', path: '/api/v1/tasks/search', function: 'searchTasks', role: 'reader' },
-    { method: 'POST', path: '/api/v1/migrations', function: 'createMigration', role: 'admin' },
+    {
+      method: 'POST',
+      path: '/api/v1/tasks/search',
+      function: 'searchTasks',
+      role: 'reader',
+      throttle: EMBEDDING_THROTTLE,
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/migrations',
+      function: 'createMigration',
+      role: 'admin',
+      throttle: MIGRATION_THROTTLE,
+    },
     { method: 'GET', path: '/api/v1/migrations', function: 'listMigrations', role: 'reader' },
     { method: 'GET', path: '/api/v1/migrations/{id}', function: 'getMigration', role: 'reader' },
     {
@@ -310,7 +386,13 @@ export const manifest = {
       function: 'rollbackMigration',
       role: 'admin',
     },
-    { method: 'POST', path: '/api/v1/migrations/{id}/redrive', function: 'redriveMigration', role: 'admin' },
+    {
+      method: 'POST',
+      path: '/api/v1/migrations/{id}/redrive',
+      function: 'redriveMigration',
+      role: 'admin',
+      throttle: MIGRATION_THROTTLE,
+    },
   ],
   queues: {
     migrations: {

@@ -5,6 +5,7 @@ import {
   type Grant,
   type PlatformSettings,
   type ResourceRefs,
+  routeRolesOf,
 } from '../infra/function-environment.ts';
 import type { Manifest } from '../infra/manifest.ts';
 import { RESOURCE_ENV } from '../shared/resource-env.ts';
@@ -94,6 +95,7 @@ export function wireFunctions(opts: WiringOptions): {
       stage,
       version: VERSION,
       settings,
+      routeRoles: routeRolesOf(manifest, fnName),
     });
     const stateActions = declared.grants
       .filter((g) => g.resources.includes(refs.stateTable.arn))

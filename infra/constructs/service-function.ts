@@ -12,6 +12,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStringParameter } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import type { Role as RouteRole } from '../../shared/auth/roles.ts';
 import { exportObjectsArn, functionEnvironment, type ResourceRefs } from '../function-environment.ts';
 import type { FunctionDecl } from '../manifest.ts';
 import type { StageSettings } from '../stacks/settings.ts';
@@ -47,6 +48,8 @@ export interface ServiceFunctionProps {
   version: string;
   settings: StageSettings;
   resources: PlatformResources;
+  /** The role each route it serves needs (`routeRolesOf`); none for functions no route invokes. */
+  routeRoles?: Readonly<Record<string, RouteRole>>;
 }
 
 /**
@@ -81,6 +84,7 @@ export class ServiceFunction extends Construct {
       stage: settings.stage,
       version: props.version,
       settings: settings.platform,
+      routeRoles: props.routeRoles ?? {},
     });
     const objects = exportObjectsArn(props.resources.exportsBucket.bucketArn);
     for (const grant of grants) {

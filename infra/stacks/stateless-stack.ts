@@ -23,7 +23,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { type PlatformResources, ServiceFunction } from '../constructs/service-function.ts';
-import { METRICS_NAMESPACE } from '../function-environment.ts';
+import { METRICS_NAMESPACE, routeRolesOf } from '../function-environment.ts';
 import type { Manifest, EventPattern as ManifestPattern } from '../manifest.ts';
 import { pascalCase } from './naming.ts';
 import type { StageSettings } from './settings.ts';
@@ -69,6 +69,7 @@ export class StatelessStack extends Stack {
         version: props.version,
         settings,
         resources,
+        routeRoles: routeRolesOf(manifest, name),
       });
       functions[name] = fn;
       const errors = new Alarm(this, `${pascalCase(name)}ErrorsAlarm`, {
