@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { planChunks } from '#shared/exports/scanner.ts';
 import { DEFAULT_CHUNK_BYTES } from '#shared/migrations/model.ts';
+import { apiToken } from '../scripts/api-token.ts';
 import { migrateFile } from '../scripts/migrate.ts';
 import { prng } from './random.ts';
 
@@ -269,6 +270,7 @@ async function migrateOnChildRuntime(
       const result = await migrateFile({
         file,
         api: runtime.api,
+        token: (await apiToken(runtime.api, ['admin'], { DATA_DIR: dataDir }))!,
         s3Endpoint: runtime.s3,
         bucket: runtime.bucket,
         progress: process.stderr,

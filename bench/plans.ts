@@ -137,13 +137,15 @@ interface Report {
 async function benchIndexRealPlans(): Promise<Record<string, unknown>> {
   const files = (await readdir(REAL_PLANS)).filter((f) => f.endsWith('.md')).sort();
   const dataDir = await mkdtemp(join(tmpdir(), 'vp-bench-plans-'));
-  const runtime = await startLocalRuntime({ dataDir, port: 0, quiet: true });
+  // Limits off: the bench posts as fast as the runtime takes plans.
+  const runtime = await startLocalRuntime({ dataDir, port: 0, quiet: true, limits: false });
+  const authorization = `Bearer ${await runtime.issueToken({ groups: ['user'] })}`;
   try {
     const post = async (planId: string, body: Uint8Array) => {
       const t0 = performance.now();
       const res = await fetch(`${runtime.apiUrl}/api/v1/plans?planId=${encodeURIComponent(planId)}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/octet-stream' },
+        headers: { 'content-type': 'application/octet-stream', authorization },
         body,
       });
       const report = (await res.json()) as Report;

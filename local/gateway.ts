@@ -3,15 +3,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
 import type { Manifest } from '../infra/manifest.ts';
-import {
-  type CompiledRoute,
-  compileRoutes,
-  matchRoute,
-  methodsForPath,
-  type RouteMatch,
-} from '../shared/routes.ts';
+import { EDGE_RESPONSE_HEADERS, RATE_LIMITED_BODY, RATE_LIMITED_STATUS } from '../shared/edge.ts';
+import { type CompiledRoute, compileRoutes, matchRoute, type RouteMatch } from '../shared/routes.ts';
+import { type CorsPolicy, corsHeaders, preflightHeaders } from './cors.ts';
 import { type Invoke, LambdaTimeoutError } from './functions.ts';
 import { LOCAL_ACCOUNT_ID } from './iam.ts';
+import { type JwtAuthorizer, type JwtContext, wwwAuthenticate } from './identity/jwt-authorizer.ts';
+import { RequestLimits } from './limits.ts';
 import { listen } from './listen.ts';
 
 /**
@@ -320,9 +318,23 @@ export function fromLambdaResult(result: unknown): GatewayResponse {
 // ---------------------------------------------------------------------------------------------
 // Server
 
+/**
+ * How the gateway authenticates requests to protected routes: a JWT authorizer (the default; API
+ * Gateway's in AWS), or `off` for local experiments, where every request to a protected route
+ * reaches its function with `claims` (an administrator's) as if a token had been verified.
+ */
+export type GatewayAuth =
+  | { kind: 'jwt'; authorizer: JwtAuthorizer }
+  | { kind: 'off'; claims: Record<string, string> };
+
 export interface GatewayOptions {
-  manifest: Pick<Manifest, 'routes' | 'defaultRoute'>;
+  manifest: Pick<Manifest, 'routes' | 'defaultRoute' | 'limits'>;
   invoke: Invoke;
+  auth: GatewayAuth;
+  /** The manifest's limits (default), or `false` for none (benchmarks and tests of other things). */
+  limits?: false;
+  /** Absent: no CORS configuration (OPTIONS requests are routed like any other). */
+  cors?: Omit<CorsPolicy, 'methods'>;
   host?: string;
   /** 0 (default) picks a free port. */
   port?: number;
@@ -343,12 +355,18 @@ const TOO_LARGE = '{"message":"Request Entity Too Large"}';
 const NOT_FOUND = '{"message":"Not Found"}';
 const INTERNAL = '{"message":"Internal Server Error"}';
 const UNAVAILABLE = '{"message":"Service Unavailable"}';
+const UNAUTHORIZED = '{"message":"Unauthorized"}';
+const THROTTLED = '{"message":"Too Many Requests"}';
 
 /** How long the rest of a refused body is drained before the connection is cut. */
 const LINGER_MS = 2_000;
 
-const CORS_ALLOW_HEADERS =
-  'authorization,content-type,x-api-key,x-amz-date,x-amz-security-token,x-requested-with';
+/** The edge's headers (CloudFront's response headers policy in AWS) on every answer. */
+function withEdgeHeaders(headers: Record<string, string | string[] | number>): void {
+  for (const [name, { value, override }] of Object.entries(EDGE_RESPONSE_HEADERS)) {
+    if (override || headers[name] === undefined) headers[name] = value;
+  }
+}
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const table = compileRoutes(opts.manifest.routes);
@@ -359,56 +377,99 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           path: '$default',
           routeKey: '$default',
           function: opts.manifest.defaultRoute,
+          protected: false,
           segments: [],
         },
       }
     : undefined;
   const apiId = opts.apiId ?? 'localapi01';
   const logError = opts.logError ?? ((message, error) => console.error(`[gateway] ${message}`, error));
+  const limits =
+    opts.limits === false
+      ? undefined
+      : new RequestLimits(
+          opts.manifest.limits,
+          new Map(
+            opts.manifest.routes.flatMap((r) => (r.throttle ? [[`${r.method} ${r.path}`, r.throttle]] : [])),
+          ),
+        );
+  const cors: CorsPolicy | undefined = opts.cors && {
+    ...opts.cors,
+    methods: [...new Set(opts.manifest.routes.map((r) => r.method))],
+  };
   let port = 0;
 
-  const send = (res: ServerResponse, requestId: string, r: GatewayResponse) => {
+  const send = (res: ServerResponse, requestId: string, origin: string | undefined, r: GatewayResponse) => {
     const headers: Record<string, string | string[] | number> = { ...r.headers };
     // Framing is the gateway's business, not the function's.
     delete headers['transfer-encoding'];
     delete headers.connection;
-    headers['access-control-allow-origin'] ??= '*';
-    headers['access-control-expose-headers'] ??= 'apigw-requestid';
+    if (cors) Object.assign(headers, corsHeaders(cors, origin));
+    withEdgeHeaders(headers);
     headers['apigw-requestid'] = requestId;
     headers['content-length'] = r.body.length;
     res.writeHead(r.statusCode, headers);
     res.end(r.body);
   };
 
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const timeEpoch = Date.now();
     const requestId = newRequestId();
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const rawPath = q === -1 ? url : url.slice(0, q);
-
-    const methods = method === 'OPTIONS' ? methodsForPath(table, rawPath) : [];
-    if (methods.length > 0) {
+    const origin = req.headers.origin;
+    const sourceIp = stripIpv4Mapping(req.socket.remoteAddress ?? '127.0.0.1');
+    const refuse = (r: GatewayResponse) => {
       req.resume();
-      res.writeHead(204, {
-        'access-control-allow-origin': req.headers.origin ?? '*',
-        'access-control-allow-methods': [...methods, 'OPTIONS'].join(','),
-        'access-control-allow-headers': req.headers['access-control-request-headers'] ?? CORS_ALLOW_HEADERS,
-        'access-control-max-age': '600',
-        vary: 'origin',
-        'apigw-requestid': requestId,
-      });
+      send(res, requestId, origin, r);
+    };
+
+    // A request no route takes goes to the `$default` route's function if there is one (the
+    // platform's says 404 or 405 in its error shape), else API Gateway answers it itself.
+    const routed = matchRoute(table, method, rawPath);
+    const match = routed ?? defaultMatch;
+
+    // The edge's rate rules, then API Gateway's throttle, before anything else.
+    if (limits) {
+      const verdict = await limits.admit(sourceIp, routed?.route.routeKey);
+      if (!verdict.ok) {
+        const retryAfter = { 'retry-after': String(verdict.retryAfterSeconds) };
+        return refuse(
+          verdict.by === 'edge'
+            ? {
+                statusCode: RATE_LIMITED_STATUS,
+                headers: { 'content-type': JSON_TYPE, ...retryAfter },
+                body: Buffer.from(JSON.stringify(RATE_LIMITED_BODY)),
+              }
+            : { ...jsonResponse(429, THROTTLED), headers: { 'content-type': JSON_TYPE, ...retryAfter } },
+        );
+      }
+    }
+
+    // With CORS configured, API Gateway answers every preflight itself.
+    if (cors && method === 'OPTIONS') {
+      req.resume();
+      res.writeHead(204, { ...preflightHeaders(cors, origin), 'apigw-requestid': requestId });
       res.end();
       return;
     }
 
-    // A request no route takes goes to the `$default` route's function if there is one (the
-    // platform's says 404 or 405 in its error shape), else API Gateway answers it itself.
-    const match = matchRoute(table, method, rawPath) ?? defaultMatch;
-    if (!match) {
-      req.resume();
-      return send(res, requestId, jsonResponse(404, NOT_FOUND));
+    if (!match) return refuse(jsonResponse(404, NOT_FOUND));
+
+    let jwt: JwtContext | undefined;
+    if (match.route.protected) {
+      if (opts.auth.kind === 'off') jwt = { claims: opts.auth.claims, scopes: null };
+      else {
+        const verdict = await opts.auth.authorizer.verify(req.headers.authorization);
+        if (!verdict.ok) {
+          const r = jsonResponse(401, UNAUTHORIZED);
+          r.headers['www-authenticate'] = wwwAuthenticate(verdict);
+          return refuse(r);
+        }
+        jwt = verdict.jwt;
+      }
     }
 
     const chunks: Buffer[] = [];
@@ -422,7 +483,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const reject = () => {
       rejected = true;
       chunks.length = 0;
-      send(res, requestId, jsonResponse(413, TOO_LARGE));
+      send(res, requestId, origin, jsonResponse(413, TOO_LARGE));
       const linger = setTimeout(() => req.socket.destroy(), LINGER_MS).unref();
       req.once('end', () => clearTimeout(linger));
     };
@@ -446,7 +507,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           url,
           rawHeaders: req.rawHeaders,
           body,
-          sourceIp: stripIpv4Mapping(req.socket.remoteAddress ?? '127.0.0.1'),
+          sourceIp,
           protocol: `HTTP/${req.httpVersion}`,
           port,
           apiId,
@@ -455,6 +516,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         },
         match,
       );
+      // Where API Gateway's JWT authorizer puts the verified claims.
+      if (jwt) (event.requestContext as { authorizer?: unknown }).authorizer = { jwt };
       opts.invoke(match.route.function, event).then(
         (result) => {
           let response: GatewayResponse;
@@ -464,15 +527,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
             logError(`${match.route.routeKey} → ${match.route.function}: ${(err as Error).message}`, err);
             response = jsonResponse(500, INTERNAL);
           }
-          send(res, requestId, response);
+          send(res, requestId, origin, response);
         },
         (err: unknown) => {
           if (err instanceof LambdaTimeoutError) {
             logError(`${match.route.routeKey} → ${match.route.function}: ${err.message}`, err);
-            send(res, requestId, jsonResponse(503, UNAVAILABLE));
+            send(res, requestId, origin, jsonResponse(503, UNAVAILABLE));
           } else {
             logError(`${match.route.routeKey} → ${match.route.function} failed`, err);
-            send(res, requestId, jsonResponse(500, INTERNAL));
+            send(res, requestId, origin, jsonResponse(500, INTERNAL));
           }
         },
       );
@@ -480,12 +543,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   };
 
   const server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
-    try {
-      handle(req, res);
-    } catch (err) {
+    handle(req, res).catch((err: unknown) => {
       logError('request handling failed', err);
-      if (!res.headersSent) send(res, newRequestId(), jsonResponse(500, INTERNAL));
-    }
+      if (!res.headersSent) send(res, newRequestId(), undefined, jsonResponse(500, INTERNAL));
+    });
   });
   server.on('clientError', (_err, socket) => {
     if (socket.writable)

@@ -8,8 +8,10 @@ import type { CompiledRoute } from '../shared/routes.ts';
 import { lockDataDirectory } from './data-lock.ts';
 import { LocalEventBus, startEventBridgeEndpoint } from './event-bus.ts';
 import { createInvoker, type Invoke } from './functions.ts';
-import { startGateway } from './gateway.ts';
+import { type GatewayAuth, startGateway } from './gateway.ts';
 import { LOCAL_ACCOUNT_ID, LocalIam } from './iam.ts';
+import { LOCAL_CLIENT_ID, startLocalIssuer, type TokenRequest } from './identity/issuer.ts';
+import { JwtAuthorizer } from './identity/jwt-authorizer.ts';
 import { createNotifier } from './notifications.ts';
 import { startQdrantServer } from './qdrant/server.ts';
 import { createLocalQueues, LocalQueueConsumers } from './queues.ts';
@@ -41,6 +43,8 @@ export interface LocalPorts {
   /** Parameter Store and Secrets Manager. */
   settings?: number;
   qdrant?: number;
+  /** The local OpenID issuer (0: the port it used last time if free, else any). */
+  identity?: number;
 }
 
 export interface LocalRuntimeOptions {
@@ -65,6 +69,17 @@ export interface LocalRuntimeOptions {
   isolateConsumers?: boolean;
   /** Run every schedule this often instead of at its rate (tests). */
   scheduleIntervalMs?: number;
+  /**
+   * Who the gateway trusts: `local` (default) its own issuer, `off` nobody (every protected route
+   * is called as an administrator: local experiments only), or an external OpenID issuer (the
+   * deployed Cognito pool: `https://cognito-idp.<region>.amazonaws.com/<pool id>`) and the client
+   * ids it accepts as audiences.
+   */
+  auth?: 'local' | 'off' | { issuer: string; audiences: readonly string[] };
+  /** The manifest's request limits (default), or `false` for none (benchmarks, tests of other things). */
+  limits?: false;
+  /** Origins allowed by CORS: default `loopback` (http(s) on localhost, 127.0.0.1, [::1], any port). */
+  corsOrigins?: readonly string[] | 'loopback';
 }
 
 export type { RuntimeTopology } from './wiring.ts';
@@ -90,6 +105,12 @@ export interface LocalRuntime {
   topology: RuntimeTopology;
   /** A function's whole environment, as its handler sees it. */
   environmentOf(fnName: string): Record<string, string>;
+  /** The local issuer's URL (`iss`); its tokens are accepted unless `auth` says otherwise. */
+  issuer: string;
+  /** What the gateway accepts: `local`, `off`, or the external issuer's URL. */
+  authMode: string;
+  /** A signed access token from the local issuer (`npm run token` does the same from the key file). */
+  issueToken(request: TokenRequest): Promise<string>;
   /** Process ids of the live execution environments (see `isolateConsumers`), children of this process. */
   sandboxPids(): number[];
   /** Resolves once every bucket notification already triggered has been delivered. */
@@ -107,6 +128,15 @@ function checkManifest(manifest: Manifest): void {
       throw new Error(`${what}: function "${fn}" is not declared in the manifest`);
   }
 }
+
+/** What functions see as the caller when authentication is off: an administrator, by name. */
+const AUTH_OFF_CLAIMS = {
+  sub: 'auth-off',
+  username: 'auth-off',
+  'cognito:groups': '[admin]',
+  token_use: 'access',
+  client_id: 'auth-off',
+};
 
 /** The runtime's own credentials (queue pollers, set-up): the local account's administrator. */
 const RUNTIME_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -311,9 +341,28 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     scheduler.start();
     closers.push(() => scheduler.stop());
 
+    const issuer = await startLocalIssuer({ dataDir, host, port: ports.identity ?? 0 });
+    closers.push(() => issuer.close());
+    const authOption = opts.auth ?? 'local';
+    const auth: GatewayAuth =
+      authOption === 'off'
+        ? { kind: 'off', claims: AUTH_OFF_CLAIMS }
+        : {
+            kind: 'jwt',
+            authorizer: new JwtAuthorizer(
+              authOption === 'local'
+                ? { issuer: issuer.issuer, audiences: [LOCAL_CLIENT_ID], jwks: issuer.jwks }
+                : authOption,
+            ),
+          };
+    topology.endpoints.identity = issuer.issuer;
+
     const gateway = await startGateway({
       manifest,
       invoke,
+      auth,
+      ...(opts.limits === false ? { limits: false as const } : {}),
+      cors: { origins: opts.corsOrigins ?? 'loopback' },
       host,
       port: opts.port ?? 3000,
       logError: (message, error) => {
@@ -347,6 +396,9 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       invoke,
       topology,
       environmentOf: (fnName) => ({ ...environmentOf(fnName) }),
+      issuer: issuer.issuer,
+      authMode: typeof authOption === 'string' ? authOption : authOption.issuer,
+      issueToken: (request) => issuer.issue(request),
       sandboxPids: () => invoke.sandboxPids(),
       notificationsSettled: () => notifier.settled(),
       stop: () => {

@@ -14,6 +14,7 @@ import {
 import { manifest } from '#infra/manifest.ts';
 import { targetOfKey } from '#shared/migrations/model.ts';
 import type { JobView, MigrationReport } from '#shared/migrations/service.ts';
+import { apiToken, TOKEN_HINT } from './api-token.ts';
 
 /**
  * `npm run migrate -- <file>`: a command-line convenience for the local runtime (`npm start`). It
@@ -35,6 +36,8 @@ Options:
   --collection <name>  target alias (default: from the file name)
   --dry-run            parse, validate and report without writing to Qdrant
   --api <url>          the API base (default http://127.0.0.1:3000/api/v1, env MIGRATE_API)
+                       (a token from API_TOKEN, else signed with the local runtime's key
+                       in DATA_DIR, default .data: migrations need the admin role)
   --s3 <endpoint>      the local S3 endpoint, as \`npm start\` prints it (env S3_ENDPOINT)
   --bucket <name>      the exports bucket (env EXPORTS_BUCKET, default ${manifest.service}-exports)
   -h, --help           this help
@@ -56,6 +59,8 @@ export interface MigrateOptions {
   dryRun?: boolean;
   /** The API base, e.g. `http://127.0.0.1:3000/api/v1`. */
   api?: string;
+  /** The bearer token sent (an administrator's: migrations are admin routes). */
+  token?: string;
   s3Endpoint?: string;
   bucket?: string;
   /** Where progress and the summary go (default stderr / stdout). */
@@ -96,12 +101,20 @@ export class CliError extends Error {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function api(base: string, method: string, path: string, body?: unknown): Promise<unknown> {
+interface Api {
+  base: string;
+  token: string | undefined;
+}
+
+async function api({ base, token }: Api, method: string, path: string, body?: unknown): Promise<unknown> {
   let res: Response;
   try {
     res = await fetch(`${base}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
@@ -121,8 +134,9 @@ async function api(base: string, method: string, path: string, body?: unknown): 
   }
   if (!res.ok) {
     const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+    const hint = res.status === 401 ? ` (${TOKEN_HINT})` : '';
     throw new CliError(
-      `${method} ${path}: ${res.status} ${error?.code ?? ''} ${error?.message ?? text}`.trim(),
+      `${method} ${path}: ${res.status} ${error?.code ?? ''} ${error?.message ?? text}`.trim() + hint,
       res.status,
     );
   }
@@ -282,7 +296,7 @@ function isTransient(err: unknown): boolean {
 }
 
 /** The job an upload's notification created: same key and ETag, not a dry run. */
-async function jobOfUpload(base: string, key: string, etag: string, waitMs: number): Promise<string> {
+async function jobOfUpload(base: Api, key: string, etag: string, waitMs: number): Promise<string> {
   const wanted = etag.replaceAll('"', '');
   const deadline = Date.now() + waitMs;
   for (;;) {
@@ -305,7 +319,7 @@ async function jobOfUpload(base: string, key: string, etag: string, waitMs: numb
 
 /** Uploads the export, starts or finds its job, follows it to its end and prints the summary. */
 export async function migrateFile(opts: MigrateOptions): Promise<MigrateResult> {
-  const base = (opts.api ?? DEFAULT_API).replace(/\/+$/, '');
+  const base: Api = { base: (opts.api ?? DEFAULT_API).replace(/\/+$/, ''), token: opts.token };
   const progress = opts.progress ?? process.stderr;
   const output = opts.output ?? process.stdout;
   const tty = opts.tty ?? Boolean((progress as NodeJS.WriteStream).isTTY);
@@ -434,9 +448,12 @@ export async function main(argv: string[]): Promise<number> {
   const s3 = values.s3 ?? process.env.S3_ENDPOINT;
   const bucket = values.bucket ?? process.env.EXPORTS_BUCKET;
   try {
+    const target = values.api ?? process.env.MIGRATE_API ?? DEFAULT_API;
+    const token = await apiToken(target, ['admin']);
     const result = await migrateFile({
       file: positionals[0]!,
-      api: values.api ?? process.env.MIGRATE_API ?? DEFAULT_API,
+      api: target,
+      ...(token ? { token } : {}),
       dryRun: values['dry-run'] ?? false,
       ...(values.collection !== undefined ? { collection: values.collection } : {}),
       ...(s3 ? { s3Endpoint: s3 } : {}),

@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { apiToken, TOKEN_HINT } from './api-token.ts';
 
 /**
  * `npm run plans:index -- <dir> [--api URL]`: indexes every `*.md` under a folder (recursively)
@@ -75,6 +76,7 @@ export async function findPlans(dir: string): Promise<string[]> {
 
 async function post(
   api: string,
+  token: string | undefined,
   planId: string,
   bytes: Uint8Array,
 ): Promise<{ status: number; body: unknown }> {
@@ -83,7 +85,10 @@ async function post(
     // Raw bytes: the parser detects the encoding, which a text content type would not preserve.
     res = await fetch(`${api}/plans?planId=${encodeURIComponent(planId)}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/octet-stream' },
+      headers: {
+        'content-type': 'application/octet-stream',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
       body: bytes,
     });
   } catch (err) {
@@ -123,6 +128,8 @@ function describeError(body: unknown): string {
 export async function indexPlansFolder(options: {
   dir: string;
   api?: string;
+  /** Default `API_TOKEN`, else one signed by the local runtime of DATA_DIR (`scripts/api-token.ts`). */
+  token?: string;
   write?: (line: string) => void;
 }): Promise<FolderSummary> {
   const api = (options.api ?? defaultApi(process.env)).replace(/\/+$/, '');
@@ -131,6 +138,8 @@ export async function indexPlansFolder(options: {
   // A bad folder is a usage error, told before the API is needed.
   const plans = await findPlans(dir);
   await checkApi(api);
+  // Indexing plans is the `user` group's (writer) business.
+  const token = options.token ?? (await apiToken(api, ['user']));
   const summary: FolderSummary = {
     plans: plans.length,
     indexed: 0,
@@ -144,14 +153,16 @@ export async function indexPlansFolder(options: {
   const width = String(plans.length).length;
   for (const [i, planId] of plans.entries()) {
     const t0 = performance.now();
-    const { status, body } = await post(api, planId, await readFile(join(dir, planId)));
+    const { status, body } = await post(api, token, planId, await readFile(join(dir, planId)));
     const ms = Math.round(performance.now() - t0);
     const ok = status === 200 || status === 201;
     summary.outcomes.push({ planId, ok, body, status, ms });
     const counter = `[${String(i + 1).padStart(width)}/${plans.length}]`;
     if (!ok) {
       summary.failed++;
-      write(`${counter} ${planId}  FAILED (HTTP ${status}) ${describeError(body)}`);
+      write(
+        `${counter} ${planId}  FAILED (HTTP ${status}) ${describeError(body)}${status === 401 ? ` (${TOKEN_HINT})` : ''}`,
+      );
       continue;
     }
     const report = body as Report;

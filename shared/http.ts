@@ -5,8 +5,10 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
+import { authorize, type GatewayClaims, ROLES, ROUTE_ROLES_ENV, type Role } from './auth/roles.ts';
 import { type Config, getConfig } from './config.ts';
 import {
+  ForbiddenError,
   PayloadTooLargeError,
   toErrorResponse,
   UnsupportedMediaTypeError,
@@ -69,6 +71,8 @@ export function httpHandler<
     event: APIGatewayProxyEventV2,
     _context: Context,
   ): Promise<APIGatewayProxyStructuredResultV2> => {
+    authorize(requiredRole(event.routeKey), claimsOf(event));
+    requireContentType(event);
     const config = spec.config === false ? undefined : await getConfig();
     const input = {
       body:
@@ -107,6 +111,59 @@ export function httpHandler<
         countResponse(statusCode);
       },
     });
+}
+
+let routeRoles: { source: string | undefined; roles: Record<string, Role> } | undefined;
+
+/**
+ * The role the request's route needs, from the function's declaration (`ROUTE_ROLES`, written by
+ * `infra/function-environment.ts` in both runtimes). A route the declaration does not give this
+ * function is refused: nothing is reachable that was not declared.
+ */
+function requiredRole(routeKey: string): Role {
+  const source = process.env[ROUTE_ROLES_ENV];
+  let current = routeRoles;
+  if (current === undefined || current.source !== source) {
+    const parsed: unknown = source ? JSON.parse(source) : {};
+    const roles: Record<string, Role> = {};
+    for (const [key, role] of Object.entries(parsed as Record<string, unknown>)) {
+      if (!(ROLES as readonly unknown[]).includes(role))
+        throw new Error(`${ROUTE_ROLES_ENV}: bad role for ${key}`);
+      roles[key] = role as Role;
+    }
+    current = routeRoles = { source, roles };
+  }
+  const role = current.roles[routeKey];
+  if (!role) {
+    throw new ForbiddenError(`route ${routeKey} is not declared for this function`, [
+      { field: 'routeKey', reason: 'not a route of this function in the manifest' },
+    ]);
+  }
+  return role;
+}
+
+/** The claims API Gateway's JWT authorizer verified, where it puts them. */
+function claimsOf(event: APIGatewayProxyEventV2): GatewayClaims | undefined {
+  const context = event.requestContext as { authorizer?: { jwt?: { claims?: GatewayClaims } } };
+  return context.authorizer?.jwt?.claims;
+}
+
+/**
+ * A body says what it is: without a `content-type` it is refused (415) rather than guessed at.
+ * Which types a route accepts is its parser's business (`readJsonBody`, the plans request).
+ */
+function requireContentType(event: APIGatewayProxyEventV2): void {
+  if (event.body === undefined || event.body === null || event.body === '') return;
+  if (headerValue(event, 'content-type')) return;
+  throw new UnsupportedMediaTypeError(
+    'content-type: required with a body (application/json, or text/markdown for plans)',
+    [
+      {
+        field: 'content-type',
+        reason: 'missing; send application/json (or text/markdown to POST /api/v1/plans)',
+      },
+    ],
+  );
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Role } from './auth/roles.ts';
 import { type AppError, MethodNotAllowedError, NotFoundError } from './errors.ts';
 
 /**
@@ -12,6 +13,8 @@ export interface RouteSpec {
   method: string;
   path: string;
   function: string;
+  /** Absent: public. */
+  role?: Role;
 }
 
 type Segment =
@@ -25,6 +28,8 @@ export interface CompiledRoute {
   /** `GET /api/v1/vectors/{id}`: the event's and the request context's `routeKey`. */
   routeKey: string;
   function: string;
+  /** Whether a verified token is required (any role but `public`). */
+  protected: boolean;
   segments: readonly Segment[];
 }
 
@@ -85,6 +90,7 @@ export function compileRoutes(routes: readonly RouteSpec[]): RouteTable {
       path: r.path,
       routeKey,
       function: r.function,
+      protected: (r.role ?? 'public') !== 'public',
       segments: compileSegments(r.path),
     };
     if (all.some((x) => x.routeKey === routeKey)) throw new Error(`Duplicate route: ${routeKey}`);

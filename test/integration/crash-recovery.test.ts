@@ -17,6 +17,8 @@ import { apiCaller, migrationFinished } from './support.ts';
 interface Started {
   child: ChildProcess;
   apiUrl: string;
+  /** An administrator's token from its issuer. */
+  token: string;
   s3Endpoint: string;
   bucket: string;
 }
@@ -67,7 +69,10 @@ describe('a local runtime killed with -9 during a migration', () => {
       new PutObjectCommand({ Bucket: first.bucket, Key: 'staging/crash.jsonl', Body: lines.join('\n') }),
     );
     s3.destroy();
-    let call = apiCaller(() => first.apiUrl);
+    let call = apiCaller(
+      () => first.apiUrl,
+      async () => first.token,
+    );
     const created = await call('POST', '/api/v1/migrations', {
       key: 'staging/crash.jsonl',
       collection: 'crash',
@@ -89,7 +94,10 @@ describe('a local runtime killed with -9 during a migration', () => {
     await kill9(first.child);
 
     const second = await start(dataDir);
-    call = apiCaller(() => second.apiUrl);
+    call = apiCaller(
+      () => second.apiUrl,
+      async () => second.token,
+    );
     const job = await migrationFinished(call, id, 90_000);
     expect(job.status).toBe('completed');
     expect(job.counts).toMatchObject({ records, written: records, rejected: 0 });

@@ -260,7 +260,10 @@ describe('function result → HTTP response', () => {
     expect(res.headers['x-count']).toBe('3');
     expect(res.headers['x-multi']).toBe('a,b');
     expect(res.headers['set-cookie']).toEqual(['session=abc; Path=/; HttpOnly', 'theme=dark']);
-    expect(res.headers['access-control-allow-origin']).toBe('*');
+    // No Origin, no CORS header; the edge's security headers on every answer.
+    expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['cache-control']).toBe('no-store');
     expect(res.body.toString()).toBe('created');
   });
 
@@ -397,7 +400,7 @@ describe('errors as API Gateway reports them', () => {
 });
 
 describe('CORS', () => {
-  it('answers a preflight for a known path with the routed methods', async () => {
+  it('answers a preflight from an allowed (loopback) origin with the methods and headers routes use', async () => {
     const res = await raw('OPTIONS', '/echo/42', {
       headers: [
         ['Origin', 'http://localhost:5173'],
@@ -407,13 +410,15 @@ describe('CORS', () => {
     });
     expect(res.status).toBe(204);
     expect(res.headers['access-control-allow-origin']).toBe('http://localhost:5173');
-    expect(res.headers['access-control-allow-methods']?.split(',').sort()).toEqual(['GET', 'OPTIONS', 'PUT']);
-    expect(res.headers['access-control-allow-headers']).toBe('content-type,authorization');
+    const methods = [...new Set(fixtureManifest.routes.map((r) => r.method))].sort();
+    expect(res.headers['access-control-allow-methods']?.split(',').sort()).toEqual(methods);
+    expect(res.headers['access-control-allow-headers']).toBe('authorization,content-type');
   });
 
   it('without a default route, API Gateway answers what no route takes itself: 404 {"message":"Not Found"}', async () => {
     const bare = await startGateway({
-      manifest: { routes: fixtureManifest.routes },
+      manifest: { routes: fixtureManifest.routes, limits: fixtureManifest.limits },
+      auth: { kind: 'off', claims: {} },
       invoke: async () => {
         throw new Error('no function is invoked for an unrouted request');
       },
@@ -429,9 +434,26 @@ describe('CORS', () => {
     }
   });
 
-  it('404 for a preflight on an unknown path, in the platform error shape', async () => {
+  it('answers every preflight itself, as API Gateway does once CORS is configured', async () => {
     const res = await raw('OPTIONS', '/nowhere', { headers: [['Origin', 'http://localhost:5173']] });
-    expect(res.status).toBe(404);
-    expect(JSON.parse(res.body.toString()).error).toMatchObject({ code: 'NOT_FOUND' });
+    expect(res.status).toBe(204);
+    expect(res.headers['access-control-allow-origin']).toBe('http://localhost:5173');
+  });
+
+  it('never echoes an origin it does not allow, on a preflight or an answer', async () => {
+    for (const origin of ['https://evil.example', 'http://localhost.evil.example', 'null']) {
+      const preflight = await raw('OPTIONS', '/echo/42', {
+        headers: [
+          ['Origin', origin],
+          ['Access-Control-Request-Method', 'PUT'],
+        ],
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
+      expect(preflight.headers['access-control-allow-methods']).toBeUndefined();
+      const get = await raw('GET', '/echo/42', { headers: [['Origin', origin]] });
+      expect(get.status).toBe(200);
+      expect(get.headers['access-control-allow-origin']).toBeUndefined();
+    }
   });
 });

@@ -9,7 +9,7 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Manifest, manifest } from '#infra/manifest.ts';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
-import { apiCaller } from './support.ts';
+import { apiCaller, tokenFor } from './support.ts';
 
 /**
  * Locally, each function calls AWS with credentials of its own, and a call outside its declared
@@ -113,7 +113,10 @@ describe("calls outside a function's grants", () => {
   });
 
   it("state store: a function declared without state:write cannot write, as DynamoDB's AccessDeniedException", async () => {
-    const call = apiCaller(() => `${rt.apiUrl}/api/v1`);
+    const call = apiCaller(
+      () => `${rt.apiUrl}/api/v1`,
+      tokenFor(() => rt),
+    );
     const res = await call('POST', '/plans', { planId: 'p.md', markdown: '# P\n\n- [ ] 1.1 Write it\n' });
     expect(res.status).toBe(502);
     expect(JSON.stringify(res.body)).toMatch(/DynamoDB \w+ failed: AccessDeniedException/);

@@ -32,12 +32,15 @@ function capture(): { stream: Writable; text: () => string } {
   return { stream, text: () => parts.join('') };
 }
 
+let adminToken: string;
+
 function run(file: string, extra: Partial<MigrateOptions> = {}) {
   const progress = capture();
   const output = capture();
   const result = migrateFile({
     file,
     api: `${runtime.apiUrl}/api/v1`,
+    token: adminToken,
     s3Endpoint: runtime.s3Endpoint,
     bucket: runtime.bucket,
     progress: progress.stream,
@@ -88,6 +91,7 @@ async function exactCount(alias: string): Promise<number> {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'vp-migrate-cli-'));
   runtime = await startLocalRuntime({ dataDir: join(dir, 'data'), port: 0, quiet: true });
+  adminToken = await runtime.issueToken({ groups: ['admin'] });
 });
 
 afterAll(async () => {
@@ -175,7 +179,10 @@ describe('npm run migrate on the local runtime', () => {
         const task = source.tasks[1]!;
         const res = await fetch(`${runtime.apiUrl}/api/v1/vectors/search`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${await runtime.issueToken({ groups: ['readonly'] })}`,
+          },
           body: JSON.stringify({ collection: 'email_sender_tasks', vector: task.Vector, limit: 1 }),
         });
         const body = (await res.json()) as { results: Array<{ id: string; score: number }> };

@@ -17,7 +17,7 @@ import { ORIGINAL_ID_KEY, toPointId } from '#shared/ids.ts';
 import type { JobView } from '#shared/migrations/service.ts';
 import { type ExportSpec, exportRecords, jsonlExport } from '../unit/migrations/exports.ts';
 import { type FaultyQdrant, startFaultyQdrant, UNAVAILABLE, upsertedIds } from './faulty-qdrant.ts';
-import { apiCaller, migrationFinished, s3ClientOf } from './support.ts';
+import { apiCaller, migrationFinished, s3ClientOf, tokenFor } from './support.ts';
 
 /**
  * Faults on the local runtime, each ending with exactly the expected points, none duplicated,
@@ -40,7 +40,10 @@ const ATTEMPTS_PER_RECEIVE = 4;
 const SLOW_VISIBILITY_SECONDS = 8;
 
 let runtime: LocalRuntime;
-const call = apiCaller(() => runtime.apiUrl);
+const call = apiCaller(
+  () => runtime.apiUrl,
+  tokenFor(() => runtime),
+);
 
 function manifestWith(migrations: Partial<QueueDecl>, entry?: string) {
   return {

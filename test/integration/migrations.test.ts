@@ -7,7 +7,7 @@ import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
 import type { JobRecord } from '#shared/migrations/model.ts';
 import type { JobView, MigrationReport } from '#shared/migrations/service.ts';
 import { exportRecords, jsonlExport, legacyExport, qdrantPointsExport } from '../unit/migrations/exports.ts';
-import { apiCaller, migrationFinished, s3ClientOf } from './support.ts';
+import { apiCaller, migrationFinished, s3ClientOf, tokenFor } from './support.ts';
 
 /**
  * Migrations end to end on the local runtime: an upload to `exports/` triggers the planner through
@@ -20,7 +20,10 @@ let dataDir: string;
 let runtime: LocalRuntime;
 let s3: S3Client;
 
-const call = apiCaller(() => runtime.apiUrl);
+const call = apiCaller(
+  () => runtime.apiUrl,
+  tokenFor(() => runtime),
+);
 
 async function upload(key: string, body: string): Promise<void> {
   await s3.send(new PutObjectCommand({ Bucket: runtime.bucket, Key: key, Body: body }));

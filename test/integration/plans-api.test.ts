@@ -8,14 +8,17 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
 import { indexPlansFolder } from '../../scripts/plans-index.ts';
-import { apiCaller, s3ClientOf } from './support.ts';
+import { apiCaller, s3ClientOf, tokenFor } from './support.ts';
 
 /** The plans API end to end: real manifest, real handlers, embedded Qdrant, over HTTP. */
 
 let dataDir: string;
 let runtime: LocalRuntime;
 
-const call = apiCaller(() => `${runtime.apiUrl}/api/v1`);
+const call = apiCaller(
+  () => `${runtime.apiUrl}/api/v1`,
+  tokenFor(() => runtime),
+);
 
 const postMarkdown = (planId: string, markdown: string) =>
   call('POST', `/plans?planId=${encodeURIComponent(planId)}`, markdown, { 'content-type': 'text/markdown' });
@@ -281,6 +284,7 @@ describe('npm run plans:index', () => {
   it('indexes every markdown file of a folder by its relative path, with a line per plan', async () => {
     const lines: string[] = [];
     const summary = await indexPlansFolder({
+      token: await runtime.issueToken({ groups: ['user'] }),
       dir: folder,
       api: `${runtime.apiUrl}/api/v1`,
       write: (l) => lines.push(l),
@@ -299,10 +303,11 @@ describe('npm run plans:index', () => {
     expect((await call('GET', '/plans/team~ops~oncall.md')).status).toBe(200);
   });
 
-  it('finds the API on PORT, the port npm start listens on, without --api', async () => {
+  it('finds the API on PORT, the port npm start listens on, without --api, and signs its token with the runtime key of DATA_DIR', async () => {
     const script = resolve(import.meta.dirname, '../../scripts/plans-index.ts');
+    const { API_TOKEN: _none, ...env } = process.env;
     const { stdout } = await promisify(execFile)(process.execPath, [script, folder], {
-      env: { ...process.env, PORT: new URL(runtime.apiUrl).port },
+      env: { ...env, PORT: new URL(runtime.apiUrl).port, DATA_DIR: join(dataDir, 'runtime') },
     });
     expect(stdout).toMatch(/team\/mail\.md {2}re-indexed: 6 tasks/);
     expect(stdout).toMatch(/2 of 2 plans indexed: 7 tasks .*, 0 embedded/);
@@ -312,15 +317,30 @@ describe('npm run plans:index', () => {
     await writeFile(join(folder, 'bad~name.md'), '# Bad\n- [ ] a task\n');
     const script = resolve(import.meta.dirname, '../../scripts/plans-index.ts');
     const run = promisify(execFile);
-    const failed = await run(process.execPath, [script, folder, '--api', `${runtime.apiUrl}/api/v1`]).catch(
-      (err: { code: number; stdout: string }) => err,
-    );
+    const token = await runtime.issueToken({ groups: ['user'] });
+    const failed = await run(process.execPath, [script, folder, '--api', `${runtime.apiUrl}/api/v1`], {
+      env: { ...process.env, API_TOKEN: token },
+    }).catch((err: { code: number; stdout: string }) => err);
     expect('code' in failed ? failed.code : 0).toBe(1);
     expect(failed.stdout).toMatch(
       /bad~name\.md {2}FAILED \(HTTP 400\) VALIDATION_ERROR: query\.planId: must not contain "~"/,
     );
     expect(failed.stdout).toMatch(/team\/mail\.md {2}re-indexed: 6 tasks .*=6 unchanged\), 0 embedded/);
     expect(failed.stdout).toMatch(/2 of 3 plans indexed, 1 failed/);
+  });
+
+  it('without a token it is told 401 and how to get one', async () => {
+    const script = resolve(import.meta.dirname, '../../scripts/plans-index.ts');
+    const { API_TOKEN: _none, ...env } = process.env;
+    const refused = await promisify(execFile)(
+      process.execPath,
+      [script, folder, '--api', `${runtime.apiUrl}/api/v1`],
+      {
+        env: { ...env, DATA_DIR: join(dataDir, 'no-runtime-here') },
+      },
+    ).catch((err: { code: number; stdout: string }) => err);
+    expect('code' in refused ? refused.code : 0).toBe(1);
+    expect(refused.stdout).toMatch(/FAILED \(HTTP 401\) .*npm run token -- --role/);
   });
 
   it('says so when the API is not running', async () => {

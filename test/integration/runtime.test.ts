@@ -234,13 +234,15 @@ describe('the real platform', () => {
 
   it('serves the API and keeps collections and objects across a restart on the same data dir', async () => {
     const first = await startLocalRuntime({ dataDir, port: 0, quiet: true });
+    // Signed with the key kept under the data dir, by the issuer whose URL the restart keeps.
+    const auth = { authorization: `Bearer ${await first.issueToken({ groups: ['admin'] })}` };
     try {
       const health = await fetch(`${first.apiUrl}/api/v1/health`);
       expect(health.status).toBe(200);
       expect(await health.json()).toEqual({ status: 'ok' });
       const created = await fetch(`${first.apiUrl}/api/v1/vectors/collections`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...auth },
         body: JSON.stringify({ name: 'kept' }),
       });
       expect(created.status).toBe(201);
@@ -253,7 +255,8 @@ describe('the real platform', () => {
 
     const second = await startLocalRuntime({ dataDir, port: 0, quiet: true });
     try {
-      const info = await fetch(`${second.apiUrl}/api/v1/vectors/collections/kept`);
+      expect(second.issuer).toBe(first.issuer);
+      const info = await fetch(`${second.apiUrl}/api/v1/vectors/collections/kept`, { headers: auth });
       expect(info.status).toBe(200);
       expect(await info.json()).toMatchObject({ name: 'kept' });
       const s3 = s3ClientOf(second);

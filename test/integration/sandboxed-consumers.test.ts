@@ -6,7 +6,7 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
 import { jsonlExport } from '../unit/migrations/exports.ts';
-import { apiCaller, migrationFinished, s3ClientOf } from './support.ts';
+import { apiCaller, migrationFinished, s3ClientOf, tokenFor } from './support.ts';
 
 /**
  * `isolateConsumers`: the queue consumers run in execution environments (child processes of the
@@ -20,7 +20,10 @@ let dataDir: string;
 let runtime: LocalRuntime;
 let s3: S3Client;
 
-const call = apiCaller(() => runtime.apiUrl);
+const call = apiCaller(
+  () => runtime.apiUrl,
+  tokenFor(() => runtime),
+);
 
 /** The fields of /proc/<pid>/stat after the command name: [state, ppid, …]. */
 function procStat(pid: number): string[] {

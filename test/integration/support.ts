@@ -1,5 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import type { LocalRuntime } from '#local/runtime.ts';
+import type { Group } from '#shared/auth/roles.ts';
 import type { JobView } from '#shared/migrations/service.ts';
 
 /**
@@ -7,16 +8,49 @@ import type { JobView } from '#shared/migrations/service.ts';
  * exports bucket (any credentials work locally), and waiting for a migration job to end.
  */
 
-/** `call(method, path, body?, headers?)` against `baseUrl()` (read per call: a test may restart its runtime). */
-export function apiCaller(baseUrl: () => string) {
+/**
+ * `call(method, path, body?, headers?)` against `baseUrl()` (read per call: a test may restart its
+ * runtime), with `Authorization: Bearer <token()>` when a token source is given and the call sets
+ * no `authorization` of its own.
+ */
+export function apiCaller(baseUrl: () => string, token?: () => Promise<string>) {
   return async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const auth: Record<string, string> =
+      token && !Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')
+        ? { authorization: `Bearer ${await token()}` }
+        : {};
     const res = await fetch(`${baseUrl()}${path}`, {
       method,
-      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      headers:
+        body === undefined
+          ? { ...auth, ...headers }
+          : { 'content-type': 'application/json', ...auth, ...headers },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.text();
     return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+  };
+}
+
+/**
+ * Tokens from a runtime's issuer for people in `groups` (default an administrator), made once per
+ * issuer (a restarted runtime may listen elsewhere) and renewed before they expire.
+ */
+export function tokenFor(
+  runtime: () => LocalRuntime,
+  groups: readonly Group[] = ['admin'],
+): () => Promise<string> {
+  let cached: { issuer: string; token: string; renewAt: number } | undefined;
+  return async () => {
+    const rt = runtime();
+    if (!cached || cached.issuer !== rt.issuer || Date.now() > cached.renewAt) {
+      cached = {
+        issuer: rt.issuer,
+        token: await rt.issueToken({ groups }),
+        renewAt: Date.now() + 30 * 60_000,
+      };
+    }
+    return cached.token;
   };
 }
 

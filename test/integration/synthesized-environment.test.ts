@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FunctionName, manifest } from '#infra/manifest.ts';
 import { type LocalRuntime, type RuntimeTopology, startLocalRuntime } from '#local/runtime.ts';
 import { logicalIdOf, synthPlatform } from '../infra/support.ts';
-import { apiCaller, migrationFinished, s3ClientOf } from './support.ts';
+import { apiCaller, migrationFinished, s3ClientOf, tokenFor } from './support.ts';
 
 /**
  * The test that catches a function deployed without a variable or a grant it needs: every
@@ -129,7 +129,10 @@ function scheduledEvent() {
 describe('every function serves its happy path with that environment', () => {
   let dataDir: string;
   let rt: LocalRuntime;
-  const call = apiCaller(() => `${rt.apiUrl}/api/v1`);
+  const call = apiCaller(
+    () => `${rt.apiUrl}/api/v1`,
+    tokenFor(() => rt),
+  );
   const served = new Set<string>();
 
   beforeAll(async () => {
@@ -209,7 +212,10 @@ describe('every function serves its happy path with that environment', () => {
     const { migrations } = await ok('listMigrations', 'GET', '/migrations');
     const id = migrations[0].id as string;
     const job = await migrationFinished(
-      apiCaller(() => rt.apiUrl),
+      apiCaller(
+        () => rt.apiUrl,
+        tokenFor(() => rt),
+      ),
       id,
     );
     expect(job.status).toBe('completed');
@@ -234,7 +240,10 @@ describe('every function serves its happy path with that environment', () => {
     expect(
       (
         await migrationFinished(
-          apiCaller(() => rt.apiUrl),
+          apiCaller(
+            () => rt.apiUrl,
+            tokenFor(() => rt),
+          ),
           second.id,
         )
       ).status,

@@ -3,14 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
-import { apiCaller } from './support.ts';
+import { apiCaller, tokenFor } from './support.ts';
 
 /** The vector API end to end: real manifest, real handlers, embedded Qdrant, over HTTP. */
 
 let dataDir: string;
 let runtime: LocalRuntime;
 
-const call = apiCaller(() => runtime.apiUrl);
+const call = apiCaller(
+  () => runtime.apiUrl,
+  tokenFor(() => runtime),
+);
 
 const tasks = [
   {

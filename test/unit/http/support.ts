@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { ROUTE_ROLES_ENV, type Role } from '#shared/auth/roles.ts';
 
 /** API Gateway HTTP API (v2) events and a Lambda context, as the gateway and the local runtime build them. */
 
@@ -10,7 +11,21 @@ export interface EventInit {
   headers?: Record<string, string>;
   query?: Record<string, string>;
   pathParameters?: Record<string, string>;
+  /**
+   * The verified claims API Gateway passes (default: an administrator's access token); `null`
+   * for none, as on a public route.
+   */
+  claims?: Record<string, string> | null;
+  /** The role the route declares for the handler (`invoke` writes it to ROUTE_ROLES); default admin. */
+  routeRole?: Role;
 }
+
+export const ADMIN_CLAIMS = {
+  sub: 'tester',
+  'cognito:groups': '[admin]',
+  token_use: 'access',
+  client_id: 'test',
+};
 
 export function httpEvent(init: EventInit = {}): APIGatewayProxyEventV2 {
   const method = init.method ?? (init.body === undefined ? 'GET' : 'POST');
@@ -35,6 +50,9 @@ export function httpEvent(init: EventInit = {}): APIGatewayProxyEventV2 {
       stage: '$default',
       time: '01/Jan/2026:00:00:00 +0000',
       timeEpoch: 1_767_225_600_000,
+      ...(init.claims === null
+        ? {}
+        : { authorizer: { jwt: { claims: init.claims ?? ADMIN_CLAIMS, scopes: null } } }),
     },
     ...(init.body !== undefined
       ? {
@@ -73,7 +91,10 @@ export async function invoke(
   init: EventInit = {},
   // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON answers by path
 ): Promise<{ status: number; headers: Record<string, unknown>; body: any }> {
-  const res = await handler(httpEvent(init), lambdaContext());
+  const event = httpEvent(init);
+  // What the function's declaration gives it: the role of the route the event names.
+  process.env[ROUTE_ROLES_ENV] = JSON.stringify({ [event.routeKey]: init.routeRole ?? 'admin' });
+  const res = await handler(event, lambdaContext());
   return {
     status: res.statusCode ?? 200,
     headers: (res.headers ?? {}) as Record<string, unknown>,
