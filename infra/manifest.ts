@@ -5,6 +5,7 @@
  * Adding a route is one entry in `routes` (plus a function entry and its handler module).
  */
 
+import { DOCS_PACKAGE_FILES } from '../shared/api/docs-page.ts';
 import type { Role } from '../shared/auth/roles.ts';
 import { EVENT_SOURCE, MIGRATION_QUEUE, PLANNER_TIMEOUT_SECONDS } from '../shared/migrations/settings.ts';
 
@@ -31,6 +32,11 @@ export interface FunctionDecl {
   memoryMb: number;
   timeoutSeconds: number;
   access: readonly Access[];
+  /**
+   * Package files the handler reads at run time (`swagger-ui-dist/swagger-ui.css`), which a
+   * JavaScript bundle does not carry: copied beside the bundle (`shared/bundled-files.ts`).
+   */
+  files?: readonly string[];
 }
 
 export interface RouteDecl {
@@ -197,6 +203,21 @@ export const manifest = {
       timeoutSeconds: 5,
       access: [],
     },
+    openapi: {
+      entry: 'functions/platform/openapi/handler.ts',
+      description: 'The OpenAPI document of the API (docs/openapi.json, bundled)',
+      memoryMb: 256,
+      timeoutSeconds: 5,
+      access: [],
+    },
+    docs: {
+      entry: 'functions/platform/docs/handler.ts',
+      description: 'The API documentation page (Swagger UI, served offline) and its assets',
+      memoryMb: 256,
+      timeoutSeconds: 5,
+      access: [],
+      files: DOCS_PACKAGE_FILES,
+    },
     status: {
       entry: 'functions/platform/status/handler.ts',
       description: 'Readiness: checks Qdrant, the queue, the bus and the state store',
@@ -311,6 +332,9 @@ export const manifest = {
   routes: [
     { method: 'GET', path: '/api/v1/health', function: 'health', role: 'public' },
     { method: 'GET', path: '/api/v1/version', function: 'version', role: 'public' },
+    { method: 'GET', path: '/api/v1/openapi.json', function: 'openapi', role: 'public' },
+    { method: 'GET', path: '/api/v1/docs', function: 'docs', role: 'public' },
+    { method: 'GET', path: '/api/v1/docs/{file}', function: 'docs', role: 'public' },
     { method: 'GET', path: '/api/v1/status', function: 'status', role: 'reader' },
     { method: 'GET', path: '/api/v1/vectors/collections', function: 'listCollections', role: 'reader' },
     { method: 'POST', path: '/api/v1/vectors/collections', function: 'createCollection', role: 'writer' },

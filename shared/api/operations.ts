@@ -1,0 +1,419 @@
+import type * as z from 'zod';
+import { CreateMigrationBodySchema, JobPathSchema, ListQuerySchema } from '../migrations/model.ts';
+import {
+  IndexPlanBodySchema,
+  IndexPlanQuerySchema,
+  MAX_PLAN_BYTES,
+  PlanPathSchema,
+  PlanQuerySchema,
+  SearchTasksBodySchema,
+} from '../plans/schemas.ts';
+import {
+  BatchBodySchema,
+  CollectionPathSchema,
+  CollectionQuerySchema,
+  CreateCollectionBodySchema,
+  DeleteBodySchema,
+  PointPathSchema,
+  PointQuerySchema,
+  SearchBodySchema,
+  UpsertBodySchema,
+} from '../vectors/schemas.ts';
+import { DocsAssetPathSchema } from './docs-page.ts';
+import {
+  BatchResultSchema,
+  CollectionListSchema,
+  CollectionViewSchema,
+  DeletedCollectionSchema,
+  DeletedPlanSchema,
+  DeletedPointsSchema,
+  HealthSchema,
+  IndexReportSchema,
+  MigrationJobSchema,
+  MigrationJobViewSchema,
+  MigrationListSchema,
+  PlanListSchema,
+  PlanViewSchema,
+  PointViewSchema,
+  ProgressViewSchema,
+  RedriveResultSchema,
+  SearchResultSchema,
+  StatusReportSchema,
+  TaskSearchResultSchema,
+  UpsertResultSchema,
+  VersionInfoSchema,
+} from './responses.ts';
+
+/**
+ * What each HTTP function does, for the OpenAPI document (`infra/openapi.ts` joins it with the
+ * manifest's routes, roles and throttles). Keyed by manifest function name; a function serving
+ * several routes may describe each (`routes`). Request schemas are the very ones the handlers
+ * parse with, so the document cannot promise what a handler refuses.
+ */
+
+/** A schema with the name it has under `components/schemas`. */
+export interface NamedSchema {
+  name: string;
+  schema: z.ZodType;
+}
+
+const named = (name: string, schema: z.ZodType): NamedSchema => ({ name, schema });
+
+export interface SuccessResponse {
+  description: string;
+  /** JSON body; absent for a body that is not JSON (`content`). */
+  schema?: NamedSchema;
+  /** A non-JSON body: its media type and a description. */
+  content?: { type: string; description: string };
+  headers?: Record<string, string>;
+}
+
+/**
+ * Errors a route gives beyond those every route may (429, 500, 503) and those that follow from its
+ * declaration (401/403 for a role, 400 for parameters or a body, 413/415 for a JSON body), each
+ * with when it happens.
+ */
+export type ErrorStatus = 400 | 404 | 409 | 502;
+
+export interface OperationSpec {
+  /** The function's name unless it serves several routes. */
+  operationId?: string;
+  summary: string;
+  description: string;
+  tag: 'platform' | 'docs' | 'vectors' | 'plans' | 'tasks' | 'migrations';
+  path?: z.ZodObject;
+  query?: z.ZodObject;
+  /** The request body by media type (JSON bodies also get 413 and 415). */
+  body?: { json?: NamedSchema; raw?: { types: readonly string[]; description: string } };
+  responses: Record<number, SuccessResponse>;
+  errors?: Partial<Record<ErrorStatus, string>>;
+  deprecated?: boolean;
+}
+
+export type OperationEntry = OperationSpec | { routes: Record<string, OperationSpec> };
+
+const QDRANT_DOWN = 'Qdrant (or the embedder) failed or is unreachable';
+const STATE_DOWN = 'the state store (DynamoDB) or the exports bucket failed';
+const LOCATION = { location: 'The URL of the resource' };
+
+const collectionMissing = 'the collection does not exist (issue field `collection`)';
+
+const upsert: OperationSpec = {
+  summary: 'Upsert points given as vectors or as text to embed',
+  description:
+    'Writes 1–1000 points; each has exactly one of `vector` (the collection’s size) or `text` (embedded with the configured embedder, into a collection that records the same model). Validated and embedded in full before the first write: a refused request changes nothing. Answers the caller’s ids in request order.',
+  tag: 'vectors',
+  body: { json: named('UpsertBody', UpsertBodySchema) },
+  responses: { 200: { description: 'Points written', schema: named('UpsertResult', UpsertResultSchema) } },
+  errors: { 400: 'a point is invalid (issue field `points.<i>…`)', 404: collectionMissing, 502: QDRANT_DOWN },
+};
+
+const jobPath = JobPathSchema;
+
+export const OPERATIONS: Record<string, OperationEntry> = {
+  health: {
+    summary: 'Liveness',
+    description: 'Answers without touching any dependency and without loading configuration.',
+    tag: 'platform',
+    responses: { 200: { description: 'Alive', schema: named('Health', HealthSchema) } },
+  },
+  version: {
+    summary: 'Service version, stage and embedding model',
+    description: 'From the function’s environment only.',
+    tag: 'platform',
+    responses: { 200: { description: 'What is deployed', schema: named('VersionInfo', VersionInfoSchema) } },
+  },
+  status: {
+    summary: 'Readiness of every dependency',
+    description:
+      'Pings Qdrant, the exports bucket, the migrations queue, the event bus and the state store concurrently, each within 3 s. `503` with the same body when one fails.',
+    tag: 'platform',
+    responses: {
+      200: { description: 'Every dependency is ok', schema: named('StatusReport', StatusReportSchema) },
+      503: {
+        description: 'A dependency failed (`status: degraded`)',
+        schema: named('StatusReport', StatusReportSchema),
+      },
+    },
+  },
+  openapi: {
+    summary: 'This OpenAPI document',
+    description: 'The OpenAPI 3.1 document of the API, generated from the manifest and the request schemas.',
+    tag: 'docs',
+    responses: {
+      200: { description: 'The document', content: { type: 'application/json', description: 'OpenAPI 3.1' } },
+    },
+  },
+  docs: {
+    routes: {
+      'GET /api/v1/docs': {
+        operationId: 'docsPage',
+        summary: 'Interactive API documentation',
+        description:
+          'Swagger UI, served from the platform itself (no CDN): loads `/api/v1/openapi.json`; "Authorize" takes a bearer access token for "Try it out".',
+        tag: 'docs',
+        responses: {
+          200: { description: 'The page', content: { type: 'text/html', description: 'Swagger UI' } },
+        },
+      },
+      'GET /api/v1/docs/{file}': {
+        operationId: 'docsAsset',
+        summary: 'An asset of the documentation page',
+        description: 'Swagger UI’s script, style sheet and icons, and the page’s own script.',
+        tag: 'docs',
+        path: DocsAssetPathSchema,
+        responses: {
+          200: {
+            description: 'The file',
+            content: { type: 'application/javascript', description: 'or text/css, image/png' },
+          },
+        },
+        errors: { 404: 'no such asset (issue field `path.file`)' },
+      },
+    },
+  },
+  listCollections: {
+    summary: 'List collections and aliases',
+    description: 'Collections by name, each with its aliases.',
+    tag: 'vectors',
+    responses: { 200: { description: 'Collections', schema: named('CollectionList', CollectionListSchema) } },
+    errors: { 502: QDRANT_DOWN },
+  },
+  createCollection: {
+    summary: 'Create a collection',
+    description:
+      'Vector size defaults to the embedder’s dimensions; a collection of the embedder’s size records its model, so text can be embedded into it.',
+    tag: 'vectors',
+    body: { json: named('CreateCollectionBody', CreateCollectionBodySchema) },
+    responses: {
+      201: {
+        description: 'Created',
+        schema: named('CollectionView', CollectionViewSchema),
+        headers: LOCATION,
+      },
+    },
+    errors: { 400: 'a field is invalid', 409: 'the collection already exists', 502: QDRANT_DOWN },
+  },
+  getCollection: {
+    summary: 'Collection info',
+    description: 'Points count, vector size, distance and the embedding model it records.',
+    tag: 'vectors',
+    path: CollectionPathSchema,
+    responses: {
+      200: { description: 'The collection', schema: named('CollectionView', CollectionViewSchema) },
+    },
+    errors: { 404: collectionMissing, 502: QDRANT_DOWN },
+  },
+  deleteCollection: {
+    summary: 'Delete a collection',
+    description: 'Deletes the collection and its points.',
+    tag: 'vectors',
+    path: CollectionPathSchema,
+    responses: {
+      200: { description: 'Deleted', schema: named('DeletedCollection', DeletedCollectionSchema) },
+    },
+    errors: { 404: collectionMissing, 502: QDRANT_DOWN },
+  },
+  upsert: {
+    routes: {
+      'POST /api/v1/vectors/upsert': upsert,
+      'POST /api/v1/vectors/insert': {
+        ...upsert,
+        operationId: 'insert',
+        summary: 'Upsert points (legacy name of /vectors/upsert)',
+        deprecated: true,
+      },
+    },
+  },
+  search: {
+    summary: 'Search by vector or by text',
+    description:
+      'Exactly one of `vector` or `text`; a Qdrant `filter` (its conditions are checked by Qdrant: a refused one is a 400 under `filter`). Best first.',
+    tag: 'vectors',
+    body: { json: named('SearchBody', SearchBodySchema) },
+    responses: {
+      200: { description: 'Hits, best first', schema: named('SearchResult', SearchResultSchema) },
+    },
+    errors: {
+      400: 'a field is invalid, or Qdrant refused the filter',
+      404: collectionMissing,
+      502: QDRANT_DOWN,
+    },
+  },
+  batch: {
+    summary: 'Several searches and upserts in one call',
+    description:
+      'Operations (each a search or an upsert body with its `type`) run in order, each on its own: a failing one is reported in its slot and does not stop the others.',
+    tag: 'vectors',
+    body: { json: named('BatchBody', BatchBodySchema) },
+    responses: {
+      200: { description: 'One result per operation', schema: named('BatchResult', BatchResultSchema) },
+    },
+    errors: { 400: 'the envelope is invalid (not an operation: those fail in their slot)' },
+  },
+  getPoint: {
+    summary: 'Retrieve a point by id',
+    description: 'The caller’s id, mapped as upserts map it (`task-1`, `17`, a UUID).',
+    tag: 'vectors',
+    path: PointPathSchema,
+    query: PointQuerySchema,
+    responses: { 200: { description: 'The point', schema: named('PointView', PointViewSchema) } },
+    errors: { 404: 'no such point (issue field `id`) or collection', 502: QDRANT_DOWN },
+  },
+  deletePoints: {
+    routes: {
+      'POST /api/v1/vectors/delete': {
+        operationId: 'deletePoints',
+        summary: 'Delete points by ids or by filter',
+        description:
+          'Exactly one of `ids` (1–1000) or `filter`. Answers how many points existed and were deleted.',
+        tag: 'vectors',
+        query: CollectionQuerySchema,
+        body: { json: named('DeleteBody', DeleteBodySchema) },
+        responses: { 200: { description: 'Deleted', schema: named('DeletedPoints', DeletedPointsSchema) } },
+        errors: { 404: collectionMissing, 502: QDRANT_DOWN },
+      },
+      'DELETE /api/v1/vectors/{id}': {
+        operationId: 'deletePoint',
+        summary: 'Delete a point by id',
+        description: 'Deleting an absent point is not an error (`deleted: 0`).',
+        tag: 'vectors',
+        path: PointPathSchema,
+        query: CollectionQuerySchema,
+        responses: { 200: { description: 'Deleted', schema: named('DeletedPoints', DeletedPointsSchema) } },
+        errors: { 404: collectionMissing, 502: QDRANT_DOWN },
+      },
+    },
+  },
+  indexPlan: {
+    summary: 'Index a markdown plan',
+    description: `Raw markdown (\`text/markdown\`, \`text/plain\`, \`application/octet-stream\` for UTF-16 or Windows-1252) with \`?planId=\`, or JSON \`{planId, markdown | s3Key}\`. At most ${MAX_PLAN_BYTES} bytes. Re-indexing is incremental: only changed texts are embedded.`,
+    tag: 'plans',
+    query: IndexPlanQuerySchema,
+    body: {
+      json: named('IndexPlanBody', IndexPlanBodySchema),
+      raw: {
+        types: ['text/markdown', 'text/plain', 'application/octet-stream'],
+        description: 'The plan’s markdown, with `?planId=`',
+      },
+    },
+    responses: {
+      200: { description: 'Re-indexed', schema: named('IndexReport', IndexReportSchema), headers: LOCATION },
+      201: {
+        description: 'Indexed for the first time',
+        schema: named('IndexReport', IndexReportSchema),
+        headers: LOCATION,
+      },
+    },
+    errors: {
+      400: 'a bad plan id, an empty plan, `planId` in the wrong place',
+      404: 'the `s3Key` object does not exist',
+      409: 'another request is writing this plan, or `roadmap_tasks` holds another model’s vectors',
+      502: QDRANT_DOWN,
+    },
+  },
+  listPlans: {
+    summary: 'List indexed plans',
+    description: 'Every indexed plan, by plan id.',
+    tag: 'plans',
+    responses: { 200: { description: 'Plans', schema: named('PlanList', PlanListSchema) } },
+    errors: { 502: STATE_DOWN },
+  },
+  getPlan: {
+    summary: 'A plan: headings, progress and a page of its tasks',
+    description: 'In URLs a plan id’s `/` is written `~` (`plans~roadmap.md`).',
+    tag: 'plans',
+    path: PlanPathSchema,
+    query: PlanQuerySchema,
+    responses: { 200: { description: 'The plan', schema: named('PlanView', PlanViewSchema) } },
+    errors: { 404: 'the plan is not indexed', 502: QDRANT_DOWN },
+  },
+  deletePlan: {
+    summary: 'Delete a plan and its tasks',
+    description: 'Its tasks, outline and record.',
+    tag: 'plans',
+    path: PlanPathSchema,
+    responses: { 200: { description: 'Deleted', schema: named('DeletedPlan', DeletedPlanSchema) } },
+    errors: { 404: 'the plan is not indexed', 409: 'another request is writing this plan', 502: QDRANT_DOWN },
+  },
+  planProgress: {
+    summary: 'Declared against computed progress',
+    description: 'Per heading and for the whole plan.',
+    tag: 'plans',
+    path: PlanPathSchema,
+    responses: { 200: { description: 'Progress', schema: named('ProgressView', ProgressViewSchema) } },
+    errors: { 404: 'the plan is not indexed', 502: STATE_DOWN },
+  },
+  searchTasks: {
+    summary: 'Search plan tasks by meaning',
+    description: 'Filtered by plan, status, heading, depth and priority. No plan indexed yet: no results.',
+    tag: 'tasks',
+    body: { json: named('SearchTasksBody', SearchTasksBodySchema) },
+    responses: {
+      200: { description: 'Tasks, best first', schema: named('TaskSearchResult', TaskSearchResultSchema) },
+    },
+    errors: { 400: 'a field is invalid', 502: QDRANT_DOWN },
+  },
+  createMigration: {
+    summary: 'Start a migration of an uploaded export',
+    description:
+      'Plans the export (an object of the exports bucket) and fans its chunks out to workers. The same export version to the same target finds its existing job.',
+    tag: 'migrations',
+    body: { json: named('CreateMigrationBody', CreateMigrationBodySchema) },
+    responses: {
+      200: {
+        description: 'The job this export version already has',
+        schema: named('MigrationJob', MigrationJobSchema),
+      },
+      202: { description: 'A new job', schema: named('MigrationJob', MigrationJobSchema) },
+    },
+    errors: { 400: 'a field is invalid', 404: 'the export does not exist', 502: STATE_DOWN },
+  },
+  listMigrations: {
+    summary: 'List migration jobs',
+    description: 'The latest first.',
+    tag: 'migrations',
+    query: ListQuerySchema,
+    responses: { 200: { description: 'Jobs', schema: named('MigrationList', MigrationListSchema) } },
+    errors: { 502: STATE_DOWN },
+  },
+  getMigration: {
+    summary: 'A migration job',
+    description: 'Status, counts, per-chunk progress and the report’s key.',
+    tag: 'migrations',
+    path: jobPath,
+    responses: { 200: { description: 'The job', schema: named('MigrationJobView', MigrationJobViewSchema) } },
+    errors: { 404: 'no such job', 502: STATE_DOWN },
+  },
+  rollbackMigration: {
+    summary: 'Switch a migration’s alias back',
+    description: 'To the collection it served before this migration, atomically.',
+    tag: 'migrations',
+    path: jobPath,
+    responses: {
+      200: { description: 'The rolled-back job', schema: named('MigrationJob', MigrationJobSchema) },
+    },
+    errors: {
+      404: 'no such job',
+      409: 'the job is not completed, was a dry run or the alias’s first migration, or the alias has moved since',
+      502: QDRANT_DOWN,
+    },
+  },
+  redriveMigration: {
+    summary: 'Send a migration’s failed chunks again',
+    description: 'Re-sends every chunk not yet counted, then removes the job’s dead letters.',
+    tag: 'migrations',
+    path: jobPath,
+    responses: {
+      200: { description: 'Chunks re-sent', schema: named('RedriveResult', RedriveResultSchema) },
+    },
+    errors: { 404: 'no such job', 409: 'no chunk left to send', 502: STATE_DOWN },
+  },
+};
+
+/** The operations serving `routeKey` (`GET /api/v1/docs`), or undefined. */
+export function operationFor(functionName: string, routeKey: string): OperationSpec | undefined {
+  const entry = OPERATIONS[functionName];
+  if (!entry) return undefined;
+  return 'routes' in entry ? entry.routes[routeKey] : entry;
+}
