@@ -1,4 +1,5 @@
 import { type Manifest, manifest as platformManifest } from '../infra/manifest.ts';
+import { parseCorsOrigins } from './cors.ts';
 import { useQdrantFetchBuild } from './module-hooks.ts';
 import type { LocalRuntime } from './runtime.ts';
 
@@ -10,7 +11,11 @@ import type { LocalRuntime } from './runtime.ts';
  * instead of each queue's `maxConcurrency`: fewer concurrent workers, less memory),
  * ISOLATE_CONSUMERS (1 or true: each queue consumer runs in child processes, one invocation at a
  * time per process with its function's memory as heap limit, like Lambda's execution environments;
- * default 0: in this process).
+ * default 0: in this process). Identity: IDENTITY_PORT (the local OpenID issuer; default 0: the port
+ * it used last time), AUTH (`local`, the default: tokens from the local issuer; `off`: no token
+ * checked, every caller an administrator, for experiments only), AUTH_ISSUER and AUTH_AUDIENCE
+ * (trust that OpenID issuer instead, e.g. the deployed Cognito pool, and those client ids),
+ * CORS_ORIGINS (comma-separated origins allowed by CORS; default loopback origins only).
  */
 
 /** Read as the general shape: the declaration's literal type has no notification or rule yet. */
@@ -45,6 +50,37 @@ function parseIsolateConsumers(value: string | undefined): boolean {
   throw new Error(`ISOLATE_CONSUMERS must be 0, 1, true or false, got "${value}"`);
 }
 
+type AuthOption = NonNullable<Parameters<typeof import('./runtime.ts').startLocalRuntime>[0]>['auth'];
+
+function parseAuth(env: NodeJS.ProcessEnv): AuthOption {
+  const mode = env.AUTH || 'local';
+  if (env.AUTH_ISSUER) {
+    if (env.AUTH && env.AUTH !== 'local') throw new Error('AUTH_ISSUER cannot be combined with AUTH=off');
+    const issuer = env.AUTH_ISSUER;
+    if (!URL.canParse(issuer) || !/^https?:$/.test(new URL(issuer).protocol)) {
+      throw new Error(`AUTH_ISSUER must be an http(s) URL, got "${issuer}"`);
+    }
+    const audiences = (env.AUTH_AUDIENCE ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (audiences.length === 0)
+      throw new Error(
+        'AUTH_AUDIENCE (the accepted client ids, comma-separated) is required with AUTH_ISSUER',
+      );
+    return { issuer, audiences };
+  }
+  if (mode !== 'local' && mode !== 'off') throw new Error(`AUTH must be local or off, got "${mode}"`);
+  return mode;
+}
+
+const AUTH_OFF_WARNING = `
+  !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+  !!  AUTHENTICATION IS OFF (AUTH=off): no token is checked and every caller is an admin.  !!
+  !!  Any program on this machine can read and delete the local data. Experiments only.   !!
+  !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+`;
+
 function describe(rt: LocalRuntime): string {
   const width = Math.max(...rt.routes.map((r) => r.method.length + 1 + r.path.length));
   const routes = rt.routes.map((r) => `    ${`${r.method} ${r.path}`.padEnd(width)}  → ${r.function}`);
@@ -72,8 +108,12 @@ function describe(rt: LocalRuntime): string {
     `  SSM, Secrets ${rt.settingsEndpoint}   (parameters and secrets the functions read)`,
     ...(rules.length > 0 ? ['    rules:', ...rules] : []),
     `  Data         ${rt.dataDir}   (wiring: ${rt.dataDir}/runtime.json)`,
+    `  Identity     ${rt.issuer}   (OpenID issuer; tokens accepted from: ${rt.authMode === 'local' ? 'this issuer' : rt.authMode})`,
     '',
     `  try:  curl ${rt.apiUrl}/api/v1/health`,
+    '        TOKEN=$(npm run -s token -- --role admin)   # or user, readonly',
+    `        curl -H "authorization: Bearer $TOKEN" ${rt.apiUrl}/api/v1/vectors/collections`,
+    `  docs: ${rt.apiUrl}/api/v1/docs`,
     "  (your AWS credentials, any, act as the account's administrator; each function has its own,\n   limited to its declared access; Ctrl+C stops everything)",
     '',
   ].join('\n');
@@ -96,6 +136,7 @@ async function main(): Promise<void> {
   hideSqliteWarning();
   useQdrantFetchBuild();
   const { startLocalRuntime } = await import('./runtime.ts');
+  const auth = parseAuth(process.env);
   const runtime = await startLocalRuntime({
     port: parsePort('PORT', 3000),
     ports: {
@@ -104,14 +145,18 @@ async function main(): Promise<void> {
       eventBridge: parsePort('EVENTBRIDGE_PORT', 0),
       settings: parsePort('SETTINGS_PORT', 0),
       qdrant: parsePort('QDRANT_PORT', 0),
+      identity: parsePort('IDENTITY_PORT', 0),
     },
     host: process.env.HOST || '127.0.0.1',
     dataDir: process.env.DATA_DIR || '.data',
     ...(process.env.QDRANT_URL ? { qdrantUrl: process.env.QDRANT_URL } : {}),
     manifest: withQueueConcurrency(process.env.QUEUE_CONCURRENCY),
     isolateConsumers: parseIsolateConsumers(process.env.ISOLATE_CONSUMERS),
+    auth,
+    ...(process.env.CORS_ORIGINS ? { corsOrigins: parseCorsOrigins(process.env.CORS_ORIGINS) } : {}),
   });
   process.stdout.write(`${describe(runtime)}\n`);
+  if (auth === 'off') process.stderr.write(AUTH_OFF_WARNING);
 
   let signals = 0;
   const shutdown = (signal: NodeJS.Signals) => {

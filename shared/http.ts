@@ -196,7 +196,9 @@ export function readJsonBody(event: APIGatewayProxyEventV2, maxBytes: number): u
   }
   const contentType = headerValue(event, 'content-type');
   if (contentType && !/^application\/(.+\+)?json\b/i.test(contentType)) {
-    throw new UnsupportedMediaTypeError(`content-type: expected application/json, got ${contentType}`);
+    throw new UnsupportedMediaTypeError(`content-type: expected application/json, got ${contentType}`, [
+      { field: 'content-type', reason: 'must be application/json' },
+    ]);
   }
   try {
     return JSON.parse(raw.toString('utf8'));

@@ -268,3 +268,48 @@ describe('readJsonBody (property-based)', () => {
     );
   });
 });
+
+describe('authorization in the wrapper (the route role from ROUTE_ROLES, the claims from the JWT authorizer)', () => {
+  const ping = httpHandler({ config: false }, async () => ({ ok: true }));
+  const readonly = { sub: 'r', 'cognito:groups': '[readonly]', token_use: 'access' };
+
+  it('a public route answers without claims', async () => {
+    expect(await invoke(ping, { claims: null, routeRole: 'public' })).toMatchObject({ status: 200 });
+  });
+
+  it('401 on a protected route that got no verified claims, or an ID token', async () => {
+    const none = await invoke(ping, { claims: null, routeRole: 'reader' });
+    expect(none).toMatchObject({ status: 401, body: { error: { code: 'UNAUTHORIZED' } } });
+    const idToken = await invoke(ping, { claims: { ...readonly, token_use: 'id' }, routeRole: 'reader' });
+    expect(idToken).toMatchObject({
+      status: 401,
+      body: { error: { message: 'an access token is required' } },
+    });
+  });
+
+  it('403 naming the role when the claims grant less; the handler is not run', async () => {
+    const run = vi.fn(async () => ({}));
+    const guarded = httpHandler({ config: false }, run);
+    const res = await invoke(guarded, { claims: readonly, routeRole: 'admin', method: 'DELETE' });
+    expect(res).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN' } } });
+    expect(res.body.error.message).toBe('this route needs the admin role; the token grants reader');
+    expect(run).not.toHaveBeenCalled();
+    expect(await invoke(guarded, { claims: readonly, routeRole: 'reader' })).toMatchObject({ status: 200 });
+  });
+
+  it('403 for a route key the function was not declared for (nothing undeclared is reachable)', async () => {
+    const event = httpEvent({ path: '/api/v1/elsewhere' });
+    process.env.ROUTE_ROLES = JSON.stringify({ 'GET /api/v1/declared': 'public' });
+    const res = await ping(event, {} as never);
+    expect(res.statusCode).toBe(403);
+    expect(JSON.parse(res.body ?? '').error.message).toBe(
+      'route GET /api/v1/elsewhere is not declared for this function',
+    );
+  });
+
+  it('415 for a body without a content type, naming the accepted types', async () => {
+    const res = await invoke(echo, { body: '{"name":"a"}', headers: {} });
+    expect(res).toMatchObject({ status: 415, body: { error: { code: 'UNSUPPORTED_MEDIA_TYPE' } } });
+    expect(res.body.error.message).toMatch(/application\/json/);
+  });
+});
