@@ -5,6 +5,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { z } from 'zod';
 import { PROJECT_ROOT } from './constructs/service-function.ts';
 import { type Manifest, manifest as platformManifest } from './manifest.ts';
+import { EDGE_REGION, EdgeStack } from './stacks/edge-stack.ts';
 import { readSettings, type StageSettings } from './stacks/settings.ts';
 import { StatefulStack } from './stacks/stateful-stack.ts';
 import { StatelessStack } from './stacks/stateless-stack.ts';
@@ -16,6 +17,11 @@ export interface BuildAppOptions {
   manifest?: Manifest;
   /** Run the cdk-nag AwsSolutions checks at synth (default true): any finding makes synth throw. */
   nag?: boolean;
+  /**
+   * The region of the stateful and stateless stacks. Defaults to the CLI's (`CDK_DEFAULT_REGION`,
+   * which `cdk` sets to the profile's region, or us-east-1 when none is configured); tests pass one.
+   */
+  region?: string;
 }
 
 export interface PlatformApp {
@@ -23,39 +29,64 @@ export interface PlatformApp {
   settings: StageSettings;
   stateful: StatefulStack;
   stateless: StatelessStack;
+  edge: EdgeStack;
 }
 
 const PackageJson = z.object({ version: z.string().min(1) });
 
-/** Builds the two stacks of one stage. Nothing is synthesized until `app.synth()`. */
+/**
+ * Builds the three stacks of one stage. Nothing is synthesized until `app.synth()`.
+ *
+ * The stateful and stateless stacks name their region (the edge stack in us-east-1 reads the API's
+ * endpoint from the stateless stack's outputs, which needs both regions known at synth).
+ */
 export function buildApp(options: BuildAppOptions = {}): PlatformApp {
   const manifest = options.manifest ?? platformManifest;
   const app = new App(options.context ? { context: options.context } : {});
   const settings = readSettings(app.node);
   const { version } = PackageJson.parse(JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')));
   const prefix = `VectorPlatform-${settings.stage}`;
+  const region = options.region ?? process.env.CDK_DEFAULT_REGION;
+  if (!region) {
+    throw new Error(
+      'The deployment region is unknown: run through `cdk` (it sets CDK_DEFAULT_REGION) or pass one',
+    );
+  }
+  const account = process.env.CDK_DEFAULT_ACCOUNT;
+  const env = { region, ...(account ? { account } : {}) };
 
   const stateful = new StatefulStack(app, `${prefix}-Stateful`, {
-    description: `${manifest.service} (${settings.stage}): bucket, queues, event bus, state table`,
+    description: `${manifest.service} (${settings.stage}): bucket, queues, event bus, state table, user pool`,
+    env,
     manifest,
     settings,
   });
   const stateless = new StatelessStack(app, `${prefix}-Stateless`, {
     description: `${manifest.service} (${settings.stage}): functions, HTTP API, consumers, rules, alarms`,
+    env,
     manifest,
     settings,
     version,
     resources: stateful.resources,
     statefulStackName: stateful.stackName,
     alarmTopic: stateful.alarmTopic,
+    identity: stateful.identity,
   });
   // Explicit: the stateless stack also reads a stateful output by name (Fn.getStackOutput).
   stateless.addStackDependency(stateful);
+  const edge = new EdgeStack(app, `${prefix}-Edge`, {
+    description: `${manifest.service} (${settings.stage}): CloudFront, WAF rate limits and edge headers before the HTTP API`,
+    env: { region: EDGE_REGION, ...(account ? { account } : {}) },
+    manifest,
+    settings,
+    apiEndpoint: stateless.api.apiEndpoint,
+  });
+  edge.addStackDependency(stateless);
 
   Tags.of(app).add('service', manifest.service);
   Tags.of(app).add('stage', settings.stage);
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { app, settings, stateful, stateless };
+  return { app, settings, stateful, stateless, edge };
 }
 
 if (import.meta.main) {

@@ -7,6 +7,10 @@ import type { PlatformSettings } from '../function-environment.ts';
 /**
  * Per-stage settings, read from CDK context (`cdk.json` or `-c key=value`). Values given with
  * `-c` arrive as strings and values from `cdk.json` as JSON, so every field accepts both.
+ *
+ * Request limits are not here: the stage throttle, the per-route throttles and the WAF rate rules
+ * come from `manifest.limits` and each route's `throttle` (`infra/manifest.ts`), declared once for
+ * both runtimes, so a stage cannot deploy limits the local gateway does not enforce.
  */
 
 /** The context keys this app reads; nothing else in the app calls `tryGetContext`. */
@@ -18,8 +22,10 @@ export const CONTEXT_KEYS = [
   'openaiBaseUrl',
   'defaultCollection',
   'corsOrigins',
-  'throttleRateLimit',
-  'throttleBurstLimit',
+  'authDomainPrefix',
+  'authCallbackUrls',
+  'edgeDomainName',
+  'edgeCertificateArn',
   'logRetentionDays',
   'destroyOnRemoval',
   'qdrantUrlParameter',
@@ -29,6 +35,9 @@ export const CONTEXT_KEYS = [
 ] as const;
 
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
+
+/** Where a command-line sign-in receives its authorization code (README, "Deploying to AWS"). */
+export const DEFAULT_CALLBACK_URL = 'http://localhost:8976/callback';
 
 const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 
@@ -43,16 +52,43 @@ const stringList = z
   .union([z.array(z.string()), z.string().transform((s) => s.split(','))])
   .transform((items) => items.map((s) => s.trim()).filter((s) => s !== ''));
 
-const corsOrigin = z.union([
-  z.literal('*'),
-  z
-    .url({ protocol: /^https?$/ })
-    // Zod runs this even when the URL check failed, hence `canParse`.
-    .refine(
-      (u) => URL.canParse(u) && new URL(u).origin === u,
-      'must be a bare origin (scheme://host[:port])',
-    ),
-]);
+// No `*`: requests carry bearer tokens, so only origins the stage names may read answers.
+const corsOrigin = z
+  .url({ protocol: /^https?$/ })
+  // Zod runs this even when the URL check failed, hence `canParse`.
+  .refine((u) => URL.canParse(u) && new URL(u).origin === u, 'must be a bare origin (scheme://host[:port])');
+
+/**
+ * A Cognito domain prefix: lower-case letters, digits and inner hyphens, globally unique, and
+ * without the words Cognito reserves.
+ */
+const domainPrefix = z
+  .string()
+  .regex(
+    /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
+    'lower-case letters, digits and inner "-", 1-63 characters',
+  )
+  .refine((p) => !/aws|amazon|cognito/.test(p), 'must not contain "aws", "amazon" or "cognito"');
+
+// Where the user client's authorization code grant may return: HTTPS, or plain HTTP to localhost
+// (a command-line sign-in), as Cognito allows.
+const callbackUrl = z
+  .url({ protocol: /^https?$/ })
+  .refine(
+    (u) => URL.canParse(u) && (new URL(u).protocol === 'https:' || new URL(u).hostname === 'localhost'),
+    'must be https, or http://localhost',
+  );
+
+const hostName = z
+  .string()
+  .regex(/^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'a lower-case DNS name');
+// CloudFront takes certificates from ACM in us-east-1 only.
+const usEast1Certificate = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate\/[0-9a-f-]{36}$/,
+    'an ACM certificate ARN in us-east-1',
+  );
 
 // SSM parameter names: letters, digits and `_.-/`; a hierarchy starts with `/`.
 const parameterName = z.string().regex(/^[A-Za-z0-9_.\-/]{1,1011}$/, 'invalid SSM parameter name');
@@ -76,9 +112,12 @@ const ContextSchema = z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,255}$/, 'letters, digits, "_" or "-"')
       .optional(),
-    corsOrigins: stringList.pipe(z.array(corsOrigin).min(1)).default(['*']),
-    throttleRateLimit: positiveInt.default(50),
-    throttleBurstLimit: positiveInt.default(100),
+    // None by default: no CORS configuration at all, so browsers on other origins get no answer.
+    corsOrigins: stringList.pipe(z.array(corsOrigin)).default([]),
+    authDomainPrefix: domainPrefix.optional(),
+    authCallbackUrls: stringList.pipe(z.array(callbackUrl).min(1)).default([DEFAULT_CALLBACK_URL]),
+    edgeDomainName: hostName.optional(),
+    edgeCertificateArn: usEast1Certificate.optional(),
     logRetentionDays: positiveInt
       .refine(
         (d) => allowedRetentions.has(d),
@@ -93,12 +132,12 @@ const ContextSchema = z
     alarmEmail: z.email().optional(),
   })
   .check((ctx) => {
-    if (ctx.value.throttleBurstLimit < ctx.value.throttleRateLimit) {
+    if ((ctx.value.edgeDomainName === undefined) !== (ctx.value.edgeCertificateArn === undefined)) {
       ctx.issues.push({
         code: 'custom',
-        input: ctx.value.throttleBurstLimit,
-        path: ['throttleBurstLimit'],
-        message: 'must be at least throttleRateLimit',
+        input: ctx.value.edgeDomainName ?? ctx.value.edgeCertificateArn,
+        path: [ctx.value.edgeDomainName === undefined ? 'edgeDomainName' : 'edgeCertificateArn'],
+        message: 'edgeDomainName and edgeCertificateArn go together',
       });
     }
   });
@@ -107,8 +146,16 @@ export interface StageSettings {
   stage: string;
   /** What the functions read (`infra/function-environment.ts`). */
   platform: PlatformSettings;
+  /** Origins allowed by CORS; empty: no CORS configuration. */
   corsOrigins: string[];
-  throttle: { rateLimit: number; burstLimit: number };
+  auth: {
+    /** The Cognito domain prefix (`<prefix>.auth.<region>.amazoncognito.com`), globally unique. */
+    domainPrefix: string;
+    /** Where the user client's authorization code grant may return. */
+    callbackUrls: string[];
+  };
+  /** The edge's own domain and its us-east-1 certificate; without it, `*.cloudfront.net`. */
+  edgeDomain?: { name: string; certificateArn: string };
   logRetention: RetentionDays;
   /** Applied to data-bearing resources and log groups. */
   removalPolicy: RemovalPolicy;
@@ -135,7 +182,13 @@ export function parseSettings(raw: Partial<Record<ContextKey, unknown>>): StageS
       ...(c.defaultCollection ? { defaultCollection: c.defaultCollection } : {}),
     },
     corsOrigins: c.corsOrigins,
-    throttle: { rateLimit: c.throttleRateLimit, burstLimit: c.throttleBurstLimit },
+    auth: {
+      domainPrefix: c.authDomainPrefix ?? `vector-platform-${c.stage}`,
+      callbackUrls: c.authCallbackUrls,
+    },
+    ...(c.edgeDomainName && c.edgeCertificateArn
+      ? { edgeDomain: { name: c.edgeDomainName, certificateArn: c.edgeCertificateArn } }
+      : {}),
     logRetention: c.logRetentionDays as RetentionDays,
     removalPolicy: c.destroyOnRemoval ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     references: {

@@ -12,6 +12,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { type IStringParameter, StringParameter } from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
+import { Identity } from '../constructs/identity.ts';
 import type { PlatformResources } from '../constructs/service-function.ts';
 import type { Manifest } from '../manifest.ts';
 import { pascalCase } from './naming.ts';
@@ -33,7 +34,8 @@ export interface QueuePair {
 
 /**
  * Everything that holds data or outlives a deployment: the exports bucket, the queues and their
- * dead-letter queues, the event bus and its archive, the state table, the alarm topic, and the
+ * dead-letter queues, the event bus and its archive, the state table, the alarm topic, the user
+ * pool (users, groups, scopes, clients), and the
  * references to the values an operator creates outside the stacks (Qdrant URL and API key, OpenAI key).
  */
 export class StatefulStack extends Stack {
@@ -48,6 +50,8 @@ export class StatefulStack extends Stack {
   readonly openaiApiKeySecret: ISecret;
   /** What the stateless stack's functions may be granted. */
   readonly resources: PlatformResources;
+  /** Users, groups, scopes and clients: who may call the API. */
+  readonly identity: Identity;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
@@ -170,6 +174,26 @@ export class StatefulStack extends Stack {
       qdrantApiKeySecret: this.qdrantApiKeySecret,
       openaiApiKeySecret: this.openaiApiKeySecret,
     };
+
+    // Users are data: the pool is retained (and protected from deletion) unless the stage is throwaway.
+    this.identity = new Identity(this, 'Identity', {
+      service: manifest.service,
+      stage: settings.stage,
+      domainPrefix: settings.auth.domainPrefix,
+      callbackUrls: settings.auth.callbackUrls,
+      removalPolicy,
+    });
+    new CfnOutput(this, 'UserPoolId', { value: this.identity.userPool.userPoolId });
+    new CfnOutput(this, 'UserClientId', {
+      value: this.identity.userClient.userPoolClientId,
+      description: 'People: SRP sign-in, or the authorization code grant via the managed login',
+    });
+    new CfnOutput(this, 'MachineClientId', {
+      value: this.identity.machineClient.userPoolClientId,
+      description: 'Machines: client credentials (its secret: aws cognito-idp describe-user-pool-client)',
+    });
+    new CfnOutput(this, 'TokenEndpoint', { value: this.identity.tokenEndpoint });
+    new CfnOutput(this, 'AuthDomainUrl', { value: this.identity.domain.baseUrl() });
 
     new CfnOutput(this, 'ExportsBucketName', { value: this.exportsBucket.bucketName });
     new CfnOutput(this, EXPORTS_BUCKET_ARN_OUTPUT, { value: this.exportsBucket.bucketArn });

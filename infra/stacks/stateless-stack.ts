@@ -1,6 +1,7 @@
 import { CfnOutput, Duration, Fn, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
+  type CfnStage,
   CorsHttpMethod,
   HttpApi,
   HttpMethod,
@@ -9,7 +10,7 @@ import {
   HttpStage,
   LogGroupLogDestination,
 } from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -22,6 +23,7 @@ import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import type { Identity } from '../constructs/identity.ts';
 import { type PlatformResources, ServiceFunction } from '../constructs/service-function.ts';
 import { METRICS_NAMESPACE, routeRolesOf } from '../function-environment.ts';
 import type { Manifest, EventPattern as ManifestPattern } from '../manifest.ts';
@@ -38,7 +40,14 @@ export interface StatelessStackProps extends StackProps {
   resources: PlatformResources;
   statefulStackName: string;
   alarmTopic: ITopic;
+  /** The user pool and its clients (stateful stack): the JWT authorizer's issuer and audiences. */
+  identity: Identity;
 }
+
+/** The CORS answer of a stage that names origins (`corsOrigins`); none without them. */
+export const CORS_ALLOW_HEADERS = ['authorization', 'content-type'] as const;
+export const CORS_EXPOSE_HEADERS = ['apigw-requestid', 'retry-after', 'location'] as const;
+export const CORS_MAX_AGE_SECONDS = 3600;
 
 /**
  * Everything that can be replaced at will: one function per manifest entry, the HTTP API with a
@@ -105,43 +114,61 @@ export class StatelessStack extends Stack {
       return fn;
     };
 
-    // HTTP API.
+    // HTTP API. CORS only for the origins a stage names: requests carry bearer tokens.
     const methods = [...new Set(manifest.routes.map((r) => r.method))];
     this.api = new HttpApi(this, 'HttpApi', {
       apiName: `${manifest.service}-${settings.stage}`,
       description: `${manifest.service} /api/v1 (${settings.stage})`,
       createDefaultStage: false,
-      corsPreflight: {
-        allowOrigins: settings.corsOrigins,
-        allowMethods: methods.map((m) => CorsHttpMethod[m]),
-        allowHeaders: [
-          'authorization',
-          'content-type',
-          'x-amz-date',
-          'x-amz-security-token',
-          'x-amz-content-sha256',
-        ],
-        maxAge: Duration.hours(1),
-      },
+      ...(settings.corsOrigins.length > 0
+        ? {
+            corsPreflight: {
+              allowOrigins: settings.corsOrigins,
+              allowMethods: methods.map((m) => CorsHttpMethod[m]),
+              allowHeaders: [...CORS_ALLOW_HEADERS],
+              exposeHeaders: [...CORS_EXPOSE_HEADERS],
+              maxAge: Duration.seconds(CORS_MAX_AGE_SECONDS),
+            },
+          }
+        : {}),
     });
     const accessLogs = new LogGroup(this, 'HttpApiAccessLogs', {
       retention: settings.logRetention,
       removalPolicy: settings.removalPolicy,
     });
-    // Created by hand because HttpApi's own default stage takes no access-log settings.
+    // Created by hand because HttpApi's own default stage takes no access-log settings. Limits
+    // come from the manifest, as the local gateway's do.
     this.apiStage = new HttpStage(this, 'HttpApiDefaultStage', {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
-      throttle: settings.throttle,
+      throttle: {
+        rateLimit: manifest.limits.stage.ratePerSecond,
+        burstLimit: manifest.limits.stage.burst,
+      },
       accessLogSettings: {
         destination: new LogGroupLogDestination(accessLogs),
         format: AccessLogFormat.custom(JSON.stringify(HTTP_API_ACCESS_LOG)),
       },
     });
 
+    // One JWT authorizer for every non-public route: API Gateway checks the access or ID token's
+    // signature, issuer (the user pool), audience or client_id (either client) and expiry, and
+    // answers 401 itself when a token is missing or invalid. No `authorizationScopes`: a route's
+    // role is granted by a person's groups (`cognito:groups`) or a machine's scopes, and API
+    // Gateway can only require scopes, not groups. The function wrapper checks the role from the
+    // claims (`authorize()` in shared/auth/roles.ts, against ROUTE_ROLES written from this
+    // manifest), in AWS and locally alike.
+    const { identity } = props;
+    const jwt = new HttpUserPoolAuthorizer('UserPoolAuthorizer', identity.userPool, {
+      authorizerName: 'user-pool',
+      userPoolClients: [identity.userClient, identity.machineClient],
+      userPoolRegion: Stack.of(identity).region,
+    });
+    const cfnStage = this.apiStage.node.defaultChild as CfnStage;
+    const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
+
     const integrations = new Map<string, HttpLambdaIntegration>();
-    const iam = new HttpIamAuthorizer();
     for (const route of manifest.routes) {
       const fn = fnOf(route.function, `Route ${route.method} ${route.path}`);
       let integration = integrations.get(route.function);
@@ -150,15 +177,23 @@ export class StatelessStack extends Stack {
         integrations.set(route.function, integration);
       }
       const isPublic = route.role === 'public';
-      // Until the JWT authorizer with roles lands, non-public routes take only IAM-signed
-      // (SigV4) requests, so nothing beyond the public routes is open to the world.
       const [created] = this.api.addRoutes({
         path: route.path,
         methods: [HttpMethod[route.method]],
         integration,
-        ...(isPublic ? {} : { authorizer: iam }),
+        ...(isPublic ? {} : { authorizer: jwt }),
       });
-      if (isPublic && created) {
+      if (!created) throw new Error(`Route ${route.method} ${route.path} was not created`);
+      if (route.throttle) {
+        const routeKey = `${route.method} ${route.path}`;
+        routeSettings[routeKey] = {
+          ThrottlingRateLimit: route.throttle.ratePerSecond,
+          ThrottlingBurstLimit: route.throttle.burst,
+        };
+        // Route settings name routes by key: the stage must be updated after they exist.
+        cfnStage.node.addDependency(created);
+      }
+      if (isPublic) {
         Validations.of(created).acknowledge({
           id: 'AwsSolutions-APIG4',
           reason:
@@ -166,6 +201,8 @@ export class StatelessStack extends Stack {
         });
       }
     }
+
+    if (Object.keys(routeSettings).length > 0) cfnStage.routeSettings = routeSettings;
 
     // Requests no route takes: the platform's 404/405 instead of API Gateway's bare 404.
     if (manifest.defaultRoute) {
@@ -279,7 +316,11 @@ export class StatelessStack extends Stack {
       });
     }
 
-    new CfnOutput(this, 'ApiUrl', { value: this.apiStage.url, description: 'Base URL of the HTTP API' });
+    // The edge stack's origin; callers use the edge's URL (its `ApiUrl` output).
+    new CfnOutput(this, 'DirectApiUrl', {
+      value: this.apiStage.url,
+      description: 'The HTTP API without the edge (no WAF rate limits, no edge headers): for diagnosis',
+    });
   }
 }
 

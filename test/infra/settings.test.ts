@@ -1,15 +1,15 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CONTEXT_KEYS, parseSettings } from '../../infra/stacks/settings.ts';
+import { CONTEXT_KEYS, DEFAULT_CALLBACK_URL, parseSettings } from '../../infra/stacks/settings.ts';
 
 describe('parseSettings', () => {
-  it('defaults to the dev stage with OpenAI, retained data and per-stage reference names', () => {
+  it('defaults to the dev stage with OpenAI, retained data, no CORS and per-stage names', () => {
     expect(parseSettings({})).toEqual({
       stage: 'dev',
       platform: { embedder: 'openai' },
-      corsOrigins: ['*'],
-      throttle: { rateLimit: 50, burstLimit: 100 },
+      corsOrigins: [],
+      auth: { domainPrefix: 'vector-platform-dev', callbackUrls: [DEFAULT_CALLBACK_URL] },
       logRetention: 30,
       removalPolicy: RemovalPolicy.RETAIN,
       references: {
@@ -44,21 +44,48 @@ describe('parseSettings', () => {
   it('reads `-c` strings and cdk.json values alike', () => {
     const fromCli = parseSettings({
       stage: 'qa',
-      throttleRateLimit: '5',
-      throttleBurstLimit: '9',
       destroyOnRemoval: 'true',
       corsOrigins: 'https://a.example,https://b.example:8443',
+      authDomainPrefix: 'acme-vectors-qa',
+      authCallbackUrls: 'https://app.example/callback, http://localhost:9000/cb',
+      edgeDomainName: 'api.example.com',
+      edgeCertificateArn:
+        'arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789',
     });
     const fromJson = parseSettings({
       stage: 'qa',
-      throttleRateLimit: 5,
-      throttleBurstLimit: 9,
       destroyOnRemoval: true,
       corsOrigins: ['https://a.example', 'https://b.example:8443'],
+      authDomainPrefix: 'acme-vectors-qa',
+      authCallbackUrls: ['https://app.example/callback', 'http://localhost:9000/cb'],
+      edgeDomainName: 'api.example.com',
+      edgeCertificateArn:
+        'arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789',
     });
     expect(fromCli).toEqual(fromJson);
     expect(fromCli.removalPolicy).toBe(RemovalPolicy.DESTROY);
     expect(fromCli.references.qdrantUrlParameter).toBe('/vector-platform/qa/qdrant-url');
+    expect(fromCli.auth).toEqual({
+      domainPrefix: 'acme-vectors-qa',
+      callbackUrls: ['https://app.example/callback', 'http://localhost:9000/cb'],
+    });
+    expect(fromCli.edgeDomain?.name).toBe('api.example.com');
+  });
+
+  it('derives the Cognito domain prefix from the stage unless one is given', () => {
+    expect(parseSettings({ stage: 'prod' }).auth.domainPrefix).toBe('vector-platform-prod');
+    expect(parseSettings({ stage: 'prod', authDomainPrefix: 'acme-vp' }).auth.domainPrefix).toBe('acme-vp');
+  });
+
+  it('takes an empty origin list as no CORS at all', () => {
+    expect(parseSettings({ corsOrigins: '' }).corsOrigins).toEqual([]);
+    expect(parseSettings({ corsOrigins: [] }).corsOrigins).toEqual([]);
+  });
+
+  it('reads no throttle from context: limits are declared once, in the manifest', () => {
+    expect(CONTEXT_KEYS).not.toContain('throttleRateLimit');
+    expect(CONTEXT_KEYS).not.toContain('throttleBurstLimit');
+    expect(parseSettings({ throttleRateLimit: 5 } as never)).not.toHaveProperty('throttle');
   });
 
   it.each([
@@ -67,9 +94,32 @@ describe('parseSettings', () => {
     [{ embedder: 'cohere' }, 'embedder'],
     [{ corsOrigins: 'https://a.example/path' }, 'corsOrigins'],
     [{ corsOrigins: 'ftp://a.example' }, 'corsOrigins'],
-    [{ corsOrigins: '' }, 'corsOrigins'],
-    [{ throttleRateLimit: '0' }, 'throttleRateLimit'],
-    [{ throttleRateLimit: 200 }, 'throttleBurstLimit'],
+    [{ corsOrigins: '*' }, 'corsOrigins'],
+    [{ corsOrigins: 'https://a.example,*' }, 'corsOrigins'],
+    [{ authDomainPrefix: 'Vectors' }, 'authDomainPrefix'],
+    [{ authDomainPrefix: 'my-cognito-pool' }, 'authDomainPrefix'],
+    [{ authDomainPrefix: 'vectors-aws' }, 'authDomainPrefix'],
+    [{ authDomainPrefix: '-vectors' }, 'authDomainPrefix'],
+    [{ authDomainPrefix: 'a'.repeat(64) }, 'authDomainPrefix'],
+    [{ authCallbackUrls: 'http://app.example/callback' }, 'authCallbackUrls'],
+    [{ authCallbackUrls: '' }, 'authCallbackUrls'],
+    [{ edgeDomainName: 'api.example.com' }, 'edgeCertificateArn'],
+    [
+      {
+        edgeCertificateArn:
+          'arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789',
+      },
+      'edgeDomainName',
+    ],
+    [
+      {
+        edgeDomainName: 'api.example.com',
+        edgeCertificateArn:
+          'arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789',
+      },
+      'edgeCertificateArn',
+    ],
+    [{ edgeDomainName: 'API.example.com', edgeCertificateArn: 'x' }, 'edgeDomainName'],
     [{ logRetentionDays: 31 }, 'logRetentionDays'],
     [{ destroyOnRemoval: 'yes' }, 'destroyOnRemoval'],
     [{ qdrantApiKeySecret: 'has space' }, 'qdrantApiKeySecret'],
@@ -112,8 +162,9 @@ describe('parseSettings', () => {
         try {
           const settings = parseSettings(raw);
           expect(settings.stage).toMatch(/^[a-z][a-z0-9-]{0,19}$/);
-          expect(settings.throttle.burstLimit).toBeGreaterThanOrEqual(settings.throttle.rateLimit);
-          expect(settings.corsOrigins.length).toBeGreaterThan(0);
+          expect(settings.corsOrigins).not.toContain('*');
+          expect(settings.auth.domainPrefix).toMatch(/^[a-z0-9-]{1,63}$/);
+          expect(settings.auth.callbackUrls.length).toBeGreaterThan(0);
         } catch (err) {
           expect((err as Error).message).toMatch(/^Invalid CDK context: /);
         }

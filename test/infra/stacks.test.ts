@@ -9,6 +9,7 @@ import {
   type Synthesized,
   statementsOfRole,
   synthPlatform,
+  TEST_REGION,
 } from './support.ts';
 
 const functionNames = Object.keys(manifest.functions) as FunctionName[];
@@ -37,9 +38,15 @@ describe('the platform stacks (default stage)', () => {
   const statementsOf = (name: FunctionName): Statement[] =>
     statementsOfRole(s.statelessTemplate, logicalIdOf(s.stateless.functions[name]!.role));
 
-  it('names the stacks after the stage', () => {
+  it('names the stacks after the stage; the edge stack lives in us-east-1, the others in the stage region', () => {
     expect(s.stateful.stackName).toBe('VectorPlatform-dev-Stateful');
     expect(s.stateless.stackName).toBe('VectorPlatform-dev-Stateless');
+    expect(s.edge.stackName).toBe('VectorPlatform-dev-Edge');
+    expect([s.stateful.region, s.stateless.region, s.edge.region]).toEqual([
+      TEST_REGION,
+      TEST_REGION,
+      'us-east-1',
+    ]);
   });
 
   describe('functions', () => {
@@ -247,8 +254,8 @@ describe('the platform stacks (default stage)', () => {
         expect(integration.IntegrationUri).toEqual({
           'Fn::GetAtt': [logicalIdOf(s.stateless.functions[route.function]!.fn), 'Arn'],
         });
-        // Non-public routes take only signed requests until the JWT authorizer lands.
-        expect(props.AuthorizationType ?? 'NONE').toBe(route.role === 'public' ? 'NONE' : 'AWS_IAM');
+        // Non-public routes need a verified token (identity.test.ts checks which authorizer).
+        expect(props.AuthorizationType ?? 'NONE').toBe(route.role === 'public' ? 'NONE' : 'JWT');
       },
     );
 
@@ -257,7 +264,10 @@ describe('the platform stacks (default stage)', () => {
       s.statelessTemplate.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
         StageName: '$default',
         AutoDeploy: true,
-        DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+        DefaultRouteSettings: {
+          ThrottlingRateLimit: manifest.limits.stage.ratePerSecond,
+          ThrottlingBurstLimit: manifest.limits.stage.burst,
+        },
         AccessLogSettings: {
           DestinationArn: { 'Fn::GetAtt': [accessLogs, 'Arn'] },
           Format: Match.stringLikeRegexp('\\$context\\.requestId'),
@@ -266,14 +276,9 @@ describe('the platform stacks (default stage)', () => {
       s.statelessTemplate.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
     });
 
-    it('allows CORS from any origin by default, for the methods the routes use', () => {
-      const methods = [...new Set(manifest.routes.map((r) => r.method))].sort();
+    it('has no CORS configuration by default: no origin is allowed to read answers', () => {
       const api = Object.values(s.statelessTemplate.findResources('AWS::ApiGatewayV2::Api'))[0]!.Properties;
-      expect(api.CorsConfiguration.AllowOrigins).toEqual(['*']);
-      expect([...api.CorsConfiguration.AllowMethods].sort()).toEqual(methods);
-      expect(api.CorsConfiguration.AllowHeaders).toEqual(
-        expect.arrayContaining(['authorization', 'content-type']),
-      );
+      expect(api.CorsConfiguration).toBeUndefined();
     });
   });
 
@@ -406,12 +411,16 @@ describe('the platform stacks (default stage)', () => {
       });
     });
 
-    it('outputs the API URL, bucket, queue URLs and bus name', () => {
+    it('outputs the API URLs, bucket, queue URLs, bus name, user pool, clients and token endpoint', () => {
       const outputs = Object.keys(s.statefulTemplate.toJSON().Outputs);
       expect(outputs).toEqual(
         expect.arrayContaining(['ExportsBucketName', 'EventBusName', 'MigrationsQueueUrl']),
       );
-      expect(Object.keys(s.statelessTemplate.toJSON().Outputs)).toContain('ApiUrl');
+      expect(Object.keys(s.statelessTemplate.toJSON().Outputs)).toContain('DirectApiUrl');
+      expect(Object.keys(s.edgeTemplate.toJSON().Outputs)).toContain('ApiUrl');
+      expect(Object.keys(s.statefulTemplate.toJSON().Outputs)).toEqual(
+        expect.arrayContaining(['UserPoolId', 'UserClientId', 'MachineClientId', 'TokenEndpoint']),
+      );
     });
   });
 });
@@ -424,8 +433,6 @@ describe('the platform stacks (context overrides)', () => {
         stage: 'prod',
         embedder: 'local',
         corsOrigins: 'https://app.example.com, https://admin.example.com',
-        throttleRateLimit: '20',
-        throttleBurstLimit: '40',
         logRetentionDays: '90',
         destroyOnRemoval: 'true',
         qdrantApiKeySecret: 'ops/qdrant',
@@ -460,14 +467,22 @@ describe('the platform stacks (context overrides)', () => {
     ]);
   });
 
-  it('applies CORS origins, throttling, retention and removal policy from context', () => {
-    s.statelessTemplate.hasResourceProperties('AWS::ApiGatewayV2::Api', {
-      CorsConfiguration: Match.objectLike({
-        AllowOrigins: ['https://app.example.com', 'https://admin.example.com'],
-      }),
+  it("applies CORS origins, retention and removal policy from context; throttles stay the manifest's", () => {
+    const api = Object.values(s.statelessTemplate.findResources('AWS::ApiGatewayV2::Api'))[0]!.Properties;
+    const methods = [...new Set(manifest.routes.map((r) => r.method))].sort();
+    expect(api.CorsConfiguration).toEqual({
+      AllowOrigins: ['https://app.example.com', 'https://admin.example.com'],
+      AllowMethods: expect.any(Array),
+      AllowHeaders: ['authorization', 'content-type'],
+      ExposeHeaders: ['apigw-requestid', 'retry-after', 'location'],
+      MaxAge: 3600,
     });
+    expect([...api.CorsConfiguration.AllowMethods].sort()).toEqual(methods);
     s.statelessTemplate.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
-      DefaultRouteSettings: { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 },
+      DefaultRouteSettings: {
+        ThrottlingRateLimit: manifest.limits.stage.ratePerSecond,
+        ThrottlingBurstLimit: manifest.limits.stage.burst,
+      },
     });
     s.statelessTemplate.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
     s.statefulTemplate.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });

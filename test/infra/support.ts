@@ -14,18 +14,26 @@ export const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(
 export interface Synthesized extends PlatformApp {
   statefulTemplate: Template;
   statelessTemplate: Template;
+  edgeTemplate: Template;
 }
+
+/**
+ * The tests' deployment region: not us-east-1, so that the edge stack's reference to the API
+ * crosses regions as it does for most stages (`npm run synth` offline covers us-east-1).
+ */
+export const TEST_REGION = 'eu-west-1';
 
 /**
  * The app with bundling skipped (no handler module needs to exist) and, unless asked, without
  * cdk-nag (the nag test runs it on its own).
  */
 export function platform(
-  options: { context?: Record<string, unknown>; manifest?: Manifest; nag?: boolean } = {},
+  options: { context?: Record<string, unknown>; manifest?: Manifest; nag?: boolean; region?: string } = {},
 ): PlatformApp {
   const build: BuildAppOptions = {
     context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...options.context },
     nag: options.nag ?? false,
+    region: options.region ?? TEST_REGION,
     ...(options.manifest ? { manifest: options.manifest } : {}),
   };
   return buildApp(build);
@@ -37,6 +45,7 @@ export function synthPlatform(options: Parameters<typeof platform>[0] = {}): Syn
     ...built,
     statefulTemplate: Template.fromStack(built.stateful),
     statelessTemplate: Template.fromStack(built.stateless),
+    edgeTemplate: Template.fromStack(built.edge),
   };
 }
 
