@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BUNDLED_FILES_DIR } from '../../shared/bundled-files.ts';
 
 /**
  * The Qdrant client's fetch-based build (the package's `browser` export), used everywhere: Lambda
@@ -40,3 +42,27 @@ export const handlerBundle = {
   /** The file NodejsFunction writes for `format: esm`; Lambda's handler is `index.handler`. */
   outFile: 'index.mjs',
 } as const;
+
+/** The repository root (manifest `files` resolve from its node_modules). */
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
+
+const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+
+/**
+ * The commands that copy a function's manifest `files` beside its bundle, as
+ * `<outputDir>/files/<module path>` where `shared/bundled-files.ts` reads them: NodejsFunction's
+ * `afterBundling` hook runs them (esbuild bundles JavaScript only). `inputDir` is the project root
+ * as the bundler sees it.
+ */
+export function bundledFilesCommands(
+  files: readonly string[],
+  inputDir: string,
+  outputDir: string,
+): string[] {
+  const resolve = createRequire(join(ROOT, 'package.json')).resolve;
+  return files.flatMap((specifier) => {
+    const source = relative(ROOT, resolve(specifier));
+    const target = join(outputDir, BUNDLED_FILES_DIR, specifier);
+    return [`mkdir -p ${quote(dirname(target))}`, `cp ${quote(join(inputDir, source))} ${quote(target)}`];
+  });
+}

@@ -16,7 +16,7 @@ import type { Role as RouteRole } from '../../shared/auth/roles.ts';
 import { exportObjectsArn, functionEnvironment, type ResourceRefs } from '../function-environment.ts';
 import type { FunctionDecl } from '../manifest.ts';
 import type { StageSettings } from '../stacks/settings.ts';
-import { handlerBundle } from './bundling.ts';
+import { bundledFilesCommands, handlerBundle } from './bundling.ts';
 import { nagResourceFinding } from './nag.ts';
 
 /** The repository root: manifest entries are relative to it, and it holds the lock file. */
@@ -137,6 +137,16 @@ export class ServiceFunction extends Construct {
               },
               // Keeps `cdk synth` output to problems; `bench/bundles.ts` reports the sizes.
               logLevel: LogLevel.WARNING,
+              ...(decl.files && decl.files.length > 0
+                ? {
+                    commandHooks: {
+                      beforeBundling: () => [],
+                      beforeInstall: () => [],
+                      afterBundling: (inputDir: string, outputDir: string) =>
+                        bundledFilesCommands(decl.files!, inputDir, outputDir),
+                    },
+                  }
+                : {}),
             },
           }),
     });

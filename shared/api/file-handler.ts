@@ -4,7 +4,8 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { toErrorResponse } from '../errors.ts';
+import { authorize, type GatewayClaims, ROLES, ROUTE_ROLES_ENV, type Role } from '../auth/roles.ts';
+import { ForbiddenError, toErrorResponse } from '../errors.ts';
 import { logger, metrics, tracer } from '../powertools.ts';
 
 /**
@@ -25,6 +26,7 @@ export function fileHandler(fn: (event: APIGatewayProxyEventV2) => Promise<FileR
     context: Context,
   ): Promise<APIGatewayProxyStructuredResultV2> => {
     try {
+      authorize(requiredRole(event.routeKey), claimsOf(event));
       const { contentType, body, headers } = await fn(event);
       const binary = Buffer.isBuffer(body);
       count(200);
@@ -56,4 +58,21 @@ function count(statusCode: number): void {
   metrics.addMetric('Requests', MetricUnit.Count, 1);
   if (statusCode >= 500) metrics.addMetric('ServerErrors', MetricUnit.Count, 1);
   else if (statusCode >= 400) metrics.addMetric('ClientErrors', MetricUnit.Count, 1);
+}
+
+/** The role the route needs, from the function's declaration (`ROUTE_ROLES`), as `httpHandler` reads it. */
+function requiredRole(routeKey: string): Role {
+  const declared = JSON.parse(process.env[ROUTE_ROLES_ENV] || '{}') as Record<string, unknown>;
+  const role = declared[routeKey];
+  if (!(ROLES as readonly unknown[]).includes(role)) {
+    throw new ForbiddenError(`route ${routeKey} is not declared for this function`, [
+      { field: 'routeKey', reason: 'not a route of this function in the manifest' },
+    ]);
+  }
+  return role as Role;
+}
+
+function claimsOf(event: APIGatewayProxyEventV2): GatewayClaims | undefined {
+  return (event.requestContext as { authorizer?: { jwt?: { claims?: GatewayClaims } } }).authorizer?.jwt
+    ?.claims;
 }
