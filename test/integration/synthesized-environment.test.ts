@@ -190,6 +190,24 @@ describe('every function serves its happy path with that environment', () => {
     await ok('deleteCollection', 'DELETE', '/vectors/collections/notes');
   });
 
+  it('the OpenAPI document and its page', async () => {
+    const doc = await ok('openapi', 'GET', '/openapi.json');
+    expect(doc).toMatchObject({ openapi: '3.1.0' });
+    // Not JSON: fetched as is, with no token (public routes).
+    for (const [path, type] of [
+      ['/docs', 'text/html; charset=utf-8'],
+      ['/docs/swagger-ui-bundle.js', 'application/javascript; charset=utf-8'],
+      ['/docs/swagger-ui.css', 'text/css; charset=utf-8'],
+    ] as const) {
+      const res = await fetch(`${rt.apiUrl}/api/v1${path}`);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('content-type'), path).toBe(type);
+      expect((await res.text()).length, path).toBeGreaterThan(100);
+      expect(routedFunction('GET', path), path).toBe('docs');
+    }
+    served.add('docs');
+  });
+
   it('plans and tasks', async () => {
     const plan = '# Plan\n\n## Phase 1\n\n- [x] 1.1 Write the parser\n- [ ] 1.2 Index the tasks\n';
     await ok('indexPlan', 'POST', '/plans', { planId: 'p.md', markdown: plan });
