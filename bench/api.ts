@@ -38,6 +38,8 @@ export interface BenchApiOptions {
   /** Load run length. Default 10 s, after a 3 s warm-up. */
   durationSeconds?: number;
   warmupSeconds?: number;
+  /** `local` (default): every request carries a token the gateway verifies; `off`: none is checked. */
+  auth?: 'local' | 'off';
 }
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -87,6 +89,9 @@ interface ApiAnswer {
   body: string;
 }
 
+/** `Authorization` of every request: the runtime's administrator token (see `startRuntime`). */
+let authorization: Record<string, string> = {};
+
 /** One request on a keep-alive agent (node:http: less client overhead than fetch). */
 function call(agent: Agent, port: number, method: string, path: string, body?: string): Promise<ApiAnswer> {
   return new Promise((done, fail) => {
@@ -97,7 +102,8 @@ function call(agent: Agent, port: number, method: string, path: string, body?: s
         port,
         method,
         path,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers:
+          body === undefined ? authorization : { 'content-type': 'application/json', ...authorization },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -168,14 +174,19 @@ interface Child {
   stop(): Promise<void>;
 }
 
-/** `npm start` in a child process on a free port and a fresh data directory, once it answers health. */
-async function startRuntime(dataDir: string): Promise<Child> {
+/**
+ * The runtime `npm start` runs (`bench/api-runtime.ts`: without request limits, with or without
+ * token verification) in a child process on a free port and a fresh data directory, once it
+ * answers health; its administrator token then goes with every request.
+ */
+async function startRuntime(dataDir: string, auth: 'local' | 'off'): Promise<Child> {
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir };
+  const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.QDRANT_URL;
   // BENCH_API_NODE_ARGS: extra Node flags for the runtime (`--cpu-prof --cpu-prof-dir=/tmp/prof`).
   const nodeArgs = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'local/main.ts')], {
+  const args = [join(ROOT, 'bench/api-runtime.ts'), dataDir, String(port), auth];
+  const child = spawn(process.execPath, [...nodeArgs, ...args], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -186,6 +197,7 @@ async function startRuntime(dataDir: string): Promise<Child> {
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
+  authorization = {};
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   // If this process dies first, the child must not outlive it.
   const killOnExit = () => child.kill('SIGKILL');
@@ -207,7 +219,11 @@ async function startRuntime(dataDir: string): Promise<Child> {
       if (child.exitCode !== null || child.signalCode !== null)
         throw new Error(`the runtime exited (${child.exitCode ?? child.signalCode}):\n${output}`);
       const answer = await call(agent, port, 'GET', '/api/v1/health').catch(() => undefined);
-      if (answer?.status === 200) break;
+      const started = /\{"token":"([^"]+)"\}/.exec(output);
+      if (answer?.status === 200 && started) {
+        if (auth === 'local') authorization = { authorization: `Bearer ${started[1]}` };
+        break;
+      }
       if (Date.now() > deadline) throw new Error(`the runtime did not answer health within 60 s:\n${output}`);
       await new Promise((done) => setTimeout(done, 100));
     }
@@ -246,7 +262,7 @@ export async function benchApi(options: BenchApiOptions = {}): Promise<Record<st
   let child: Child | undefined;
   try {
     const startedAt = performance.now();
-    child = await startRuntime(join(directory, 'runtime'));
+    child = await startRuntime(join(directory, 'runtime'), options.auth ?? 'local');
     const startMs = performance.now() - startedAt;
     const { port } = child;
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -295,7 +311,7 @@ export async function benchApi(options: BenchApiOptions = {}): Promise<Record<st
     const requests = searchBodies.map((body) => ({
       method: 'POST' as const,
       path: '/api/v1/vectors/search',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...authorization },
       body,
     }));
     await runAutocannon({ url, connections, duration: warmup, requests });
@@ -374,6 +390,7 @@ export async function benchApi(options: BenchApiOptions = {}): Promise<Record<st
     const directMs = latencySummary(directTimes);
     const topAgreement = round(agreeing / Math.min(queryCount, sequentialCount), 4);
     return {
+      auth: options.auth ?? 'local',
       valid: load.non2xx === 0 && load.errors === 0 && load.timeouts === 0 && topAgreement === 1,
       data: {
         n,

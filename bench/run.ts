@@ -12,6 +12,7 @@ const suites: Record<string, () => Promise<Record<string, unknown>>> = {
   embedder: async () => (await import('./embedder.ts')).benchEmbedder(),
   search: async () => (await import('./search.ts')).benchSearch(),
   api: async () => (await import('./api.ts')).benchApi(),
+  auth: async () => (await import('./auth.ts')).benchAuth(),
   bundles: async () => (await import('./bundles.ts')).benchBundles(),
   plans: async () => (await import('./plans.ts')).benchPlans(),
   migration: async () => (await import('./migration.ts')).benchMigration(),
