@@ -1,4 +1,9 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LOCAL_CLIENT_ID, startLocalIssuer } from '../local/identity/issuer.ts';
+import { JwtAuthorizer } from '../local/identity/jwt-authorizer.ts';
 import { benchApi } from './api.ts';
 
 /**
@@ -6,8 +11,37 @@ import { benchApi } from './api.ts';
  * the gateway's JWT authorizer (`auth: local`, a token on every request) against the same runtime
  * without it (`auth: off`), alternated A B B A so drift of a noisy machine falls on both sides.
  * Reported: the median over runs of the sequential p50 and of the load throughput, their
- * difference and ratio.
+ * difference and ratio; and, measured alone in this process (so a noisy machine cannot hide it),
+ * what one verification costs: the gateway's `verify` of a token, keys cached.
  */
+
+/** Median microseconds of one `JwtAuthorizer.verify` (signature, claims, flattening), keys cached. */
+async function verifyCost(calls = 20_000): Promise<{ calls: number; p50Us: number; p99Us: number }> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'bench-auth-'));
+  const issuer = await startLocalIssuer({ dataDir, host: '127.0.0.1' });
+  try {
+    const authorizer = new JwtAuthorizer({
+      issuer: issuer.issuer,
+      audiences: [LOCAL_CLIENT_ID],
+      jwks: issuer.jwks,
+    });
+    const header = `Bearer ${await issuer.issue({ groups: ['admin'] })}`;
+    for (let i = 0; i < 2_000; i++) await authorizer.verify(header);
+    const times: number[] = [];
+    for (let i = 0; i < calls; i++) {
+      const t0 = performance.now();
+      const verdict = await authorizer.verify(header);
+      times.push(performance.now() - t0);
+      if (!verdict.ok) throw new Error('the bench token was refused');
+    }
+    times.sort((a, b) => a - b);
+    const at = (p: number) => round(times[Math.floor(p * times.length)]! * 1000, 1);
+    return { calls, p50Us: at(0.5), p99Us: at(0.99) };
+  } finally {
+    await issuer.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
 
 type Run = Awaited<ReturnType<typeof benchApi>> & {
   sequentialMs: { p50: number };
@@ -33,6 +67,7 @@ export async function benchAuth(rounds = 2): Promise<Record<string, unknown>> {
   const rps = (auth: 'local' | 'off') => median(runs[auth].map((run) => run.load.requestsPerSecond.overall));
   return {
     valid: [...runs.local, ...runs.off].every((run) => run.valid),
+    verify: await verifyCost(),
     rounds,
     sequentialP50Ms: { withToken: round(p50('local')), without: round(p50('off')) },
     addedP50Ms: round(p50('local') - p50('off')),
