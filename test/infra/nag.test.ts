@@ -71,6 +71,44 @@ describe.each([
   });
 });
 
+describe('cdk-nag acknowledgements stay narrow', () => {
+  it('acknowledges nothing on a stack or the app, nothing on the user pool, and only CFR1/CFR4 on the distribution', () => {
+    const { app, stateful, edge } = platform();
+    app.synth();
+    const acknowledgements = acknowledgementsIn(app);
+    for (const ack of acknowledgements) {
+      expect(ack.path.split('/').length, `${ack.id} on ${ack.path}`).toBeGreaterThan(1);
+    }
+    expect(
+      acknowledgements.filter(
+        (a) => a.path.startsWith(`${stateful.identity.node.path}/`) || a.path === stateful.identity.node.path,
+      ),
+    ).toEqual([]);
+    const onEdge = acknowledgements.filter((a) => a.path.startsWith(`${edge.node.path}/`));
+    expect(onEdge.map((a) => [a.path, a.id])).toEqual([
+      [edge.distribution.node.path, 'AwsSolutions-CFR1'],
+      [edge.distribution.node.path, 'AwsSolutions-CFR4'],
+    ]);
+  });
+
+  it('needs no TLS acknowledgement once the edge has its own domain and certificate', () => {
+    const { app, edge } = platform({
+      nag: true,
+      context: {
+        edgeDomainName: 'api.example.com',
+        edgeCertificateArn:
+          'arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789',
+      },
+    });
+    expect(() => app.synth()).not.toThrow();
+    expect(
+      acknowledgementsIn(app)
+        .filter((a) => a.path.startsWith(`${edge.node.path}/`))
+        .map((a) => a.id),
+    ).toEqual(['AwsSolutions-CFR1']);
+  });
+});
+
 describe('cdk-nag is live', () => {
   it('fails the synth of a stack with a bucket that allows plain HTTP and keeps no access logs', () => {
     const app = new App({ context: CDK_JSON_CONTEXT });
