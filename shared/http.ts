@@ -71,7 +71,7 @@ export function httpHandler<
     event: APIGatewayProxyEventV2,
     _context: Context,
   ): Promise<APIGatewayProxyStructuredResultV2> => {
-    authorize(requiredRole(event.routeKey), claimsOf(event));
+    authorizeRequest(event);
     requireContentType(event);
     const config = spec.config === false ? undefined : await getConfig();
     const input = {
@@ -114,6 +114,11 @@ export function httpHandler<
 }
 
 let routeRoles: { source: string | undefined; roles: Record<string, Role> } | undefined;
+
+/** Checks the request's claims against its route's declared role: 401 or 403, else nothing. */
+export function authorizeRequest(event: APIGatewayProxyEventV2): void {
+  authorize(requiredRole(event.routeKey), claimsOf(event));
+}
 
 /**
  * The role the request's route needs, from the function's declaration (`ROUTE_ROLES`, written by
@@ -179,7 +184,7 @@ function toJson(value: unknown): string {
  * Mapped errors are successful Lambda invocations, so Lambda's own Errors metric never sees a
  * 4xx or 5xx: these counts (per function, published by `logMetrics`) are what alarms watch.
  */
-function countResponse(statusCode: number): void {
+export function countResponse(statusCode: number): void {
   metrics.addMetric('Requests', MetricUnit.Count, 1);
   if (statusCode >= 500) metrics.addMetric('ServerErrors', MetricUnit.Count, 1);
   else if (statusCode >= 400) metrics.addMetric('ClientErrors', MetricUnit.Count, 1);
