@@ -1,5 +1,6 @@
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Limits, Throttle } from '../infra/manifest.ts';
+import { THROTTLED_RETRY_AFTER_SECONDS } from '../shared/edge.ts';
 
 /**
  * The manifest's request limits as AWS applies them, for the local gateway, in AWS's order:
@@ -46,7 +47,10 @@ export class TokenBucket {
     }
     return {
       ok: false,
-      retryAfterSeconds: Math.max(1, Math.ceil((1 - this.tokens) / this.throttle.ratePerSecond)),
+      retryAfterSeconds: Math.max(
+        THROTTLED_RETRY_AFTER_SECONDS,
+        Math.ceil((1 - this.tokens) / this.throttle.ratePerSecond),
+      ),
     };
   }
 }

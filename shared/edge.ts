@@ -34,3 +34,10 @@ export const RATE_LIMITED_BODY: ErrorBody = {
 
 /** Seconds a client refused by a per-minute WAF rule is told to wait (WAF's header is static). */
 export const RATE_LIMIT_RETRY_AFTER_SECONDS = 60;
+
+/**
+ * What the edge tells a client API Gateway's throttle refused (its 429 has no `Retry-After`): a
+ * CloudFront viewer-response function adds this many seconds in AWS; the local gateway says when
+ * the bucket holds a token again, at least this.
+ */
+export const THROTTLED_RETRY_AFTER_SECONDS = 1;

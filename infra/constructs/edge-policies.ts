@@ -11,6 +11,7 @@ import {
   RATE_LIMIT_RETRY_AFTER_SECONDS,
   RATE_LIMITED_BODY,
   RATE_LIMITED_STATUS,
+  THROTTLED_RETRY_AFTER_SECONDS,
 } from '../../shared/edge.ts';
 import type { Limits } from '../manifest.ts';
 
@@ -206,3 +207,15 @@ export function commonRuleSet(priority: number): CfnWebACL.RuleProperty {
 }
 
 export { visibility as webAclVisibility };
+
+/**
+ * The CloudFront viewer-response function (cloudfront-js-2.0) that gives a 429 without
+ * `Retry-After` (API Gateway's throttle) one; the WAF's own 429 already has it.
+ */
+export const RETRY_AFTER_FUNCTION_CODE = `function handler(event) {
+  var response = event.response;
+  if (response.statusCode === ${RATE_LIMITED_STATUS} && !response.headers['retry-after']) {
+    response.headers['retry-after'] = { value: '${THROTTLED_RETRY_AFTER_SECONDS}' };
+  }
+  return response;
+}`;

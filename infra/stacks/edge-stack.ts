@@ -3,7 +3,11 @@ import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import {
   AllowedMethods,
   CachePolicy,
+  Function as CloudFrontFunction,
   Distribution,
+  FunctionCode,
+  FunctionEventType,
+  FunctionRuntime,
   HttpVersion,
   OriginProtocolPolicy,
   OriginRequestPolicy,
@@ -20,6 +24,7 @@ import type { Construct } from 'constructs';
 import {
   commonRuleSet,
   customResponseBodies,
+  RETRY_AFTER_FUNCTION_CODE,
   rateLimitRules,
   responseHeadersBehaviors,
   webAclVisibility,
@@ -116,6 +121,12 @@ export class EdgeStack extends Stack {
       ...responseHeadersBehaviors(),
     });
 
+    const retryAfter = new CloudFrontFunction(this, 'RetryAfterFunction', {
+      comment: 'Retry-After on the 429 of the API Gateway throttle',
+      runtime: FunctionRuntime.JS_2_0,
+      code: FunctionCode.fromInline(RETRY_AFTER_FUNCTION_CODE),
+    });
+
     const originDomain = Fn.select(2, Fn.split('/', props.apiEndpoint));
     this.distribution = new Distribution(this, 'Distribution', {
       comment: `${manifest.service} (${settings.stage}) API`,
@@ -133,6 +144,7 @@ export class EdgeStack extends Stack {
         cachePolicy: CachePolicy.CACHING_DISABLED,
         originRequestPolicy: OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
         responseHeadersPolicy: this.responseHeadersPolicy,
+        functionAssociations: [{ function: retryAfter, eventType: FunctionEventType.VIEWER_RESPONSE }],
       },
       webAclId: this.webAcl.attrArn,
       httpVersion: HttpVersion.HTTP2_AND_3,

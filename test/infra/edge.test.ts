@@ -2,7 +2,7 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { CachePolicy, OriginRequestPolicy } from 'aws-cdk-lib/aws-cloudfront';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { responseHeadersBehaviors } from '../../infra/constructs/edge-policies.ts';
-import { EDGE_RESPONSE_HEADERS } from '../../shared/edge.ts';
+import { EDGE_RESPONSE_HEADERS, THROTTLED_RETRY_AFTER_SECONDS } from '../../shared/edge.ts';
 import { logicalIdOf, type Synthesized, synthPlatform, TEST_REGION } from './support.ts';
 
 type Json = ReturnType<Template['toJSON']>;
@@ -118,6 +118,21 @@ describe('the edge before the HTTP API', () => {
     expect(config.DefaultCacheBehavior.ResponseHeadersPolicyId).toEqual({
       Ref: logicalIdOf(s.edge.responseHeadersPolicy),
     });
+  });
+
+  it("gives API Gateway's throttled 429 a Retry-After on the way out, and leaves every other answer alone", () => {
+    const [association] = config.DefaultCacheBehavior.FunctionAssociations;
+    expect(association.EventType).toBe('viewer-response');
+    const fns = s.edgeTemplate.findResources('AWS::CloudFront::Function');
+    const fn = (Object.values(fns) as Json[])[0]!;
+    expect(fn.Properties.FunctionConfig.Runtime).toBe('cloudfront-js-2.0');
+    // Run the deployed code as CloudFront does: handler(event) → response.
+    const handler = new Function(`${fn.Properties.FunctionCode}; return handler;`)() as (e: Json) => Json;
+    const answer = (statusCode: number, headers: Json = {}) => handler({ response: { statusCode, headers } });
+    expect(answer(429).headers['retry-after']).toEqual({ value: String(THROTTLED_RETRY_AFTER_SECONDS) });
+    expect(answer(429, { 'retry-after': { value: '60' } }).headers['retry-after']).toEqual({ value: '60' });
+    expect(answer(200).headers['retry-after']).toBeUndefined();
+    expect(answer(503).headers['retry-after']).toBeUndefined();
   });
 
   it('outputs the edge URL as ApiUrl and keeps the direct one as DirectApiUrl', () => {
