@@ -94,6 +94,17 @@ export interface ErrorBody {
   error: { code: string; message: string; issues?: FieldIssue[]; requestId?: string };
 }
 
+/** `Allow` on a 405; on a 401, the bearer challenge API Gateway's JWT authorizer also sends. */
+function headersOf(err: AppError): Record<string, string> {
+  if (err instanceof MethodNotAllowedError) return { allow: err.allow.join(', ') };
+  if (err instanceof UnauthorizedError) {
+    return {
+      'www-authenticate': `Bearer error="invalid_token", error_description="${err.message.replaceAll('"', "'")}"`,
+    };
+  }
+  return {};
+}
+
 /**
  * The one place an error becomes a status code, headers and a body. Unknown errors never leak
  * details.
@@ -105,7 +116,7 @@ export function toErrorResponse(
   if (err instanceof AppError) {
     return {
       statusCode: err.statusCode,
-      headers: err instanceof MethodNotAllowedError ? { allow: err.allow.join(', ') } : {},
+      headers: headersOf(err),
       body: {
         error: {
           code: err.code,

@@ -280,6 +280,9 @@ describe('authorization in the wrapper (the route role from ROUTE_ROLES, the cla
   it('401 on a protected route that got no verified claims, or an ID token', async () => {
     const none = await invoke(ping, { claims: null, routeRole: 'reader' });
     expect(none).toMatchObject({ status: 401, body: { error: { code: 'UNAUTHORIZED' } } });
+    expect(none.headers['www-authenticate']).toBe(
+      'Bearer error="invalid_token", error_description="a bearer token is required"',
+    );
     const idToken = await invoke(ping, { claims: { ...readonly, token_use: 'id' }, routeRole: 'reader' });
     expect(idToken).toMatchObject({
       status: 401,
