@@ -11,7 +11,7 @@ import {
   type JWTPayload,
   SignJWT,
 } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LOCAL_CLIENT_ID, type LocalIssuer, startLocalIssuer } from '#local/identity/issuer.ts';
 import { JwtAuthorizer, type Verdict, wwwAuthenticate } from '#local/identity/jwt-authorizer.ts';
 
@@ -203,6 +203,20 @@ describe('local JWT authorizer', () => {
         'the signing algorithm ES256 is not supported',
       );
     });
+  });
+
+  it('a token verified once is refused again once expired (its verification is kept, not its validity)', async () => {
+    const own = new JwtAuthorizer({ issuer: issuer.issuer, audiences: [LOCAL_CLIENT_ID], jwks: issuer.jwks });
+    const header = `Bearer ${await issuer.issue({ groups: ['admin'], ttlSeconds: 60 })}`;
+    expect((await own.verify(header)).ok).toBe(true);
+    expect((await own.verify(header)).ok).toBe(true);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 61_000);
+      expect(refused(await own.verify(header)).description).toBe('the token has expired');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('never throws on untrusted input: any header gets a verdict, never ok (property)', async () => {
