@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { handlerBundle } from '../infra/constructs/bundling.ts';
+import { handlerBuildOptions, handlerBundle } from '../infra/constructs/bundling.ts';
 import { manifest } from '../infra/manifest.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -50,19 +50,7 @@ async function bundle(
 ): Promise<{ file: string; largestInputs: FunctionResult['largestInputs'] }> {
   const file = join(OUT_DIR, name, handlerBundle.outFile);
   const result = await build({
-    entryPoints: [join(ROOT, entry)],
-    outfile: file,
-    bundle: true,
-    platform: handlerBundle.platform,
-    target: handlerBundle.target,
-    format: handlerBundle.format,
-    minify: handlerBundle.minify,
-    sourcemap: handlerBundle.sourcemap,
-    sourcesContent: handlerBundle.sourcesContent,
-    mainFields: [...handlerBundle.mainFields],
-    external: [...handlerBundle.external],
-    alias: { ...handlerBundle.alias },
-    banner: { js: handlerBundle.banner },
+    ...handlerBuildOptions(join(ROOT, entry), join(OUT_DIR, name)),
     metafile: true,
     logLevel: 'silent',
   });

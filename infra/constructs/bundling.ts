@@ -43,6 +43,28 @@ export const handlerBundle = {
   outFile: 'index.mjs',
 } as const;
 
+/**
+ * esbuild's options for bundling one handler as NodejsFunction does with `handlerBundle` (its
+ * output file is `<outDir>/index.mjs`): for the benchmark and tests that run esbuild themselves.
+ */
+export function handlerBuildOptions(entry: string, outDir: string) {
+  return {
+    entryPoints: [entry],
+    outfile: join(outDir, handlerBundle.outFile),
+    bundle: true,
+    platform: handlerBundle.platform,
+    target: handlerBundle.target,
+    format: handlerBundle.format,
+    minify: handlerBundle.minify,
+    sourcemap: handlerBundle.sourcemap,
+    sourcesContent: handlerBundle.sourcesContent,
+    mainFields: [...handlerBundle.mainFields],
+    external: [...handlerBundle.external],
+    alias: { ...handlerBundle.alias },
+    banner: { js: handlerBundle.banner },
+  };
+}
+
 /** The repository root (manifest `files` resolve from its node_modules). */
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 

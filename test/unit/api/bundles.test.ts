@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundledFilesCommands, handlerBundle } from '#infra/constructs/bundling.ts';
+import { bundledFilesCommands, handlerBuildOptions, handlerBundle } from '#infra/constructs/bundling.ts';
 import { manifest } from '#infra/manifest.ts';
 import { DOCS_ASSETS, DOCS_CONTENT_SECURITY_POLICY } from '#shared/api/docs-page.ts';
 import { ROUTE_ROLES_ENV } from '#shared/auth/roles.ts';
@@ -24,20 +24,7 @@ let outDir: string;
 async function bundleFunction(name: 'docs' | 'openapi'): Promise<string> {
   const decl = manifest.functions[name];
   const dir = join(outDir, name);
-  await build({
-    entryPoints: [join(ROOT, decl.entry)],
-    outfile: join(dir, handlerBundle.outFile),
-    bundle: true,
-    platform: handlerBundle.platform,
-    target: handlerBundle.target,
-    format: handlerBundle.format,
-    minify: handlerBundle.minify,
-    mainFields: [...handlerBundle.mainFields],
-    external: [...handlerBundle.external],
-    alias: { ...handlerBundle.alias },
-    banner: { js: handlerBundle.banner },
-    logLevel: 'error',
-  });
+  await build({ ...handlerBuildOptions(join(ROOT, decl.entry), dir), logLevel: 'error' });
   const files = 'files' in decl ? decl.files : [];
   for (const command of bundledFilesCommands(files, ROOT, dir)) await run('sh', ['-c', command]);
   return dir;
