@@ -1,5 +1,7 @@
 import type { QdrantClient } from '@qdrant/js-client-rest';
 import type { Embedder } from '../embeddings/embedder.ts';
+import type { EventDetail, EventType } from '../events/catalogue.ts';
+import { EventPublisher } from '../events/publisher.ts';
 import type { DeadLetters, EventBus, ObjectStore, Queue, StateStore } from '../ports.ts';
 import { MigrationJobs } from './jobs.ts';
 
@@ -30,17 +32,21 @@ export interface MigrationContext {
   jobs: MigrationJobs;
   /** The current instant, ISO 8601. */
   now(): string;
-  publish(detailType: string, detail: Record<string, unknown>): Promise<void>;
+  /** Through the one typed publisher: a catalogue type and a detail its schema accepts. */
+  publish<T extends EventType>(type: T, detail: EventDetail<T>): Promise<void>;
 }
 
 export function createContext(deps: MigrationDeps): MigrationContext {
   const now = () => (deps.now?.() ?? new Date()).toISOString();
+  let publisher: EventPublisher | undefined;
   return {
     deps,
     jobs: new MigrationJobs(() => deps.state, now),
     now,
-    publish: async (detailType, detail) => {
-      await deps.bus.publish([{ source: deps.eventSource, detailType, detail }]);
+    // The bus adapter is built at the first event only (a stage that publishes nothing needs no grant).
+    publish: (type, detail) => {
+      publisher ??= new EventPublisher(deps.bus, deps.eventSource);
+      return publisher.publish(type, detail);
     },
   };
 }

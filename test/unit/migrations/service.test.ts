@@ -1,6 +1,7 @@
 import type { QdrantClient } from '@qdrant/js-client-rest';
 import { describe, expect, it, vi } from 'vitest';
 import { ConflictError, UpstreamError } from '#shared/errors.ts';
+import { parseEvent } from '#shared/events/publisher.ts';
 import { toPointId } from '#shared/ids.ts';
 import { chunkPointsKey, type JobRecord } from '#shared/migrations/model.ts';
 import { type MigrationReport, MigrationService } from '#shared/migrations/service.ts';
@@ -81,6 +82,12 @@ describe('a migration job', () => {
     expect(bus.types()[0]).toBe('MigrationStarted');
     expect(bus.types().filter((t) => t === 'MigrationChunkCompleted')).toHaveLength(planned.chunks.total);
     expect(bus.types().at(-1)).toBe('MigrationCompleted');
+    // Every event is one of the catalogue, as a consumer reads it.
+    for (const e of bus.events) {
+      expect(parseEvent({ source: e.source, 'detail-type': e.detailType, detail: e.detail }).type).toBe(
+        e.detailType,
+      );
+    }
   });
 
   it("touches only the adapters of each operation's function", async () => {

@@ -1,0 +1,50 @@
+import { ValidationError } from '../errors.ts';
+import type { EventBus } from '../ports.ts';
+import { parseWith } from '../validation.ts';
+import { EVENTS, type EventDetail, type EventType, isEventType, type ParsedDetail } from './catalogue.ts';
+
+/**
+ * The one way the platform publishes an event: only a type of the catalogue, with a detail its
+ * schema accepts (checked before anything is sent: a malformed event is a bug, and it fails where
+ * it is made, not in a consumer hours later).
+ */
+export class EventPublisher {
+  readonly #bus: EventBus;
+  readonly #source: string;
+
+  constructor(bus: EventBus, source: string) {
+    this.#bus = bus;
+    this.#source = source;
+  }
+
+  async publish<T extends EventType>(type: T, detail: EventDetail<T>): Promise<void> {
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = parseWith(EVENTS[type].detail, { ...detail, schemaVersion: 1 }, 'detail');
+    } catch (err) {
+      // Our own code made it: a bug (500), not the client's input.
+      throw new Error(`event ${type} does not match its schema: ${(err as Error).message}`);
+    }
+    await this.#bus.publish([{ source: this.#source, detailType: type, detail: parsed }]);
+  }
+}
+
+/** An event as EventBridge delivers it to a target (the fields a consumer reads). */
+export interface DeliveredEvent {
+  source: string;
+  'detail-type': string;
+  detail: unknown;
+}
+
+/**
+ * A delivered event, checked against the catalogue: its type and its parsed detail. Throws a
+ * ValidationError naming the field for an unknown type or a detail its schema refuses.
+ */
+export function parseEvent(
+  event: DeliveredEvent,
+): { [T in EventType]: { type: T; detail: ParsedDetail<T> } }[EventType] {
+  const type = event['detail-type'];
+  if (!isEventType(type))
+    throw ValidationError.field('detail-type', `"${type}" is not in the event catalogue`);
+  return { type, detail: parseWith(EVENTS[type].detail, event.detail, 'detail') } as never;
+}
