@@ -52,16 +52,32 @@ export interface StateItem<T = unknown> {
   updatedAt: string;
 }
 
+export interface ListOptions {
+  prefix?: string;
+  limit?: number;
+  /** Newest (greatest sort key) first. */
+  reverse?: boolean;
+}
+
 /** Platform state: items grouped by a partition (`pk`), addressed by a sort key (`sk`). */
 export interface StateStore {
   get<T>(pk: string, sk: string): Promise<StateItem<T> | undefined>;
-  /** Writes; with `expectedVersion`, fails with ConflictError if the stored version differs (0 = absent). */
-  put<T>(pk: string, sk: string, value: T, options?: { expectedVersion?: number }): Promise<StateItem<T>>;
-  /** Items of a partition, ordered by sort key, optionally restricted to a sort-key prefix. */
-  list<T>(
+  /**
+   * Writes; with `expectedVersion`, fails with ConflictError if the stored version differs (0 = absent).
+   * With `expiresAt` (epoch seconds) the item is gone from reads from then on (DynamoDB's TTL
+   * deletes it later; reads never return it once expired).
+   */
+  put<T>(
     pk: string,
-    options?: { prefix?: string; limit?: number },
-  ): Promise<Array<{ sk: string } & StateItem<T>>>;
+    sk: string,
+    value: T,
+    options?: { expectedVersion?: number; expiresAt?: number },
+  ): Promise<StateItem<T>>;
+  /**
+   * Items of a partition, ordered by sort key (`reverse`: descending), optionally restricted to a
+   * sort-key prefix; expired items are left out.
+   */
+  list<T>(pk: string, options?: ListOptions): Promise<Array<{ sk: string } & StateItem<T>>>;
   delete(pk: string, sk: string): Promise<void>;
   ping(): Promise<void>;
 }

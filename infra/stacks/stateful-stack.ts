@@ -12,6 +12,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { type IStringParameter, StringParameter } from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
+import { EXPIRES_AT_ATTRIBUTE } from '../../shared/adapters/state-rules.ts';
 import { Identity } from '../constructs/identity.ts';
 import type { PlatformResources } from '../constructs/service-function.ts';
 import type { Manifest } from '../manifest.ts';
@@ -141,10 +142,12 @@ export class StatefulStack extends Stack {
       retention: Duration.days(30),
     });
 
-    // The StateStore port: items addressed by `pk` + `sk` with `value`, `version` and `updatedAt`.
+    // The StateStore port: items addressed by `pk` + `sk` with `value`, `version` and `updatedAt`;
+    // items written with an expiry are deleted by DynamoDB's TTL after it (reads skip them at once).
     this.stateTable = new Table(this, 'StateTable', {
       partitionKey: { name: 'pk', type: AttributeType.STRING },
       sortKey: { name: 'sk', type: AttributeType.STRING },
+      timeToLiveAttribute: EXPIRES_AT_ATTRIBUTE,
       billingMode: BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: TableEncryption.AWS_MANAGED,

@@ -6,9 +6,17 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError } from '../errors.ts';
-import type { StateItem, StateStore } from '../ports.ts';
+import type { ListOptions, StateItem, StateStore } from '../ports.ts';
 import { awsErrorName, mapAwsError } from './aws-errors.ts';
-import { checkKey, checkListOptions, checkPartitionKey, conflictMessage } from './state-rules.ts';
+import {
+  checkExpiresAt,
+  checkKey,
+  checkListOptions,
+  checkPartitionKey,
+  conflictMessage,
+  EXPIRES_AT_ATTRIBUTE,
+  isExpired,
+} from './state-rules.ts';
 
 /**
  * The StateStore port on a DynamoDB table keyed `pk` (partition) + `sk` (sort), with attributes
@@ -56,7 +64,7 @@ export class DynamoStateStore implements StateStore {
       const out = await this.#db.send(
         new GetCommand({ TableName: this.#table, Key: { pk, sk }, ConsistentRead: true }),
       );
-      return out.Item ? toStateItem<T>(out.Item) : undefined;
+      return out.Item && !isExpired(out.Item[EXPIRES_AT_ATTRIBUTE]) ? toStateItem<T>(out.Item) : undefined;
     } catch (err) {
       throw mapAwsError(err, 'DynamoDB GetItem');
     }
@@ -66,9 +74,10 @@ export class DynamoStateStore implements StateStore {
     pk: string,
     sk: string,
     value: T,
-    options: { expectedVersion?: number } = {},
+    options: { expectedVersion?: number; expiresAt?: number } = {},
   ): Promise<StateItem<T>> {
     checkKey(pk, sk);
+    checkExpiresAt(options.expiresAt);
     const expected = options.expectedVersion;
     const condition =
       expected === undefined
@@ -81,13 +90,20 @@ export class DynamoStateStore implements StateStore {
         new UpdateCommand({
           TableName: this.#table,
           Key: { pk, sk },
-          UpdateExpression: 'SET #value = :value, #updatedAt = :now ADD #version :one',
+          // `expiresAt` is the table's TTL attribute.
+          UpdateExpression: `SET #value = :value, #updatedAt = :now${options.expiresAt ? ', #expiresAt = :expiresAt' : ''} ADD #version :one`,
           ...(condition
             ? { ConditionExpression: condition, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }
             : {}),
-          ExpressionAttributeNames: { '#value': 'value', '#updatedAt': 'updatedAt', '#version': 'version' },
+          ExpressionAttributeNames: {
+            '#value': 'value',
+            '#updatedAt': 'updatedAt',
+            '#version': 'version',
+            ...(options.expiresAt ? { '#expiresAt': EXPIRES_AT_ATTRIBUTE } : {}),
+          },
           ExpressionAttributeValues: {
             ':value': value,
+            ...(options.expiresAt ? { ':expiresAt': options.expiresAt } : {}),
             ':now': new Date().toISOString(),
             ':one': 1,
             ...(expected !== undefined && expected > 0 ? { ':expected': expected } : {}),
@@ -104,12 +120,10 @@ export class DynamoStateStore implements StateStore {
     }
   }
 
-  async list<T>(
-    pk: string,
-    options: { prefix?: string; limit?: number } = {},
-  ): Promise<Array<{ sk: string } & StateItem<T>>> {
+  async list<T>(pk: string, options: ListOptions = {}): Promise<Array<{ sk: string } & StateItem<T>>> {
     checkPartitionKey(pk);
     checkListOptions(options);
+    const now = Date.now();
     const items: Array<{ sk: string } & StateItem<T>> = [];
     let startKey: Record<string, unknown> | undefined;
     do {
@@ -124,13 +138,17 @@ export class DynamoStateStore implements StateStore {
               ':pk': pk,
               ...(options.prefix ? { ':prefix': options.prefix } : {}),
             },
-            ScanIndexForward: true,
+            ScanIndexForward: !options.reverse,
             ConsistentRead: true,
             ...(remaining !== undefined ? { Limit: remaining } : {}),
             ...(startKey ? { ExclusiveStartKey: startKey } : {}),
           }),
         );
-        for (const item of out.Items ?? []) items.push({ sk: String(item.sk), ...toStateItem<T>(item) });
+        for (const item of out.Items ?? []) {
+          if (isExpired(item[EXPIRES_AT_ATTRIBUTE], now)) continue; // TTL deletes it later
+          if (options.limit !== undefined && items.length >= options.limit) break;
+          items.push({ sk: String(item.sk), ...toStateItem<T>(item) });
+        }
         startKey = out.LastEvaluatedKey;
       } catch (err) {
         throw mapAwsError(err, 'DynamoDB Query');

@@ -6,14 +6,16 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as z from 'zod';
 import { ConflictError } from '../errors.ts';
-import type { StateItem, StateStore } from '../ports.ts';
+import type { ListOptions, StateItem, StateStore } from '../ports.ts';
 import { mapAwsError } from './aws-errors.ts';
 import {
+  checkExpiresAt,
   checkKey,
   checkListOptions,
   checkPartitionKey,
   compareSortKeys,
   conflictMessage,
+  isExpired,
 } from './state-rules.ts';
 
 /**
@@ -55,6 +57,8 @@ export function decodeName(name: string): string | undefined {
 interface StoredItem<T> extends StateItem<T> {
   pk: string;
   sk: string;
+  /** Epoch seconds after which reads leave it out (DynamoDB's TTL attribute). */
+  expiresAt?: number;
 }
 
 const locks = new Map<string, Promise<unknown>>();
@@ -302,16 +306,19 @@ export class FileStateStore implements StateStore {
     checkKey(pk, sk);
     this.#authorize('GetItem');
     const item = await readItem<T>(this.#file(pk, sk));
-    return item ? { value: item.value, version: item.version, updatedAt: item.updatedAt } : undefined;
+    return item && !isExpired(item.expiresAt)
+      ? { value: item.value, version: item.version, updatedAt: item.updatedAt }
+      : undefined;
   }
 
   async put<T>(
     pk: string,
     sk: string,
     value: T,
-    options: { expectedVersion?: number } = {},
+    options: { expectedVersion?: number; expiresAt?: number } = {},
   ): Promise<StateItem<T>> {
     checkKey(pk, sk);
+    checkExpiresAt(options.expiresAt);
     this.#authorize('UpdateItem');
     const file = this.#file(pk, sk);
     return withItemLock(file, async () => {
@@ -319,7 +326,14 @@ export class FileStateStore implements StateStore {
       const expected = options.expectedVersion;
       if (expected !== undefined && expected !== found)
         throw new ConflictError(conflictMessage(pk, sk, expected, found));
-      const item: StoredItem<T> = { pk, sk, value, version: found + 1, updatedAt: new Date().toISOString() };
+      const item: StoredItem<T> = {
+        pk,
+        sk,
+        value,
+        version: found + 1,
+        updatedAt: new Date().toISOString(),
+        ...(options.expiresAt ? { expiresAt: options.expiresAt } : {}),
+      };
       // The partition folder exists: the lock file was created in it.
       const temp = join(dirname(file), `.tmp-${randomUUID()}`);
       await writeFile(temp, JSON.stringify(item));
@@ -328,10 +342,7 @@ export class FileStateStore implements StateStore {
     });
   }
 
-  async list<T>(
-    pk: string,
-    options: { prefix?: string; limit?: number } = {},
-  ): Promise<Array<{ sk: string } & StateItem<T>>> {
+  async list<T>(pk: string, options: ListOptions = {}): Promise<Array<{ sk: string } & StateItem<T>>> {
     checkPartitionKey(pk);
     checkListOptions(options);
     this.#authorize('Query');
@@ -359,14 +370,23 @@ export class FileStateStore implements StateStore {
     });
     const selected = candidates
       .filter((c): c is { name: string; sk: string } => c !== undefined)
-      .sort((a, b) => compareSortKeys(a.sk, b.sk))
-      .slice(0, options.limit);
-    const items = await mapLimit(selected, READ_CONCURRENCY, async ({ name, sk }) => {
-      const item = await readItem<T>(join(partition, name));
-      // Deleted since the directory was read.
-      return item ? { sk, value: item.value, version: item.version, updatedAt: item.updatedAt } : undefined;
-    });
-    return items.filter((i) => i !== undefined);
+      .sort((a, b) => (options.reverse ? compareSortKeys(b.sk, a.sk) : compareSortKeys(a.sk, b.sk)));
+    const limit = options.limit ?? selected.length;
+    const now = Date.now();
+    const out: Array<{ sk: string } & StateItem<T>> = [];
+    // In pages of what is still wanted: expired items (left for DynamoDB's TTL) are skipped.
+    for (let next = 0; next < selected.length && out.length < limit; ) {
+      const page = selected.slice(next, next + limit - out.length);
+      next += page.length;
+      const items = await mapLimit(page, READ_CONCURRENCY, async ({ name, sk }) => {
+        const item = await readItem<T>(join(partition, name));
+        // Deleted since the directory was read, or expired.
+        if (!item || isExpired(item.expiresAt, now)) return undefined;
+        return { sk, value: item.value, version: item.version, updatedAt: item.updatedAt };
+      });
+      for (const item of items) if (item) out.push(item);
+    }
+    return out;
   }
 
   async delete(pk: string, sk: string): Promise<void> {

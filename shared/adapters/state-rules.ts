@@ -26,6 +26,20 @@ export function checkKey(pk: string, sk: string): void {
   checkPart('sk', sk, MAX_SK_BYTES);
 }
 
+/** The item attribute holding its expiry (epoch seconds): the state table's TTL attribute. */
+export const EXPIRES_AT_ATTRIBUTE = 'expiresAt';
+
+/** Whether an item written with `expiresAt` (epoch seconds) has expired by now. */
+export function isExpired(expiresAt: unknown, nowMs = Date.now()): boolean {
+  return typeof expiresAt === 'number' && expiresAt * 1000 <= nowMs;
+}
+
+export function checkExpiresAt(expiresAt: number | undefined): void {
+  if (expiresAt !== undefined && (!Number.isSafeInteger(expiresAt) || expiresAt < 1)) {
+    throw ValidationError.field('expiresAt', 'must be a positive whole number of epoch seconds');
+  }
+}
+
 export function checkListOptions(options: { prefix?: string; limit?: number }): void {
   if (
     options.prefix !== undefined &&

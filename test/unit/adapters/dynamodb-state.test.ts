@@ -130,6 +130,47 @@ describe('DynamoStateStore', () => {
     expect(send).toHaveBeenCalledTimes(2);
   });
 
+  it('lists newest first on request, skips expired items (TTL deletes them later) and pages past them', async () => {
+    const past = Math.floor(Date.now() / 1000) - 10;
+    const future = Math.floor(Date.now() / 1000) + 3600;
+    const pages = [
+      {
+        Items: [
+          { sk: 'e#3', value: 3, version: 1, updatedAt: 'T', expiresAt: future },
+          { sk: 'e#2', value: 2, version: 1, updatedAt: 'T', expiresAt: past },
+        ],
+        LastEvaluatedKey: { pk: 'j', sk: 'e#2' },
+      },
+      { Items: [{ sk: 'e#1', value: 1, version: 1, updatedAt: 'T' }] },
+    ];
+    const { client, send } = fakeClient(() => pages.shift());
+    const items = await new DynamoStateStore({ client, table: TABLE }).list('j', { reverse: true, limit: 2 });
+    expect(items.map((i) => i.sk)).toEqual(['e#3', 'e#1']);
+    expect(send.mock.calls[0]![0].input).toMatchObject({ ScanIndexForward: false, Limit: 2 });
+    expect(send.mock.calls[1]![0].input).toMatchObject({
+      Limit: 1,
+      ExclusiveStartKey: { pk: 'j', sk: 'e#2' },
+    });
+  });
+
+  it('writes expiresAt (the TTL attribute) when given, and reads an expired item as absent', async () => {
+    const { client, send } = fakeClient((command) =>
+      command instanceof UpdateCommand
+        ? { Attributes: { value: 1, version: 1, updatedAt: 'T', expiresAt: 2_000_000_000 } }
+        : { Item: { pk: 'p', sk: 's', value: 1, version: 1, updatedAt: 'T', expiresAt: 1_000_000_000 } },
+    );
+    const store = new DynamoStateStore({ client, table: TABLE });
+    await store.put('p', 's', 1, { expiresAt: 2_000_000_000 });
+    const update = send.mock.calls[0]![0].input as UpdateCommand['input'];
+    expect(update.UpdateExpression).toBe(
+      'SET #value = :value, #updatedAt = :now, #expiresAt = :expiresAt ADD #version :one',
+    );
+    expect(update.ExpressionAttributeNames).toMatchObject({ '#expiresAt': 'expiresAt' });
+    expect(update.ExpressionAttributeValues).toMatchObject({ ':expiresAt': 2_000_000_000 });
+    expect(await store.get('p', 's')).toBeUndefined();
+    await expect(store.put('p', 's', 1, { expiresAt: 1.5 })).rejects.toThrow(ValidationError);
+  });
+
   it('lists a whole partition without a prefix or limit', async () => {
     const { client, send } = fakeClient(() => ({ Items: [] }));
     await new DynamoStateStore({ client, table: TABLE }).list('j');

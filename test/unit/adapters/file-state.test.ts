@@ -120,6 +120,22 @@ describe('FileStateStore', () => {
     expect(await store.list('nothing-here')).toEqual([]);
   });
 
+  it('lists newest first on request, and leaves expired items out of reads and lists', async () => {
+    const past = Math.floor(Date.now() / 1000) - 1;
+    const future = Math.floor(Date.now() / 1000) + 3600;
+    await store.put('log', 'e#1', 1);
+    await store.put('log', 'e#2', 2, { expiresAt: past });
+    await store.put('log', 'e#3', 3, { expiresAt: future });
+    await store.put('log', 'e#4', 4, { expiresAt: past });
+    expect((await store.list('log', { reverse: true })).map((i) => i.sk)).toEqual(['e#3', 'e#1']);
+    // The limit counts live items only: expired ones are skipped, not counted.
+    expect((await store.list('log', { reverse: true, limit: 2 })).map((i) => i.sk)).toEqual(['e#3', 'e#1']);
+    expect((await store.list('log', { limit: 1 })).map((i) => i.sk)).toEqual(['e#1']);
+    expect(await store.get('log', 'e#2')).toBeUndefined();
+    expect(await store.get('log', 'e#3')).toMatchObject({ value: 3 });
+    await expect(store.put('log', 'e#5', 5, { expiresAt: -1 })).rejects.toThrow(/expiresAt/);
+  });
+
   it('deletes items (absent ones too) and lists without them', async () => {
     await store.put('p', 'a', 1);
     await store.put('p', 'b', 2);
