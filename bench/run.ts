@@ -16,6 +16,7 @@ const suites: Record<string, () => Promise<Record<string, unknown>>> = {
   bundles: async () => (await import('./bundles.ts')).benchBundles(),
   plans: async () => (await import('./plans.ts')).benchPlans(),
   migration: async () => (await import('./migration.ts')).benchMigration(),
+  bus: async () => (await import('./bus.ts')).benchBus(),
 };
 
 const wanted = process.argv.slice(2);
