@@ -316,6 +316,20 @@ export const manifest = {
       ...JOB_ACCESS,
       'queue:migrations:dead-letters',
     ]),
+    recordEvent: {
+      entry: 'functions/events/record/handler.ts',
+      description: 'Keeps every platform event in the event log (the state table, expiring after 14 days)',
+      memoryMb: 256,
+      timeoutSeconds: 10,
+      access: ['state:write'],
+    },
+    listEvents: {
+      entry: 'functions/events/list/handler.ts',
+      description: 'The event log by type, source and time, newest first',
+      memoryMb: 256,
+      timeoutSeconds: 15,
+      access: ['state:read'],
+    },
     resumeStalledMigrations: migrationFn(
       'resume-stalled',
       'Scheduled: resumes migrations without progress (lost messages, a planner that died)',
@@ -417,6 +431,7 @@ export const manifest = {
       role: 'admin',
       throttle: MIGRATION_THROTTLE,
     },
+    { method: 'GET', path: '/api/v1/events', function: 'listEvents', role: 'reader' },
   ],
   queues: {
     migrations: {
@@ -431,7 +446,13 @@ export const manifest = {
       consumer: 'migrationWorker',
     },
   },
-  rules: {},
+  rules: {
+    eventLog: {
+      description: 'Every platform event, to the event log',
+      pattern: { source: [EVENT_SOURCE] },
+      function: 'recordEvent',
+    },
+  },
   schedules: {
     stalledMigrations: {
       description: 'Finds migrations without progress for a while and resumes them',

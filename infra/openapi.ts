@@ -273,6 +273,7 @@ export function buildOpenApiDocument(
       { name: 'plans', description: 'Markdown development plans' },
       { name: 'tasks', description: 'Plan tasks, searched by meaning' },
       { name: 'migrations', description: 'Legacy vector exports migrated into Qdrant' },
+      { name: 'events', description: "The platform's events (docs/events.md), as kept by the event log" },
     ],
     paths,
     components: {

@@ -159,9 +159,14 @@ export class LocalEventBus {
     this.#failed = await openJsonLines(join(this.#archiveDir, 'failed.jsonl'));
   }
 
+  /** Resolves once every delivery started so far (retries included) has ended. */
+  async settled(): Promise<void> {
+    while (this.#deliveries.size > 0) await Promise.allSettled([...this.#deliveries]);
+  }
+
   /** Waits for every pending delivery (retries included), then closes the archive files. */
   async stop(): Promise<void> {
-    while (this.#deliveries.size > 0) await Promise.allSettled([...this.#deliveries]);
+    await this.settled();
     await this.#writes;
     await this.#archive?.close();
     await this.#failed?.close();

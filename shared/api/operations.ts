@@ -1,4 +1,5 @@
 import type * as z from 'zod';
+import { EVENT_LOG_DAYS, EventQuerySchema } from '../events/log.ts';
 import { CreateMigrationBodySchema, JobPathSchema, ListQuerySchema } from '../migrations/model.ts';
 import {
   IndexPlanBodySchema,
@@ -27,6 +28,7 @@ import {
   DeletedCollectionSchema,
   DeletedPlanSchema,
   DeletedPointsSchema,
+  EventListSchema,
   HealthSchema,
   IndexReportSchema,
   MigrationJobSchema,
@@ -80,7 +82,7 @@ export interface OperationSpec {
   operationId?: string;
   summary: string;
   description: string;
-  tag: 'platform' | 'docs' | 'vectors' | 'plans' | 'tasks' | 'migrations';
+  tag: 'platform' | 'docs' | 'vectors' | 'plans' | 'tasks' | 'migrations' | 'events';
   path?: z.ZodObject;
   query?: z.ZodObject;
   /** The request body by media type (JSON bodies also get 413 and 415). */
@@ -368,6 +370,14 @@ export const OPERATIONS: Record<string, OperationEntry> = {
       202: { description: 'A new job', schema: named('MigrationJob', MigrationJobSchema) },
     },
     errors: { 400: 'a field is invalid', 404: 'the export does not exist', 502: STATE_DOWN },
+  },
+  listEvents: {
+    summary: 'The event log',
+    description: `Every event of the platform's bus (\`docs/events.md\`) of the last ${EVENT_LOG_DAYS} days, newest first; by detail-type (\`type\`), \`source\` and time (\`since\`, ISO 8601).`,
+    tag: 'events',
+    query: EventQuerySchema,
+    responses: { 200: { description: 'Events, newest first', schema: named('EventList', EventListSchema) } },
+    errors: { 400: 'a query parameter is invalid', 502: STATE_DOWN },
   },
   listMigrations: {
     summary: 'List migration jobs',

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { ErrorBody } from '../errors.ts';
+import type { LoggedEvent } from '../events/log.ts';
 import { ExportFormatSchema } from '../exports/formats.ts';
 import type { JobView, PublicJob } from '../migrations/service.ts';
 import type {
@@ -375,6 +376,16 @@ export const RedriveResultSchema = z.object({
   deadLettersRemoved: z.int(),
 });
 
+export const LoggedEventSchema = z.object({
+  id: z.string(),
+  time: z.string(),
+  source: z.string(),
+  type: z.string(),
+  detail: z.record(z.string(), z.unknown()),
+});
+
+export const EventListSchema = z.object({ events: z.array(LoggedEventSchema) });
+
 // ---------------------------------------------------------------- the types the services return
 
 /** True when A and B are assignable both ways (readonly arrays aside). */
@@ -408,4 +419,5 @@ export type ResponseTypeChecks = [
   Check<Same<z.output<typeof TaskHitSchema>, TaskHit>>,
   Check<Same<z.output<typeof MigrationJobSchema>, PublicJob>>,
   Check<Same<z.output<typeof MigrationJobViewSchema>, JobView>>,
+  Check<Same<z.output<typeof LoggedEventSchema>, LoggedEvent>>,
 ];

@@ -271,4 +271,13 @@ describe('every function serves its happy path with that environment', () => {
     expect(await rt.invoke('resumeStalledMigrations', scheduledEvent())).toEqual({ resumed: [] });
     served.add('resumeStalledMigrations');
   });
+
+  it('the event log: the rule delivers every event to recordEvent, listEvents answers them', async () => {
+    // The migrations above published; the rule's deliveries are asynchronous.
+    await rt.bus.settled();
+    const { events } = await ok('listEvents', 'GET', '/events?type=MigrationRolledBack');
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ source: manifest.eventSource, type: 'MigrationRolledBack' });
+    served.add('recordEvent');
+  });
 });

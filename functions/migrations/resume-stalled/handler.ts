@@ -1,13 +1,10 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
 import { getConfig } from '#shared/config.ts';
+import { eventHandler } from '#shared/events/handler.ts';
 import { migrationService } from '#shared/migrations/clients.ts';
 import { StalledSweepEventSchema } from '#shared/migrations/model.ts';
 import type { ResumedJob } from '#shared/migrations/service.ts';
 import { DEFAULT_STALLED_AFTER_MS } from '#shared/migrations/settings.ts';
-import { logger, metrics, tracer } from '#shared/powertools.ts';
+import { logger } from '#shared/powertools.ts';
 
 /**
  * Scheduled: resumes the migrations stalled (lost messages, a dead planner) for the schedule's
@@ -15,21 +12,18 @@ import { logger, metrics, tracer } from '#shared/powertools.ts';
  * retry of an old event sees jobs as less stalled, never more). A job that could not be resumed is
  * logged and left stalled: the next run tries again.
  */
-const base = async (raw: unknown): Promise<{ resumed: ResumedJob[] }> => {
-  const event = StalledSweepEventSchema.parse(raw);
-  const config = await getConfig();
-  const resumed = await migrationService(config).resumeStalled({
-    now: event.time ? new Date(event.time) : new Date(),
-    stalledAfterMs: event.stalledAfterSeconds ? event.stalledAfterSeconds * 1000 : DEFAULT_STALLED_AFTER_MS,
-  });
-  for (const job of resumed) {
-    if (job.error) logger.error('stalled migration not resumed', { ...job });
-    else logger.warn('stalled migration resumed', { ...job });
-  }
-  return { resumed };
-};
-
-export const handler = middy(base)
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(tracer ? captureLambdaHandler(tracer, { captureResponse: false }) : [])
-  .use(logMetrics(metrics));
+export const handler = eventHandler(
+  StalledSweepEventSchema,
+  async (event): Promise<{ resumed: ResumedJob[] }> => {
+    const config = await getConfig();
+    const resumed = await migrationService(config).resumeStalled({
+      now: event.time ? new Date(event.time) : new Date(),
+      stalledAfterMs: event.stalledAfterSeconds ? event.stalledAfterSeconds * 1000 : DEFAULT_STALLED_AFTER_MS,
+    });
+    for (const job of resumed) {
+      if (job.error) logger.error('stalled migration not resumed', { ...job });
+      else logger.warn('stalled migration resumed', { ...job });
+    }
+    return { resumed };
+  },
+);
