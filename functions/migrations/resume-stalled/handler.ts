@@ -1,10 +1,11 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { getConfig } from '#shared/config.ts';
 import { eventHandler } from '#shared/events/handler.ts';
 import { migrationService } from '#shared/migrations/clients.ts';
 import { StalledSweepEventSchema } from '#shared/migrations/model.ts';
 import type { ResumedJob } from '#shared/migrations/service.ts';
 import { DEFAULT_STALLED_AFTER_MS } from '#shared/migrations/settings.ts';
-import { logger } from '#shared/powertools.ts';
+import { logger, metrics } from '#shared/powertools.ts';
 
 /**
  * Scheduled: resumes the migrations stalled (lost messages, a dead planner) for the schedule's
@@ -24,6 +25,8 @@ export const handler = eventHandler(
       if (job.error) logger.error('stalled migration not resumed', { ...job });
       else logger.warn('stalled migration resumed', { ...job });
     }
+    // Every run publishes it, zero included: a sweep that finds nothing is the normal case.
+    metrics.addMetric('StalledMigrationsResumed', MetricUnit.Count, resumed.filter((j) => !j.error).length);
     return { resumed };
   },
 );
