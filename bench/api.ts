@@ -89,21 +89,24 @@ interface ApiAnswer {
   body: string;
 }
 
-/** `Authorization` of every request: the runtime's administrator token (see `startRuntime`). */
-let authorization: Record<string, string> = {};
+/** Where requests go: the runtime's port, and the headers every request carries (its token). */
+interface Target {
+  port: number;
+  headers: Record<string, string>;
+}
 
 /** One request on a keep-alive agent (node:http: less client overhead than fetch). */
-function call(agent: Agent, port: number, method: string, path: string, body?: string): Promise<ApiAnswer> {
+function call(agent: Agent, target: Target, method: string, path: string, body?: string): Promise<ApiAnswer> {
   return new Promise((done, fail) => {
     const req = request(
       {
         agent,
         host: '127.0.0.1',
-        port,
+        port: target.port,
         method,
         path,
         headers:
-          body === undefined ? authorization : { 'content-type': 'application/json', ...authorization },
+          body === undefined ? target.headers : { 'content-type': 'application/json', ...target.headers },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -168,9 +171,8 @@ function cpuShares(
   return { main: round(main, 2), otherThreads: round(other, 2), total: round(main + other, 2) };
 }
 
-interface Child {
+interface Child extends Target {
   process: ChildProcess;
-  port: number;
   stop(): Promise<void>;
 }
 
@@ -197,7 +199,7 @@ async function startRuntime(dataDir: string, auth: 'local' | 'off'): Promise<Chi
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  authorization = {};
+  let headers: Record<string, string> = {};
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   // If this process dies first, the child must not outlive it.
   const killOnExit = () => child.kill('SIGKILL');
@@ -218,10 +220,10 @@ async function startRuntime(dataDir: string, auth: 'local' | 'off'): Promise<Chi
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null)
         throw new Error(`the runtime exited (${child.exitCode ?? child.signalCode}):\n${output}`);
-      const answer = await call(agent, port, 'GET', '/api/v1/health').catch(() => undefined);
+      const answer = await call(agent, { port, headers }, 'GET', '/api/v1/health').catch(() => undefined);
       const started = /\{"token":"([^"]+)"\}/.exec(output);
       if (answer?.status === 200 && started) {
-        if (auth === 'local') authorization = { authorization: `Bearer ${started[1]}` };
+        if (auth === 'local') headers = { authorization: `Bearer ${started[1]}` };
         break;
       }
       if (Date.now() > deadline) throw new Error(`the runtime did not answer health within 60 s:\n${output}`);
@@ -233,7 +235,7 @@ async function startRuntime(dataDir: string, auth: 'local' | 'off'): Promise<Chi
   } finally {
     agent.destroy();
   }
-  return { process: child, port, stop };
+  return { process: child, port, headers, stop };
 }
 
 function runAutocannon(opts: autocannon.Options): Promise<autocannon.Result> {
@@ -264,14 +266,15 @@ export async function benchApi(options: BenchApiOptions = {}): Promise<Record<st
     const startedAt = performance.now();
     child = await startRuntime(join(directory, 'runtime'), options.auth ?? 'local');
     const startMs = performance.now() - startedAt;
-    const { port } = child;
+    const { port, headers } = child;
+    const target: Target = { port, headers };
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
     // Collection and points, through the API.
     await expectOk(
       call(
         agent,
-        port,
+        target,
         'POST',
         '/api/v1/vectors/collections',
         JSON.stringify({ name: COLLECTION, vectorSize: dim, distance: 'Cosine' }),
@@ -287,7 +290,7 @@ export async function benchApi(options: BenchApiOptions = {}): Promise<Record<st
       await expectOk(
         call(
           agent,
-          port,
+          target,
           'POST',
           '/api/v1/vectors/upsert',
           JSON.stringify({ collection: COLLECTION, points }),
@@ -298,7 +301,7 @@ export async function benchApi(options: BenchApiOptions = {}): Promise<Record<st
     const ingestMs = performance.now() - ingestStarted;
     const info = JSON.parse(
       await expectOk(
-        call(agent, port, 'GET', `/api/v1/vectors/collections/${COLLECTION}`),
+        call(agent, target, 'GET', `/api/v1/vectors/collections/${COLLECTION}`),
         'collection info',
       ),
     ) as { pointsCount: number };
@@ -311,7 +314,7 @@ export async function benchApi(options: BenchApiOptions = {}): Promise<Record<st
     const requests = searchBodies.map((body) => ({
       method: 'POST' as const,
       path: '/api/v1/vectors/search',
-      headers: { 'content-type': 'application/json', ...authorization },
+      headers: { 'content-type': 'application/json', ...headers },
       body,
     }));
     await runAutocannon({ url, connections, duration: warmup, requests });
@@ -330,7 +333,7 @@ export async function benchApi(options: BenchApiOptions = {}): Promise<Record<st
     const sequentialAgent = new Agent({ keepAlive: true, maxSockets: 1 });
     const search = (i: number) =>
       expectOk(
-        call(sequentialAgent, port, 'POST', '/api/v1/vectors/search', searchBodies[i % queryCount]),
+        call(sequentialAgent, target, 'POST', '/api/v1/vectors/search', searchBodies[i % queryCount]),
         'search',
       );
     for (let i = 0; i < sequentialCount; i++) await search(i);

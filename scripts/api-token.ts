@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { keyFileOf, tokenSigner } from '#local/identity/issuer.ts';
+import { keyFileOf, type TokenRequest, tokenSigner } from '#local/identity/issuer.ts';
 import type { Group } from '#shared/auth/roles.ts';
 
 /**
@@ -22,22 +22,34 @@ const sameServer = (a: URL, b: URL) => {
   return host && a.port === b.port && a.protocol === b.protocol;
 };
 
-export async function apiToken(
-  api: string,
-  groups: readonly Group[],
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<string | undefined> {
-  if (env.API_TOKEN) return env.API_TOKEN;
-  const dataDir = resolve(env.DATA_DIR || '.data');
+/**
+ * The local runtime that ran with `dataDir` (its `runtime.json`): its API's URL and a signer with
+ * its issuer's key and URL; undefined when none has.
+ */
+export async function localRuntimeSigner(
+  dataDir: string,
+): Promise<{ api: string; sign: (request: TokenRequest) => Promise<string> } | undefined> {
   let topology: z.infer<typeof Topology>;
   try {
     topology = Topology.parse(JSON.parse(await readFile(resolve(dataDir, 'runtime.json'), 'utf8')));
   } catch {
     return undefined;
   }
-  if (!URL.canParse(api) || !sameServer(new URL(api), new URL(topology.endpoints.api))) return undefined;
-  const sign = await tokenSigner(keyFileOf(dataDir), topology.endpoints.identity);
-  return sign({ groups, sub: 'local-cli', ttlSeconds: CLI_TOKEN_SECONDS });
+  return {
+    api: topology.endpoints.api,
+    sign: await tokenSigner(keyFileOf(dataDir), topology.endpoints.identity),
+  };
+}
+
+export async function apiToken(
+  api: string,
+  groups: readonly Group[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string | undefined> {
+  if (env.API_TOKEN) return env.API_TOKEN;
+  const local = await localRuntimeSigner(resolve(env.DATA_DIR || '.data'));
+  if (!local || !URL.canParse(api) || !sameServer(new URL(api), new URL(local.api))) return undefined;
+  return local.sign({ groups, sub: 'local-cli', ttlSeconds: CLI_TOKEN_SECONDS });
 }
 
 /** What to tell a user whose call was refused for want of a token. */

@@ -1,9 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
-import { keyFileOf, tokenSigner } from '#local/identity/issuer.ts';
 import { GROUP_ROLES, GROUPS, type Group, SCOPE_ROLES, type ScopeName } from '#shared/auth/roles.ts';
+import { localRuntimeSigner } from './api-token.ts';
 
 /**
  * `npm run token -- --role admin [--sub NAME] [--ttl 1h]`: prints an access token from the running
@@ -21,8 +19,6 @@ Prints an access token signed by the local runtime's issuer (start it first: npm
   --ttl     lifetime: 3600, 90s, 15m, 1h, 1d (default 1h, as Cognito's access tokens)
 Use it as:  curl -H "authorization: Bearer $(npm run -s token -- --role admin)" …
 DATA_DIR   the runtime's data folder (default .data)`;
-
-const Topology = z.object({ endpoints: z.object({ identity: z.string() }) });
 
 /** `3600`, `90s`, `15m`, `1h`, `1d` → seconds. */
 export function parseTtl(value: string): number {
@@ -97,18 +93,14 @@ async function main(): Promise<number> {
     return 0;
   }
   const dataDir = resolve(process.env.DATA_DIR || '.data');
-  let issuer: string;
-  try {
-    issuer = Topology.parse(JSON.parse(await readFile(resolve(dataDir, 'runtime.json'), 'utf8'))).endpoints
-      .identity;
-  } catch {
+  const local = await localRuntimeSigner(dataDir);
+  if (!local) {
     process.stderr.write(
       `token: no local runtime has run with the data folder ${dataDir}: start it with \`npm start\` (or set DATA_DIR)\n`,
     );
     return 1;
   }
-  const sign = await tokenSigner(keyFileOf(dataDir), issuer);
-  process.stdout.write(`${await sign(command)}\n`);
+  process.stdout.write(`${await local.sign(command)}\n`);
   return 0;
 }
 

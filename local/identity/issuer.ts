@@ -100,12 +100,18 @@ function publicJwkOf(privateJwk: JWK, kid: string): JWK {
   return { kty: privateJwk.kty, n: privateJwk.n, e: privateJwk.e, kid, alg: ALGORITHM, use: 'sig' } as JWK;
 }
 
-/** Signs access tokens with a stored key (the issuer, and `npm run token` while it runs). */
+/** Signs access tokens with the key stored in a data folder (`npm run token`, the CLIs). */
 export async function tokenSigner(
   keyFile: string,
   issuer: string,
 ): Promise<(request: TokenRequest) => Promise<string>> {
-  const stored = StoredKey.parse(JSON.parse(await readFile(keyFile, 'utf8')));
+  return signerOf(StoredKey.parse(JSON.parse(await readFile(keyFile, 'utf8'))), issuer);
+}
+
+async function signerOf(
+  stored: z.infer<typeof StoredKey>,
+  issuer: string,
+): Promise<(request: TokenRequest) => Promise<string>> {
   const key = await importJWK(stored.privateJwk as JWK, ALGORITHM);
   return (request) => {
     const groups = request.groups ?? [];
@@ -192,6 +198,6 @@ export async function startLocalIssuer(opts: IssuerOptions): Promise<LocalIssuer
     id_token_signing_alg_values_supported: [ALGORITHM],
     scopes_supported: ['openid'],
   });
-  const sign = await tokenSigner(keyFile, url);
+  const sign = await signerOf(stored, url);
   return { issuer: url, jwksUri, jwks, issue: sign, close: () => closeNow(server) };
 }
