@@ -1,5 +1,6 @@
 import { DEFAULT_ROUTE_KEY, ROUTE_ROLES_ENV, type Role } from '../shared/auth/roles.ts';
 import { deadLetterUrlVariable, queueUrlVariable, RESOURCE_ENV } from '../shared/resource-env.ts';
+import { MANAGER_ENV } from '../shared/managers/environment.ts';
 import type { Access, FunctionDecl, Manifest } from './manifest.ts';
 
 /**
@@ -31,6 +32,12 @@ export interface ResourceRefs {
   qdrantUrlParameter: ResourceRef;
   qdrantApiKeySecret: ResourceRef;
   openaiApiKeySecret: ResourceRef;
+  /** Every manifest function by its manifest key: its deployed name and ARN. */
+  functions: Readonly<Record<string, ResourceRef>>;
+  /** Each consumed queue's event source mapping, by queue name: its UUID (`name`) and ARN. */
+  eventSourceMappings: Readonly<Record<string, ResourceRef>>;
+  /** The HTTP API whose CloudWatch metrics `api:metrics` reads: its id and stage. */
+  httpApi: { id: string; stage: string };
 }
 
 /**
@@ -58,6 +65,36 @@ export interface EnvironmentContext {
   settings: PlatformSettings;
   /** The role each route served by the function needs, by route key (see `routeRolesOf`). */
   routeRoles: Readonly<Record<string, Role>>;
+  /** The managers and what each runs (`managedResourcesOf`). */
+  managers: Readonly<Record<string, ManagedResources>>;
+}
+
+/** What a manager runs: its contract function, the functions it owns, the queues they consume. */
+export interface ManagedResources {
+  function: string;
+  /** Its contract function and the capability functions it owns. */
+  functions: readonly string[];
+  queues: readonly string[];
+  stoppable: boolean;
+}
+
+export function managedResourcesOf(
+  manifest: Pick<Manifest, 'managers' | 'queues'>,
+): Record<string, ManagedResources> {
+  return Object.fromEntries(
+    Object.entries(manifest.managers ?? {}).map(([id, m]) => {
+      const functions = [m.function, ...m.functions];
+      const queues = Object.entries(manifest.queues)
+        .filter(([, q]) => q.consumer !== undefined && functions.includes(q.consumer))
+        .map(([name]) => name);
+      return [id, { function: m.function, functions, queues, stoppable: m.stoppable }];
+    }),
+  );
+}
+
+/** The manager a function belongs to (its contract function or one it owns), if any. */
+export function managerOf(managers: Readonly<Record<string, ManagedResources>>, fnName: string): string | undefined {
+  return Object.entries(managers).find(([, m]) => m.functions.includes(fnName))?.[0];
 }
 
 /**
@@ -117,6 +154,14 @@ export function functionEnvironment(
     ...(Object.keys(ctx.routeRoles).length > 0 ? { [ROUTE_ROLES_ENV]: JSON.stringify(ctx.routeRoles) } : {}),
   };
   const grants: Grant[] = [];
+  // A manager's function reads its lifecycle record: when the manager is stopped its routes
+  // answer 503 and its schedules skip (`shared/managers/gate.ts`).
+  const manager = managerOf(ctx.managers, ctx.name);
+  if (manager !== undefined) {
+    environment[MANAGER_ENV.id] = manager;
+    environment[RESOURCE_ENV.stateTable] = refs.stateTable.name;
+    grants.push({ actions: ['dynamodb:GetItem'], resources: [refs.stateTable.arn] });
+  }
   const objectActions = new Set<string>();
   for (const access of decl.access) {
     const granted = grantOf(access, refs, ctx, objectActions);
@@ -128,6 +173,18 @@ export function functionEnvironment(
     grants.push({ actions: [...objectActions], resources: [exportObjectsArn(refs.exportsBucket.arn)] });
   }
   return { environment, grants };
+}
+
+function functionRef(refs: ResourceRefs, fnName: string, ctx: EnvironmentContext): ResourceRef {
+  const ref = refs.functions[fnName];
+  if (!ref) throw new Error(`${ctx.name}: function "${fnName}" has no deployed name`);
+  return ref;
+}
+
+function mappingRef(refs: ResourceRefs, queue: string, ctx: EnvironmentContext): ResourceRef {
+  const ref = refs.eventSourceMappings[queue];
+  if (!ref) throw new Error(`${ctx.name}: queue "${queue}" has no event source mapping`);
+  return ref;
 }
 
 /** The ARN of every object in a bucket. */
@@ -199,6 +256,64 @@ function grantOf(
             resources: [refs.stateTable.arn],
           },
         ],
+      };
+    case 'managers:invoke': {
+      const managers = Object.entries(ctx.managers);
+      return {
+        environment: {
+          [MANAGER_ENV.functions]: JSON.stringify(
+            Object.fromEntries(managers.map(([id, m]) => [id, functionRef(refs, m.function, ctx).name])),
+          ),
+        },
+        grants: [
+          {
+            actions: ['lambda:InvokeFunction'],
+            resources: managers.map(([, m]) => functionRef(refs, m.function, ctx).arn),
+          },
+        ],
+      };
+    }
+    case 'managers:control': {
+      // Only the managers that can be stopped, and only their queues' mappings.
+      const controlled = Object.entries(ctx.managers).filter(([, m]) => m.stoppable && m.queues.length > 0);
+      const mappings = controlled.map(
+        ([id, m]) => [id, m.queues.map((q) => mappingRef(refs, q, ctx))] as const,
+      );
+      return {
+        environment: {
+          [MANAGER_ENV.eventSources]: JSON.stringify(
+            Object.fromEntries(mappings.map(([id, refsOf]) => [id, refsOf.map((r) => r.name)])),
+          ),
+        },
+        grants:
+          mappings.length === 0
+            ? []
+            : [
+                {
+                  actions: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'],
+                  resources: mappings.flatMap(([, refsOf]) => refsOf.map((r) => r.arn)),
+                },
+              ],
+      };
+    }
+    case 'metrics:read': {
+      // The functions of the manager this function belongs to (none: no figures to read).
+      const owner = managerOf(ctx.managers, ctx.name);
+      const fns = owner === undefined ? [] : (ctx.managers[owner]?.functions ?? []);
+      return {
+        environment: {
+          [MANAGER_ENV.metricFunctions]: JSON.stringify(
+            Object.fromEntries(fns.map((f) => [f, functionRef(refs, f, ctx).name])),
+          ),
+        },
+        // CloudWatch's GetMetricData has no resource-level permissions: `*` is the only resource.
+        grants: [{ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }],
+      };
+    }
+    case 'api:metrics':
+      return {
+        environment: { [MANAGER_ENV.httpApiId]: refs.httpApi.id, [MANAGER_ENV.httpApiStage]: refs.httpApi.stage },
+        grants: [],
       };
     case 'bus:put':
       return {

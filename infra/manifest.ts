@@ -7,6 +7,9 @@
 
 import { DOCS_PACKAGE_FILES } from '../shared/api/docs-page.ts';
 import type { Role } from '../shared/auth/roles.ts';
+import type { EventType } from '../shared/events/catalogue.ts';
+import { type ActionSpec, MANAGER_ACTIONS, MANAGER_CONFIG, type ManagerId } from '../shared/managers/specs.ts';
+import type { z } from 'zod';
 import { EVENT_SOURCE, MIGRATION_QUEUE, PLANNER_TIMEOUT_SECONDS } from '../shared/migrations/settings.ts';
 
 export type { Role } from '../shared/auth/roles.ts';
@@ -23,7 +26,11 @@ export type Access =
   | 'state:write'
   | 'bus:put'
   | `queue:${string}:send`
-  | `queue:${string}:dead-letters`; // receives and deletes the queue's dead letters (redrive)
+  | `queue:${string}:dead-letters` // receives and deletes the queue's dead letters (redrive)
+  | 'managers:invoke' // invokes every manager's contract function (MANAGER_FUNCTIONS)
+  | 'managers:control' // turns the managers' queue event source mappings on and off (MANAGER_EVENT_SOURCES)
+  | 'metrics:read' // reads the functions' CloudWatch metrics (METRIC_FUNCTIONS)
+  | 'api:metrics'; // names the HTTP API and its stage, whose CloudWatch metrics it reads
 
 export interface FunctionDecl {
   /** Handler module, relative to the repository root; it exports `handler`. */
@@ -89,12 +96,36 @@ export interface QueueDecl {
 /** An EventBridge pattern (subset used by the platform: values, prefix, anything-but, numeric, exists). */
 export type EventPattern = Record<string, unknown>;
 
-export interface RuleDecl {
+/**
+ * An EventBridge rule and its one target: a function invoked with each event, or a queue the
+ * event is sent to (its consumer then takes it: events wait there while a manager is stopped).
+ */
+export type RuleDecl = {
   description: string;
   pattern: EventPattern;
-  function: string;
   /** Keep matching events in the bus archive for replay. */
   archive?: boolean;
+} & ({ function: string; queue?: undefined } | { queue: string; function?: undefined });
+
+/**
+ * A manager: a small service behind the one contract (`shared/managers/contract.ts`), served by
+ * its own contract function, owning capability functions (and so their routes, queues, rules and
+ * schedules), with a configuration schema and named actions (`shared/managers/specs.ts`).
+ */
+export interface ManagerDecl {
+  name: string;
+  description: string;
+  /** The function that answers its contract calls (describe, health, status, metrics…). */
+  function: string;
+  /** The capability functions it owns: stopped with it (routes 503, queue consumers paused). */
+  functions: readonly string[];
+  config: z.ZodObject;
+  actions: Readonly<Record<string, ActionSpec>>;
+  emits: readonly EventType[];
+  /** Delivered through a rule to a queue one of its functions consumes. */
+  consumes: readonly EventType[];
+  /** Whether the coordinator may stop it (the coordinator and the API cannot be). */
+  stoppable: boolean;
 }
 
 /**
@@ -130,6 +161,8 @@ export interface Manifest {
   schedules?: Record<string, ScheduleDecl>;
   /** Object-created notifications on the exports bucket. */
   notifications: readonly NotificationDecl[];
+  /** The managers by id (`shared/managers/specs.ts` lists the platform's). */
+  managers?: Readonly<Record<string, ManagerDecl>>;
 }
 
 const vectorFn = (
@@ -171,6 +204,17 @@ const migrationFn = (
   memoryMb,
   timeoutSeconds,
   access,
+});
+
+/** A manager's contract function (`functions/managers/<id>/handler.ts`). */
+const managerFn = (id: ManagerId, description: string, access: readonly Access[], timeoutSeconds = 15): FunctionDecl => ({
+  entry: `functions/managers/${id}/handler.ts`,
+  description,
+  memoryMb: 512,
+  timeoutSeconds,
+  // Every manager reads its lifecycle record and configuration, its functions' metrics, and may
+  // publish ManagerFailed.
+  access: ['state:read', 'metrics:read', 'bus:put', ...access],
 });
 
 /** Routes that may embed text (OpenAI calls, paid per token): a tighter bucket than the stage's. */
@@ -330,6 +374,91 @@ export const manifest = {
       timeoutSeconds: 15,
       access: ['state:read'],
     },
+    coordinatorManager: managerFn(
+      'central-coordinator',
+      'Contract of the central coordinator: the registry, the lifecycle store, the health sweep on demand',
+      ['state:write', 'managers:invoke'],
+      29,
+    ),
+    vectorizationManager: managerFn(
+      'vectorization',
+      'Contract of the vectorization manager: collections, points, Qdrant health',
+      ['qdrant'],
+    ),
+    roadmapManager: managerFn(
+      'roadmap',
+      'Contract of the roadmap manager: plans, tasks, progress drift; reindex',
+      ['qdrant', 'embedder', 'exports:read', 'state:write'],
+      // `reindex` of every plan runs in one invocation.
+      300,
+    ),
+    migrationManager: managerFn(
+      'migration',
+      'Contract of the migration manager: jobs by state, records/s; redrive, rollback',
+      JOB_ACCESS.filter((a) => a !== 'state:read' && a !== 'bus:put').concat('queue:migrations:dead-letters'),
+      29,
+    ),
+    configManager: managerFn('config', 'Contract of the configuration manager: stored versions', []),
+    monitoringManager: managerFn(
+      'monitoring',
+      "Contract of the monitoring manager: every manager's metrics, alerts seen",
+      ['managers:invoke'],
+      29,
+    ),
+    apiGatewayManager: managerFn(
+      'api-gateway',
+      'Contract of the API gateway manager: requests, 4xx, 5xx and latency per route',
+      ['api:metrics'],
+    ),
+    managersApi: {
+      entry: 'functions/managers/api/handler.ts',
+      description: 'The coordinator API: list, status, health, metrics, start, stop and actions of managers',
+      memoryMb: 512,
+      timeoutSeconds: 29,
+      access: ['state:read', 'state:write', 'managers:invoke', 'managers:control', 'bus:put'],
+    },
+    managerHealthSweep: {
+      entry: 'functions/managers/health-sweep/handler.ts',
+      description: "Scheduled: records every manager's health, publishes ManagerHealthChanged on a change",
+      memoryMb: 256,
+      timeoutSeconds: 60,
+      access: ['state:read', 'state:write', 'managers:invoke', 'bus:put'],
+    },
+    managerEvents: {
+      entry: 'functions/managers/events/handler.ts',
+      description: 'Events addressed to the coordinator (ManagerFailed marks a manager failed)',
+      memoryMb: 256,
+      timeoutSeconds: 15,
+      access: ['state:read', 'state:write'],
+    },
+    managerConfig: {
+      entry: 'functions/managers/config/handler.ts',
+      description: "A manager's configuration: read, replace (validated, versioned, ConfigChanged), versions",
+      memoryMb: 256,
+      timeoutSeconds: 15,
+      access: ['state:read', 'state:write', 'bus:put'],
+    },
+    prometheusMetrics: {
+      entry: 'functions/monitoring/metrics/handler.ts',
+      description: "Every manager's metrics in the Prometheus text exposition format",
+      memoryMb: 512,
+      timeoutSeconds: 29,
+      access: ['state:read', 'managers:invoke'],
+    },
+    monitoringAlerts: {
+      entry: 'functions/monitoring/alerts/handler.ts',
+      description: 'Counts the alerts addressed to monitoring (health changes, failures, critical)',
+      memoryMb: 256,
+      timeoutSeconds: 15,
+      access: ['state:read', 'state:write'],
+    },
+    statusPage: {
+      entry: 'functions/platform/status-page/handler.ts',
+      description: 'The status page (managers, migrations, plans, events) and its script, served offline',
+      memoryMb: 256,
+      timeoutSeconds: 5,
+      access: [],
+    },
     resumeStalledMigrations: migrationFn(
       'resume-stalled',
       'Scheduled: resumes migrations without progress (lost messages, a planner that died)',
@@ -432,6 +561,33 @@ export const manifest = {
       throttle: MIGRATION_THROTTLE,
     },
     { method: 'GET', path: '/api/v1/events', function: 'listEvents', role: 'reader' },
+    { method: 'GET', path: '/api/v1/managers', function: 'managersApi', role: 'reader' },
+    { method: 'GET', path: '/api/v1/managers/status', function: 'managersApi', role: 'reader' },
+    { method: 'GET', path: '/api/v1/managers/{id}', function: 'managersApi', role: 'reader' },
+    { method: 'GET', path: '/api/v1/managers/{id}/status', function: 'managersApi', role: 'reader' },
+    { method: 'GET', path: '/api/v1/managers/{id}/history', function: 'managersApi', role: 'reader' },
+    { method: 'GET', path: '/api/v1/managers/{id}/health', function: 'managersApi', role: 'reader' },
+    { method: 'GET', path: '/api/v1/managers/{id}/metrics', function: 'managersApi', role: 'reader' },
+    { method: 'POST', path: '/api/v1/managers/{id}/start', function: 'managersApi', role: 'admin' },
+    { method: 'POST', path: '/api/v1/managers/{id}/stop', function: 'managersApi', role: 'admin' },
+    // Each action also names the role it needs (`shared/managers/specs.ts`), checked by the coordinator.
+    {
+      method: 'POST',
+      path: '/api/v1/managers/{id}/actions/{action}',
+      function: 'managersApi',
+      role: 'writer',
+    },
+    { method: 'GET', path: '/api/v1/managers/{id}/config', function: 'managerConfig', role: 'reader' },
+    { method: 'PUT', path: '/api/v1/managers/{id}/config', function: 'managerConfig', role: 'admin' },
+    {
+      method: 'GET',
+      path: '/api/v1/managers/{id}/config/versions',
+      function: 'managerConfig',
+      role: 'reader',
+    },
+    { method: 'GET', path: '/api/v1/metrics', function: 'prometheusMetrics', role: 'reader' },
+    { method: 'GET', path: '/api/v1/status-page', function: 'statusPage', role: 'public' },
+    { method: 'GET', path: '/api/v1/status-page/{file}', function: 'statusPage', role: 'public' },
   ],
   queues: {
     migrations: {
@@ -445,12 +601,45 @@ export const manifest = {
       maxConcurrency: 10,
       consumer: 'migrationWorker',
     },
+    coordinatorEvents: {
+      description: 'Events addressed to the coordinator (consumer: managerEvents)',
+      consumer: 'managerEvents',
+      batchSize: 10,
+      maxBatchingWindowSeconds: 0,
+      visibilityTimeoutSeconds: 90,
+      maxReceiveCount: 5,
+      maxConcurrency: 2,
+    },
+    monitoringEvents: {
+      description: 'Alerts addressed to monitoring; they wait here while monitoring is stopped',
+      consumer: 'monitoringAlerts',
+      batchSize: 10,
+      maxBatchingWindowSeconds: 0,
+      visibilityTimeoutSeconds: 90,
+      maxReceiveCount: 5,
+      maxConcurrency: 2,
+    },
   },
   rules: {
     eventLog: {
       description: 'Every platform event, to the event log',
       pattern: { source: [EVENT_SOURCE] },
       function: 'recordEvent',
+    },
+    managerFailures: {
+      description: 'ManagerFailed events, to the coordinator, which marks the manager failed',
+      pattern: { source: [EVENT_SOURCE], 'detail-type': ['ManagerFailed'] },
+      queue: 'coordinatorEvents',
+      archive: true,
+    },
+    platformAlerts: {
+      description: 'Health changes, manager failures and critical conditions, to monitoring',
+      pattern: {
+        source: [EVENT_SOURCE],
+        'detail-type': ['ManagerHealthChanged', 'ManagerFailed', 'SystemCriticalDetected'],
+      },
+      queue: 'monitoringEvents',
+      archive: true,
     },
   },
   schedules: {
@@ -459,8 +648,119 @@ export const manifest = {
       rateMinutes: 5,
       function: 'resumeStalledMigrations',
     },
+    managerHealth: {
+      description: "Records every manager's health; publishes ManagerHealthChanged when it changes",
+      rateMinutes: 1,
+      function: 'managerHealthSweep',
+    },
   },
   notifications: [{ prefix: 'exports/', function: 'migrationUpload' }],
+  managers: {
+    'central-coordinator': {
+      name: 'Central coordinator',
+      description: 'The registry of managers, their lifecycle, the health sweep and the event log',
+      function: 'coordinatorManager',
+      functions: ['managersApi', 'managerHealthSweep', 'managerEvents', 'recordEvent', 'listEvents'],
+      config: MANAGER_CONFIG['central-coordinator'],
+      actions: MANAGER_ACTIONS['central-coordinator'],
+      emits: ['ManagerStarted', 'ManagerStopped', 'ManagerHealthChanged', 'SystemCriticalDetected', 'ManagerFailed'],
+      consumes: ['ManagerFailed'],
+      stoppable: false,
+    },
+    vectorization: {
+      name: 'Vectorization',
+      description: 'Collections and points in Qdrant: create, upsert (embedding text), search, delete',
+      function: 'vectorizationManager',
+      functions: [
+        'listCollections',
+        'createCollection',
+        'getCollection',
+        'deleteCollection',
+        'upsert',
+        'search',
+        'batch',
+        'getPoint',
+        'deletePoints',
+      ],
+      config: MANAGER_CONFIG.vectorization,
+      actions: MANAGER_ACTIONS.vectorization,
+      emits: ['ManagerFailed'],
+      consumes: [],
+      stoppable: true,
+    },
+    roadmap: {
+      name: 'Roadmap',
+      description: 'Development plans and their tasks: indexing, progress, semantic task search',
+      function: 'roadmapManager',
+      functions: ['indexPlan', 'listPlans', 'getPlan', 'deletePlan', 'planProgress', 'searchTasks'],
+      config: MANAGER_CONFIG.roadmap,
+      actions: MANAGER_ACTIONS.roadmap,
+      emits: ['PlanIndexed', 'TasksChanged', 'ManagerFailed'],
+      consumes: [],
+      stoppable: true,
+    },
+    migration: {
+      name: 'Migration',
+      description: 'Legacy vector exports migrated into Qdrant: jobs, chunks, verification, aliases',
+      function: 'migrationManager',
+      functions: [
+        'createMigration',
+        'migrationUpload',
+        'migrationWorker',
+        'listMigrations',
+        'getMigration',
+        'rollbackMigration',
+        'redriveMigration',
+        'resumeStalledMigrations',
+      ],
+      config: MANAGER_CONFIG.migration,
+      actions: MANAGER_ACTIONS.migration,
+      emits: [
+        'MigrationStarted',
+        'MigrationChunkCompleted',
+        'MigrationChunkFailed',
+        'MigrationCompleted',
+        'MigrationFailed',
+        'MigrationRolledBack',
+        'ManagerFailed',
+      ],
+      consumes: [],
+      stoppable: true,
+    },
+    config: {
+      name: 'Configuration',
+      description: "Each manager's configuration, validated by its schema, stored with its versions",
+      function: 'configManager',
+      functions: ['managerConfig'],
+      config: MANAGER_CONFIG.config,
+      actions: MANAGER_ACTIONS.config,
+      emits: ['ConfigChanged', 'ManagerFailed'],
+      consumes: [],
+      stoppable: true,
+    },
+    monitoring: {
+      name: 'Monitoring',
+      description: 'The metrics of every manager (Prometheus exposition) and the alerts they raise',
+      function: 'monitoringManager',
+      functions: ['prometheusMetrics', 'monitoringAlerts'],
+      config: MANAGER_CONFIG.monitoring,
+      actions: MANAGER_ACTIONS.monitoring,
+      emits: ['ManagerFailed'],
+      consumes: ['ManagerHealthChanged', 'ManagerFailed', 'SystemCriticalDetected'],
+      stoppable: true,
+    },
+    'api-gateway': {
+      name: 'API gateway',
+      description: 'The HTTP API: routes, roles, limits, its documents and the status page',
+      function: 'apiGatewayManager',
+      functions: ['health', 'unrouted', 'version', 'openapi', 'docs', 'status', 'statusPage'],
+      config: MANAGER_CONFIG['api-gateway'],
+      actions: MANAGER_ACTIONS['api-gateway'],
+      emits: ['ManagerFailed'],
+      consumes: [],
+      stoppable: false,
+    },
+  },
 } as const satisfies Manifest;
 
 export type FunctionName = keyof typeof manifest.functions;

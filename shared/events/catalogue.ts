@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ExportFormatSchema } from '../exports/formats.ts';
+import { ManagerIdSchema } from '../managers/specs.ts';
 
 /**
  * Every event the platform publishes, with the schema of its detail: the one list the publisher
@@ -10,6 +11,7 @@ import { ExportFormatSchema } from '../exports/formats.ts';
  * the platform's existing style; the source is the service (`EVENT_SOURCE`). Each detail carries
  * `schemaVersion` (EventBridge's own `version` is always "0" and cannot be set): a change that
  * removes or retypes a field makes a new version, adding an optional field does not.
+ * The legacy system's dotted names keep their meaning under this style (`LEGACY_NAMES`).
  */
 
 const counts = {
@@ -74,7 +76,78 @@ export const EVENTS = {
     description: "A migration's alias was switched back to the collection it served before.",
     detail: detail({ jobId: z.string().min(1), target: z.string().min(1), collection: z.string().min(1) }),
   },
+  ManagerStarted: {
+    description: 'A manager was started: its routes answer, its queues are consumed again.',
+    detail: detail({ managerId: ManagerIdSchema, by: z.string().min(1), at: z.iso.datetime() }),
+  },
+  ManagerStopped: {
+    description:
+      'A manager was stopped: its routes answer 503, its queues keep their messages until it starts.',
+    detail: detail({ managerId: ManagerIdSchema, by: z.string().min(1), at: z.iso.datetime() }),
+  },
+  ManagerFailed: {
+    description:
+      'A manager hit an error it cannot recover from by itself; the coordinator marks it `failed`.',
+    detail: detail({ managerId: ManagerIdSchema, error: z.string().min(1), at: z.iso.datetime() }),
+  },
+  ManagerHealthChanged: {
+    description: "The health sweep found a manager's health changed (`from` is absent the first time).",
+    detail: detail({
+      managerId: ManagerIdSchema,
+      from: z.enum(['healthy', 'degraded', 'unhealthy']).optional(),
+      to: z.enum(['healthy', 'degraded', 'unhealthy']),
+      /** The checks that are not healthy, with what they said. */
+      failing: z.array(z.strictObject({ name: z.string(), status: z.string(), detail: z.string().optional() })),
+      at: z.iso.datetime(),
+    }),
+  },
+  SystemCriticalDetected: {
+    description: 'A manager the platform cannot run without (it cannot be stopped) is unhealthy.',
+    detail: detail({
+      managers: z.array(ManagerIdSchema).min(1),
+      reason: z.string().min(1),
+      at: z.iso.datetime(),
+    }),
+  },
+  ConfigChanged: {
+    description: "A manager's configuration was replaced; `fields` lists what changed.",
+    detail: detail({
+      managerId: ManagerIdSchema,
+      version: z.int().positive(),
+      by: z.string().min(1),
+      fields: z.array(z.string()),
+      at: z.iso.datetime(),
+    }),
+  },
+  PlanIndexed: {
+    description: 'A plan was parsed and its tasks indexed (only the changed tasks were embedded).',
+    detail: detail({
+      planId: z.string().min(1),
+      tasks: z.int().nonnegative(),
+      added: z.int().nonnegative(),
+      updated: z.int().nonnegative(),
+      removed: z.int().nonnegative(),
+      unchanged: z.int().nonnegative(),
+    }),
+  },
+  TasksChanged: {
+    description: "A plan's tasks changed (added, updated or removed); not published when none did.",
+    detail: detail({
+      planId: z.string().min(1),
+      added: z.array(z.string()),
+      updated: z.array(z.string()),
+      removed: z.array(z.string()),
+    }),
+  },
 } as const satisfies Record<string, { description: string; detail: z.ZodType }>;
+
+/** The legacy system's event names and the types that carry their meaning here. */
+export const LEGACY_NAMES = {
+  'manager.started': 'ManagerStarted',
+  'manager.stopped': 'ManagerStopped',
+  'manager.error': 'ManagerFailed',
+  'system.critical': 'SystemCriticalDetected',
+} as const satisfies Record<string, keyof typeof EVENTS>;
 
 export type EventType = keyof typeof EVENTS;
 /** The detail a publisher gives (without `schemaVersion`, which the publisher adds). */

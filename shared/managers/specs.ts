@@ -1,0 +1,106 @@
+import { z } from 'zod';
+
+/**
+ * What each manager declares beyond its functions: the schema of its configuration (every field
+ * with its default, so an empty configuration is a valid one) and its named actions with the
+ * schema of their input. The manifest (`infra/manifest.ts`) declares managers with these, and the
+ * manager functions validate with the same objects: one declaration.
+ */
+
+export const MANAGER_IDS = [
+  'central-coordinator',
+  'vectorization',
+  'roadmap',
+  'migration',
+  'config',
+  'monitoring',
+  'api-gateway',
+] as const;
+
+export type ManagerId = (typeof MANAGER_IDS)[number];
+
+export const ManagerIdSchema = z.enum(MANAGER_IDS);
+
+export interface ActionSpec {
+  description: string;
+  input: z.ZodType;
+  /** Who may run it through the API (`POST /managers/{id}/actions/{action}`). */
+  role: 'writer' | 'admin';
+}
+
+const ms = (min: number, max: number, fallback: number) => z.int().min(min).max(max).default(fallback);
+
+export const MANAGER_CONFIG = {
+  'central-coordinator': z.strictObject({
+    /** Each manager's health or status check is abandoned after this long (`unhealthy: timed out`). */
+    checkTimeoutMs: ms(100, 25_000, 3_000),
+  }),
+  vectorization: z.strictObject({
+    /** A Qdrant health query slower than this makes the manager `degraded`. */
+    degradedAboveMs: ms(1, 60_000, 1_000),
+  }),
+  roadmap: z.strictObject({
+    /** A plan whose declared progress differs from the computed one by more points than this drifts. */
+    driftThresholdPoints: z.number().min(0).max(100).default(5),
+  }),
+  migration: z.strictObject({
+    /** This many failed jobs in the window make the manager `degraded`. */
+    degradedAfterFailedJobs: z.int().min(1).max(10_000).default(1),
+    /** The window of `degradedAfterFailedJobs` and of records/s, minutes. */
+    windowMinutes: z.int().min(1).max(1_440).default(60),
+  }),
+  config: z.strictObject({
+    /** Versions of one manager's configuration kept (the oldest go first). */
+    historyLimit: z.int().min(1).max(1_000).default(50),
+  }),
+  monitoring: z.strictObject({
+    /** The window the function figures are computed over, minutes (CloudWatch period). */
+    windowMinutes: z.int().min(1).max(1_440).default(15),
+    /** An error rate (errors / invocations) above this makes a manager's metrics `degraded`. */
+    errorRateDegraded: z.number().min(0).max(1).default(0.01),
+  }),
+  'api-gateway': z.strictObject({
+    /** p95 latency target of the API, milliseconds: above it the manager is `degraded`. */
+    p95TargetMs: ms(1, 60_000, 500),
+    /** A 5xx rate above this makes the manager `degraded`. */
+    errorRateDegraded: z.number().min(0).max(1).default(0.01),
+  }),
+} as const satisfies Record<ManagerId, z.ZodObject>;
+
+export type ManagerConfig<I extends ManagerId> = z.output<(typeof MANAGER_CONFIG)[I]>;
+
+const planIdField = z.string().min(1).max(512);
+
+export const MANAGER_ACTIONS = {
+  'central-coordinator': {
+    sweep: {
+      description: "Runs the health sweep now: every manager's health recorded, changes published",
+      input: z.strictObject({}),
+      role: 'admin',
+    },
+  },
+  vectorization: {},
+  roadmap: {
+    reindex: {
+      description:
+        'Indexes again the plans stored from an object key (one plan by id, or all of them); plans indexed from a request body are listed as skipped',
+      input: z.strictObject({ planId: planIdField.optional() }),
+      role: 'writer',
+    },
+  },
+  migration: {
+    redrive: {
+      description: "Sends a migration's failed chunks again",
+      input: z.strictObject({ jobId: z.string().min(1).max(200) }),
+      role: 'admin',
+    },
+    rollback: {
+      description: "Switches a migration's alias back to the collection it served before",
+      input: z.strictObject({ jobId: z.string().min(1).max(200) }),
+      role: 'admin',
+    },
+  },
+  config: {},
+  monitoring: {},
+  'api-gateway': {},
+} as const satisfies Record<ManagerId, Record<string, ActionSpec>>;
