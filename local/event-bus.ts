@@ -13,7 +13,8 @@ import { closeNow, listen } from './listen.ts';
 /**
  * The local stand-in for the platform's EventBridge custom bus: PutEvents with EventBridge's
  * validation and envelope, the manifest's rules matched with EventBridge pattern semantics, each
- * matching rule's function invoked asynchronously (at least once, retried with backoff, then
+ * matching rule's target reached asynchronously (its function invoked with the event, or the
+ * event sent to its queue as the message body; at least once, retried with backoff, then
  * recorded as failed), every event archived to an fsync'd JSON-lines file, and archive replay.
  * `startEventBridgeEndpoint` serves it over the AWS JSON 1.1 protocol so that the unchanged
  * `@aws-sdk/client-eventbridge` can talk to it.
@@ -56,6 +57,8 @@ export interface BusEvent {
 }
 
 type Invoke = (fnName: string, event: unknown) => Promise<unknown>;
+/** Sends one message to a manifest queue (by its manifest name). */
+export type SendToQueue = (queue: string, body: string) => Promise<void>;
 
 interface CompiledRule {
   name: string;
@@ -115,6 +118,7 @@ export class LocalEventBus {
   readonly #manifest: Manifest;
   readonly #archiveDir: string;
   readonly #invoke: Invoke;
+  readonly #sendToQueue: SendToQueue | undefined;
   readonly #log: (msg: string) => void;
   #rules: CompiledRule[] = [];
   #archive: FileHandle | undefined;
@@ -128,6 +132,8 @@ export class LocalEventBus {
     busName: string;
     archiveDir: string;
     invoke: Invoke;
+    /** How events reach the rules that target a queue; required when the manifest has such rules. */
+    sendToQueue?: SendToQueue;
     log?: (msg: string) => void;
     /** Region of the ARNs and of the events' `region`; defaults to AWS_REGION, then us-east-1. */
     region?: string;
@@ -136,6 +142,7 @@ export class LocalEventBus {
     this.name = opts.busName;
     this.#archiveDir = opts.archiveDir;
     this.#invoke = opts.invoke;
+    this.#sendToQueue = opts.sendToQueue;
     this.#log = opts.log ?? ((msg) => process.stderr.write(`${msg}\n`));
     this.region = opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
     this.arn = `arn:aws:events:${this.region}:${LOCAL_ACCOUNT_ID}:event-bus/${this.name}`;
@@ -145,7 +152,13 @@ export class LocalEventBus {
   async start(): Promise<void> {
     if (this.#archive) throw new Error(`event bus ${this.name} is already started`);
     this.#rules = Object.entries(this.#manifest.rules).map(([name, decl]) => {
-      if (!Object.hasOwn(this.#manifest.functions, decl.function)) {
+      if (decl.queue !== undefined) {
+        if (!Object.hasOwn(this.#manifest.queues, decl.queue)) {
+          throw new Error(`rule ${name}: target queue "${decl.queue}" is not declared in the manifest`);
+        }
+        if (!this.#sendToQueue)
+          throw new Error(`rule ${name}: targets queue "${decl.queue}", but the bus has no sendToQueue`);
+      } else if (!Object.hasOwn(this.#manifest.functions, decl.function)) {
         throw new Error(`rule ${name}: target function "${decl.function}" is not declared in the manifest`);
       }
       try {
@@ -387,12 +400,20 @@ export class LocalEventBus {
     return matched;
   }
 
+  /** One delivery attempt to the rule's target. */
+  async #reach(decl: RuleDecl, event: BusEvent): Promise<void> {
+    // The whole event, as the message body: what a Lambda target would receive.
+    if (decl.queue !== undefined) await this.#sendToQueue!(decl.queue, JSON.stringify(event));
+    // Each target gets its own copy, as each Lambda invocation gets its own payload.
+    else await this.#invoke(decl.function, structuredClone(event));
+  }
+
   async #deliver(rule: CompiledRule, event: BusEvent): Promise<void> {
+    const target = rule.decl.queue === undefined ? rule.decl.function : `queue ${rule.decl.queue}`;
     let lastError: unknown;
     for (let attempt = 1; attempt <= DELIVERY_ATTEMPTS; attempt++) {
       try {
-        // Each target gets its own copy, as each Lambda invocation gets its own payload.
-        await this.#invoke(rule.decl.function, structuredClone(event));
+        await this.#reach(rule.decl, event);
         return;
       } catch (err) {
         lastError = err;
@@ -403,7 +424,7 @@ export class LocalEventBus {
     }
     const reason = errorMessage(lastError);
     this.#log(
-      `event bus ${this.name}: rule ${rule.name} → ${rule.decl.function} failed ${DELIVERY_ATTEMPTS} times ` +
+      `event bus ${this.name}: rule ${rule.name} → ${target} failed ${DELIVERY_ATTEMPTS} times ` +
         `for event ${event.id}: ${reason}`,
     );
     const failed = this.#failed;
@@ -411,7 +432,7 @@ export class LocalEventBus {
     const record = {
       failedAt: new Date().toISOString(),
       rule: rule.name,
-      function: rule.decl.function,
+      ...(rule.decl.queue === undefined ? { function: rule.decl.function } : { queue: rule.decl.queue }),
       attempts: DELIVERY_ATTEMPTS,
       error: reason,
       event,

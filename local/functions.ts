@@ -43,6 +43,16 @@ export interface InvokerOptions {
    * Default: a copy of this process's environment.
    */
   environment?: (fnName: string) => Record<string, string>;
+  /**
+   * Told of every invocation once it ends, whatever invoked it: its duration as Lambda bills it
+   * (from the handler's call, not counting a cold start's init) and its error, if it failed.
+   */
+  observe?: (invocation: { fnName: string; durationMs: number; error?: unknown }) => void;
+}
+
+/** When the invocation proper began: set once the environment is ready (after any init). */
+interface Timing {
+  start: number;
 }
 
 /** Lambda's limit on a synchronous invocation's response (6 MB). */
@@ -187,8 +197,14 @@ export function createInvoker(manifest: Manifest, opts: InvokerOptions): Invoker
     };
   };
 
-  const inThread = async (fnName: string, decl: FunctionDecl, event: unknown): Promise<unknown> => {
+  const inThread = async (
+    fnName: string,
+    decl: FunctionDecl,
+    event: unknown,
+    timing: Timing,
+  ): Promise<unknown> => {
     const env = await threadOf(fnName, decl);
+    timing.start = performance.now();
     const context = contextData(fnName, decl, env.logStreamName);
     const outcome = await within(env.run(event, context), decl.timeoutSeconds * 1000);
     if (outcome.timedOut) throw new LambdaTimeoutError(context.functionName, decl.timeoutSeconds);
@@ -230,8 +246,14 @@ export function createInvoker(manifest: Manifest, opts: InvokerOptions): Invoker
     idle.set(fnName, pool);
   };
 
-  const isolated = async (fnName: string, decl: FunctionDecl, event: unknown): Promise<unknown> => {
+  const isolated = async (
+    fnName: string,
+    decl: FunctionDecl,
+    event: unknown,
+    timing: Timing,
+  ): Promise<unknown> => {
     const env = await acquire(fnName, decl);
+    timing.start = performance.now();
     const context = contextData(fnName, decl, env.logStreamName);
     let outcome: Awaited<ReturnType<typeof within>>;
     try {
@@ -255,8 +277,18 @@ export function createInvoker(manifest: Manifest, opts: InvokerOptions): Invoker
     const decl = manifest.functions[fnName];
     if (!decl) throw new Error(`Function not found: ${fnName} is not declared in the manifest`);
     if (closed) throw new Error(`${fnName}: the execution environments have been shut down`);
-    if (!isolate.has(fnName)) return inThread(fnName, decl, event);
-    return isolated(fnName, decl, event);
+    const timing: Timing = { start: performance.now() };
+    const observe = opts.observe;
+    const run = isolate.has(fnName) ? isolated : inThread;
+    if (!observe) return run(fnName, decl, event, timing);
+    try {
+      const value = await run(fnName, decl, event, timing);
+      observe({ fnName, durationMs: performance.now() - timing.start });
+      return value;
+    } catch (error) {
+      observe({ fnName, durationMs: performance.now() - timing.start, error });
+      throw error;
+    }
   };
 
   return Object.assign(invoke, {

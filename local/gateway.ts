@@ -25,6 +25,10 @@ import { listen } from './listen.ts';
 /** API Gateway's maximum request payload (10 MB). */
 export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 
+/** The local HTTP API's id (API Gateway ids are 10 lower-case alphanumerics) and its one stage. */
+export const LOCAL_API_ID = 'localapi01';
+export const LOCAL_API_STAGE = '$default';
+
 // ---------------------------------------------------------------------------------------------
 // Request → payload format 2.0 event
 
@@ -220,7 +224,7 @@ export function toApiGatewayEvent(req: RequestFacts, match: RouteMatch): APIGate
       },
       requestId: req.requestId,
       routeKey,
-      stage: '$default',
+      stage: LOCAL_API_STAGE,
       time: requestTime(req.timeEpoch),
       timeEpoch: req.timeEpoch,
     },
@@ -342,6 +346,17 @@ export interface GatewayOptions {
   apiId?: string;
   /** Where invocation failures are reported (the client only ever sees API Gateway's bodies). */
   logError?: (message: string, error: unknown) => void;
+  /**
+   * Told of every answered request (refused ones included: 401, 413, 429…), as API Gateway
+   * measures it: the route that took it (none for a request no route takes), status, latency.
+   */
+  onResponse?: (response: ApiResponseRecord) => void;
+}
+
+export interface ApiResponseRecord {
+  route?: { method: string; resource: string };
+  status: number;
+  latencyMs: number;
 }
 
 export interface Gateway {
@@ -382,7 +397,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         },
       }
     : undefined;
-  const apiId = opts.apiId ?? 'localapi01';
+  const apiId = opts.apiId ?? LOCAL_API_ID;
   const logError = opts.logError ?? ((message, error) => console.error(`[gateway] ${message}`, error));
   const limits =
     opts.limits === false
@@ -414,6 +429,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const timeEpoch = Date.now();
+    const received = performance.now();
     const requestId = newRequestId();
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
@@ -430,6 +446,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     // platform's says 404 or 405 in its error shape), else API Gateway answers it itself.
     const routed = matchRoute(table, method, rawPath);
     const match = routed ?? defaultMatch;
+    const onResponse = opts.onResponse;
+    if (onResponse) {
+      const route = routed && { method: routed.route.method, resource: routed.route.path };
+      res.once('finish', () =>
+        onResponse({
+          ...(route ? { route } : {}),
+          status: res.statusCode,
+          latencyMs: performance.now() - received,
+        }),
+      );
+    }
 
     // The edge's rate rules, then API Gateway's throttle, before anything else.
     if (limits) {

@@ -6,7 +6,7 @@ import type { LocalRuntime } from './runtime.ts';
 /**
  * `npm start`: the whole platform on this machine, offline. Environment overrides: PORT (API,
  * default 3000), S3_PORT, SQS_PORT, EVENTBRIDGE_PORT, SETTINGS_PORT (Parameter Store and Secrets
- * Manager), QDRANT_PORT (the embedded server; each default 0: a free port), HOST (default 127.0.0.1), DATA_DIR (default .data), QDRANT_URL (use that Qdrant
+ * Manager), LAMBDA_PORT (Invoke, event source mappings), CLOUDWATCH_PORT (GetMetricData), QDRANT_PORT (the embedded server; each default 0: a free port), HOST (default 127.0.0.1), DATA_DIR (default .data), QDRANT_URL (use that Qdrant
  * instead of the embedded one), QUEUE_CONCURRENCY (at most that many batches in flight per queue
  * instead of each queue's `maxConcurrency`: fewer concurrent workers, less memory),
  * ISOLATE_CONSUMERS (1 or true: each queue consumer runs in child processes, one invocation at a
@@ -90,7 +90,9 @@ function describe(rt: LocalRuntime): string {
   const notifications = manifest.notifications.map(
     (n) => `    s3://${rt.bucket}/${n.prefix}*${n.suffix ?? ''} → ${n.function}`,
   );
-  const rules = Object.entries(manifest.rules).map(([name, r]) => `    ${name} → ${r.function}`);
+  const rules = Object.entries(manifest.rules).map(
+    ([name, r]) => `    ${name} → ${r.queue === undefined ? r.function : `queue ${r.queue}`}`,
+  );
   return [
     '',
     `${manifest.service} is running locally (stage "local", offline)`,
@@ -105,8 +107,10 @@ function describe(rt: LocalRuntime): string {
     `  SQS          ${rt.sqsEndpoint}`,
     ...queues,
     `  EventBridge  ${rt.eventBridgeEndpoint}   bus: ${rt.busName}`,
-    `  SSM, Secrets ${rt.settingsEndpoint}   (parameters and secrets the functions read)`,
     ...(rules.length > 0 ? ['    rules:', ...rules] : []),
+    `  SSM, Secrets ${rt.settingsEndpoint}   (parameters and secrets the functions read)`,
+    `  Lambda       ${rt.lambdaEndpoint}   (Invoke; event source mappings of the queues)`,
+    `  CloudWatch   ${rt.cloudWatchEndpoint}   (GetMetricData: AWS/Lambda, AWS/ApiGateway ApiId ${rt.httpApi.id})`,
     `  Data         ${rt.dataDir}   (wiring: ${rt.dataDir}/runtime.json)`,
     `  Identity     ${rt.issuer}   (OpenID issuer; tokens accepted from: ${rt.authMode === 'local' ? 'this issuer' : rt.authMode})`,
     '',
@@ -144,6 +148,8 @@ async function main(): Promise<void> {
       sqs: parsePort('SQS_PORT', 0),
       eventBridge: parsePort('EVENTBRIDGE_PORT', 0),
       settings: parsePort('SETTINGS_PORT', 0),
+      lambda: parsePort('LAMBDA_PORT', 0),
+      cloudWatch: parsePort('CLOUDWATCH_PORT', 0),
       qdrant: parsePort('QDRANT_PORT', 0),
       identity: parsePort('IDENTITY_PORT', 0),
     },

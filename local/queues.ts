@@ -169,6 +169,22 @@ function toRecord(message: Message, eventSourceARN: string, awsRegion: string): 
   };
 }
 
+/**
+ * A queue's event source mapping as its poller sees it (`event-source-mappings.ts`): whether it
+ * may receive, and what it has done about it.
+ */
+export interface ConsumerGate {
+  isEnabled(queueName: string): boolean;
+  /** Resolves at the queue's next switch. */
+  changed(queueName: string): Promise<void>;
+  /**
+   * The poller acts on the switch: after `false` it receives no more (batches in flight finish,
+   * messages stay in the queue), after `true` it receives again. Also an observation point for
+   * tests: from `false` on, messages sent stay visible in the queue.
+   */
+  acknowledge(queueName: string, enabled: boolean): void;
+}
+
 interface Consumer {
   queueName: string;
   decl: QueueDecl;
@@ -185,10 +201,12 @@ export class LocalQueueConsumers {
   readonly #region: string;
   readonly #log: (msg: string) => void;
   readonly #onSlotsFull: ((queueName: string) => void) | undefined;
+  readonly #gate: ConsumerGate | undefined;
   #loops: Promise<void>[] | undefined;
   #stopping = false;
-  /** Wakes loops sleeping after an error, so that stop() does not wait out the backoff. */
+  /** Wakes loops sleeping after an error or paused, so that stop() does not wait for them. */
   #wake = new AbortController();
+  #woken: Promise<void> = Promise.resolve();
 
   constructor(opts: {
     manifest: Manifest;
@@ -203,6 +221,8 @@ export class LocalQueueConsumers {
      * the decision not to start another batch instead of waiting an arbitrary time.
      */
     onSlotsFull?: (queueName: string) => void;
+    /** The queues' event source mappings; none: every poller always receives. */
+    gate?: ConsumerGate;
   }) {
     this.#manifest = opts.manifest;
     this.#sqs = opts.sqs;
@@ -211,6 +231,7 @@ export class LocalQueueConsumers {
     this.#region = opts.region;
     this.#log = opts.log ?? ((msg) => process.stderr.write(`${msg}\n`));
     this.#onSlotsFull = opts.onSlotsFull;
+    this.#gate = opts.gate;
   }
 
   /** Starts one poller per queue that has a consumer. */
@@ -238,6 +259,8 @@ export class LocalQueueConsumers {
     }
     this.#stopping = false;
     this.#wake = new AbortController();
+    const signal = this.#wake.signal;
+    this.#woken = new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     this.#loops = consumers.map((c) => this.#poll(c));
   }
 
@@ -250,30 +273,44 @@ export class LocalQueueConsumers {
   }
 
   async #poll(consumer: Consumer): Promise<void> {
+    const { queueName } = consumer;
     const limit = Math.max(1, consumer.decl.maxConcurrency);
     const inFlight = new Set<Promise<void>>();
+    const gate = this.#gate;
+    let acknowledged: boolean | undefined;
     while (!this.#stopping) {
-      // Receive only when a batch can start: messages never wait, invisible, for a free slot.
-      while (inFlight.size >= limit) {
-        this.#onSlotsFull?.(consumer.queueName);
-        await Promise.race(inFlight);
+      const enabled = gate?.isEnabled(queueName) ?? true;
+      if (enabled !== acknowledged) {
+        acknowledged = enabled;
+        gate?.acknowledge(queueName, enabled);
       }
-      if (this.#stopping) break;
+      // Disabled: no receive until it is enabled again (or the consumers stop).
+      if (!enabled) {
+        await Promise.race([gate!.changed(queueName), this.#woken]);
+        continue;
+      }
+      // Receive only when a batch can start: messages never wait, invisible, for a free slot.
+      if (inFlight.size >= limit) {
+        this.#onSlotsFull?.(queueName);
+        await Promise.race([...inFlight, ...(gate ? [gate.changed(queueName)] : []), this.#woken]);
+        continue;
+      }
       let messages: Message[];
       try {
         messages = await this.#gather(consumer);
       } catch (err) {
-        this.#log(`queue ${consumer.queueName}: receive failed: ${errorMessage(err)}`);
+        this.#log(`queue ${queueName}: receive failed: ${errorMessage(err)}`);
         await this.#sleep(ERROR_BACKOFF_MS);
         continue;
       }
       if (messages.length === 0) continue;
-      if (this.#stopping) {
+      // Stopped or disabled during the receive: the batch has not started, its messages go back.
+      if (this.#stopping || !(gate?.isEnabled(queueName) ?? true)) {
         await this.#release(consumer, messages);
-        break;
+        continue;
       }
       const batch = this.#process(consumer, messages)
-        .catch((err: unknown) => this.#log(`queue ${consumer.queueName}: batch failed: ${errorMessage(err)}`))
+        .catch((err: unknown) => this.#log(`queue ${queueName}: batch failed: ${errorMessage(err)}`))
         .finally(() => inFlight.delete(batch));
       inFlight.add(batch);
     }

@@ -1,17 +1,21 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { PlatformSettings } from '../infra/function-environment.ts';
 import { type Manifest, manifest as platformManifest } from '../infra/manifest.ts';
 import type { CompiledRoute } from '../shared/routes.ts';
+import { startCloudWatchEndpoint } from './cloudwatch.ts';
 import { lockDataDirectory } from './data-lock.ts';
 import { LocalEventBus, startEventBridgeEndpoint } from './event-bus.ts';
+import { EventSourceMappings } from './event-source-mappings.ts';
 import { createInvoker, type Invoke } from './functions.ts';
-import { type GatewayAuth, startGateway } from './gateway.ts';
+import { type GatewayAuth, LOCAL_API_ID, LOCAL_API_STAGE, startGateway } from './gateway.ts';
 import { LOCAL_ACCOUNT_ID, LocalIam } from './iam.ts';
 import { LOCAL_CLIENT_ID, startLocalIssuer, type TokenRequest } from './identity/issuer.ts';
 import { JwtAuthorizer } from './identity/jwt-authorizer.ts';
+import { deployedFunctionName, functionArn, startLambdaEndpoint } from './lambda.ts';
+import { MetricRecorder, recordApiRequest, recordInvocation } from './metrics.ts';
 import { createNotifier } from './notifications.ts';
 import { startQdrantServer } from './qdrant/server.ts';
 import { createLocalQueues, LocalQueueConsumers } from './queues.ts';
@@ -42,6 +46,10 @@ export interface LocalPorts {
   eventBridge?: number;
   /** Parameter Store and Secrets Manager. */
   settings?: number;
+  /** Lambda's Invoke and event source mappings. */
+  lambda?: number;
+  /** CloudWatch's GetMetricData. */
+  cloudWatch?: number;
   qdrant?: number;
   /** The local OpenID issuer (0: the port it used last time if free, else any). */
   identity?: number;
@@ -94,10 +102,20 @@ export interface LocalRuntime {
   sqsEndpoint: string;
   eventBridgeEndpoint: string;
   settingsEndpoint: string;
+  /** Lambda (Invoke, Get/UpdateEventSourceMapping): `AWS_ENDPOINT_URL_LAMBDA` of the functions. */
+  lambdaEndpoint: string;
+  /** CloudWatch (GetMetricData): `AWS_ENDPOINT_URL_CLOUDWATCH` of the functions. */
+  cloudWatchEndpoint: string;
   region: string;
   bucket: string;
   busName: string;
   queueUrls: Record<string, { url: string; dlqUrl: string }>;
+  /** The UUID of each consumed queue's event source mapping, by queue name. */
+  eventSourceMappings: Readonly<Record<string, string>>;
+  /** What the local CloudWatch answers from: Lambda's and the HTTP API's metrics, as recorded. */
+  metrics: MetricRecorder;
+  /** The HTTP API's id and stage, the dimensions of its metrics. */
+  httpApi: { id: string; stage: string };
   dataDir: string;
   routes: readonly CompiledRoute[];
   bus: LocalEventBus;
@@ -121,11 +139,18 @@ export interface LocalRuntime {
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Every function a route, notification, rule or queue names must be declared. */
+/** Every function a route, notification, rule, queue or manager names, and every queue a rule targets, must be declared. */
 function checkManifest(manifest: Manifest): void {
-  for (const [what, fn] of triggers(manifest)) {
+  const managed = Object.entries(manifest.managers ?? {}).flatMap(([id, m]) =>
+    [m.function, ...m.functions].map((fn) => [`manager ${id}`, fn] as const),
+  );
+  for (const [what, fn] of [...triggers(manifest), ...managed]) {
     if (!Object.hasOwn(manifest.functions, fn))
       throw new Error(`${what}: function "${fn}" is not declared in the manifest`);
+  }
+  for (const [name, rule] of Object.entries(manifest.rules)) {
+    if (rule.queue !== undefined && !Object.hasOwn(manifest.queues, rule.queue))
+      throw new Error(`rule ${name}: queue "${rule.queue}" is not declared in the manifest`);
   }
 }
 
@@ -237,7 +262,21 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
         ? Object.values(manifest.queues).flatMap((q) => (q.consumer ? [q.consumer] : []))
         : [],
     );
-    const invoke = createInvoker(manifest, { rootDir, region, isolate, environment: environmentOf });
+    // Lambda's metrics of every invocation, whatever invoked it (kept in memory only).
+    const metrics = new MetricRecorder();
+    const invoke = createInvoker(manifest, {
+      rootDir,
+      region,
+      isolate,
+      environment: environmentOf,
+      observe: (invocation) =>
+        recordInvocation(
+          metrics,
+          deployedFunctionName(manifest.service, invocation.fnName),
+          invocation.durationMs,
+          'error' in invocation,
+        ),
+    });
     closers.push(() => invoke.close());
 
     // S3 is the local S3 server: objects as files under <dataDir>/s3 (they survive a restart),
@@ -281,11 +320,50 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       ]),
     );
 
-    const bus = new LocalEventBus({ manifest, busName, archiveDir: resolve(dataDir, 'events'), invoke, log });
+    const mappings = await EventSourceMappings.open({
+      manifest,
+      region,
+      file: resolve(dataDir, 'lambda', 'event-source-mappings.json'),
+      queueArns: Object.fromEntries(Object.entries(queues).map(([name, q]) => [name, q.arn])),
+    });
+
+    // Rules that target a queue send to it as EventBridge does, with the runtime's credentials.
+    const sendToQueue = async (queue: string, body: string) => {
+      const url = queues[queue]?.url;
+      if (!url) throw new Error(`queue ${queue} has not been created`);
+      await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body }));
+    };
+    const bus = new LocalEventBus({
+      manifest,
+      busName,
+      archiveDir: resolve(dataDir, 'events'),
+      invoke,
+      sendToQueue,
+      log,
+    });
     await bus.start();
     closers.push(() => bus.stop());
     const eventBridge = await startEventBridgeEndpoint(bus, { host, port: ports.eventBridge ?? 0, iam });
     closers.push(() => eventBridge.close());
+    // Closed before the invoker (closers run in reverse): its Event invocations end first.
+    const lambda = await startLambdaEndpoint({
+      manifest,
+      region,
+      iam,
+      invoke,
+      mappings,
+      host,
+      port: ports.lambda ?? 0,
+      log,
+    });
+    closers.push(() => lambda.close());
+    const cloudWatch = await startCloudWatchEndpoint({
+      recorder: metrics,
+      iam,
+      host,
+      port: ports.cloudWatch ?? 0,
+    });
+    closers.push(() => cloudWatch.close());
 
     const endpoints = {
       AWS_ENDPOINT_URL_S3: s3.url,
@@ -293,7 +371,11 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.url,
       AWS_ENDPOINT_URL_SSM: settings.url,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: settings.url,
+      AWS_ENDPOINT_URL_LAMBDA: lambda.url,
+      AWS_ENDPOINT_URL_CLOUDWATCH: cloudWatch.url,
     };
+    const httpApi = { id: LOCAL_API_ID, stage: LOCAL_API_STAGE };
+    const eventSourceMappings = mappings.uuids();
     const wired = wireFunctions({
       manifest,
       iam,
@@ -319,6 +401,19 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
         qdrantUrlParameter: { name: qdrantUrlParameter, arn: settings.parameterArn(qdrantUrlParameter) },
         qdrantApiKeySecret: { name: qdrantApiKeySecret, arn: settings.secretPartialArn(qdrantApiKeySecret) },
         openaiApiKeySecret: { name: openaiApiKeySecret, arn: settings.secretPartialArn(openaiApiKeySecret) },
+        functions: Object.fromEntries(
+          Object.keys(manifest.functions).map((fnName) => {
+            const name = deployedFunctionName(manifest.service, fnName);
+            return [fnName, { name, arn: functionArn(region, name) }];
+          }),
+        ),
+        eventSourceMappings: Object.fromEntries(
+          Object.entries(eventSourceMappings).map(([queue, uuid]) => [
+            queue,
+            { name: uuid, arn: mappings.get(uuid)!.arn },
+          ]),
+        ),
+        httpApi,
       },
     });
     environments = wired.environments;
@@ -328,7 +423,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       functions: wired.functions,
     };
 
-    const consumers = new LocalQueueConsumers({ manifest, sqs, queues, invoke, region, log });
+    const consumers = new LocalQueueConsumers({ manifest, sqs, queues, invoke, region, log, gate: mappings });
     consumers.start();
     closers.push(() => consumers.stop());
     const scheduler = new LocalScheduler({
@@ -365,6 +460,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       cors: { origins: opts.corsOrigins ?? 'loopback' },
       host,
       port: opts.port ?? 3000,
+      apiId: httpApi.id,
+      onResponse: (response) => recordApiRequest(metrics, httpApi, response),
       logError: (message, error) => {
         if (quiet) return;
         process.stderr.write(`[gateway] ${message}\n`);
@@ -384,12 +481,17 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       sqsEndpoint: sqsEndpoint.url,
       eventBridgeEndpoint: eventBridge.url,
       settingsEndpoint: settings.url,
+      lambdaEndpoint: lambda.url,
+      cloudWatchEndpoint: cloudWatch.url,
       region,
       bucket,
       busName,
       queueUrls: Object.fromEntries(
         Object.entries(queues).map(([name, q]) => [name, { url: q.url, dlqUrl: q.dlqUrl }]),
       ),
+      eventSourceMappings,
+      metrics,
+      httpApi,
       dataDir,
       routes: gateway.routes,
       bus,

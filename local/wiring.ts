@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import {
   functionEnvironment,
   type Grant,
+  managedResourcesOf,
   type PlatformSettings,
   type ResourceRefs,
   routeRolesOf,
@@ -10,6 +11,7 @@ import {
 import type { Manifest } from '../infra/manifest.ts';
 import { RESOURCE_ENV } from '../shared/resource-env.ts';
 import type { LocalIam } from './iam.ts';
+import { deployedFunctionName } from './lambda.ts';
 
 /**
  * Each manifest function's environment in the local runtime: what `functionEnvironment` gives it
@@ -39,12 +41,17 @@ export interface RuntimeTopology {
   >;
 }
 
-/** Every trigger of a function: `[description, function]`. */
+/**
+ * Every trigger of a function: `[description, function]`. A rule that targets a queue triggers no
+ * function itself: the queue's consumer is triggered by the queue.
+ */
 export function triggers(manifest: Manifest): Array<readonly [string, string]> {
   return [
     ...manifest.routes.map((r) => [`route ${r.method} ${r.path}`, r.function] as const),
     ...manifest.notifications.map((n) => [`notification ${n.prefix}*${n.suffix ?? ''}`, n.function] as const),
-    ...Object.entries(manifest.rules).map(([name, r]) => [`rule ${name}`, r.function] as const),
+    ...Object.entries(manifest.rules).flatMap(([name, r]) =>
+      r.function === undefined ? [] : [[`rule ${name}`, r.function] as const],
+    ),
     ...Object.entries(manifest.schedules ?? {}).map(([name, r]) => [`schedule ${name}`, r.function] as const),
     ...Object.entries(manifest.queues).flatMap(([name, q]) =>
       q.consumer ? [[`queue ${name}`, q.consumer] as const] : [],
@@ -88,6 +95,7 @@ export function wireFunctions(opts: WiringOptions): {
   const environments = new Map<string, Record<string, string>>();
   const functions: RuntimeTopology['functions'] = {};
   const allTriggers = triggers(manifest);
+  const managers = managedResourcesOf(manifest);
   for (const [fnName, decl] of Object.entries(manifest.functions)) {
     const declared = functionEnvironment(decl, refs, {
       name: fnName,
@@ -96,6 +104,7 @@ export function wireFunctions(opts: WiringOptions): {
       version: VERSION,
       settings,
       routeRoles: routeRolesOf(manifest, fnName),
+      managers,
     });
     const stateActions = declared.grants
       .filter((g) => g.resources.includes(refs.stateTable.arn))
@@ -113,12 +122,13 @@ export function wireFunctions(opts: WiringOptions): {
         PASSED_THROUGH.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
       ),
     };
-    const credentials = iam.register(`${manifest.service}-${fnName}`, declared.grants);
+    const deployedName = deployedFunctionName(manifest.service, fnName);
+    const credentials = iam.register(deployedName, declared.grants);
     // What Lambda's runtime sets in every function (reserved variables).
     const lambda = {
       AWS_REGION: region,
       AWS_DEFAULT_REGION: region,
-      AWS_LAMBDA_FUNCTION_NAME: `${manifest.service}-${fnName}`,
+      AWS_LAMBDA_FUNCTION_NAME: deployedName,
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(decl.memoryMb),
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       AWS_ACCESS_KEY_ID: credentials.accessKeyId,
