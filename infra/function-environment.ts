@@ -93,7 +93,10 @@ export function managedResourcesOf(
 }
 
 /** The manager a function belongs to (its contract function or one it owns), if any. */
-export function managerOf(managers: Readonly<Record<string, ManagedResources>>, fnName: string): string | undefined {
+export function managerOf(
+  managers: Readonly<Record<string, ManagedResources>>,
+  fnName: string,
+): string | undefined {
   return Object.entries(managers).find(([, m]) => m.functions.includes(fnName))?.[0];
 }
 
@@ -154,10 +157,11 @@ export function functionEnvironment(
     ...(Object.keys(ctx.routeRoles).length > 0 ? { [ROUTE_ROLES_ENV]: JSON.stringify(ctx.routeRoles) } : {}),
   };
   const grants: Grant[] = [];
-  // A manager's function reads its lifecycle record: when the manager is stopped its routes
-  // answer 503 and its schedules skip (`shared/managers/gate.ts`).
+  // The function of a manager that can be stopped reads its lifecycle record: while the manager
+  // is stopped its routes answer 503 and its schedules skip (`shared/managers/gate.ts`). The
+  // others (liveness among them) never read it.
   const manager = managerOf(ctx.managers, ctx.name);
-  if (manager !== undefined) {
+  if (manager !== undefined && ctx.managers[manager]?.stoppable) {
     environment[MANAGER_ENV.id] = manager;
     environment[RESOURCE_ENV.stateTable] = refs.stateTable.name;
     grants.push({ actions: ['dynamodb:GetItem'], resources: [refs.stateTable.arn] });
@@ -312,7 +316,10 @@ function grantOf(
     }
     case 'api:metrics':
       return {
-        environment: { [MANAGER_ENV.httpApiId]: refs.httpApi.id, [MANAGER_ENV.httpApiStage]: refs.httpApi.stage },
+        environment: {
+          [MANAGER_ENV.httpApiId]: refs.httpApi.id,
+          [MANAGER_ENV.httpApiStage]: refs.httpApi.stage,
+        },
         grants: [],
       };
     case 'bus:put':

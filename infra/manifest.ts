@@ -8,7 +8,12 @@
 import { DOCS_PACKAGE_FILES } from '../shared/api/docs-page.ts';
 import type { Role } from '../shared/auth/roles.ts';
 import type { EventType } from '../shared/events/catalogue.ts';
-import { type ActionSpec, MANAGER_ACTIONS, MANAGER_CONFIG, type ManagerId } from '../shared/managers/specs.ts';
+import {
+  type ActionSpec,
+  MANAGER_ACTIONS,
+  MANAGER_CONFIG,
+  type ManagerId,
+} from '../shared/managers/specs.ts';
 import type { z } from 'zod';
 import { EVENT_SOURCE, MIGRATION_QUEUE, PLANNER_TIMEOUT_SECONDS } from '../shared/migrations/settings.ts';
 
@@ -207,7 +212,12 @@ const migrationFn = (
 });
 
 /** A manager's contract function (`functions/managers/<id>/handler.ts`). */
-const managerFn = (id: ManagerId, description: string, access: readonly Access[], timeoutSeconds = 15): FunctionDecl => ({
+const managerFn = (
+  id: ManagerId,
+  description: string,
+  access: readonly Access[],
+  timeoutSeconds = 15,
+): FunctionDecl => ({
   entry: `functions/managers/${id}/handler.ts`,
   description,
   memoryMb: 512,
@@ -288,7 +298,7 @@ export const manifest = {
       description: 'Parse a markdown plan (body or S3 key) and index its tasks incrementally',
       memoryMb: 1024,
       timeoutSeconds: 29,
-      access: ['qdrant', 'embedder', 'state:read', 'state:write', 'exports:read'],
+      access: ['qdrant', 'embedder', 'state:read', 'state:write', 'exports:read', 'bus:put'],
     },
     listPlans: {
       entry: 'functions/plans/list/handler.ts',
@@ -309,7 +319,7 @@ export const manifest = {
       description: 'Delete a plan and its tasks',
       memoryMb: 256,
       timeoutSeconds: 29,
-      access: ['qdrant', 'state:read', 'state:write'],
+      access: ['qdrant', 'state:read', 'state:write', 'bus:put'],
     },
     planProgress: {
       entry: 'functions/plans/progress/handler.ts',
@@ -432,7 +442,7 @@ export const manifest = {
       access: ['state:read', 'state:write'],
     },
     managerConfig: {
-      entry: 'functions/managers/config/handler.ts',
+      entry: 'functions/managers/configuration/handler.ts',
       description: "A manager's configuration: read, replace (validated, versioned, ConfigChanged), versions",
       memoryMb: 256,
       timeoutSeconds: 15,
@@ -663,7 +673,13 @@ export const manifest = {
       functions: ['managersApi', 'managerHealthSweep', 'managerEvents', 'recordEvent', 'listEvents'],
       config: MANAGER_CONFIG['central-coordinator'],
       actions: MANAGER_ACTIONS['central-coordinator'],
-      emits: ['ManagerStarted', 'ManagerStopped', 'ManagerHealthChanged', 'SystemCriticalDetected', 'ManagerFailed'],
+      emits: [
+        'ManagerStarted',
+        'ManagerStopped',
+        'ManagerHealthChanged',
+        'SystemCriticalDetected',
+        'ManagerFailed',
+      ],
       consumes: ['ManagerFailed'],
       stoppable: false,
     },

@@ -88,6 +88,12 @@ export class UpstreamError extends AppError {
 export class ServiceUnavailableError extends AppError {
   readonly statusCode = 503;
   readonly code = 'SERVICE_UNAVAILABLE';
+  /** When to try again (the `Retry-After` header), seconds. */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(message: string, options: { retryAfterSeconds?: number; issues?: FieldIssue[] } = {}) {
+    super(message, options.issues);
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
 }
 
 export interface ErrorBody {
@@ -97,6 +103,9 @@ export interface ErrorBody {
 /** `Allow` on a 405; on a 401, the bearer challenge API Gateway's JWT authorizer also sends. */
 function headersOf(err: AppError): Record<string, string> {
   if (err instanceof MethodNotAllowedError) return { allow: err.allow.join(', ') };
+  if (err instanceof ServiceUnavailableError && err.retryAfterSeconds !== undefined) {
+    return { 'retry-after': String(err.retryAfterSeconds) };
+  }
   if (err instanceof UnauthorizedError) {
     return {
       'www-authenticate': `Bearer error="invalid_token", error_description="${err.message.replaceAll('"', "'")}"`,

@@ -14,6 +14,7 @@ import {
   UnsupportedMediaTypeError,
   ValidationError,
 } from './errors.ts';
+import { assertManagerRunning } from './managers/gate.ts';
 import { logger, metrics, tracer } from './powertools.ts';
 import { parseWith } from './validation.ts';
 
@@ -72,6 +73,7 @@ export function httpHandler<
     _context: Context,
   ): Promise<APIGatewayProxyStructuredResultV2> => {
     authorizeRequest(event);
+    await assertManagerRunning();
     requireContentType(event);
     const config = spec.config === false ? undefined : await getConfig();
     const input = {
@@ -145,6 +147,18 @@ function requiredRole(routeKey: string): Role {
     ]);
   }
   return role;
+}
+
+/** Checks the request's claims grant `role` (an operation stricter than its route): 401 or 403. */
+export function requireRole(event: APIGatewayProxyEventV2, role: Role): void {
+  authorize(role, claimsOf(event));
+}
+
+/** Who made the request, for records and events: the token's subject (or its username). */
+export function callerOf(event: APIGatewayProxyEventV2): string {
+  const claims = claimsOf(event);
+  const who = claims?.username ?? claims?.sub;
+  return typeof who === 'string' && who !== '' ? who : 'anonymous';
 }
 
 /** The claims API Gateway's JWT authorizer verified, where it puts them. */

@@ -1,13 +1,18 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Config } from '../config.ts';
 import type { DeadLetters, EventBus, ObjectStore, Queue, StateStore } from '../ports.ts';
+import type { EventSourceSwitch, FunctionInvoker, MetricsReader } from '../managers/ports.ts';
+import { CloudWatchMetrics } from './cloudwatch.ts';
 import { DynamoStateStore } from './dynamodb-state.ts';
 import { EventBridgeBus } from './eventbridge.ts';
 import { FileStateStore } from './file-state.ts';
+import { LambdaEventSources, LambdaInvoker } from './lambda.ts';
 import { S3ObjectStore } from './s3.ts';
 import { SqsDeadLetters, SqsQueue } from './sqs.ts';
 
@@ -87,7 +92,7 @@ export function createEventBus(config: Config): EventBus {
  * Files under STATE_DIR locally (the local runtime sets it beside STATE_TABLE, as an endpoint
  * setting, with the DynamoDB actions the function is granted), DynamoDB's STATE_TABLE in AWS.
  */
-export function createStateStore(config: Config): StateStore {
+export function createStateStore(config: Pick<Config, 'state'>): StateStore {
   if (config.state.dir) {
     return new FileStateStore({
       dir: config.state.dir,
@@ -103,4 +108,18 @@ export function createStateStore(config: Config): StateStore {
     return new DynamoStateStore({ client, table: config.state.table });
   }
   throw missing('STATE_TABLE or STATE_DIR');
+}
+
+/** Manager contract functions, invoked through Lambda (the local runtime serves the same API). */
+export function createFunctionInvoker(): FunctionInvoker {
+  return new LambdaInvoker(cached(endpointKey('LAMBDA'), () => new LambdaClient({})));
+}
+
+export function createEventSourceSwitch(): EventSourceSwitch {
+  return new LambdaEventSources(cached(endpointKey('LAMBDA'), () => new LambdaClient({})));
+}
+
+/** CloudWatch's metrics (the local runtime serves GetMetricData from what it measured). */
+export function createMetricsReader(): MetricsReader {
+  return new CloudWatchMetrics(cached(endpointKey('CLOUDWATCH'), () => new CloudWatchClient({})));
 }

@@ -5,10 +5,12 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { toErrorResponse } from '../errors.ts';
 import { authorizeRequest, countResponse } from '../http.ts';
+import { assertManagerRunning } from '../managers/gate.ts';
 import { logger, metrics, tracer } from '../powertools.ts';
 
 /**
- * A handler answering a file rather than JSON (the documentation page and its assets): what
+ * A handler answering a file rather than JSON (the documentation page and its assets, the
+ * Prometheus exposition): what
  * `httpHandler({ config: false }, …)` is for JSON, with the same middleware, and errors in the
  * API's one error shape. Granted nothing and reading no configuration.
  */
@@ -26,6 +28,7 @@ export function fileHandler(fn: (event: APIGatewayProxyEventV2) => Promise<FileR
   ): Promise<APIGatewayProxyStructuredResultV2> => {
     try {
       authorizeRequest(event);
+      await assertManagerRunning();
       const { contentType, body, headers } = await fn(event);
       const binary = Buffer.isBuffer(body);
       countResponse(200);

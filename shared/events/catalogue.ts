@@ -131,12 +131,13 @@ export const EVENTS = {
     }),
   },
   TasksChanged: {
-    description: "A plan's tasks changed (added, updated or removed); not published when none did.",
+    description:
+      "A plan's tasks changed: added, updated or removed (by indexing or deleting it); not published when none did.",
     detail: detail({
       planId: z.string().min(1),
-      added: z.array(z.string()),
-      updated: z.array(z.string()),
-      removed: z.array(z.string()),
+      added: z.int().nonnegative(),
+      updated: z.int().nonnegative(),
+      removed: z.int().nonnegative(),
     }),
   },
 } as const satisfies Record<string, { description: string; detail: z.ZodType }>;

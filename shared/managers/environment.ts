@@ -3,7 +3,7 @@
  * (for CDK and the local runtime alike).
  */
 export const MANAGER_ENV = {
-  /** The manager the function belongs to (its contract function or a function it owns). */
+  /** The manager that can be stopped the function belongs to (its contract function or one it owns). */
   id: 'MANAGER_ID',
   /** `managers:invoke`: JSON, manager id → its contract function's deployed name. */
   functions: 'MANAGER_FUNCTIONS',

@@ -1,0 +1,14 @@
+import { managerDeclarations } from '#infra/managers.ts';
+import { DeliveredEventSchema } from '#shared/events/log.ts';
+import { parseEvent } from '#shared/events/publisher.ts';
+import { coordinatorOf } from '#shared/managers/clients.ts';
+import { sqsHandler } from '#shared/sqs.ts';
+
+const declarations = managerDeclarations();
+
+/** Events addressed to the coordinator, from its queue: ManagerFailed marks the manager failed. */
+export const handler = sqsHandler(DeliveredEventSchema, async (envelope, _record, config) => {
+  const event = parseEvent(envelope);
+  if (event.type !== 'ManagerFailed') return;
+  await (await coordinatorOf(config, declarations)).markFailed(event.detail.managerId, event.detail.error, event.detail.at);
+});

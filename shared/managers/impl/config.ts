@@ -1,0 +1,28 @@
+import { createStateStore } from '../../adapters/index.ts';
+import { ConfigStore } from '../config-store.ts';
+import { check, type ManagerImplementation } from '../contract-handler.ts';
+import { MANAGER_IDS } from '../specs.ts';
+
+/** The managers' configurations: stored versions. */
+export const config: ManagerImplementation<'config'> = {
+  async checks(ctx) {
+    return Promise.all([
+      check('state-store', async () => {
+        await createStateStore(ctx.app).ping();
+      }),
+    ]);
+  },
+
+  async gauges(ctx) {
+    const store = new ConfigStore(() => createStateStore(ctx.app));
+    const versions = await Promise.all(MANAGER_IDS.map(async (id) => ({ id, version: (await store.current(id)).version })));
+    return versions.map(({ id, version }) => ({
+      name: 'config_version',
+      help: "The version of a manager's configuration (0: its defaults)",
+      value: version,
+      labels: { manager: id },
+    }));
+  },
+
+  actions: {},
+};

@@ -1,0 +1,29 @@
+import { createStateStore } from '../../adapters/index.ts';
+import { AlertLog } from '../alerts.ts';
+import { check, type ManagerImplementation } from '../contract-handler.ts';
+
+const ALERT_TYPES = ['ManagerHealthChanged', 'ManagerFailed', 'SystemCriticalDetected'] as const;
+
+/** Monitoring: the alerts it received in its window, by type. */
+export const monitoring: ManagerImplementation<'monitoring'> = {
+  async checks(ctx) {
+    return Promise.all([
+      check('state-store', async () => {
+        await createStateStore(ctx.app).ping();
+      }),
+    ]);
+  },
+
+  async gauges(ctx) {
+    const since = new Date(Date.now() - ctx.config.windowMinutes * 60_000);
+    const alerts = await new AlertLog(() => createStateStore(ctx.app)).since(since);
+    return ALERT_TYPES.map((type) => ({
+      name: 'monitoring_alerts',
+      help: 'Alerts received in the window, by event type',
+      value: alerts.filter((a) => a.type === type).length,
+      labels: { type },
+    }));
+  },
+
+  actions: {},
+};
