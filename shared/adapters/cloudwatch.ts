@@ -1,4 +1,8 @@
-import { type CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
+import {
+  type CloudWatchClient,
+  GetMetricDataCommand,
+  type MetricDataQuery,
+} from '@aws-sdk/client-cloudwatch';
 import type { FunctionFigures } from '../managers/contract.ts';
 import type { MetricsReader, RouteFigures, Window } from '../managers/ports.ts';
 import { awsCall } from './aws-errors.ts';
@@ -37,7 +41,10 @@ export class CloudWatchMetrics implements MetricsReader {
     this.#client = client;
   }
 
-  async functions(names: Readonly<Record<string, string>>, window: Window): Promise<Record<string, FunctionFigures>> {
+  async functions(
+    names: Readonly<Record<string, string>>,
+    window: Window,
+  ): Promise<Record<string, FunctionFigures>> {
     const keys = Object.keys(names);
     const queries = keys.flatMap((key, i) =>
       FUNCTION_STATS.map(([stat, metric, statistic]) =>

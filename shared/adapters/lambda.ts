@@ -16,7 +16,10 @@ export class LambdaInvoker implements FunctionInvoker {
     const timer = setTimeout(() => abort.abort(), options.timeoutMs);
     try {
       const out = await this.#client.send(
-        new InvokeCommand({ FunctionName: functionName, Payload: new TextEncoder().encode(JSON.stringify(payload)) }),
+        new InvokeCommand({
+          FunctionName: functionName,
+          Payload: new TextEncoder().encode(JSON.stringify(payload)),
+        }),
         { abortSignal: abort.signal },
       );
       const text = out.Payload ? new TextDecoder().decode(out.Payload) : 'null';
@@ -28,7 +31,8 @@ export class LambdaInvoker implements FunctionInvoker {
         );
       }
       const result = safeJson(text);
-      if (result === undefined) throw new UpstreamError(`${functionName} answered something that is not JSON`);
+      if (result === undefined)
+        throw new UpstreamError(`${functionName} answered something that is not JSON`);
       return result;
     } catch (err) {
       if (abort.signal.aborted) {

@@ -110,7 +110,10 @@ export class ConfigStore {
   }
 
   async #prune(id: ManagerId, keep: number): Promise<void> {
-    const items = await this.#state().list<ConfigVersion>(partition(id), { prefix: VERSION_PREFIX, reverse: true });
+    const items = await this.#state().list<ConfigVersion>(partition(id), {
+      prefix: VERSION_PREFIX,
+      reverse: true,
+    });
     for (const item of items.slice(keep)) await this.#state().delete(partition(id), item.sk);
   }
 }
@@ -139,7 +142,10 @@ const cache = new Map<ManagerId, { at: number; config: Promise<unknown> }>();
  * A manager's configuration as its functions read it: through a short-lived cache, never per
  * request. A failed read is not cached.
  */
-export function cachedConfig<I extends ManagerId>(id: I, store: () => ConfigStore): Promise<ManagerConfig<I>> {
+export function cachedConfig<I extends ManagerId>(
+  id: I,
+  store: () => ConfigStore,
+): Promise<ManagerConfig<I>> {
   const hit = cache.get(id);
   if (hit && Date.now() - hit.at < CONFIG_CACHE_MS) return hit.config as Promise<ManagerConfig<I>>;
   const config = store()

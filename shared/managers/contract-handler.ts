@@ -6,10 +6,10 @@ import { createEventBus, createMetricsReader, createStateStore } from '../adapte
 import { type Config, getConfig } from '../config.ts';
 import { AppError, NotFoundError, ServiceUnavailableError } from '../errors.ts';
 import { EventPublisher } from '../events/publisher.ts';
-import { logger, metrics } from '../powertools.ts';
 import { EVENT_SOURCE } from '../migrations/settings.ts';
+import { logger, metrics } from '../powertools.ts';
 import { parseWith } from '../validation.ts';
-import { cachedConfig, ConfigStore, validateConfig } from './config-store.ts';
+import { ConfigStore, cachedConfig, validateConfig } from './config-store.ts';
 import {
   type Check,
   type ContractCall,
@@ -48,7 +48,10 @@ export interface ManagerImplementation<I extends ManagerId> {
   /** The collections it owns, when it owns some. */
   collections?(ctx: ManagerContext<I>): Promise<string[]>;
   /** One entry per action of its spec; the input is already validated by the action's schema. */
-  actions: Record<keyof (typeof MANAGER_ACTIONS)[I] & string, (input: never, ctx: ManagerContext<I>, by: string) => Promise<unknown>>;
+  actions: Record<
+    keyof (typeof MANAGER_ACTIONS)[I] & string,
+    (input: never, ctx: ManagerContext<I>, by: string) => Promise<unknown>
+  >;
 }
 
 /** Runs one health check, timed; a thrown error makes it `unhealthy` with the error's message. */
@@ -66,7 +69,12 @@ export async function check(
       ...(outcome.detail ? { detail: outcome.detail } : {}),
     };
   } catch (err) {
-    return { name, status: 'unhealthy', latencyMs: round(performance.now() - started), detail: (err as Error).message };
+    return {
+      name,
+      status: 'unhealthy',
+      latencyMs: round(performance.now() - started),
+      detail: (err as Error).message,
+    };
   }
 }
 
@@ -79,7 +87,10 @@ async function metricsWindow(configs: () => ConfigStore): Promise<{ start: Date;
   return { start: new Date(end.getTime() - windowMinutes * 60_000), end };
 }
 
-export function managerHandler<I extends ManagerId>(declaration: ManagerDeclaration & { id: I }, impl: ManagerImplementation<I>) {
+export function managerHandler<I extends ManagerId>(
+  declaration: ManagerDeclaration & { id: I },
+  impl: ManagerImplementation<I>,
+) {
   const id = declaration.id;
   const configs = () => new ConfigStore(() => createStateStore(appConfig));
   let appConfig: Config;
@@ -92,7 +103,12 @@ export function managerHandler<I extends ManagerId>(declaration: ManagerDeclarat
 
   const health = async (ctx: ManagerContext<I>): Promise<Health> => {
     const checks = await impl.checks(ctx);
-    return { managerId: id, status: worstOf(checks.map((c) => c.status)), checks, checkedAt: new Date().toISOString() };
+    return {
+      managerId: id,
+      status: worstOf(checks.map((c) => c.status)),
+      checks,
+      checkedAt: new Date().toISOString(),
+    };
   };
 
   const dispatch = async (call: ContractCall): Promise<unknown> => {
@@ -130,7 +146,10 @@ export function managerHandler<I extends ManagerId>(declaration: ManagerDeclarat
         if (failing.length > 0) {
           throw new ServiceUnavailableError(
             `${id} cannot start: ${failing.map((c) => `${c.name}: ${c.detail ?? 'unhealthy'}`).join('; ')}`,
-            { retryAfterSeconds: 30, issues: failing.map((c) => ({ field: `checks.${c.name}`, reason: c.detail ?? 'unhealthy' })) },
+            {
+              retryAfterSeconds: 30,
+              issues: failing.map((c) => ({ field: `checks.${c.name}`, reason: c.detail ?? 'unhealthy' })),
+            },
           );
         }
         return { started: true, health: h.status };
@@ -141,7 +160,12 @@ export function managerHandler<I extends ManagerId>(declaration: ManagerDeclarat
       case 'action': {
         const specs = MANAGER_ACTIONS[id] as Record<string, { input: z.ZodType }>;
         const spec = specs[call.action];
-        const run = (impl.actions as Record<string, (input: never, ctx: ManagerContext<I>, by: string) => Promise<unknown>>)[call.action];
+        const run = (
+          impl.actions as Record<
+            string,
+            (input: never, ctx: ManagerContext<I>, by: string) => Promise<unknown>
+          >
+        )[call.action];
         if (!spec || !run) {
           throw new NotFoundError(`${id} has no action "${call.action}"`, [
             { field: 'action', reason: `must be one of: ${Object.keys(specs).join(', ') || '(none)'}` },
@@ -171,7 +195,14 @@ export function managerHandler<I extends ManagerId>(declaration: ManagerDeclarat
       }
       logger.error('contract call failed', { error: err as Error });
       await reportFailure(id, err as Error, appConfig);
-      return { ok: false, error: { statusCode: 500, code: 'INTERNAL_ERROR', message: `${id} failed: ${(err as Error).message}` } };
+      return {
+        ok: false,
+        error: {
+          statusCode: 500,
+          code: 'INTERNAL_ERROR',
+          message: `${id} failed: ${(err as Error).message}`,
+        },
+      };
     }
   })
     .use(injectLambdaContext(logger, { resetKeys: true }))
@@ -193,7 +224,10 @@ async function reportFailure(id: ManagerId, err: Error, config: Config | undefin
 }
 
 export function describe(declaration: ManagerDeclaration, collections: string[]): Description {
-  const specs = MANAGER_ACTIONS[declaration.id] as Record<string, { description: string; input: z.ZodType; role: 'writer' | 'admin' }>;
+  const specs = MANAGER_ACTIONS[declaration.id] as Record<
+    string,
+    { description: string; input: z.ZodType; role: 'writer' | 'admin' }
+  >;
   return {
     id: declaration.id,
     name: declaration.name,

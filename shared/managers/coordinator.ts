@@ -6,6 +6,7 @@ import { logger } from '../powertools.ts';
 import { parseWith } from '../validation.ts';
 import {
   type ContractCall,
+  type ContractReply,
   ContractReplySchema,
   type Description,
   DescriptionSchema,
@@ -252,7 +253,10 @@ export class Coordinator {
       await this.#deps.publisher?.().publish('SystemCriticalDetected', {
         managers: critical.map((r) => r.declaration.id),
         reason: critical
-          .map((r) => `${r.declaration.id}: ${r.health.checks.find((c) => c.status === 'unhealthy')?.detail ?? 'unhealthy'}`)
+          .map(
+            (r) =>
+              `${r.declaration.id}: ${r.health.checks.find((c) => c.status === 'unhealthy')?.detail ?? 'unhealthy'}`,
+          )
           .join('; '),
         at: new Date().toISOString(),
       });
@@ -262,7 +266,8 @@ export class Coordinator {
 
   /** The last health the sweep recorded. */
   async recordedHealth(id: string): Promise<Health | undefined> {
-    return (await this.#deps.state().get<Health>(managerPartition(this.declaration(id).id), HEALTH_KEY))?.value;
+    return (await this.#deps.state().get<Health>(managerPartition(this.declaration(id).id), HEALTH_KEY))
+      ?.value;
   }
 
   declaration(id: string): ManagerDeclaration {
@@ -315,11 +320,15 @@ export class Coordinator {
   }
 
   /** A contract call, time-bounded, its reply parsed: the manager's typed error is rethrown as is. */
-  async #call<S extends z.ZodType>(declaration: ManagerDeclaration, call: ContractCall, schema?: S): Promise<z.output<S>> {
+  async #call<S extends z.ZodType>(
+    declaration: ManagerDeclaration,
+    call: ContractCall,
+    schema?: S,
+  ): Promise<z.output<S>> {
     const name = this.#deps.functionNames[declaration.id];
     if (!name) throw new Error(`MANAGER_FUNCTIONS names no function for ${declaration.id}`);
     const raw = await this.#deps.invoker().invoke(name, call, { timeoutMs: this.#deps.checkTimeoutMs });
-    let reply;
+    let reply: ContractReply;
     try {
       reply = parseWith(ContractReplySchema, raw, 'reply');
     } catch (err) {
@@ -327,7 +336,8 @@ export class Coordinator {
     }
     if (!reply.ok) {
       const { statusCode, code, message, issues } = reply.error;
-      if (statusCode === 503) throw new ServiceUnavailableError(message, { retryAfterSeconds: 30, issues: issues ?? [] });
+      if (statusCode === 503)
+        throw new ServiceUnavailableError(message, { retryAfterSeconds: 30, issues: issues ?? [] });
       if (statusCode >= 500) throw new UpstreamError(message);
       throw new ManagerError(statusCode, code, message, issues ?? []);
     }
@@ -340,4 +350,5 @@ export class Coordinator {
   }
 }
 
-const keep = (record: LifecycleRecord | undefined) => (record?.lastError ? { keepError: record.lastError } : {});
+const keep = (record: LifecycleRecord | undefined) =>
+  record?.lastError ? { keepError: record.lastError } : {};

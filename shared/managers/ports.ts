@@ -37,7 +37,10 @@ export interface RouteFigures {
 /** CloudWatch's figures of functions and of API routes. */
 export interface MetricsReader {
   /** By the caller's key (the manifest key), for functions given by deployed name. */
-  functions(names: Readonly<Record<string, string>>, window: Window): Promise<Record<string, FunctionFigures>>;
+  functions(
+    names: Readonly<Record<string, string>>,
+    window: Window,
+  ): Promise<Record<string, FunctionFigures>>;
   routes(
     api: { id: string; stage: string },
     routes: ReadonlyArray<{ method: string; resource: string }>,

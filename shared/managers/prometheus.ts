@@ -1,7 +1,7 @@
 import { Gauge, Registry } from 'prom-client';
 import type { Gauge as ManagerGauge, Metrics } from './contract.ts';
-import type { ManagerSummary } from './coordinator.ts';
 import { LifecycleStateSchema } from './contract.ts';
+import type { ManagerSummary } from './coordinator.ts';
 
 /**
  * Every manager's figures in the Prometheus text exposition format (prom-client renders it):
@@ -17,29 +17,56 @@ export interface ManagerFigures {
   metrics: Metrics | undefined;
 }
 
-export async function renderPrometheus(figures: readonly ManagerFigures[]): Promise<{ text: string; contentType: string }> {
+export async function renderPrometheus(
+  figures: readonly ManagerFigures[],
+): Promise<{ text: string; contentType: string }> {
   const registry = new Registry();
   const gauge = (name: string, help: string, labelNames: string[]) =>
     new Gauge({ name: `${PREFIX}${name}`, help, labelNames, registers: [registry] });
 
-  const state = gauge('manager_state', 'Lifecycle state of a manager (1 for its current state)', ['manager', 'state']);
-  const scrapeErrors = gauge('manager_scrape_errors', 'Whether a manager failed to answer its metrics (1) this scrape', ['manager']);
-  const invocations = gauge('function_invocations', 'Invocations of a function in the window', ['manager', 'function']);
-  const errors = gauge('function_errors', 'Invocations of a function that failed, in the window', ['manager', 'function']);
-  const throttles = gauge('function_throttles', 'Invocations of a function refused for want of concurrency', ['manager', 'function']);
-  const duration = gauge('function_duration_ms', 'Duration of a function in the window, milliseconds', ['manager', 'function', 'quantile']);
+  const state = gauge('manager_state', 'Lifecycle state of a manager (1 for its current state)', [
+    'manager',
+    'state',
+  ]);
+  const scrapeErrors = gauge(
+    'manager_scrape_errors',
+    'Whether a manager failed to answer its metrics (1) this scrape',
+    ['manager'],
+  );
+  const invocations = gauge('function_invocations', 'Invocations of a function in the window', [
+    'manager',
+    'function',
+  ]);
+  const errors = gauge('function_errors', 'Invocations of a function that failed, in the window', [
+    'manager',
+    'function',
+  ]);
+  const throttles = gauge('function_throttles', 'Invocations of a function refused for want of concurrency', [
+    'manager',
+    'function',
+  ]);
+  const duration = gauge('function_duration_ms', 'Duration of a function in the window, milliseconds', [
+    'manager',
+    'function',
+    'quantile',
+  ]);
 
   const own = new Map<string, ManagerGauge[]>();
   for (const { summary, metrics } of figures) {
     const manager = summary.id;
-    for (const s of LifecycleStateSchema.options) state.set({ manager, state: s }, summary.status.state === s ? 1 : 0);
+    for (const s of LifecycleStateSchema.options)
+      state.set({ manager, state: s }, summary.status.state === s ? 1 : 0);
     scrapeErrors.set({ manager }, metrics ? 0 : 1);
     if (!metrics) continue;
     for (const [fn, f] of Object.entries(metrics.functions)) {
       invocations.set({ manager, function: fn }, f.invocations);
       errors.set({ manager, function: fn }, f.errors);
       throttles.set({ manager, function: fn }, f.throttles);
-      for (const [q, quantile] of [['p50', '0.5'], ['p95', '0.95'], ['p99', '0.99']] as const) {
+      for (const [q, quantile] of [
+        ['p50', '0.5'],
+        ['p95', '0.95'],
+        ['p99', '0.99'],
+      ] as const) {
         const value = f.durationMs[q];
         if (value !== null) duration.set({ manager, function: fn, quantile }, value);
       }

@@ -18,6 +18,10 @@ export async function publishIndexed(publisher: EventPublisher, report: IndexRep
 }
 
 /** TasksChanged for a deleted plan: all its tasks removed. */
-export async function publishDeleted(publisher: EventPublisher, planId: string, removed: number): Promise<void> {
+export async function publishDeleted(
+  publisher: EventPublisher,
+  planId: string,
+  removed: number,
+): Promise<void> {
   if (removed > 0) await publisher.publish('TasksChanged', { planId, added: 0, updated: 0, removed });
 }

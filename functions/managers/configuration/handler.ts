@@ -3,7 +3,7 @@ import { createEventBus, createStateStore } from '#shared/adapters/index.ts';
 import { NotFoundError } from '#shared/errors.ts';
 import { EventPublisher } from '#shared/events/publisher.ts';
 import { callerOf, HttpResult, httpHandler, readJsonBody } from '#shared/http.ts';
-import { cachedConfig, ConfigStore, publishConfigChanged } from '#shared/managers/config-store.ts';
+import { ConfigStore, cachedConfig, publishConfigChanged } from '#shared/managers/config-store.ts';
 import { ManagerIdSchema } from '#shared/managers/specs.ts';
 import { EVENT_SOURCE } from '#shared/migrations/settings.ts';
 import { parseWith } from '#shared/validation.ts';

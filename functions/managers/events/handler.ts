@@ -10,5 +10,9 @@ const declarations = managerDeclarations();
 export const handler = sqsHandler(DeliveredEventSchema, async (envelope, _record, config) => {
   const event = parseEvent(envelope);
   if (event.type !== 'ManagerFailed') return;
-  await (await coordinatorOf(config, declarations)).markFailed(event.detail.managerId, event.detail.error, event.detail.at);
+  await (await coordinatorOf(config, declarations)).markFailed(
+    event.detail.managerId,
+    event.detail.error,
+    event.detail.at,
+  );
 });

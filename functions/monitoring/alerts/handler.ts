@@ -8,7 +8,11 @@ import { sqsHandler } from '#shared/sqs.ts';
 export const handler = sqsHandler(DeliveredEventSchema, async (envelope, _record, config) => {
   const event = parseEvent(envelope);
   const managers =
-    'managerId' in event.detail ? [event.detail.managerId] : 'managers' in event.detail ? event.detail.managers : [];
+    'managerId' in event.detail
+      ? [event.detail.managerId]
+      : 'managers' in event.detail
+        ? event.detail.managers
+        : [];
   await new AlertLog(() => createStateStore(config)).record({
     id: envelope.id,
     type: event.type,

@@ -9,6 +9,10 @@ import { PlanPathSchema } from '#shared/plans/schemas.ts';
 /** DELETE /api/v1/plans/{id}: its tasks, outline and record; 404 when unknown. TasksChanged. */
 export const handler = httpHandler({ path: PlanPathSchema }, async ({ path, config }) => {
   const deleted = await planServiceWithoutEmbedder(config).deletePlan(path.id);
-  await publishDeleted(new EventPublisher(createEventBus(config), EVENT_SOURCE), deleted.planId, deleted.deleted.tasks);
+  await publishDeleted(
+    new EventPublisher(createEventBus(config), EVENT_SOURCE),
+    deleted.planId,
+    deleted.deleted.tasks,
+  );
   return deleted;
 });

@@ -2,8 +2,8 @@ import { createEventBus } from '#shared/adapters/index.ts';
 import { EventPublisher } from '#shared/events/publisher.ts';
 import { HttpResult, httpHandler } from '#shared/http.ts';
 import { EVENT_SOURCE } from '#shared/migrations/settings.ts';
-import { publishIndexed } from '#shared/plans/events.ts';
 import { planService } from '#shared/plans/clients.ts';
+import { publishIndexed } from '#shared/plans/events.ts';
 import { planPath } from '#shared/plans/plan-id.ts';
 import { readIndexRequest } from '#shared/plans/request.ts';
 

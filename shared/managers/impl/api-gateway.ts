@@ -1,7 +1,6 @@
-import { createMetricsReader } from '../../adapters/index.ts';
-import { cachedConfig, ConfigStore } from '../config-store.ts';
+import { createMetricsReader, createStateStore } from '../../adapters/index.ts';
+import { ConfigStore, cachedConfig } from '../config-store.ts';
 import { check, type ManagerContext, type ManagerImplementation } from '../contract-handler.ts';
-import { createStateStore } from '../../adapters/index.ts';
 import { MANAGER_ENV } from '../environment.ts';
 import type { RouteFigures } from '../ports.ts';
 
@@ -13,13 +12,25 @@ export interface ApiRoute {
   resource: string;
 }
 
-async function figures(ctx: ManagerContext<'api-gateway'>, routes: readonly ApiRoute[]): Promise<RouteFigures[]> {
+async function figures(
+  ctx: ManagerContext<'api-gateway'>,
+  routes: readonly ApiRoute[],
+): Promise<RouteFigures[]> {
   const id = process.env[MANAGER_ENV.httpApiId];
   const stage = process.env[MANAGER_ENV.httpApiStage];
-  if (!id || !stage) throw new Error(`${MANAGER_ENV.httpApiId} and ${MANAGER_ENV.httpApiStage} are not set (no api:metrics access)`);
-  const { windowMinutes } = await cachedConfig('monitoring', () => new ConfigStore(() => createStateStore(ctx.app)));
+  if (!id || !stage)
+    throw new Error(
+      `${MANAGER_ENV.httpApiId} and ${MANAGER_ENV.httpApiStage} are not set (no api:metrics access)`,
+    );
+  const { windowMinutes } = await cachedConfig(
+    'monitoring',
+    () => new ConfigStore(() => createStateStore(ctx.app)),
+  );
   const end = new Date();
-  return createMetricsReader().routes({ id, stage }, routes, { start: new Date(end.getTime() - windowMinutes * 60_000), end });
+  return createMetricsReader().routes({ id, stage }, routes, {
+    start: new Date(end.getTime() - windowMinutes * 60_000),
+    end,
+  });
 }
 
 /** The HTTP API: requests, 4xx, 5xx and latency per route; degraded over its p95 or 5xx targets. */
@@ -64,13 +75,30 @@ export function apiGateway(routes: readonly ApiRoute[]): ManagerImplementation<'
           const labels = { method: r.method, route: r.resource };
           return [
             { name: 'api_requests', help: 'Requests in the window, per route', value: r.requests, labels },
-            { name: 'api_client_errors', help: '4xx answers in the window (429 included), per route', value: r.clientErrors, labels },
-            { name: 'api_server_errors', help: '5xx answers in the window, per route', value: r.serverErrors, labels },
+            {
+              name: 'api_client_errors',
+              help: '4xx answers in the window (429 included), per route',
+              value: r.clientErrors,
+              labels,
+            },
+            {
+              name: 'api_server_errors',
+              help: '5xx answers in the window, per route',
+              value: r.serverErrors,
+              labels,
+            },
             ...(['p50', 'p95', 'p99'] as const).flatMap((q) => {
               const value = r.latencyMs[q];
               return value === null
                 ? []
-                : [{ name: 'api_latency_ms', help: 'Latency per route in the window, milliseconds', value, labels: { ...labels, quantile: QUANTILES[q] } }];
+                : [
+                    {
+                      name: 'api_latency_ms',
+                      help: 'Latency per route in the window, milliseconds',
+                      value,
+                      labels: { ...labels, quantile: QUANTILES[q] },
+                    },
+                  ];
             }),
           ];
         });

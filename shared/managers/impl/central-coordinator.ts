@@ -1,11 +1,13 @@
 import { createStateStore } from '../../adapters/index.ts';
 import { coordinatorOf } from '../clients.ts';
-import { check, type ManagerImplementation } from '../contract-handler.ts';
 import { LifecycleStateSchema } from '../contract.ts';
+import { check, type ManagerImplementation } from '../contract-handler.ts';
 import type { ManagerDeclaration } from '../declaration.ts';
 
 /** The coordinator as a manager: its store, the managers by state and health, the sweep on demand. */
-export function centralCoordinator(declarations: readonly ManagerDeclaration[]): ManagerImplementation<'central-coordinator'> {
+export function centralCoordinator(
+  declarations: readonly ManagerDeclaration[],
+): ManagerImplementation<'central-coordinator'> {
   return {
     async checks(ctx) {
       return Promise.all([

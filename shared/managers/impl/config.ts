@@ -15,7 +15,9 @@ export const config: ManagerImplementation<'config'> = {
 
   async gauges(ctx) {
     const store = new ConfigStore(() => createStateStore(ctx.app));
-    const versions = await Promise.all(MANAGER_IDS.map(async (id) => ({ id, version: (await store.current(id)).version })));
+    const versions = await Promise.all(
+      MANAGER_IDS.map(async (id) => ({ id, version: (await store.current(id)).version })),
+    );
     return versions.map(({ id, version }) => ({
       name: 'config_version',
       help: "The version of a manager's configuration (0: its defaults)",

@@ -32,9 +32,14 @@ export const migration: ManagerImplementation<'migration'> = {
   async gauges(ctx) {
     const jobs = await migrationService(ctx.app).list(JOBS_SCANNED);
     const since = Date.now() - ctx.config.windowMinutes * 60_000;
-    const finished = jobs.filter((j) => j.status === 'completed' && j.startedAt && within(j.completedAt, since));
+    const finished = jobs.filter(
+      (j) => j.status === 'completed' && j.startedAt && within(j.completedAt, since),
+    );
     const written = finished.reduce((n, j) => n + j.counts.written, 0);
-    const seconds = finished.reduce((s, j) => s + (Date.parse(j.completedAt!) - Date.parse(j.startedAt!)) / 1000, 0);
+    const seconds = finished.reduce(
+      (s, j) => s + (Date.parse(j.completedAt!) - Date.parse(j.startedAt!)) / 1000,
+      0,
+    );
     return [
       ...JOB_STATES.map((state) => ({
         name: 'migration_jobs',

@@ -31,7 +31,11 @@ export const roadmap: ManagerImplementation<'roadmap'> = {
     const drifting = plans.filter((p) => (drift(p) ?? 0) > ctx.config.driftThresholdPoints);
     return [
       { name: 'roadmap_plans', help: 'Indexed plans', value: plans.length },
-      { name: 'roadmap_tasks', help: 'Tasks of the indexed plans', value: plans.reduce((n, p) => n + p.counts.tasks, 0) },
+      {
+        name: 'roadmap_tasks',
+        help: 'Tasks of the indexed plans',
+        value: plans.reduce((n, p) => n + p.counts.tasks, 0),
+      },
       {
         name: 'roadmap_plans_drifting',
         help: 'Plans whose declared progress differs from the computed one by more than driftThresholdPoints',
@@ -41,7 +45,14 @@ export const roadmap: ManagerImplementation<'roadmap'> = {
         const points = drift(p);
         return points === null
           ? []
-          : [{ name: 'roadmap_plan_progress_drift_points', help: 'Declared minus computed progress, absolute, in points', value: points, labels: { plan: p.planId } }];
+          : [
+              {
+                name: 'roadmap_plan_progress_drift_points',
+                help: 'Declared minus computed progress, absolute, in points',
+                value: points,
+                labels: { plan: p.planId },
+              },
+            ];
       }),
     ];
   },
@@ -52,15 +63,23 @@ export const roadmap: ManagerImplementation<'roadmap'> = {
       const service = planService(ctx.app);
       const publisher = new EventPublisher(createEventBus(ctx.app), EVENT_SOURCE);
       const { plans } = await service.listPlans();
-      const chosen = input.planId === undefined ? plans : plans.filter((p) => p.planId === input.planId || p.id === input.planId);
+      const chosen =
+        input.planId === undefined
+          ? plans
+          : plans.filter((p) => p.planId === input.planId || p.id === input.planId);
       if (input.planId !== undefined && chosen.length === 0) {
-        throw new NotFoundError(`no plan "${input.planId}"`, [{ field: 'input.planId', reason: 'no indexed plan has this id' }]);
+        throw new NotFoundError(`no plan "${input.planId}"`, [
+          { field: 'input.planId', reason: 'no indexed plan has this id' },
+        ]);
       }
       const reindexed: Array<{ planId: string; tasks: number; changed: number }> = [];
       const skipped: Array<{ planId: string; reason: string }> = [];
       for (const plan of chosen) {
         if (plan.source.kind !== 's3') {
-          skipped.push({ planId: plan.planId, reason: 'indexed from a request body: send it again to reindex it' });
+          skipped.push({
+            planId: plan.planId,
+            reason: 'indexed from a request body: send it again to reindex it',
+          });
           continue;
         }
         const report = await service.indexPlan({ planId: plan.planId, s3Key: plan.source.key });

@@ -18,7 +18,10 @@ export const vectorization: ManagerImplementation<'vectorization'> = {
       await qdrant.query(first, { limit: 1, with_payload: false, with_vector: false });
       const ms = performance.now() - started;
       return ms > ctx.config.degradedAboveMs
-        ? { status: 'degraded', detail: `a query took ${Math.round(ms)} ms (over ${ctx.config.degradedAboveMs} ms)` }
+        ? {
+            status: 'degraded',
+            detail: `a query took ${Math.round(ms)} ms (over ${ctx.config.degradedAboveMs} ms)`,
+          }
         : { detail: `queried ${first}` };
     });
     return [reachable, query];
@@ -28,7 +31,10 @@ export const vectorization: ManagerImplementation<'vectorization'> = {
     const qdrant = getQdrantClient(ctx.app.qdrant);
     const { collections } = await qdrant.getCollections();
     const infos = await Promise.all(
-      collections.map(async (c) => ({ name: c.name, points: (await qdrant.getCollection(c.name)).points_count ?? 0 })),
+      collections.map(async (c) => ({
+        name: c.name,
+        points: (await qdrant.getCollection(c.name)).points_count ?? 0,
+      })),
     );
     return [
       { name: 'vectorization_collections', help: 'Collections in Qdrant', value: infos.length },
