@@ -14,9 +14,11 @@ import type { ConsumerGate } from './queues.ts';
  * whether each is enabled is kept in `<dataDir>/lambda/event-source-mappings.json`, so a manager
  * stopped stays stopped after a restart.
  *
- * States, as Lambda reports them: `Disabling` from the update until the poller has stopped
- * receiving (it finishes the receive in progress, at most a second, and starts no batch after
- * it), then `Disabled`; `Enabling` until the poller receives again (at once), then `Enabled`.
+ * States, as Lambda reports them, say what the queue's poller does, not only what was asked:
+ * `Disabling` from the update until the poller has stopped receiving (it finishes the receive in
+ * progress, at most a second, and starts no batch after it), then `Disabled`; `Enabling` until
+ * the poller receives again (at once), then `Enabled`. Before the pollers start (the runtime's
+ * start), a mapping is `Enabling` or `Disabling`.
  */
 
 /** The namespace of the local mappings' UUIDv5s (fixed: changing it renames every mapping). */
@@ -56,8 +58,8 @@ const StoredSchema = z.record(
 interface Entry {
   readonly mapping: Omit<EventSourceMapping, 'enabled' | 'state' | 'lastModified'>;
   enabled: boolean;
-  /** What the poller last acted on (see `ConsumerGate.acknowledge`). */
-  acknowledged: boolean;
+  /** What the poller last acted on (see `ConsumerGate.acknowledge`); undefined before it started. */
+  acknowledged: boolean | undefined;
   lastModified: Date;
   /** Resolved at the next change of `enabled`. */
   change: { promise: Promise<void>; resolve: () => void };
@@ -116,7 +118,7 @@ export class EventSourceMappings implements ConsumerGate {
           maxConcurrency: decl.maxConcurrency,
         },
         enabled,
-        acknowledged: enabled,
+        acknowledged: undefined,
         lastModified: saved ? new Date(saved.lastModified) : new Date(),
         change: newChange(),
       });
@@ -190,12 +192,12 @@ export class EventSourceMappings implements ConsumerGate {
 
 function view(entry: Entry): EventSourceMapping {
   const state: MappingState = entry.enabled
-    ? entry.acknowledged
+    ? entry.acknowledged === true
       ? 'Enabled'
       : 'Enabling'
-    : entry.acknowledged
-      ? 'Disabling'
-      : 'Disabled';
+    : entry.acknowledged === false
+      ? 'Disabled'
+      : 'Disabling';
   return { ...entry.mapping, enabled: entry.enabled, state, lastModified: entry.lastModified };
 }
 
