@@ -10,6 +10,7 @@ import { type Config, getConfig } from './config.ts';
 import {
   ForbiddenError,
   PayloadTooLargeError,
+  ServiceUnavailableError,
   toErrorResponse,
   UnsupportedMediaTypeError,
   ValidationError,
@@ -103,8 +104,10 @@ export function httpHandler<
       after: (request) => countResponse(request.response?.statusCode ?? 200),
       onError: (request) => {
         const { statusCode, headers, body } = toErrorResponse(request.error, request.context.awsRequestId);
-        if (statusCode >= 500) logger.error('request failed', { error: request.error as Error });
-        else logger.info('request rejected', { statusCode, code: body.error.code });
+        // A stopped manager's 503 is the platform doing what it was told, not a failure.
+        if (statusCode >= 500 && !(request.error instanceof ServiceUnavailableError)) {
+          logger.error('request failed', { error: request.error as Error });
+        } else logger.info('request rejected', { statusCode, code: body.error.code });
         request.response = {
           statusCode,
           headers: { ...JSON_HEADERS, ...headers },

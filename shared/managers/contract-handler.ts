@@ -1,4 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
@@ -180,6 +181,7 @@ export function managerHandler<I extends ManagerId>(
     try {
       appConfig ??= await getConfig();
       const call = parseWith(ContractCallSchema, raw, 'call');
+      metrics.addMetric('ContractCalls', MetricUnit.Count, 1);
       return { ok: true, result: await dispatch(call) };
     } catch (err) {
       if (err instanceof AppError) {

@@ -1,7 +1,9 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { managerDeclarations } from '#infra/managers.ts';
 import { DeliveredEventSchema } from '#shared/events/log.ts';
 import { parseEvent } from '#shared/events/publisher.ts';
 import { coordinatorOf } from '#shared/managers/clients.ts';
+import { metrics } from '#shared/powertools.ts';
 import { sqsHandler } from '#shared/sqs.ts';
 
 const declarations = managerDeclarations();

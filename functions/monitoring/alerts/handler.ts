@@ -1,7 +1,9 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createStateStore } from '#shared/adapters/index.ts';
 import { DeliveredEventSchema } from '#shared/events/log.ts';
 import { parseEvent } from '#shared/events/publisher.ts';
 import { AlertLog } from '#shared/managers/alerts.ts';
+import { metrics } from '#shared/powertools.ts';
 import { sqsHandler } from '#shared/sqs.ts';
 
 /** Alerts addressed to monitoring, from its queue (they wait there while monitoring is stopped). */
@@ -19,4 +21,5 @@ export const handler = sqsHandler(DeliveredEventSchema, async (envelope, _record
     time: envelope.time,
     managers: [...managers],
   });
+  metrics.addMetric('AlertsRecorded', MetricUnit.Count, 1);
 });
