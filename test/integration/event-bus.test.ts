@@ -290,6 +290,109 @@ describe('LocalEventBus', () => {
   });
 });
 
+describe('LocalEventBus rules that target a queue', () => {
+  const parkedManifest: Manifest = {
+    ...busManifest,
+    queues: {
+      parked: {
+        description: 'Events waiting for their consumer',
+        batchSize: 10,
+        maxBatchingWindowSeconds: 0,
+        visibilityTimeoutSeconds: 30,
+        maxReceiveCount: 3,
+        maxConcurrency: 2,
+      },
+    },
+    rules: {
+      ...busManifest.rules,
+      park: {
+        description: 'Finished migrations, parked in a queue',
+        pattern: { source: [SRC], 'detail-type': ['MigrationCompleted'] },
+        queue: 'parked',
+      },
+    },
+  };
+
+  async function parkingBus(send: (queue: string, body: string) => Promise<void>) {
+    const dir = await mkdtemp(join(tmpdir(), 'vp-bus-'));
+    dirs.push(dir);
+    const invoked: Delivery[] = [];
+    const logs: string[] = [];
+    const bus = new LocalEventBus({
+      manifest: parkedManifest,
+      busName: BUS,
+      archiveDir: dir,
+      region: 'eu-west-3',
+      log: (msg) => logs.push(msg),
+      invoke: async (fn, event) => {
+        invoked.push({ fn, event: event as BusEvent });
+      },
+      sendToQueue: send,
+    });
+    await bus.start();
+    return { bus, dir, invoked, logs };
+  }
+
+  it('sends the whole event, as a function target receives it, as the message body', async () => {
+    const sent: Array<{ queue: string; body: string }> = [];
+    const { bus, invoked } = await parkingBus(async (queue, body) => {
+      sent.push({ queue, body });
+    });
+    const put = await bus.putEvents([completed({ collection: 'tasks', points: 3 })]);
+    await bus.stop();
+
+    expect(sent.map((m) => m.queue)).toEqual(['parked']);
+    const notified = invoked.find((d) => d.fn === 'notify')!.event;
+    expect(JSON.parse(sent[0]!.body)).toEqual(notified);
+    expect(notified.id).toBe(put.Entries[0]!.EventId);
+    // The queue target is not a function: nothing else is invoked for it.
+    expect(invoked.map((d) => d.fn)).toEqual(['notify']);
+  });
+
+  it('retries a failing send, then records the event as failed for its queue', async () => {
+    let attempts = 0;
+    const { bus, dir, logs } = await parkingBus(async () => {
+      attempts++;
+      throw new Error('queue unavailable');
+    });
+    const put = await bus.putEvents([completed({ collection: 'tasks', points: 3 })]);
+    await bus.stop();
+
+    expect(attempts).toBe(5);
+    const failed = (await readJsonLines(join(dir, 'failed.jsonl'))) as Array<Record<string, unknown>>;
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({
+      rule: 'park',
+      queue: 'parked',
+      attempts: 5,
+      error: 'Error: queue unavailable',
+      event: { id: put.Entries[0]!.EventId },
+    });
+    expect(failed[0]).not.toHaveProperty('function');
+    expect(logs.some((l) => l.includes('rule park → queue parked failed 5 times'))).toBe(true);
+  });
+
+  it('refuses to start when the queue is not declared or nothing can send to it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vp-bus-'));
+    dirs.push(dir);
+    const make = (manifest: Manifest, sendToQueue?: (q: string, b: string) => Promise<void>) =>
+      new LocalEventBus({
+        manifest,
+        busName: BUS,
+        archiveDir: dir,
+        invoke: async () => undefined,
+        ...(sendToQueue ? { sendToQueue } : {}),
+        log: () => {},
+      });
+    const orphan: Manifest = {
+      ...parkedManifest,
+      rules: { orphan: { description: 'x', pattern: { source: [SRC] }, queue: 'nowhere' } },
+    };
+    await expect(make(orphan, async () => {}).start()).rejects.toThrow(/rule orphan: target queue "nowhere"/);
+    await expect(make(parkedManifest).start()).rejects.toThrow(/rule park: targets queue "parked"/);
+  });
+});
+
 describe('EventBridge endpoint', () => {
   it('serves PutEvents, DescribeEventBus and ListRules to @aws-sdk/client-eventbridge', async () => {
     const { bus, to } = await makeBus();

@@ -12,7 +12,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { buildApp } from 'fauxqs';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { QueueDecl } from '#infra/manifest.ts';
-import { createLocalQueues, LocalQueueConsumers } from '#local/queues.ts';
+import { type ConsumerGate, createLocalQueues, LocalQueueConsumers } from '#local/queues.ts';
 import { queueManifest } from '../fixtures/queues/manifest.ts';
 
 /**
@@ -101,7 +101,7 @@ async function setup(
   service: string,
   overrides: Partial<QueueDecl>,
   handler: Handler,
-  options: Partial<Pick<ConsumerOptions, 'sqs' | 'onSlotsFull'>> = {},
+  options: Partial<Pick<ConsumerOptions, 'sqs' | 'onSlotsFull' | 'gate'>> = {},
 ) {
   const manifest = queueManifest(service, overrides);
   const queues = await createLocalQueues(sqs, manifest);
@@ -385,5 +385,85 @@ describe.concurrent('LocalQueueConsumers', () => {
     ]);
     expect(maxActive).toBe(2);
     expect(await countMessages(t.queue.url)).toBe(0);
+  });
+});
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** A switch standing for a queue's event source mapping, recording what the poller acknowledges. */
+function testGate() {
+  let enabled = true;
+  let change = deferred();
+  const acknowledged: boolean[] = [];
+  const gate: ConsumerGate = {
+    isEnabled: () => enabled,
+    changed: () => change.promise,
+    acknowledge: (_queue, state) => {
+      acknowledged.push(state);
+    },
+  };
+  const set = (state: boolean) => {
+    enabled = state;
+    const previous = change;
+    change = deferred();
+    previous.resolve();
+  };
+  return { gate, set, acknowledged, last: () => acknowledged.at(-1) };
+}
+
+describe.concurrent('LocalQueueConsumers with an event source mapping', () => {
+  it('stops receiving once disabled (messages stay visible in the queue), resumes once enabled', async ({
+    expect,
+  }) => {
+    const g = testGate();
+    const t = await setup('q-gate', {}, () => undefined, { gate: g.gate });
+    t.consumers.start();
+    expect(g.acknowledged).toEqual([true]);
+
+    g.set(false);
+    // The poller has finished its receive in progress and acknowledged: it receives no more.
+    await waitFor(() => g.last() === false, 'the poller to acknowledge the disabled mapping');
+    await sendBodies(t.queue.url, ['1', '2', '3']);
+    expect(await messageCounts(t.queue.url)).toEqual({ visible: 3, hidden: 0 });
+    expect(t.invocations).toHaveLength(0);
+
+    g.set(true);
+    await waitFor(() => t.invocations.flat().length === 3, 'the three messages');
+    await waitFor(async () => (await countMessages(t.queue.url)) === 0, 'an empty queue');
+    await t.consumers.stop();
+    expect(g.acknowledged).toEqual([true, false, true]);
+  });
+
+  it('lets the batches in flight finish when disabled, and stop() does not wait for the switch', async ({
+    expect,
+  }) => {
+    const g = testGate();
+    const release = deferred();
+    const t = await setup(
+      'q-gate-flight',
+      { visibilityTimeoutSeconds: 30 },
+      async () => {
+        await release.promise;
+        return undefined;
+      },
+      { gate: g.gate },
+    );
+    await sendBodies(t.queue.url, ['in-flight']);
+    t.consumers.start();
+    await waitFor(() => t.invocations.length === 1, 'the batch to start');
+
+    g.set(false);
+    await waitFor(() => g.last() === false, 'the poller to acknowledge while the batch runs');
+    release.resolve();
+    await waitFor(async () => (await countMessages(t.queue.url)) === 0, 'the batch to be deleted');
+    // A paused poller stops at once: it is not waiting on a receive.
+    await t.consumers.stop();
+    expect(t.invocations).toHaveLength(1);
   });
 });
