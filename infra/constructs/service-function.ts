@@ -13,8 +13,14 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStringParameter } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import type { Role as RouteRole } from '../../shared/auth/roles.ts';
-import { exportObjectsArn, functionEnvironment, type ResourceRefs } from '../function-environment.ts';
+import {
+  exportObjectsArn,
+  functionEnvironment,
+  type ManagedResources,
+  type ResourceRefs,
+} from '../function-environment.ts';
 import type { FunctionDecl } from '../manifest.ts';
+import { deployedName } from '../stacks/naming.ts';
 import type { StageSettings } from '../stacks/settings.ts';
 import { bundledFilesCommands, handlerBundle } from './bundling.ts';
 import { nagResourceFinding } from './nag.ts';
@@ -38,6 +44,9 @@ export interface PlatformResources {
   openaiApiKeySecret: ISecret;
 }
 
+/** What a function may name besides the stateful resources: other functions, mappings, the API. */
+export type FunctionLinks = Pick<ResourceRefs, 'functions' | 'eventSourceMappings' | 'httpApi'>;
+
 export interface ServiceFunctionProps {
   /** The function's key in the manifest (`upsert`, `health`…). */
   name: string;
@@ -48,15 +57,28 @@ export interface ServiceFunctionProps {
   version: string;
   settings: StageSettings;
   resources: PlatformResources;
+  links: FunctionLinks;
+  /** The managers and what each runs (`managedResourcesOf`). */
+  managers: Readonly<Record<string, ManagedResources>>;
   /** The role each route it serves needs (`routeRolesOf`); none for functions no route invokes. */
   routeRoles?: Readonly<Record<string, RouteRole>>;
 }
 
 /**
- * Every Lambda of the platform: Node 22 on ARM64, bundled as minified ESM with source maps,
- * traced, logging to its own log group with a retention, with exactly the permissions its
- * manifest `access` list names (its role has no managed policy) and the configuration that
- * `shared/config.ts` reads — resource names and ARNs only, never a secret value.
+ * Resource-less actions a grant may name with resource `*` (IAM has no resource-level permission
+ * for them), each with why; any other `*` grant fails the synth rather than hide behind the
+ * acknowledgement below.
+ */
+const UNSCOPABLE_ACTIONS: Readonly<Record<string, string>> = {
+  'cloudwatch:GetMetricData': 'reading metrics (cloudwatch:GetMetricData)',
+};
+
+/**
+ * Every Lambda of the platform, named `<service>-<stage>-<key>` (`deployedName`): Node 22 on
+ * ARM64, bundled as minified ESM with source maps, traced, logging to its own log group with a
+ * retention, with exactly the permissions its manifest `access` list names (its role has no
+ * managed policy) and the configuration that `shared/config.ts` reads — resource names and ARNs
+ * only, never a secret value.
  */
 export class ServiceFunction extends Construct {
   readonly fn: NodejsFunction;
@@ -78,14 +100,19 @@ export class ServiceFunction extends Construct {
     // What AWSLambdaBasicExecutionRole would grant, scoped to this function's own log group.
     this.logGroup.grantWrite(this.role);
 
-    const { environment, grants } = functionEnvironment(decl, platformRefs(props.resources), {
-      name: props.name,
-      service: props.service,
-      stage: settings.stage,
-      version: props.version,
-      settings: settings.platform,
-      routeRoles: props.routeRoles ?? {},
-    });
+    const { environment, grants } = functionEnvironment(
+      decl,
+      { ...platformRefs(props.resources), ...props.links },
+      {
+        name: props.name,
+        service: props.service,
+        stage: settings.stage,
+        version: props.version,
+        settings: settings.platform,
+        routeRoles: props.routeRoles ?? {},
+        managers: props.managers,
+      },
+    );
     const objects = exportObjectsArn(props.resources.exportsBucket.bucketArn);
     for (const grant of grants) {
       this.role.addToPolicy(
@@ -100,8 +127,18 @@ export class ServiceFunction extends Construct {
       }
     }
 
+    const unscopable = new Set<string>();
+    for (const grant of grants.filter((g) => g.resources.includes('*'))) {
+      for (const action of grant.actions) {
+        const why = UNSCOPABLE_ACTIONS[action];
+        if (!why) throw new Error(`${props.name}: ${action} is granted on every resource ("*")`);
+        unscopable.add(why);
+      }
+    }
+
     const bundlingSkipped = !Stack.of(this).bundlingRequired;
     this.fn = new NodejsFunction(this, 'Function', {
+      functionName: deployedName(props.service, settings.stage, props.name, 'Function'),
       description: decl.description,
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
@@ -158,14 +195,13 @@ export class ServiceFunction extends Construct {
     });
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource scoping.',
+      reason: `Active tracing (xray:PutTraceSegments, xray:PutTelemetryRecords)${[...unscopable].map((why) => ` and ${why}`).join('')} support no resource scoping.`,
     });
   }
 }
 
 /** The stateful stack's resources as the references `functionEnvironment` takes. */
-function platformRefs(r: PlatformResources): ResourceRefs {
+function platformRefs(r: PlatformResources): Omit<ResourceRefs, keyof FunctionLinks> {
   const queueRefs = (queues: Readonly<Record<string, IQueue>>) =>
     Object.fromEntries(
       Object.entries(queues).map(([name, q]) => [name, { url: q.queueUrl, arn: q.queueArn }]),

@@ -3,7 +3,7 @@ import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-clo
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
-import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -16,7 +16,7 @@ import { EXPIRES_AT_ATTRIBUTE } from '../../shared/adapters/state-rules.ts';
 import { Identity } from '../constructs/identity.ts';
 import type { PlatformResources } from '../constructs/service-function.ts';
 import type { Manifest } from '../manifest.ts';
-import { pascalCase } from './naming.ts';
+import { deployedName, pascalCase, ruleArn } from './naming.ts';
 import type { StageSettings } from './settings.ts';
 
 export interface StatefulStackProps extends StackProps {
@@ -131,8 +131,9 @@ export class StatefulStack extends Stack {
     }
     this.queues = queues;
 
+    const eventBusName = `${manifest.service}-${settings.stage}`;
     this.eventBus = new EventBus(this, 'EventBus', {
-      eventBusName: `${manifest.service}-${settings.stage}`,
+      eventBusName,
       description: `Events published by ${manifest.service} (${settings.stage})`,
     });
     // Every platform event is kept for replay (rules flagged `archive` replay from here).
@@ -141,6 +142,39 @@ export class StatefulStack extends Stack {
       eventPattern: { source: [manifest.eventSource] },
       retention: Duration.days(30),
     });
+    for (const [name, rule] of Object.entries(manifest.rules)) {
+      const sources = rule.pattern.source;
+      const archived =
+        Array.isArray(sources) && sources.length > 0 && sources.every((s) => s === manifest.eventSource);
+      if (rule.archive && !archived) {
+        throw new Error(
+          `Rule ${name}: archive needs a pattern whose source is only "${manifest.eventSource}", the events the bus archive keeps`,
+        );
+      }
+      // A rule's queue target: EventBridge may send to it for that rule alone. The rule (stateless
+      // stack) is named by its fixed name: a reference to it would make the stacks a cycle, and a
+      // policy resource of its own there would replace this one (SQS keeps one policy per queue).
+      if (rule.queue === undefined) continue;
+      const target = queues[rule.queue]?.queue;
+      if (!target)
+        throw new Error(`Rule ${name} names queue "${rule.queue}", which the manifest does not declare`);
+      target.addToResourcePolicy(
+        new PolicyStatement({
+          principals: [new ServicePrincipal('events.amazonaws.com')],
+          actions: ['sqs:SendMessage'],
+          resources: [target.queueArn],
+          conditions: {
+            ArnEquals: {
+              'aws:SourceArn': ruleArn(
+                this,
+                eventBusName,
+                deployedName(manifest.service, settings.stage, name, 'Rule'),
+              ),
+            },
+          },
+        }),
+      );
+    }
 
     // The StateStore port: items addressed by `pk` + `sk` with `value`, `version` and `updatedAt`;
     // items written with an expiry are deleted by DynamoDB's TTL after it (reads skip them at once).

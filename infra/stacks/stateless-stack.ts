@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Fn, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, Lazy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   type CfnStage,
@@ -15,7 +15,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { type EventPattern, Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
-import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { LambdaFunction, SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Bucket, EventType } from 'aws-cdk-lib/aws-s3';
@@ -24,10 +24,19 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { Identity } from '../constructs/identity.ts';
-import { type PlatformResources, ServiceFunction } from '../constructs/service-function.ts';
-import { METRICS_NAMESPACE, routeRolesOf } from '../function-environment.ts';
-import type { Manifest, EventPattern as ManifestPattern } from '../manifest.ts';
-import { pascalCase } from './naming.ts';
+import {
+  type FunctionLinks,
+  type PlatformResources,
+  ServiceFunction,
+} from '../constructs/service-function.ts';
+import {
+  METRICS_NAMESPACE,
+  managedResourcesOf,
+  type ResourceRef,
+  routeRolesOf,
+} from '../function-environment.ts';
+import type { Manifest, EventPattern as ManifestPattern, RuleDecl } from '../manifest.ts';
+import { deployedName, functionArn, pascalCase } from './naming.ts';
 import type { StageSettings } from './settings.ts';
 import { alarmOnDeadLetters, EXPORTS_BUCKET_ARN_OUTPUT } from './stateful-stack.ts';
 
@@ -52,6 +61,7 @@ export const CORS_MAX_AGE_SECONDS = 3600;
 /**
  * Everything that can be replaced at will: one function per manifest entry, the HTTP API with a
  * route per manifest route, the queue consumers, event rules, bucket notifications and alarms.
+ * Functions and rules have fixed names (`deployedName`): functions name each other by them.
  */
 export class StatelessStack extends Stack {
   readonly functions: Readonly<Record<string, ServiceFunction>>;
@@ -69,6 +79,78 @@ export class StatelessStack extends Stack {
     });
     const resources: PlatformResources = { ...props.resources, exportsBucket };
 
+    // HTTP API, before the functions (`api:metrics` names it). CORS only for the origins a stage
+    // names: requests carry bearer tokens.
+    const methods = [...new Set(manifest.routes.map((r) => r.method))];
+    this.api = new HttpApi(this, 'HttpApi', {
+      apiName: `${manifest.service}-${settings.stage}`,
+      description: `${manifest.service} /api/v1 (${settings.stage})`,
+      createDefaultStage: false,
+      ...(settings.corsOrigins.length > 0
+        ? {
+            corsPreflight: {
+              allowOrigins: settings.corsOrigins,
+              allowMethods: methods.map((m) => CorsHttpMethod[m]),
+              allowHeaders: [...CORS_ALLOW_HEADERS],
+              exposeHeaders: [...CORS_EXPOSE_HEADERS],
+              maxAge: Duration.seconds(CORS_MAX_AGE_SECONDS),
+            },
+          }
+        : {}),
+    });
+    const accessLogs = new LogGroup(this, 'HttpApiAccessLogs', {
+      retention: settings.logRetention,
+      removalPolicy: settings.removalPolicy,
+    });
+    // Created by hand because HttpApi's own default stage takes no access-log settings. Limits
+    // come from the manifest, as the local gateway's do.
+    this.apiStage = new HttpStage(this, 'HttpApiDefaultStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: {
+        rateLimit: manifest.limits.stage.ratePerSecond,
+        burstLimit: manifest.limits.stage.burst,
+      },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(JSON.stringify(HTTP_API_ACCESS_LOG)),
+      },
+      // Per-route metrics (`ApiId`, `Stage`, `Method`, `Resource`), which the API gateway manager reads.
+      detailedMetricsEnabled: true,
+    });
+
+    // What functions may name besides the stateful resources. Functions by their fixed names:
+    // references would make cycles (managers invoke each other). Event source mappings are
+    // created with their consumers below, so they are named by tokens resolved at synth.
+    const mappings: Record<string, SqsEventSource> = {};
+    const mappingOf = (queue: string): SqsEventSource => {
+      const source = mappings[queue];
+      if (!source) throw new Error(`Queue ${queue} has no event source mapping`);
+      return source;
+    };
+    const links: FunctionLinks = {
+      functions: Object.fromEntries(
+        Object.keys(manifest.functions).map((name) => {
+          const deployed = deployedName(manifest.service, settings.stage, name, 'Function');
+          return [name, { name: deployed, arn: functionArn(this, deployed) }];
+        }),
+      ),
+      eventSourceMappings: Object.fromEntries(
+        Object.entries(manifest.queues)
+          .filter(([, q]) => q.consumer !== undefined)
+          .map(([queue]): [string, ResourceRef] => [
+            queue,
+            {
+              name: Lazy.string({ produce: () => mappingOf(queue).eventSourceMappingId }),
+              arn: Lazy.string({ produce: () => mappingOf(queue).eventSourceMappingArn }),
+            },
+          ]),
+      ),
+      httpApi: { id: this.api.apiId, stage: this.apiStage.stageName },
+    };
+    const managers = managedResourcesOf(manifest);
+
     const functions: Record<string, ServiceFunction> = {};
     for (const [name, decl] of Object.entries(manifest.functions)) {
       const fn = new ServiceFunction(this, pascalCase(name), {
@@ -78,6 +160,8 @@ export class StatelessStack extends Stack {
         version: props.version,
         settings,
         resources,
+        links,
+        managers,
         routeRoles: routeRolesOf(manifest, name),
       });
       functions[name] = fn;
@@ -114,44 +198,6 @@ export class StatelessStack extends Stack {
       return fn;
     };
 
-    // HTTP API. CORS only for the origins a stage names: requests carry bearer tokens.
-    const methods = [...new Set(manifest.routes.map((r) => r.method))];
-    this.api = new HttpApi(this, 'HttpApi', {
-      apiName: `${manifest.service}-${settings.stage}`,
-      description: `${manifest.service} /api/v1 (${settings.stage})`,
-      createDefaultStage: false,
-      ...(settings.corsOrigins.length > 0
-        ? {
-            corsPreflight: {
-              allowOrigins: settings.corsOrigins,
-              allowMethods: methods.map((m) => CorsHttpMethod[m]),
-              allowHeaders: [...CORS_ALLOW_HEADERS],
-              exposeHeaders: [...CORS_EXPOSE_HEADERS],
-              maxAge: Duration.seconds(CORS_MAX_AGE_SECONDS),
-            },
-          }
-        : {}),
-    });
-    const accessLogs = new LogGroup(this, 'HttpApiAccessLogs', {
-      retention: settings.logRetention,
-      removalPolicy: settings.removalPolicy,
-    });
-    // Created by hand because HttpApi's own default stage takes no access-log settings. Limits
-    // come from the manifest, as the local gateway's do.
-    this.apiStage = new HttpStage(this, 'HttpApiDefaultStage', {
-      httpApi: this.api,
-      stageName: '$default',
-      autoDeploy: true,
-      throttle: {
-        rateLimit: manifest.limits.stage.ratePerSecond,
-        burstLimit: manifest.limits.stage.burst,
-      },
-      accessLogSettings: {
-        destination: new LogGroupLogDestination(accessLogs),
-        format: AccessLogFormat.custom(JSON.stringify(HTTP_API_ACCESS_LOG)),
-      },
-    });
-
     // One JWT authorizer for every non-public route: API Gateway checks the access or ID token's
     // signature, issuer (the user pool), audience or client_id (either client) and expiry, and
     // answers 401 itself when a token is missing or invalid. No `authorizationScopes`: a route's
@@ -166,7 +212,10 @@ export class StatelessStack extends Stack {
       userPoolRegion: Stack.of(identity).region,
     });
     const cfnStage = this.apiStage.node.defaultChild as CfnStage;
-    const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
+    const routeSettings: Record<
+      string,
+      { ThrottlingRateLimit: number; ThrottlingBurstLimit: number; DetailedMetricsEnabled: boolean }
+    > = {};
 
     const integrations = new Map<string, HttpLambdaIntegration>();
     for (const route of manifest.routes) {
@@ -189,6 +238,8 @@ export class StatelessStack extends Stack {
         routeSettings[routeKey] = {
           ThrottlingRateLimit: route.throttle.ratePerSecond,
           ThrottlingBurstLimit: route.throttle.burst,
+          // Explicit: a route's own settings are not documented to inherit the stage's defaults.
+          DetailedMetricsEnabled: true,
         };
         // Route settings name routes by key: the stage must be updated after they exist.
         cfnStage.node.addDependency(created);
@@ -231,17 +282,18 @@ export class StatelessStack extends Stack {
           `Queue ${name}: visibilityTimeoutSeconds must be at least ${decl.consumer}'s timeout`,
         );
       }
-      fn.fn.addEventSource(
-        new SqsEventSource(queue, {
-          batchSize: decl.batchSize,
-          maxBatchingWindow: Duration.seconds(decl.maxBatchingWindowSeconds),
-          maxConcurrency: decl.maxConcurrency,
-          reportBatchItemFailures: true,
-        }),
-      );
+      const source = new SqsEventSource(queue, {
+        batchSize: decl.batchSize,
+        maxBatchingWindow: Duration.seconds(decl.maxBatchingWindowSeconds),
+        maxConcurrency: decl.maxConcurrency,
+        reportBatchItemFailures: true,
+      });
+      fn.fn.addEventSource(source);
+      mappings[name] = source;
     }
 
-    // Event rules; events a target cannot take after its retries go to one dead-letter queue.
+    // Event rules, to a function or a queue; events a target cannot take after its retries go to
+    // one dead-letter queue.
     const rules = Object.entries(manifest.rules);
     if (rules.length > 0) {
       const ruleDlq = new Queue(this, 'RuleTargetDeadLetterQueue', {
@@ -260,19 +312,32 @@ export class StatelessStack extends Stack {
         alarmTopic,
         'Events that no rule target could take',
       );
+      const delivery = { deadLetterQueue: ruleDlq, retryAttempts: 4, maxEventAge: Duration.hours(2) };
+      const targetOf = (name: string, decl: RuleDecl) => {
+        if (decl.function !== undefined)
+          return new LambdaFunction(fnOf(decl.function, `Rule ${name}`).fn, delivery);
+        const queue = resources.queues[decl.queue];
+        if (!queue)
+          throw new Error(`Rule ${name} names queue "${decl.queue}", which the manifest does not declare`);
+        // Imported: SqsQueue's grant to the rule would write this rule's ARN into the queue's
+        // policy in the stateful stack, a reference back to this stack (a cycle). On an imported
+        // queue it does nothing; the stateful stack grants the rule by its fixed name instead. The
+        // ARN is formatted here so that its account and region are this stack's (a rule warns of
+        // a target whose environment it cannot compare).
+        const imported = Queue.fromQueueArn(
+          this,
+          `${pascalCase(name)}RuleQueue`,
+          Stack.of(this).formatArn({ service: 'sqs', resource: queue.queueName }),
+        );
+        return new SqsQueue(imported, delivery);
+      };
       for (const [name, decl] of rules) {
-        const fn = fnOf(decl.function, `Rule ${name}`);
         new Rule(this, `${pascalCase(name)}Rule`, {
+          ruleName: deployedName(manifest.service, settings.stage, name, 'Rule'),
           eventBus: resources.eventBus,
           description: decl.description,
           eventPattern: toCdkPattern(decl.pattern, `Rule ${name}`),
-          targets: [
-            new LambdaFunction(fn.fn, {
-              deadLetterQueue: ruleDlq,
-              retryAttempts: 4,
-              maxEventAge: Duration.hours(2),
-            }),
-          ],
+          targets: [targetOf(name, decl)],
         });
       }
     }

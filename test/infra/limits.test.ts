@@ -45,6 +45,7 @@ describe.each([
     expect(stageOf(s).Properties.DefaultRouteSettings).toEqual({
       ThrottlingRateLimit: m.limits.stage.ratePerSecond,
       ThrottlingBurstLimit: m.limits.stage.burst,
+      DetailedMetricsEnabled: true,
     });
   });
 
@@ -55,7 +56,12 @@ describe.each([
     const expected = Object.fromEntries(
       throttled.map((r) => [
         `${r.method} ${r.path}`,
-        { ThrottlingRateLimit: r.throttle!.ratePerSecond, ThrottlingBurstLimit: r.throttle!.burst },
+        {
+          ThrottlingRateLimit: r.throttle!.ratePerSecond,
+          ThrottlingBurstLimit: r.throttle!.burst,
+          // Detailed metrics stated again: nothing documents a route inheriting the stage's.
+          DetailedMetricsEnabled: true,
+        },
       ]),
     );
     expect(stage.Properties.RouteSettings).toEqual(expected);

@@ -46,6 +46,8 @@ describe('ServiceFunction with bundling', () => {
         qdrantApiKeySecret: Secret.fromSecretNameV2(stack, 'Q', 'q'),
         openaiApiKeySecret: Secret.fromSecretNameV2(stack, 'O', 'o'),
       },
+      links: { functions: {}, eventSourceMappings: {}, httpApi: { id: 'api', stage: '$default' } },
+      managers: {},
     });
     const assembly = app.synth();
     outdir = assembly.directory;

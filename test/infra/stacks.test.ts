@@ -1,10 +1,12 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { managedResourcesOf } from '../../infra/function-environment.ts';
 import { type FunctionName, manifest } from '../../infra/manifest.ts';
 import { deadLetterUrlVariable, queueUrlVariable } from '../../shared/resource-env.ts';
 import {
   actionsOf,
   logicalIdOf,
+  resourcesOf,
   type Statement,
   type Synthesized,
   statementsOfRole,
@@ -13,8 +15,8 @@ import {
 } from './support.ts';
 
 const functionNames = Object.keys(manifest.functions) as FunctionName[];
-
-const resourcesOf = (st: Statement): unknown[] => (Array.isArray(st.Resource) ? st.Resource : [st.Resource]);
+const accessOf = (name: FunctionName): readonly string[] => manifest.functions[name].access;
+const consumers = new Set<string>(Object.values(manifest.queues).map((q) => q.consumer));
 
 /** An API key, a private key, or a long mixed-case alphanumeric token (names and ARNs have separators). */
 function looksLikeSecretValue(value: string): boolean {
@@ -101,14 +103,17 @@ describe('the platform stacks (default stage)', () => {
       ]);
     });
 
-    it('grants a wildcard resource only to the X-Ray actions', () => {
+    it('grants a wildcard resource only to the X-Ray actions, and to GetMetricData for metrics:read', () => {
       for (const name of functionNames) {
         const wildcard = statementsOf(name).filter((st) => st.Resource === '*');
+        const metrics = accessOf(name).includes('metrics:read') ? ['cloudwatch:GetMetricData'] : [];
         expect(wildcard.flatMap(actionsOf).sort(), name).toEqual([
+          ...metrics,
           'xray:PutTelemetryRecords',
           'xray:PutTraceSegments',
         ]);
       }
+      expect(functionNames.filter((n) => accessOf(n).includes('metrics:read')).length).toBeGreaterThan(0);
     });
 
     it('gives the health function no data-plane permission and no resource names', () => {
@@ -126,7 +131,7 @@ describe('the platform stacks (default stage)', () => {
       }
     });
 
-    it('lets upsert read the Qdrant URL parameter and the two secrets it needs, and nothing on the bucket', () => {
+    it('lets upsert read the Qdrant URL parameter, the two secrets it needs and its manager record, nothing on the bucket', () => {
       const statements = statementsOf('upsert');
       const byAction = (action: string) => statements.filter((st) => actionsOf(st).includes(action));
       expect(byAction('ssm:GetParameter')).toHaveLength(1);
@@ -139,8 +144,9 @@ describe('the platform stacks (default stage)', () => {
       expect(secrets).toHaveLength(2);
       expect(secrets.some((r) => r.includes(':secret:vector-platform/dev/qdrant-api-key-??????'))).toBe(true);
       expect(secrets.some((r) => r.includes(':secret:vector-platform/dev/openai-api-key-??????'))).toBe(true);
+      // Its manager (vectorization) can be stopped: it reads its lifecycle record, nothing else.
       const other = statements.flatMap(actionsOf).filter((a) => !/^(logs|xray|ssm|secretsmanager):/.test(a));
-      expect(other).toEqual([]);
+      expect(other).toEqual(['dynamodb:GetItem']);
       expect(actionsOf(byAction('ssm:GetParameter')[0]!)).toEqual(['ssm:GetParameter']);
     });
 
@@ -153,15 +159,22 @@ describe('the platform stacks (default stage)', () => {
         'state:read': 'dynamodb',
         'state:write': 'dynamodb',
         'bus:put': 'events',
+        'managers:invoke': 'lambda',
+        'managers:control': 'lambda',
+        'metrics:read': 'cloudwatch',
+        'api:metrics': '', // names the API: CloudWatch's GetMetricData is metrics:read's
       };
+      const stoppable = Object.values(managedResourcesOf(manifest)).filter((m) => m.stoppable);
       for (const name of functionNames) {
-        const access: readonly string[] = manifest.functions[name].access;
         const expected = new Set(
-          access.flatMap((a) => (serviceOf[a] ?? (a.startsWith('queue:') ? 'sqs' : a)).split(' ')),
+          accessOf(name)
+            .flatMap((a) => (serviceOf[a] ?? (a.startsWith('queue:') ? 'sqs' : a)).split(' '))
+            .filter((svc) => svc !== ''),
         );
+        // A function of a manager that can be stopped reads its lifecycle record.
+        if (stoppable.some((m) => m.functions.includes(name))) expected.add('dynamodb');
         // A queue's consumer also receives and deletes through its event source mapping.
-        if (Object.values(manifest.queues).some((q) => 'consumer' in q && q.consumer === name))
-          expected.add('sqs');
+        if (consumers.has(name)) expected.add('sqs');
         const granted = new Set(
           statementsOf(name)
             .flatMap(actionsOf)
@@ -186,21 +199,22 @@ describe('the platform stacks (default stage)', () => {
       }
     });
 
-    it('lets only the redrive function read and delete dead letters, on the dead-letter queue alone', () => {
-      const statements = statementsOf('redriveMigration');
-      const dlqStatements = statements.filter((st) => actionsOf(st).includes('sqs:ReceiveMessage'));
-      expect(dlqStatements).toHaveLength(1);
-      expect([...actionsOf(dlqStatements[0]!)].sort()).toEqual([
-        'sqs:ChangeMessageVisibility',
-        'sqs:DeleteMessage',
-        'sqs:ReceiveMessage',
-      ]);
-      expect(JSON.stringify(resourcesOf(dlqStatements[0]!))).toMatch(/DeadLetterQueue/);
-      expect(
-        fnResource('redriveMigration').Environment.Variables[deadLetterUrlVariable('migrations')],
-      ).toBeDefined();
+    it('lets only the functions with dead-letters access read and delete dead letters, on the dead-letter queue alone', () => {
+      const readers = functionNames.filter((n) => accessOf(n).includes('queue:migrations:dead-letters'));
+      expect(readers.sort()).toEqual(['migrationManager', 'redriveMigration']);
+      for (const name of readers) {
+        const dlqStatements = statementsOf(name).filter((st) => actionsOf(st).includes('sqs:ReceiveMessage'));
+        expect(dlqStatements, name).toHaveLength(1);
+        expect([...actionsOf(dlqStatements[0]!)].sort()).toEqual([
+          'sqs:ChangeMessageVisibility',
+          'sqs:DeleteMessage',
+          'sqs:ReceiveMessage',
+        ]);
+        expect(JSON.stringify(resourcesOf(dlqStatements[0]!))).toMatch(/DeadLetterQueue/);
+        expect(fnResource(name).Environment.Variables[deadLetterUrlVariable('migrations')]).toBeDefined();
+      }
       for (const name of functionNames) {
-        if (name === 'redriveMigration' || name === 'migrationWorker') continue; // the worker consumes its queue
+        if (readers.includes(name) || consumers.has(name)) continue; // consumers delete what they took
         expect(statementsOf(name).flatMap(actionsOf), name).not.toContain('sqs:DeleteMessage');
       }
     });
@@ -440,12 +454,12 @@ describe('the platform stacks (context overrides)', () => {
     });
   });
 
-  it('derives stack, bus and reference names from the stage', () => {
+  it('derives stack, bus, function and reference names from the stage', () => {
     expect(s.stateless.stackName).toBe('VectorPlatform-prod-Stateless');
     s.statefulTemplate.hasResourceProperties('AWS::Events::EventBus', { Name: 'vector-platform-prod' });
-    const env =
-      s.statelessTemplate.toJSON().Resources[logicalIdOf(s.stateless.functions.upsert!.fn)].Properties
-        .Environment.Variables;
+    const upsert = s.statelessTemplate.toJSON().Resources[logicalIdOf(s.stateless.functions.upsert!.fn)];
+    expect(upsert.Properties.FunctionName).toBe('vector-platform-prod-upsert');
+    const env = upsert.Properties.Environment.Variables;
     expect(env).toMatchObject({
       STAGE: 'prod',
       QDRANT_URL_PARAMETER: '/vector-platform/prod/qdrant-url',

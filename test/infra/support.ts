@@ -77,6 +77,21 @@ export function statementsOfRole(template: Template, roleLogicalId: string): Sta
 
 export const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 
+export const resourcesOf = (s: Statement): unknown[] =>
+  Array.isArray(s.Resource) ? s.Resource : [s.Resource];
+
+/** A template value as one string: `Fn::Join` joined, `Ref` as `<id>`, any other intrinsic as JSON. */
+export function cfnString(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const node = value as Record<string, unknown> | null;
+  if (node?.['Fn::Join']) {
+    const [delimiter, items] = node['Fn::Join'] as [string, unknown[]];
+    return items.map(cfnString).join(delimiter);
+  }
+  if (node && typeof node.Ref === 'string') return `<${node.Ref}>`;
+  return JSON.stringify(value);
+}
+
 /** A manifest that exercises what the platform manifest does not declare yet: a consumer, a rule, a notification. */
 export const wiredManifest = {
   ...manifest,

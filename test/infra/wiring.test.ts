@@ -120,8 +120,11 @@ describe('consumers, rules and notifications from the manifest', () => {
 });
 
 describe('manifest mistakes fail the synth with a message naming them', () => {
-  const variant = (change: (m: Manifest) => Manifest): Manifest =>
-    change(structuredClone(wiredManifest) as unknown as Manifest);
+  // The managers hold zod schemas, which cannot be cloned (and no variant changes them).
+  const variant = (change: (m: Manifest) => Manifest): Manifest => {
+    const { managers, ...rest } = wiredManifest;
+    return change({ ...structuredClone(rest), managers } as unknown as Manifest);
+  };
 
   it.each([
     [
@@ -151,10 +154,36 @@ describe('manifest mistakes fail the synth with a message naming them', () => {
     [
       'a rule for an undeclared function',
       variant((m) => {
-        m.rules.migrationFinished = { ...m.rules.migrationFinished!, function: 'ghost' };
+        const { description, pattern } = m.rules.migrationFinished!;
+        m.rules.migrationFinished = { description, pattern, function: 'ghost' };
         return m;
       }),
       /Rule migrationFinished names function "ghost"/,
+    ],
+    [
+      'a rule to an undeclared queue',
+      variant((m) => {
+        const { description, pattern } = m.rules.migrationFinished!;
+        m.rules.migrationFinished = { description, pattern, queue: 'ghost' };
+        return m;
+      }),
+      /Rule migrationFinished names queue "ghost"/,
+    ],
+    [
+      'an archived rule matching events the archive does not keep',
+      variant((m) => {
+        m.rules.migrationFinished = { ...m.rules.migrationFinished!, pattern: { source: ['elsewhere'] } };
+        return m;
+      }),
+      /Rule migrationFinished: archive needs a pattern whose source is only "vector-platform"/,
+    ],
+    [
+      'a function whose deployed name would exceed 64 characters',
+      variant((m) => {
+        m.functions.aFunctionKeyLongEnoughToPushTheDeployedNameOverLimit = m.functions.health!;
+        return m;
+      }),
+      /Function aFunctionKeyLongEnoughToPushTheDeployedNameOverLimit: its deployed name "vector-platform-dev-aFunctionKeyLongEnoughToPushTheDeployedNameOverLimit" \(72 characters\) must be at most 64/,
     ],
   ])('%s', (_what, manifest, message) => {
     expect(() => platform({ manifest })).toThrow(message);
