@@ -240,9 +240,9 @@ export async function startLambdaEndpoint(opts: LambdaEndpointOptions): Promise<
     );
     let mapping = opts.mappings.get(uuid);
     if (!mapping) throw notFound('The resource you requested does not exist.');
+    const fnArn = functionArn(region, deployedFunctionName(manifest.service, mapping.consumer));
     if (update) {
       const request = parseUpdate(body);
-      const fnArn = functionArn(region, deployedFunctionName(manifest.service, mapping.consumer));
       if (request.FunctionName !== undefined) {
         const ref = parseFunctionName(request.FunctionName, region, null);
         if (refArn(ref) !== fnArn) {
@@ -254,7 +254,6 @@ export async function startLambdaEndpoint(opts: LambdaEndpointOptions): Promise<
       if (request.Enabled !== undefined)
         mapping = (await opts.mappings.setEnabled(uuid, request.Enabled)) ?? mapping;
     }
-    const fnArn = functionArn(region, deployedFunctionName(manifest.service, mapping.consumer));
     res
       .writeHead(update ? 202 : 200, { 'content-type': 'application/json', 'x-amzn-requestid': randomUUID() })
       .end(JSON.stringify(configuration(mapping, fnArn)));
@@ -343,7 +342,10 @@ function parseUpdate(body: Buffer): z.infer<typeof UpdateSchema> {
   return parsed.data;
 }
 
-/** The body, read whole; one over `limit` bytes is read to its end (so the answer reaches the client) but not kept, and refused (413). */
+/**
+ * The body, read whole. One over `limit` bytes is read to its end without being kept (so that
+ * the answer reaches the client), then refused (413).
+ */
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;

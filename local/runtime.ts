@@ -139,7 +139,10 @@ export interface LocalRuntime {
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Every function a route, notification, rule, queue or manager names, and every queue a rule targets, must be declared. */
+/**
+ * Every function a route, notification, rule, queue or manager names, and every queue a rule
+ * targets, must be declared.
+ */
 function checkManifest(manifest: Manifest): void {
   const managed = Object.entries(manifest.managers ?? {}).flatMap(([id, m]) =>
     [m.function, ...m.functions].map((fn) => [`manager ${id}`, fn] as const),

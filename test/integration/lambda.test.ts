@@ -214,6 +214,10 @@ describe('local Lambda: Invoke', () => {
     const env = rt.environmentOf('coordinator');
     expect(env.AWS_ENDPOINT_URL_LAMBDA).toBe(rt.lambdaEndpoint);
     expect(env.AWS_ENDPOINT_URL_CLOUDWATCH).toBe(rt.cloudWatchEndpoint);
+    expect(rt.topology.endpoints).toMatchObject({
+      AWS_ENDPOINT_URL_LAMBDA: rt.lambdaEndpoint,
+      AWS_ENDPOINT_URL_CLOUDWATCH: rt.cloudWatchEndpoint,
+    });
     expect(JSON.parse(env.MANAGER_FUNCTIONS!)).toEqual({
       alpha: 'lambda-test-echo',
       beta: 'lambda-test-coordinator',
@@ -461,5 +465,25 @@ describe('local Lambda: event source mappings', () => {
     }, 'the work queue to be drained');
     expect(await state()).toBe('Enabled');
     expect(existsSync(join(dataDir, 'lambda', 'event-source-mappings.json'))).toBe(true);
+  });
+});
+
+describe('the manifest check', () => {
+  it('refuses a rule targeting an undeclared queue and a manager naming an undeclared function', async () => {
+    const options = { dataDir: join(dataDir, 'never-started'), port: 0, quiet: true };
+    const strayRule = {
+      ...lambdaManifest,
+      rules: { lost: { description: 'x', pattern: { source: ['x'] }, queue: 'nowhere' } },
+    };
+    await expect(startLocalRuntime({ ...options, manifest: strayRule })).rejects.toThrow(
+      'rule lost: queue "nowhere" is not declared in the manifest',
+    );
+    const strayManager = {
+      ...lambdaManifest,
+      managers: { alpha: { ...lambdaManifest.managers!.alpha!, functions: ['ghost'] } },
+    };
+    await expect(startLocalRuntime({ ...options, manifest: strayManager })).rejects.toThrow(
+      'manager alpha: function "ghost" is not declared in the manifest',
+    );
   });
 });
