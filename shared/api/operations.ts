@@ -1,5 +1,8 @@
-import type * as z from 'zod';
+import * as z from 'zod';
 import { EVENT_LOG_DAYS, EventQuerySchema } from '../events/log.ts';
+import { HealthSchema as ManagerHealthSchema, MetricsSchema, StatusSchema } from '../managers/contract.ts';
+import { STOPPED_RETRY_AFTER_SECONDS } from '../managers/gate.ts';
+import { MANAGER_ACTIONS, MANAGER_IDS, type ManagerId, ManagerIdSchema } from '../managers/specs.ts';
 import { CreateMigrationBodySchema, JobPathSchema, ListQuerySchema } from '../migrations/model.ts';
 import {
   IndexPlanBodySchema,
@@ -25,12 +28,21 @@ import {
   BatchResultSchema,
   CollectionListSchema,
   CollectionViewSchema,
+  ConfigVersionListSchema,
+  ConfigVersionSchema,
   DeletedCollectionSchema,
   DeletedPlanSchema,
   DeletedPointsSchema,
+  ErrorBodySchema,
   EventListSchema,
+  GatewayMessageSchema,
   HealthSchema,
   IndexReportSchema,
+  ManagerActionResultSchema,
+  ManagerDescriptionSchema,
+  ManagerHistorySchema,
+  ManagerListSchema,
+  ManagersStatusSchema,
   MigrationJobSchema,
   MigrationJobViewSchema,
   MigrationListSchema,
@@ -82,7 +94,16 @@ export interface OperationSpec {
   operationId?: string;
   summary: string;
   description: string;
-  tag: 'platform' | 'docs' | 'vectors' | 'plans' | 'tasks' | 'migrations' | 'events';
+  tag:
+    | 'platform'
+    | 'docs'
+    | 'vectors'
+    | 'plans'
+    | 'tasks'
+    | 'migrations'
+    | 'events'
+    | 'managers'
+    | 'monitoring';
   path?: z.ZodObject;
   query?: z.ZodObject;
   /** The request body by media type (JSON bodies also get 413 and 415). */
@@ -112,7 +133,245 @@ const upsert: OperationSpec = {
 
 const jobPath = JobPathSchema;
 
-export const OPERATIONS: Record<string, OperationEntry> = {
+// ---------------------------------------------------------------- managers
+
+const managerId = ManagerIdSchema.meta({ description: 'A manager id' });
+/** The handlers take any id of 1–64 characters and answer 404 for an unknown one. */
+const ManagerPathSchema = z.object({ id: managerId });
+const actionList = MANAGER_IDS.flatMap((id) => {
+  const names = Object.keys(MANAGER_ACTIONS[id]);
+  return names.length > 0 ? [`${id}: ${names.join(', ')}`] : [];
+}).join('; ');
+const ActionPathSchema = z.object({
+  id: managerId,
+  action: z
+    .string()
+    .min(1)
+    .max(64)
+    .meta({
+      description: `An action of the manager (${actionList})`,
+      examples: [...new Set(MANAGER_IDS.flatMap((id) => Object.keys(MANAGER_ACTIONS[id])))],
+    }),
+});
+const ManagerActionInputSchema = z.record(z.string(), z.unknown()).meta({
+  description:
+    "The action's input, checked against the action's own schema (`GET /managers/{id}` lists it as `actions[].input`): `reindex` `{planId?}`, `redrive` and `rollback` `{jobId}`, `sweep` `{}`. No body is `{}`.",
+});
+/** As `functions/managers/api/handler.ts` and `functions/managers/configuration/handler.ts` parse them. */
+const HistoryQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) });
+const VersionsQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(20) });
+const ConfigBodySchema = z.strictObject({
+  config: z.record(z.string(), z.unknown()).meta({
+    description:
+      "The whole configuration, validated by the manager's schema (its JSON Schema is `config` in `GET /managers/{id}`); a field left out takes its default",
+  }),
+  expectedVersion: z
+    .int()
+    .nonnegative()
+    .optional()
+    .meta({ description: 'Refuse (409) unless the stored version is still this one' }),
+});
+
+/** A 503: the platform's error (with Retry-After), or API Gateway's for a function past its timeout. */
+const UNAVAILABLE = named('Unavailable', z.union([ErrorBodySchema, GatewayMessageSchema]));
+
+const MANAGER_MISSING = 'no such manager (issue field `id`)';
+const NO_ANSWER =
+  "the manager's contract function failed, answered outside the contract, or did not answer within the coordinator's `checkTimeoutMs`";
+const CONCURRENT = 'another start or stop of this manager happened at the same time (issue field `id`)';
+const managerStatus = named('ManagerStatus', StatusSchema);
+
+const managers: OperationEntry = {
+  routes: {
+    'GET /api/v1/managers': {
+      operationId: 'listManagers',
+      summary: 'The managers',
+      description:
+        'Every manager with its lifecycle status (`running`, `stopped`, `starting`, `stopping`, `failed`).',
+      tag: 'managers',
+      responses: { 200: { description: 'Managers', schema: named('ManagerList', ManagerListSchema) } },
+      errors: { 502: STATE_DOWN },
+    },
+    'GET /api/v1/managers/status': {
+      operationId: 'managersStatus',
+      summary: 'Every manager’s status and live health',
+      description:
+        'Asks every manager for its health at once, each within the coordinator’s `checkTimeoutMs`: a manager that does not answer in time is `unhealthy` (check `contract`), not an error.',
+      tag: 'managers',
+      responses: {
+        200: { description: 'Status and health', schema: named('ManagersStatus', ManagersStatusSchema) },
+      },
+      errors: { 502: STATE_DOWN },
+    },
+    'GET /api/v1/managers/{id}': {
+      operationId: 'describeManager',
+      summary: 'A manager: what it owns, emits, consumes, its actions and configuration schema',
+      description:
+        'The manager’s own description (functions, routes, queues, rules, schedules, collections; events; actions with their role and input schema; the JSON Schema of its configuration) and its lifecycle status.',
+      tag: 'managers',
+      path: ManagerPathSchema,
+      responses: {
+        200: { description: 'The manager', schema: named('ManagerDescription', ManagerDescriptionSchema) },
+      },
+      errors: { 404: MANAGER_MISSING, 502: NO_ANSWER },
+    },
+    'GET /api/v1/managers/{id}/status': {
+      operationId: 'managerStatus',
+      summary: 'A manager’s lifecycle status',
+      description:
+        '`since: null`: running since it was deployed, never stopped. `lastError` is the last failure.',
+      tag: 'managers',
+      path: ManagerPathSchema,
+      responses: { 200: { description: 'Its status', schema: managerStatus } },
+      errors: { 404: MANAGER_MISSING, 502: STATE_DOWN },
+    },
+    'GET /api/v1/managers/{id}/history': {
+      operationId: 'managerHistory',
+      summary: 'A manager’s lifecycle transitions',
+      description: 'The latest first (`limit` 1–100, default 20); transitions are kept 90 days.',
+      tag: 'managers',
+      path: ManagerPathSchema,
+      query: HistoryQuerySchema,
+      responses: {
+        200: { description: 'Transitions', schema: named('ManagerHistory', ManagerHistorySchema) },
+      },
+      errors: { 404: MANAGER_MISSING, 502: STATE_DOWN },
+    },
+    'GET /api/v1/managers/{id}/health': {
+      operationId: 'managerHealth',
+      summary: 'A manager’s health, checked now',
+      description:
+        'Its checks (`healthy`, `degraded`, `unhealthy`, each timed) and the worst of them. A manager that does not answer within `checkTimeoutMs` is `unhealthy` (check `contract`), not an error.',
+      tag: 'managers',
+      path: ManagerPathSchema,
+      responses: { 200: { description: 'Its health', schema: named('ManagerHealth', ManagerHealthSchema) } },
+      errors: { 404: MANAGER_MISSING },
+    },
+    'GET /api/v1/managers/{id}/metrics': {
+      operationId: 'managerMetrics',
+      summary: 'A manager’s figures',
+      description:
+        'Per function it owns: invocations, errors, throttles and duration percentiles over the monitoring manager’s `windowMinutes` (CloudWatch); and the manager’s own gauges.',
+      tag: 'managers',
+      path: ManagerPathSchema,
+      responses: { 200: { description: 'Its figures', schema: named('ManagerMetrics', MetricsSchema) } },
+      errors: { 404: MANAGER_MISSING, 502: NO_ANSWER },
+    },
+    'POST /api/v1/managers/{id}/start': {
+      operationId: 'startManager',
+      summary: 'Start a manager',
+      description:
+        '`starting`; the manager checks its dependencies (it stays `stopped`, with the reason as `lastError`, when one is unhealthy: 503); its queues’ event source mappings are enabled (the messages that waited are processed); then `running` and `ManagerStarted`. Starting a running manager changes nothing; starting a `failed` one starts it again.',
+      tag: 'managers',
+      path: ManagerPathSchema,
+      responses: {
+        200: { description: 'Its status', schema: managerStatus },
+        503: {
+          description: `SERVICE_UNAVAILABLE: the manager cannot start, a dependency is unhealthy (issue fields \`checks.<name>\`); try again after \`Retry-After\` (30 s). Or the function ran past its timeout: API Gateway’s \`{"message":"Service Unavailable"}\``,
+          schema: UNAVAILABLE,
+          headers: { 'retry-after': 'Seconds to wait' },
+        },
+      },
+      errors: { 404: MANAGER_MISSING, 409: CONCURRENT, 502: NO_ANSWER },
+    },
+    'POST /api/v1/managers/{id}/stop': {
+      operationId: 'stopManager',
+      summary: 'Stop a manager',
+      description: `\`stopping\` (its routes answer 503 with \`Retry-After: ${STOPPED_RETRY_AFTER_SECONDS}\` from then on, within 5 s everywhere; its scheduled runs are skipped); its queues’ event source mappings are disabled (messages wait in the queues); then \`stopped\` and \`ManagerStopped\`. Stopping a stopped manager changes nothing. A stop that fails leaves it \`failed\`.`,
+      tag: 'managers',
+      path: ManagerPathSchema,
+      responses: { 200: { description: 'Its status', schema: managerStatus } },
+      errors: {
+        404: MANAGER_MISSING,
+        409: `the manager cannot be stopped (central-coordinator, api-gateway), or ${CONCURRENT}`,
+        502: NO_ANSWER,
+      },
+    },
+    'POST /api/v1/managers/{id}/actions/{action}': {
+      operationId: 'runManagerAction',
+      summary: 'Run an action of a manager',
+      description:
+        'Each action names the role it needs, stricter than the route’s `writer` for most: `reindex` (roadmap) needs `writer`; `sweep` (central-coordinator), `redrive` and `rollback` (migration) need `admin`, else `403 FORBIDDEN`. The body is the action’s input; the action’s own errors are answered as it gives them.',
+      tag: 'managers',
+      path: ActionPathSchema,
+      body: { json: named('ManagerActionInput', ManagerActionInputSchema) },
+      responses: {
+        200: {
+          description: 'The action’s result',
+          schema: named('ManagerActionResult', ManagerActionResultSchema),
+        },
+      },
+      errors: {
+        400: 'the input fails the action’s schema (issue fields `input.<field>`)',
+        404: 'no such manager (issue field `id`), action (issue field `action`), or what the action names (`input.planId`, a migration job)',
+        409: 'the action’s own conflict (`redrive`: no chunk left to send; `rollback`: the job cannot be rolled back)',
+        502: NO_ANSWER,
+      },
+    },
+  },
+};
+
+const managerConfig: OperationEntry = {
+  routes: {
+    'GET /api/v1/managers/{id}/config': {
+      operationId: 'getManagerConfig',
+      summary: 'A manager’s configuration',
+      description:
+        'The current version, with every default filled in; version 0 (the defaults) for a manager never configured.',
+      tag: 'managers',
+      path: ManagerPathSchema,
+      responses: {
+        200: { description: 'The current version', schema: named('ConfigVersion', ConfigVersionSchema) },
+      },
+      errors: { 404: 'no such manager (issue field `path.id`)', 502: STATE_DOWN },
+    },
+    'PUT /api/v1/managers/{id}/config': {
+      operationId: 'putManagerConfig',
+      summary: 'Replace a manager’s configuration',
+      description:
+        'Validated by the manager’s schema, stored as a new version (the configuration manager’s `historyLimit` latest are kept), and published as `ConfigChanged`. Managers read their configuration through a 30 s cache: a change reaches them within 30 s.',
+      tag: 'managers',
+      path: ManagerPathSchema,
+      body: { json: named('ConfigBody', ConfigBodySchema) },
+      responses: {
+        200: { description: 'The new version', schema: named('ConfigVersion', ConfigVersionSchema) },
+      },
+      errors: {
+        400: 'the configuration fails the manager’s schema (issue fields `config.<field>`)',
+        404: 'no such manager (issue field `path.id`)',
+        409: 'the stored version is not `expectedVersion` (issue field `expectedVersion`), or another version was stored at the same time',
+        502: STATE_DOWN,
+      },
+    },
+    'GET /api/v1/managers/{id}/config/versions': {
+      operationId: 'listManagerConfigVersions',
+      summary: 'A manager’s stored configuration versions',
+      description:
+        'Newest first (`limit` 1–1000, default 20): who stored each, when, and which fields it changed.',
+      tag: 'managers',
+      path: ManagerPathSchema,
+      query: VersionsQuerySchema,
+      responses: {
+        200: { description: 'Versions', schema: named('ConfigVersionList', ConfigVersionListSchema) },
+      },
+      errors: { 404: 'no such manager (issue field `path.id`)', 502: STATE_DOWN },
+    },
+  },
+};
+
+/**
+ * As `shared/api/status-page.ts` declares it (`StatusPageAssetPathSchema`, not committed yet when
+ * this was written: import it from there once it is).
+ */
+const StatusPageFileSchema = z.object({
+  file: z
+    .string()
+    .min(1)
+    .max(100)
+    .meta({ description: 'An asset of the page, as the page links it (`status-page.<hash>.js`)' }),
+});
+
+const BASE_OPERATIONS: Record<string, OperationEntry> = {
   health: {
     summary: 'Liveness',
     description: 'Answers without touching any dependency and without loading configuration.',
@@ -419,7 +678,97 @@ export const OPERATIONS: Record<string, OperationEntry> = {
     },
     errors: { 404: 'no such job', 409: 'no chunk left to send', 502: STATE_DOWN },
   },
+  managersApi: managers,
+  managerConfig,
+  prometheusMetrics: {
+    summary: 'Every manager’s metrics, for Prometheus',
+    description:
+      'The Prometheus text exposition format (0.0.4), every name prefixed `vector_platform_`: each manager’s lifecycle state and scrape errors, its functions’ invocations, errors, throttles and duration quantiles over the window, and its own gauges, labelled by `manager`. A manager that does not answer in time is `vector_platform_manager_scrape_errors 1`, not a failed scrape.',
+    tag: 'monitoring',
+    responses: {
+      200: {
+        description: 'The exposition',
+        content: { type: 'text/plain; version=0.0.4', description: 'Prometheus text format' },
+      },
+    },
+  },
+  statusPage: {
+    routes: {
+      'GET /api/v1/status-page': {
+        operationId: 'statusPage',
+        summary: 'The status page',
+        description:
+          'A page served by the platform, offline, holding no data: it asks for an access token and shows, from the API, the managers (state, health, Start and Stop for an administrator), the migrations in progress, each plan’s progress and the latest events, refreshing itself every few seconds.',
+        tag: 'platform',
+        responses: {
+          200: { description: 'The page', content: { type: 'text/html', description: 'The status page' } },
+        },
+      },
+      'GET /api/v1/status-page/{file}': {
+        operationId: 'statusPageAsset',
+        summary: 'A file of the status page',
+        description:
+          'Its script and style sheet, named by their content’s hash (so cached for good; the page, never cached, links the current ones).',
+        tag: 'platform',
+        path: StatusPageFileSchema,
+        responses: {
+          200: {
+            description: 'The file',
+            content: { type: 'application/javascript', description: 'or text/css' },
+          },
+        },
+        errors: { 404: 'no such file (issue field `path.file`)' },
+      },
+    },
+  },
 };
+
+/**
+ * The functions of the managers that can be stopped (`infra/manifest.ts` `managers`; a test checks
+ * this against it): while their manager is not running their routes answer 503 with Retry-After
+ * (`shared/managers/gate.ts`).
+ */
+export const STOPPABLE_ROUTES_OF: Partial<Record<ManagerId, readonly string[]>> = {
+  vectorization: [
+    'listCollections',
+    'createCollection',
+    'getCollection',
+    'deleteCollection',
+    'upsert',
+    'search',
+    'batch',
+    'getPoint',
+    'deletePoints',
+  ],
+  roadmap: ['indexPlan', 'listPlans', 'getPlan', 'deletePlan', 'planProgress', 'searchTasks'],
+  migration: ['createMigration', 'listMigrations', 'getMigration', 'rollbackMigration', 'redriveMigration'],
+  config: ['managerConfig'],
+  monitoring: ['prometheusMetrics'],
+};
+
+const stopped = (manager: ManagerId): SuccessResponse => ({
+  description: `SERVICE_UNAVAILABLE: the ${manager} manager is stopped (or stopping, starting; issue field \`manager\`): try again after \`Retry-After\` (${STOPPED_RETRY_AFTER_SECONDS} s). Or the function ran past its timeout: API Gateway’s \`{"message":"Service Unavailable"}\``,
+  schema: UNAVAILABLE,
+  headers: { 'retry-after': 'Seconds to wait (a stopped manager)' },
+});
+
+function withStopped(entry: OperationEntry, manager: ManagerId): OperationEntry {
+  const add = (op: OperationSpec): OperationSpec => ({
+    ...op,
+    responses: { ...op.responses, 503: stopped(manager) },
+  });
+  if (!('routes' in entry)) return add(entry);
+  return { routes: Object.fromEntries(Object.entries(entry.routes).map(([key, op]) => [key, add(op)])) };
+}
+
+export const OPERATIONS: Record<string, OperationEntry> = { ...BASE_OPERATIONS };
+for (const [manager, functions] of Object.entries(STOPPABLE_ROUTES_OF)) {
+  for (const fn of functions) {
+    const entry = OPERATIONS[fn];
+    if (!entry) throw new Error(`STOPPABLE_ROUTES_OF names ${fn}, which has no operation`);
+    OPERATIONS[fn] = withStopped(entry, manager as ManagerId);
+  }
+}
 
 /** The operations serving `routeKey` (`GET /api/v1/docs`), or undefined. */
 export function operationFor(functionName: string, routeKey: string): OperationSpec | undefined {

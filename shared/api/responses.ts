@@ -2,6 +2,16 @@ import * as z from 'zod';
 import type { ErrorBody } from '../errors.ts';
 import type { LoggedEvent } from '../events/log.ts';
 import { ExportFormatSchema } from '../exports/formats.ts';
+import type { ConfigVersion } from '../managers/config-store.ts';
+import {
+  DescriptionSchema,
+  LifecycleStateSchema,
+  HealthSchema as ManagerHealthSchema,
+  StatusSchema,
+} from '../managers/contract.ts';
+import type { ManagerState, ManagerSummary } from '../managers/coordinator.ts';
+import type { Transition } from '../managers/lifecycle.ts';
+import { ManagerIdSchema } from '../managers/specs.ts';
 import type { JobView, PublicJob } from '../migrations/service.ts';
 import type {
   IndexReport,
@@ -386,6 +396,71 @@ export const LoggedEventSchema = z.object({
 
 export const EventListSchema = z.object({ events: z.array(LoggedEventSchema) });
 
+// ---------------------------------------------------------------- managers
+// A manager's own answers (status, health, metrics, description) are the contract's schemas
+// (`shared/managers/contract.ts`); these are the coordinator's and the configuration's envelopes.
+
+export const ManagerSummarySchema = z.object({
+  id: ManagerIdSchema,
+  name: z.string(),
+  description: z.string(),
+  stoppable: z.boolean(),
+  status: StatusSchema,
+});
+
+export const ManagerListSchema = z.object({ managers: z.array(ManagerSummarySchema) });
+
+export const ManagerStateSchema = ManagerSummarySchema.extend({ health: ManagerHealthSchema });
+
+export const ManagersStatusSchema = z.object({
+  managers: z.array(ManagerStateSchema),
+  checkedAt: z.iso.datetime(),
+});
+
+export const ManagerDescriptionSchema = DescriptionSchema.extend({ status: StatusSchema });
+
+export const TransitionSchema = z.object({
+  from: LifecycleStateSchema,
+  to: LifecycleStateSchema,
+  at: z.iso.datetime(),
+  /** A user's `sub`, or `coordinator`. */
+  by: z.string(),
+  reason: z
+    .string()
+    .optional()
+    .meta({ description: 'Why, for a transition to `failed` or back to `stopped`' }),
+});
+
+export const ManagerHistorySchema = z.object({
+  managerId: ManagerIdSchema,
+  transitions: z.array(TransitionSchema).meta({ description: 'The latest first' }),
+});
+
+export const ManagerActionResultSchema = z.object({
+  managerId: z.string(),
+  action: z.string(),
+  result: z.unknown().meta({
+    description:
+      "The action's own answer: `sweep` `{checked, changed}`; `reindex` `{reindexed, skipped}`; `redrive` `{job, resent, deadLettersRemoved}`; `rollback` `{job}`",
+  }),
+});
+
+export const ConfigVersionSchema = z.object({
+  managerId: ManagerIdSchema,
+  version: z.int().nonnegative().meta({ description: '0: never configured, the schema’s defaults' }),
+  config: z.record(z.string(), z.unknown()).meta({ description: 'With every default filled in' }),
+  by: z.string().nullable().meta({ description: 'Who stored it; null for version 0' }),
+  at: z.iso.datetime().nullable(),
+  changed: z
+    .array(z.string())
+    .meta({ description: 'Top-level fields that differ from the previous version' }),
+});
+
+export const ConfigVersionListSchema = z.object({
+  managerId: ManagerIdSchema,
+  versions: z.array(ConfigVersionSchema).meta({ description: 'The stored versions, newest first' }),
+});
+
 // ---------------------------------------------------------------- the types the services return
 
 /** True when A and B are assignable both ways (readonly arrays aside). */
@@ -420,4 +495,8 @@ export type ResponseTypeChecks = [
   Check<Same<z.output<typeof MigrationJobSchema>, PublicJob>>,
   Check<Same<z.output<typeof MigrationJobViewSchema>, JobView>>,
   Check<Same<z.output<typeof LoggedEventSchema>, LoggedEvent>>,
+  Check<Same<z.output<typeof ManagerSummarySchema>, ManagerSummary>>,
+  Check<Same<z.output<typeof ManagerStateSchema>, ManagerState>>,
+  Check<Same<z.output<typeof TransitionSchema>, Transition>>,
+  Check<Same<z.output<typeof ConfigVersionSchema>, ConfigVersion>>,
 ];

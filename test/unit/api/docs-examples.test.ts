@@ -4,12 +4,14 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import { manifest } from '#infra/manifest.ts';
+import { MANAGER_CONFIG, MANAGER_IDS } from '#shared/managers/specs.ts';
 
 /**
  * Every example of docs/api.md against the OpenAPI document: each `curl` names a route that exists
  * and sends a body its request schema accepts; each JSON block is an answer of the route it is
  * documented under (any of its responses' schemas), or, outside a route, an error; ```json request
- * blocks are request bodies. The roles table must be the manifest's.
+ * blocks are request bodies. The roles table must be the manifest's, the table of the managers'
+ * configurations their schemas' fields and defaults.
  */
 
 const ROOT = join(import.meta.dirname, '../../..');
@@ -209,5 +211,25 @@ describe('docs/api.md examples against the OpenAPI document', () => {
       );
     });
     expect(documented.sort()).toEqual(manifest.routes.map((r) => `${r.method} ${r.path} ${r.role}`).sort());
+  });
+
+  it("lists every manager's configuration fields with their defaults", () => {
+    const table = markdown.slice(markdown.indexOf('| manager | field | default | meaning |'));
+    const rows = table.split('\n\n')[0]!.split('\n').slice(2);
+    const documented: Record<string, Record<string, string>> = {};
+    for (const row of rows) {
+      const [, manager, fields, defaults] = row.split('|').map((c) => c.trim());
+      const names = [...fields!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+      const values = defaults!.split(',').map((v) => v.trim());
+      expect(values.length, row).toBe(names.length);
+      documented[manager!.replaceAll('`', '')] = Object.fromEntries(names.map((n, i) => [n, values[i]!]));
+    }
+    const declared = Object.fromEntries(
+      MANAGER_IDS.map((id) => [
+        id,
+        Object.fromEntries(Object.entries(MANAGER_CONFIG[id].parse({})).map(([k, v]) => [k, String(v)])),
+      ]),
+    );
+    expect(documented).toEqual(declared);
   });
 });

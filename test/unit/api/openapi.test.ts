@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { describe, expect, it } from 'vitest';
+import { managerDeclarations } from '#infra/managers.ts';
 import { manifest } from '#infra/manifest.ts';
 import { BEARER_SCHEME, buildOpenApiDocument, OPENAPI_FILE, openApiJson } from '#infra/openapi.ts';
 import { OPERATIONS } from '#shared/api/operations.ts';
@@ -61,6 +62,22 @@ describe('the OpenAPI document', () => {
     expect(Object.keys(OPERATIONS).filter((name) => !routed.has(name))).toEqual([]);
     const ids = operations.map((o) => o.op.operationId);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('documents the 503 of a stopped manager on exactly the routes of the managers that can be stopped', () => {
+    const stoppable = managerDeclarations()
+      .filter((m) => m.stoppable)
+      .flatMap((m) => m.routes.map((route) => [route, m.id] as const));
+    const documented = operations.flatMap(({ key, op }) => {
+      const res = op.responses['503'] as
+        | { description: string; headers?: Record<string, unknown> }
+        | undefined;
+      const m = /^SERVICE_UNAVAILABLE: the (\S+) manager is stopped/.exec(res?.description ?? '');
+      if (!m) return [];
+      expect(res!.headers, key).toHaveProperty('retry-after');
+      return [[key, m[1]] as const];
+    });
+    expect(documented.sort()).toEqual(stoppable.sort());
   });
 
   it('is valid OpenAPI 3.1 (swagger-parser)', async () => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '#shared/errors.ts';
-import { EVENT_TYPES } from '#shared/events/catalogue.ts';
+import { EVENT_TYPES, LEGACY_NAMES } from '#shared/events/catalogue.ts';
 import { EVENTS_DOC_FILE, eventsMarkdown } from '#shared/events/docs.ts';
 import { EventPublisher, parseEvent } from '#shared/events/publisher.ts';
 import type { EventBus, PlatformEvent } from '#shared/ports.ts';
@@ -80,5 +80,8 @@ describe('the catalogue document', () => {
     const committed = readFileSync(new URL(`../../../${EVENTS_DOC_FILE}`, import.meta.url), 'utf8');
     expect(committed === eventsMarkdown(), `${EVENTS_DOC_FILE} is stale: run npm run events:docs`).toBe(true);
     for (const type of EVENT_TYPES) expect(committed).toContain(`## ${type}\n`);
+    for (const [legacy, type] of Object.entries(LEGACY_NAMES)) {
+      expect(committed).toContain(`| \`${legacy}\` | \`${type}\` |`);
+    }
   });
 });
