@@ -5,7 +5,7 @@ import type { ManagerSummary } from './coordinator.ts';
 
 /**
  * Every manager's figures in the Prometheus text exposition format (prom-client renders it):
- * lifecycle state, the functions' invocations, errors, throttles and duration quantiles over the
+ * lifecycle state, the functions' invocations, errors, throttles and duration percentiles over the
  * window, and each manager's own gauges, prefixed `vector_platform_` and labelled by manager.
  */
 
@@ -45,10 +45,12 @@ export async function renderPrometheus(
     'manager',
     'function',
   ]);
-  const duration = gauge('function_duration_ms', 'Duration of a function in the window, milliseconds', [
+  // Precomputed percentiles (CloudWatch's), so a gauge per percentile rather than a summary: the
+  // label is `percentile` (`quantile` belongs to summaries), in seconds, Prometheus's base unit.
+  const duration = gauge('function_duration_seconds', 'Duration of a function in the window, by percentile', [
     'manager',
     'function',
-    'quantile',
+    'percentile',
   ]);
 
   const own = new Map<string, ManagerGauge[]>();
@@ -62,13 +64,9 @@ export async function renderPrometheus(
       invocations.set({ manager, function: fn }, f.invocations);
       errors.set({ manager, function: fn }, f.errors);
       throttles.set({ manager, function: fn }, f.throttles);
-      for (const [q, quantile] of [
-        ['p50', '0.5'],
-        ['p95', '0.95'],
-        ['p99', '0.99'],
-      ] as const) {
-        const value = f.durationMs[q];
-        if (value !== null) duration.set({ manager, function: fn, quantile }, value);
+      for (const percentile of ['p50', 'p95', 'p99'] as const) {
+        const ms = f.durationMs[percentile];
+        if (ms !== null) duration.set({ manager, function: fn, percentile }, ms / 1000);
       }
     }
     for (const g of metrics.gauges) {

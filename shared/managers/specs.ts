@@ -33,7 +33,7 @@ const ms = (min: number, max: number, fallback: number) => z.int().min(min).max(
 export const MANAGER_CONFIG = {
   'central-coordinator': z.strictObject({
     /** Each manager's health or status check is abandoned after this long (`unhealthy: timed out`). */
-    checkTimeoutMs: ms(100, 25_000, 3_000),
+    checkTimeoutMs: ms(100, 25_000, 5_000),
   }),
   vectorization: z.strictObject({
     /** A Qdrant health query slower than this makes the manager `degraded`. */

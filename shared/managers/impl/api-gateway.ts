@@ -4,8 +4,6 @@ import { check, type ManagerContext, type ManagerImplementation } from '../contr
 import { MANAGER_ENV } from '../environment.ts';
 import type { RouteFigures } from '../ports.ts';
 
-const QUANTILES = { p50: '0.5', p95: '0.95', p99: '0.99' } as const;
-
 /** The API's routes as API Gateway's detailed metrics name them. */
 export interface ApiRoute {
   method: string;
@@ -87,16 +85,16 @@ export function apiGateway(routes: readonly ApiRoute[]): ManagerImplementation<'
               value: r.serverErrors,
               labels,
             },
-            ...(['p50', 'p95', 'p99'] as const).flatMap((q) => {
-              const value = r.latencyMs[q];
-              return value === null
+            ...(['p50', 'p95', 'p99'] as const).flatMap((percentile) => {
+              const ms = r.latencyMs[percentile];
+              return ms === null
                 ? []
                 : [
                     {
-                      name: 'api_latency_ms',
-                      help: 'Latency per route in the window, milliseconds',
-                      value,
-                      labels: { ...labels, quantile: QUANTILES[q] },
+                      name: 'api_latency_seconds',
+                      help: 'Latency per route in the window, by percentile',
+                      value: ms / 1000,
+                      labels: { ...labels, percentile },
                     },
                   ];
             }),
