@@ -4,6 +4,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import { manifest } from '#infra/manifest.ts';
+import { renderPrometheus } from '#shared/managers/prometheus.ts';
 import { MANAGER_CONFIG, MANAGER_IDS } from '#shared/managers/specs.ts';
 
 /**
@@ -11,7 +12,8 @@ import { MANAGER_CONFIG, MANAGER_IDS } from '#shared/managers/specs.ts';
  * and sends a body its request schema accepts; each JSON block is an answer of the route it is
  * documented under (any of its responses' schemas), or, outside a route, an error; ```json request
  * blocks are request bodies. The roles table must be the manifest's, the table of the managers'
- * configurations their schemas' fields and defaults.
+ * configurations their schemas' fields and defaults, the Prometheus example and metrics what
+ * `renderPrometheus` writes.
  */
 
 const ROOT = join(import.meta.dirname, '../../..');
@@ -231,5 +233,58 @@ describe('docs/api.md examples against the OpenAPI document', () => {
       ]),
     );
     expect(documented).toEqual(declared);
+  });
+
+  it('shows Prometheus families, help and labels as the exposition renders them', async () => {
+    const { text } = await renderPrometheus([
+      {
+        summary: {
+          id: 'roadmap',
+          name: 'Roadmap',
+          description: '',
+          stoppable: true,
+          status: { managerId: 'roadmap', state: 'running', since: null, by: 'deployment' },
+        },
+        metrics: {
+          managerId: 'roadmap',
+          window: { start: '2026-12-06T21:00:00.000Z', end: '2026-12-06T21:15:00.000Z' },
+          functions: {
+            searchTasks: { invocations: 1, errors: 0, throttles: 0, durationMs: { p50: 1, p95: 2, p99: 3 } },
+          },
+          totals: { invocations: 1, errors: 0, throttles: 0 },
+          gauges: [{ name: 'roadmap_plans', help: 'Indexed plans', value: 3 }],
+        },
+      },
+    ]);
+    /** `# HELP` and `# TYPE` lines as they are; a sample as its family and label names. */
+    const shapes = (exposition: string) =>
+      new Set(
+        exposition
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => {
+            if (line.startsWith('#')) return line;
+            const m = /^(\w+)(?:\{(.*)\})? \S+$/.exec(line);
+            const labels = [...(m?.[2] ?? '').matchAll(/(\w+)="/g)].map((l) => l[1]).join(',');
+            return `${m?.[1]}{${labels}}`;
+          }),
+      );
+    const rendered = shapes(text);
+    const section = markdown.slice(markdown.indexOf('## Metrics (Prometheus)'));
+    const example = all.find(
+      (b) => b.lang === 'text' && markdown.indexOf(b.text) > markdown.indexOf(section),
+    )!;
+    expect(example, 'the exposition example').toBeDefined();
+    for (const shape of shapes(example.text)) expect(rendered, shape).toContain(shape);
+    const families = new Set([...text.matchAll(/^# TYPE (\w+) /gm)].map((m) => m[1]!));
+    const table = section.slice(section.indexOf('| metric | labels | what |')).split('\n\n')[0]!;
+    const named = [...table.matchAll(/`(vector_platform_[a-z_]+|_[a-z_]+)`/g)].map((m) => m[1]!);
+    let last = '';
+    for (const name of named) {
+      // `vector_platform_function_invocations`, `_errors`: a suffix of the name before it.
+      const full = name.startsWith('_') ? last.replace(/_[a-z]+$/, name) : name;
+      last = full;
+      expect(families, full).toContain(full);
+    }
   });
 });
