@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +5,7 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manifest } from '#infra/manifest.ts';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
+import { findChromium } from './chromium.ts';
 
 /**
  * The documentation page in a real browser (Debian's chromium, driven by playwright-core): it
@@ -14,17 +14,7 @@ import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
  * of the runtime's issuer. Without chromium the test is skipped locally, and fails in CI.
  */
 
-const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find(
-  (p): p is string => p !== undefined && p !== '' && existsSync(p),
-);
-if (!CHROMIUM && process.env.CI) {
-  throw new Error(
-    'chromium is required in CI for the docs page test (apt-get install chromium, see .ci/run)',
-  );
-}
-if (!CHROMIUM) {
-  console.warn('docs-browser.test.ts skipped: no chromium (apt-get install chromium, or set CHROMIUM_PATH)');
-}
+const CHROMIUM = findChromium('docs-browser.test.ts');
 
 describe.skipIf(!CHROMIUM)('the API documentation page in chromium', () => {
   let dataDir: string;
