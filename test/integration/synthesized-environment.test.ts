@@ -280,4 +280,89 @@ describe('every function serves its happy path with that environment', () => {
     expect(events[0]).toMatchObject({ source: manifest.eventSource, type: 'MigrationRolledBack' });
     served.add('recordEvent');
   });
+  it('managers: every contract function, the coordinator API, configuration, sweep, consumers, metrics, status page', async () => {
+    const ids = Object.keys(manifest.managers);
+    const { managers } = await ok('managersApi', 'GET', '/managers/status');
+    expect(managers.map((m: { id: string }) => m.id).sort()).toEqual([...ids].sort());
+    // Each contract function answers describe, health and metrics with its own environment.
+    for (const id of ids) {
+      const fn = manifest.managers[id as keyof typeof manifest.managers].function;
+      expect((await ok('managersApi', 'GET', `/managers/${id}`)).id).toBe(id);
+      const health = await ok('managersApi', 'GET', `/managers/${id}/health`);
+      expect(
+        health.checks.map((c: { name: string }) => c.name),
+        id,
+      ).not.toContain('contract');
+      expect((await ok('managersApi', 'GET', `/managers/${id}/metrics`)).managerId).toBe(id);
+      served.add(fn);
+    }
+    await ok('managersApi', 'GET', '/managers/monitoring/status');
+    await ok('managersApi', 'GET', '/managers/monitoring/history');
+    await ok('managersApi', 'POST', '/managers/monitoring/stop');
+    await ok('managersApi', 'POST', '/managers/monitoring/start');
+    await ok('managerConfig', 'PUT', '/managers/roadmap/config', { config: { driftThresholdPoints: 7 } });
+    await ok('managerConfig', 'GET', '/managers/roadmap/config');
+    await ok('managerConfig', 'GET', '/managers/roadmap/config/versions');
+
+    // Actions run in the contract functions, with their grants: a plan stored in the bucket is reindexed.
+    const plan = '# Plan\n\n## Phase 1\n\n- [ ] 1.1 Reindex me\n';
+    await s3ClientOf(rt).send(new PutObjectCommand({ Bucket: rt.bucket, Key: 'plans/r.md', Body: plan }));
+    await ok('indexPlan', 'POST', '/plans', { planId: 'r.md', s3Key: 'plans/r.md' });
+    const reindex = await ok('managersApi', 'POST', '/managers/roadmap/actions/reindex', { planId: 'r.md' });
+    expect(reindex.result.reindexed).toEqual([{ planId: 'r.md', tasks: 1, changed: 0 }]);
+    const sweep = await ok('managersApi', 'POST', '/managers/central-coordinator/actions/sweep', {});
+    expect(sweep.result.checked).toBe(ids.length);
+
+    // Scheduled, and the consumers of the events addressed to the coordinator and to monitoring.
+    expect(await rt.invoke('managerHealthSweep', scheduledEvent())).toMatchObject({ checked: ids.length });
+    served.add('managerHealthSweep');
+    await rt.invoke('coordinatorManager', { call: 'health' });
+    const failed = {
+      version: '0',
+      id: 'c0ffee00-0000-4000-8000-000000000001',
+      'detail-type': 'ManagerFailed',
+      source: manifest.eventSource,
+      account: '000000000000',
+      time: new Date().toISOString(),
+      region: 'us-east-1',
+      resources: [],
+      detail: { schemaVersion: 1, managerId: 'config', error: 'happy path', at: new Date().toISOString() },
+    };
+    const record = (fn: string) => ({
+      Records: [
+        {
+          messageId: `m-${fn}`,
+          receiptHandle: 'r',
+          body: JSON.stringify(failed),
+          attributes: { ApproximateReceiveCount: '1' },
+          messageAttributes: {},
+          md5OfBody: '',
+          eventSource: 'aws:sqs',
+          eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q',
+          awsRegion: 'us-east-1',
+        },
+      ],
+    });
+    expect(await rt.invoke('managerEvents', record('managerEvents'))).toEqual({ batchItemFailures: [] });
+    expect(await rt.invoke('monitoringAlerts', record('monitoringAlerts'))).toEqual({
+      batchItemFailures: [],
+    });
+    served.add('managerEvents').add('monitoringAlerts');
+    expect((await ok('managersApi', 'GET', '/managers/config/status')).state).toBe('failed');
+    await ok('managersApi', 'POST', '/managers/config/start');
+
+    // Not JSON: the Prometheus exposition and the status page.
+    const metrics = await fetch(`${rt.apiUrl}/api/v1/metrics`, {
+      headers: { authorization: `Bearer ${await tokenFor(() => rt)()}` },
+    });
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('vector_platform_manager_state{');
+    expect(routedFunction('GET', '/metrics')).toBe('prometheusMetrics');
+    served.add('prometheusMetrics');
+    const page = await fetch(`${rt.apiUrl}/api/v1/status-page`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(routedFunction('GET', '/status-page')).toBe('statusPage');
+    served.add('statusPage');
+  });
 });
