@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { EVENT_LOG_DAYS, EventQuerySchema } from '../events/log.ts';
 import { HealthSchema as ManagerHealthSchema, MetricsSchema, StatusSchema } from '../managers/contract.ts';
-import { STOPPED_RETRY_AFTER_SECONDS } from '../managers/gate.ts';
+import { STOPPED_RETRY_AFTER_SECONDS } from '../managers/lifecycle.ts';
 import { MANAGER_ACTIONS, MANAGER_IDS, type ManagerId, ManagerIdSchema } from '../managers/specs.ts';
 import { CreateMigrationBodySchema, JobPathSchema, ListQuerySchema } from '../migrations/model.ts';
 import {
@@ -306,6 +306,7 @@ const managers: OperationEntry = {
         404: 'no such manager (issue field `id`), action (issue field `action`), or what the action names (`input.planId`, a migration job)',
         409: 'the action’s own conflict (`redrive`: no chunk left to send; `rollback`: the job cannot be rolled back)',
         502: NO_ANSWER,
+        503: `the manager is stopped (or stopping, starting): it runs no action until started; \`Retry-After: ${STOPPED_RETRY_AFTER_SECONDS}\``,
       },
     },
   },
@@ -323,7 +324,7 @@ const managerConfig: OperationEntry = {
       responses: {
         200: { description: 'The current version', schema: named('ConfigVersion', ConfigVersionSchema) },
       },
-      errors: { 404: 'no such manager (issue field `path.id`)', 502: STATE_DOWN },
+      errors: { 404: 'no such manager (issue field `id`)', 502: STATE_DOWN },
     },
     'PUT /api/v1/managers/{id}/config': {
       operationId: 'putManagerConfig',
@@ -338,7 +339,7 @@ const managerConfig: OperationEntry = {
       },
       errors: {
         400: 'the configuration fails the manager’s schema (issue fields `config.<field>`)',
-        404: 'no such manager (issue field `path.id`)',
+        404: 'no such manager (issue field `id`)',
         409: 'the stored version is not `expectedVersion` (issue field `expectedVersion`), or another version was stored at the same time',
         502: STATE_DOWN,
       },
@@ -354,7 +355,7 @@ const managerConfig: OperationEntry = {
       responses: {
         200: { description: 'Versions', schema: named('ConfigVersionList', ConfigVersionListSchema) },
       },
-      errors: { 404: 'no such manager (issue field `path.id`)', 502: STATE_DOWN },
+      errors: { 404: 'no such manager (issue field `id`)', 502: STATE_DOWN },
     },
   },
 };

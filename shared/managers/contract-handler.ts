@@ -24,7 +24,7 @@ import {
 } from './contract.ts';
 import type { ManagerDeclaration } from './declaration.ts';
 import { MANAGER_ENV } from './environment.ts';
-import { LifecycleStore } from './lifecycle.ts';
+import { LifecycleStore, STOPPED_RETRY_AFTER_SECONDS } from './lifecycle.ts';
 import { MANAGER_ACTIONS, MANAGER_CONFIG, type ManagerConfig, type ManagerId } from './specs.ts';
 
 /**
@@ -148,7 +148,7 @@ export function managerHandler<I extends ManagerId>(
           throw new ServiceUnavailableError(
             `${id} cannot start: ${failing.map((c) => `${c.name}: ${c.detail ?? 'unhealthy'}`).join('; ')}`,
             {
-              retryAfterSeconds: 30,
+              retryAfterSeconds: STOPPED_RETRY_AFTER_SECONDS,
               issues: failing.map((c) => ({ field: `checks.${c.name}`, reason: c.detail ?? 'unhealthy' })),
             },
           );

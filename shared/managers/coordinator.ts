@@ -17,7 +17,14 @@ import {
   type Status,
 } from './contract.ts';
 import type { ManagerDeclaration } from './declaration.ts';
-import { type LifecycleRecord, LifecycleStore, managerPartition, type Transition } from './lifecycle.ts';
+import {
+  type LifecycleRecord,
+  LifecycleStore,
+  managerPartition,
+  PAUSED_STATES,
+  STOPPED_RETRY_AFTER_SECONDS,
+  type Transition,
+} from './lifecycle.ts';
 import type { EventSourceSwitch, FunctionInvoker } from './ports.ts';
 import { MANAGER_ACTIONS, type ManagerId, ManagerIdSchema } from './specs.ts';
 
@@ -206,6 +213,17 @@ export class Coordinator {
   /** The action's role (stricter than the route's) is checked by the caller with `actionRole`. */
   async action(id: string, action: string, input: unknown, by: string): Promise<unknown> {
     const declaration = this.declaration(id);
+    // An action is the manager's work too: a stopped manager runs none.
+    const { state } = await this.#lifecycle.status(declaration.id);
+    if (PAUSED_STATES.has(state)) {
+      throw new ServiceUnavailableError(
+        `the ${declaration.id} manager is ${state}; start it to run ${action}`,
+        {
+          retryAfterSeconds: STOPPED_RETRY_AFTER_SECONDS,
+          issues: [{ field: 'id', reason: `${declaration.id} is ${state}` }],
+        },
+      );
+    }
     return this.#call(declaration, { call: 'action', action, input: input ?? {}, by });
   }
 
@@ -337,7 +355,10 @@ export class Coordinator {
     if (!reply.ok) {
       const { statusCode, code, message, issues } = reply.error;
       if (statusCode === 503)
-        throw new ServiceUnavailableError(message, { retryAfterSeconds: 30, issues: issues ?? [] });
+        throw new ServiceUnavailableError(message, {
+          retryAfterSeconds: STOPPED_RETRY_AFTER_SECONDS,
+          issues: issues ?? [],
+        });
       if (statusCode >= 500) throw new UpstreamError(message);
       throw new ManagerError(statusCode, code, message, issues ?? []);
     }

@@ -1,10 +1,17 @@
-import { createStateStore } from '../adapters/index.ts';
+import { FileStateStore } from '../adapters/file-state.ts';
+import { EXPIRES_AT_ATTRIBUTE, isExpired } from '../adapters/state-rules.ts';
 import { parseEnv } from '../config.ts';
 import { ServiceUnavailableError } from '../errors.ts';
 import { logger } from '../powertools.ts';
 import { MANAGER_ENV } from './environment.ts';
-import { LIFECYCLE_KEY, type LifecycleRecord, managerPartition, PAUSED_STATES } from './lifecycle.ts';
-import { ManagerIdSchema } from './specs.ts';
+import {
+  LIFECYCLE_KEY,
+  type LifecycleRecord,
+  managerPartition,
+  PAUSED_STATES,
+  STOPPED_RETRY_AFTER_SECONDS,
+} from './lifecycle.ts';
+import { type ManagerId, ManagerIdSchema } from './specs.ts';
 
 /**
  * What stopping a manager does to its functions: while it is stopping, stopped or starting its
@@ -15,8 +22,6 @@ import { ManagerIdSchema } from './specs.ts';
 
 /** How long a read lifecycle state is trusted: a stop takes effect everywhere within it. */
 export const GATE_CACHE_MS = 5_000;
-/** What a client of a stopped manager is told to wait, seconds. */
-export const STOPPED_RETRY_AFTER_SECONDS = 30;
 
 let cached: { at: number; state: LifecycleRecord['state'] } | undefined;
 
@@ -25,19 +30,43 @@ async function currentState(): Promise<{ id: string; state: LifecycleRecord['sta
   if (!raw) return undefined;
   const id = ManagerIdSchema.parse(raw);
   if (cached && Date.now() - cached.at < GATE_CACHE_MS) return { id, state: cached.state };
-  const env = parseEnv(process.env);
-  const store = createStateStore({
-    state: {
-      ...(env.STATE_TABLE ? { table: env.STATE_TABLE } : {}),
-      ...(env.STATE_DIR ? { dir: env.STATE_DIR } : {}),
-      ...(env.STATE_DIR_ACTIONS ? { dirActions: env.STATE_DIR_ACTIONS } : {}),
-    },
-  });
-  const item = await store.get<LifecycleRecord>(managerPartition(id), LIFECYCLE_KEY);
-  const state = item?.value.state ?? 'running';
+  const state = (await readState(id)) ?? 'running';
   cached = { at: Date.now(), state };
   return { id, state };
 }
+
+/**
+ * The manager's lifecycle state as stored, read with the SDK imported on first use: every HTTP
+ * function loads this module, and one that belongs to no stoppable manager (liveness, the docs)
+ * must not load an AWS SDK client at cold start (nor need one in its bundle).
+ */
+async function readState(id: ManagerId): Promise<LifecycleRecord['state'] | undefined> {
+  const env = parseEnv(process.env);
+  if (env.STATE_DIR) {
+    const store = new FileStateStore({
+      dir: env.STATE_DIR,
+      ...(env.STATE_DIR_ACTIONS ? { allowedActions: env.STATE_DIR_ACTIONS } : {}),
+    });
+    return (await store.get<LifecycleRecord>(managerPartition(id), LIFECYCLE_KEY))?.value.state;
+  }
+  if (!env.STATE_TABLE) throw new Error('Invalid configuration: STATE_TABLE is not set');
+  const { DynamoDBClient, GetItemCommand } = await import('@aws-sdk/client-dynamodb');
+  dynamo ??= new DynamoDBClient({});
+  const { Item } = await dynamo.send(
+    new GetItemCommand({
+      TableName: env.STATE_TABLE,
+      Key: { pk: { S: managerPartition(id) }, sk: { S: LIFECYCLE_KEY } },
+      ProjectionExpression: '#v.#s, #e',
+      ExpressionAttributeNames: { '#v': 'value', '#s': 'state', '#e': EXPIRES_AT_ATTRIBUTE },
+      ConsistentRead: true,
+    }),
+  );
+  const expiresAt = Item?.[EXPIRES_AT_ATTRIBUTE]?.N;
+  if (!Item || isExpired(expiresAt === undefined ? undefined : Number(expiresAt))) return undefined;
+  return Item.value?.M?.state?.S as LifecycleRecord['state'] | undefined;
+}
+
+let dynamo: import('@aws-sdk/client-dynamodb').DynamoDBClient | undefined;
 
 /** Throws 503 (with Retry-After) when the function's manager is not running. */
 export async function assertManagerRunning(): Promise<void> {

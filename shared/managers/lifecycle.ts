@@ -30,6 +30,9 @@ export interface Transition {
   reason?: string;
 }
 
+/** What a client of a manager that is not running (or cannot start) is told to wait, seconds. */
+export const STOPPED_RETRY_AFTER_SECONDS = 30;
+
 /** While in these states a manager does no work: its routes answer 503, its schedules skip. */
 export const PAUSED_STATES: ReadonlySet<LifecycleState> = new Set(['stopping', 'stopped', 'starting']);
 

@@ -168,6 +168,10 @@ describe('stopping a manager loses nothing', () => {
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('30');
     expect(refused.body.error.code).toBe('SERVICE_UNAVAILABLE');
+    // Its actions are its work too.
+    const action = await call('POST', '/api/v1/managers/migration/actions/redrive', { jobId: 'any' });
+    expect(action.status).toBe(503);
+    expect(action.headers.get('retry-after')).toBe('30');
 
     await s3.send(
       new PutObjectCommand({

@@ -24,7 +24,7 @@ export const handler = httpHandler({ path: PathSchema }, async ({ path, event, c
   const parsed = ManagerIdSchema.safeParse(path.id);
   if (!parsed.success) {
     throw new NotFoundError(`no manager "${path.id}"`, [
-      { field: 'path.id', reason: `must be one of: ${ManagerIdSchema.options.join(', ')}` },
+      { field: 'id', reason: `must be one of: ${ManagerIdSchema.options.join(', ')}` },
     ]);
   }
   const id = parsed.data;
