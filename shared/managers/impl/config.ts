@@ -20,9 +20,9 @@ export const config: ManagerImplementation<'config'> = {
     );
     return versions.map(({ id, version }) => ({
       name: 'config_version',
-      help: "The version of a manager's configuration (0: its defaults)",
+      help: "The version of the configuration of the manager `of` (0: its defaults)",
       value: version,
-      labels: { manager: id },
+      labels: { of: id },
     }));
   },
 
