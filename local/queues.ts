@@ -3,9 +3,12 @@ import {
   CreateQueueCommand,
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
+  GetQueueUrlCommand,
   type Message,
   type MessageAttributeValue,
+  QueueDoesNotExist,
   ReceiveMessageCommand,
+  SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSMessageAttribute, SQSRecord, SQSRecordAttributes } from 'aws-lambda';
@@ -48,6 +51,28 @@ async function queueArn(sqs: SQSClient, url: string): Promise<string> {
 }
 
 /**
+ * The queue's URL, created with `attributes`, or, when the emulator kept it from an earlier run
+ * (its messages with it), given `attributes` again. CreateQueue is not used on a kept queue: the
+ * emulator names a queue by the URL it was created under (with the port of the time), and would
+ * replace it, messages and all.
+ */
+async function ensureQueue(
+  sqs: SQSClient,
+  name: string,
+  attributes: Record<string, string>,
+): Promise<string> {
+  try {
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+    await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: attributes }));
+    return QueueUrl!;
+  } catch (err) {
+    if (!(err instanceof QueueDoesNotExist)) throw err;
+  }
+  const created = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+  return created.QueueUrl!;
+}
+
+/**
  * Creates each manifest queue `<service>-<queue>` and its dead-letter queue `<service>-<queue>-dlq`
  * (visibility timeout and redrive policy from the manifest). Idempotent: on an emulator that
  * already has them, returns the same URLs.
@@ -62,27 +87,15 @@ export async function createLocalQueues(sqs: SQSClient, manifest: Manifest): Pro
         `queue ${name}: "${dlqName}" is not a valid SQS queue name (A-Z a-z 0-9 - _, at most 80)`,
       );
     }
-    const dlq = await sqs.send(
-      new CreateQueueCommand({
-        QueueName: dlqName,
-        Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600) },
-      }),
-    );
-    const dlqUrl = dlq.QueueUrl!;
+    const dlqUrl = await ensureQueue(sqs, dlqName, { MessageRetentionPeriod: String(14 * 24 * 3600) });
     const redrivePolicy = {
       deadLetterTargetArn: await queueArn(sqs, dlqUrl),
       maxReceiveCount: decl.maxReceiveCount,
     };
-    const queue = await sqs.send(
-      new CreateQueueCommand({
-        QueueName: queueName,
-        Attributes: {
-          VisibilityTimeout: String(decl.visibilityTimeoutSeconds),
-          RedrivePolicy: JSON.stringify(redrivePolicy),
-        },
-      }),
-    );
-    const url = queue.QueueUrl!;
+    const url = await ensureQueue(sqs, queueName, {
+      VisibilityTimeout: String(decl.visibilityTimeoutSeconds),
+      RedrivePolicy: JSON.stringify(redrivePolicy),
+    });
     queues[name] = { url, dlqUrl, arn: await queueArn(sqs, url) };
   }
   return queues;

@@ -250,7 +250,13 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     });
     closers.push(() => settings.close());
 
-    const sqsEndpoint = await startSqsEndpoint({ host, port: ports.sqs ?? 0, region, iam });
+    const sqsEndpoint = await startSqsEndpoint({
+      host,
+      port: ports.sqs ?? 0,
+      region,
+      iam,
+      dataDir: resolve(dataDir, 'sqs'),
+    });
     closers.push(() => sqsEndpoint.close());
 
     // Functions are started at their first invocation, with the environment computed below.

@@ -24,8 +24,14 @@ export async function startSqsEndpoint(opts: {
   port: number;
   region: string;
   iam: LocalIam;
+  /**
+   * Where queues and their messages are kept (fauxqs's SQLite persistence), so messages waiting
+   * in a queue (a stopped manager's, a migration's chunks) survive a restart as they do in SQS.
+   */
+  dataDir: string;
 }): Promise<SqsEndpoint> {
-  const app = buildApp({ logger: false, defaultRegion: opts.region });
+  const persistent = await persistentStores(opts.dataDir);
+  const app = buildApp({ logger: false, defaultRegion: opts.region, stores: persistent.stores });
   await app.ready();
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -73,8 +79,36 @@ export async function startSqsEndpoint(opts: {
     close: async () => {
       await closeNow(server);
       await app.close();
+      persistent.close();
     },
   };
+}
+
+type FauxqsStores = NonNullable<NonNullable<Parameters<typeof buildApp>[0]>['stores']>;
+
+/**
+ * fauxqs's stores with its SQLite persistence under `dataDir`, wired as its own `startFauxqs`
+ * wires them. `startFauxqs` cannot be used (it listens on 0.0.0.0, not loopback), and the
+ * package exports neither the stores nor the persistence that `buildApp({ stores })` takes: they
+ * are loaded by path from the exactly pinned version (package.json), whose layout this relies on.
+ */
+async function persistentStores(dataDir: string): Promise<{ stores: FauxqsStores; close(): void }> {
+  const entry = import.meta.resolve('fauxqs');
+  const load = (path: string) => import(new URL(path, entry).href);
+  const [{ SqsStore }, { SnsStore }, { S3Store }, { PersistenceManager }] = await Promise.all([
+    load('./sqs/sqsStore.js'),
+    load('./sns/snsStore.js'),
+    load('./s3/s3Store.js'),
+    load('./persistence.js'),
+  ]);
+  const stores = { sqsStore: new SqsStore(), snsStore: new SnsStore(), s3Store: new S3Store() };
+  const persistence = new PersistenceManager(dataDir);
+  // Loaded before persistence is attached, as fauxqs does: loading must not write back.
+  persistence.loadSqsAndSns(stores.sqsStore, stores.snsStore);
+  stores.sqsStore.persistence = persistence;
+  stores.snsStore.persistence = persistence;
+  for (const queue of stores.sqsStore.allQueues()) queue.persistence = persistence;
+  return { stores: stores as FauxqsStores, close: () => persistence.close() };
 }
 
 /**

@@ -104,7 +104,10 @@ export class CloudWatchMetrics implements MetricsReader {
     });
   }
 
-  /** Each query's single value (absent: no datapoint in the window). */
+  /**
+   * Each query's single value (absent: no datapoint in the window). CloudWatch rounds StartTime
+   * down to the period's boundary, so the window starts on a whole minute and one period spans it.
+   */
   async #get(queries: MetricDataQuery[], window: Window): Promise<Map<string, number>> {
     const values = new Map<string, number>();
     for (let i = 0; i < queries.length; i += MAX_QUERIES) {
@@ -114,7 +117,7 @@ export class CloudWatchMetrics implements MetricsReader {
           this.#client.send(
             new GetMetricDataCommand({
               MetricDataQueries: queries.slice(i, i + MAX_QUERIES),
-              StartTime: window.start,
+              StartTime: minuteFloor(window.start),
               EndTime: window.end,
               NextToken: nextToken,
             }),
@@ -148,9 +151,16 @@ function query(
         Dimensions: dimensions.map(([Name, Value]) => ({ Name, Value })),
       },
       // One datapoint for the whole window (CloudWatch periods are multiples of 60 s).
-      Period: Math.max(60, Math.ceil((window.end.getTime() - window.start.getTime()) / 60_000) * 60),
+      Period: Math.max(
+        60,
+        Math.ceil((window.end.getTime() - minuteFloor(window.start).getTime()) / 60_000) * 60,
+      ),
       Stat: statistic,
     },
     ReturnData: true,
   };
+}
+
+function minuteFloor(date: Date): Date {
+  return new Date(Math.floor(date.getTime() / 60_000) * 60_000);
 }

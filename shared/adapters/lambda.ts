@@ -1,4 +1,9 @@
-import { InvokeCommand, type LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
+import {
+  GetEventSourceMappingCommand,
+  InvokeCommand,
+  type LambdaClient,
+  UpdateEventSourceMappingCommand,
+} from '@aws-sdk/client-lambda';
 import { UpstreamError } from '../errors.ts';
 import type { EventSourceSwitch, FunctionInvoker } from '../managers/ports.ts';
 import { awsCall } from './aws-errors.ts';
@@ -56,7 +61,15 @@ function safeJson(text: string): unknown {
   }
 }
 
-/** Event source mappings switched with UpdateEventSourceMapping. */
+/** How long a mapping may take to settle: within the coordinator API function's 29 s timeout. */
+const SETTLE_TIMEOUT_MS = 20_000;
+const SETTLE_POLL_MS = 250;
+
+/**
+ * Event source mappings switched with UpdateEventSourceMapping, then watched with
+ * GetEventSourceMapping until Lambda reports them `Enabled` or `Disabled`: a mapping still
+ * `Disabling` may take one more batch, so a manager is not `stopped` before its mappings are.
+ */
 export class LambdaEventSources implements EventSourceSwitch {
   readonly #client: LambdaClient;
 
@@ -65,9 +78,29 @@ export class LambdaEventSources implements EventSourceSwitch {
   }
 
   async setEnabled(uuid: string, enabled: boolean): Promise<{ uuid: string; state: string }> {
-    const out = await awsCall('Lambda UpdateEventSourceMapping', () =>
-      this.#client.send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: enabled })),
-    );
-    return { uuid, state: out.State ?? (enabled ? 'Enabling' : 'Disabling') };
+    const wanted = enabled ? 'Enabled' : 'Disabled';
+    let state = (
+      await awsCall('Lambda UpdateEventSourceMapping', () =>
+        this.#client.send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: enabled })),
+      )
+    ).State;
+    const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+    while (state !== wanted) {
+      if (Date.now() > deadline) {
+        throw new UpstreamError(
+          `event source mapping ${uuid} is still ${state ?? 'unknown'}, not ${wanted}`,
+          {
+            retryable: true,
+          },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
+      state = (
+        await awsCall('Lambda GetEventSourceMapping', () =>
+          this.#client.send(new GetEventSourceMappingCommand({ UUID: uuid })),
+        )
+      ).State;
+    }
+    return { uuid, state };
   }
 }

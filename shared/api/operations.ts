@@ -300,13 +300,17 @@ const managers: OperationEntry = {
           description: 'The action’s result',
           schema: named('ManagerActionResult', ManagerActionResultSchema),
         },
+        503: {
+          description: `SERVICE_UNAVAILABLE: the manager is stopped (or stopping, starting) and runs no action until started; try again after \`Retry-After\` (${STOPPED_RETRY_AFTER_SECONDS} s). Or the function ran past its timeout: API Gateway’s \`{"message":"Service Unavailable"}\``,
+          schema: UNAVAILABLE,
+          headers: { 'retry-after': 'Seconds to wait' },
+        },
       },
       errors: {
         400: 'the input fails the action’s schema (issue fields `input.<field>`)',
         404: 'no such manager (issue field `id`), action (issue field `action`), or what the action names (`input.planId`, a migration job)',
         409: 'the action’s own conflict (`redrive`: no chunk left to send; `rollback`: the job cannot be rolled back)',
         502: NO_ANSWER,
-        503: `the manager is stopped (or stopping, starting): it runs no action until started; \`Retry-After: ${STOPPED_RETRY_AFTER_SECONDS}\``,
       },
     },
   },

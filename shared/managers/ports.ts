@@ -14,7 +14,10 @@ export interface FunctionInvoker {
   invoke(functionName: string, payload: unknown, options: { timeoutMs: number }): Promise<unknown>;
 }
 
-/** Turns an SQS event source mapping on or off (Lambda's UpdateEventSourceMapping). */
+/**
+ * Turns an SQS event source mapping on or off (Lambda's UpdateEventSourceMapping) and resolves
+ * once it is `Enabled` or `Disabled` (throws UpstreamError if it does not get there in time).
+ */
 export interface EventSourceSwitch {
   setEnabled(uuid: string, enabled: boolean): Promise<{ uuid: string; state: string }>;
 }

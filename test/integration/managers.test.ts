@@ -205,7 +205,7 @@ describe('stopping a manager loses nothing', () => {
     expect(await queueCounts('migrations')).toEqual({ visible: 0, inFlight: 0 });
   });
 
-  it('events addressed to a stopped manager wait in its queue and are delivered after start', async () => {
+  it('events addressed to a stopped manager wait in its queue, across a restart, and are delivered after start', async () => {
     expect((await call('POST', '/api/v1/managers/monitoring/stop')).status).toBe(200);
     const bus = new EventBridgeClient({
       region: runtime.region,
@@ -235,6 +235,11 @@ describe('stopping a manager loses nothing', () => {
     const waiting = await queueCounts('monitoringEvents');
     expect(waiting.visible).toBeGreaterThanOrEqual(1);
     expect(waiting.inFlight).toBe(0);
+    // They outlive a restart of the runtime, as messages outlive a Lambda deployment in SQS.
+    await runtime.stop();
+    runtime = await start();
+    expect((await queueCounts('monitoringEvents')).visible).toBe(waiting.visible);
+    expect((await call('GET', '/api/v1/managers/monitoring/status')).body.state).toBe('stopped');
 
     expect((await call('POST', '/api/v1/managers/monitoring/start')).status).toBe(200);
     await eventually('the alert was consumed', async () => {
