@@ -17,6 +17,7 @@ const suites: Record<string, () => Promise<Record<string, unknown>>> = {
   plans: async () => (await import('./plans.ts')).benchPlans(),
   migration: async () => (await import('./migration.ts')).benchMigration(),
   bus: async () => (await import('./bus.ts')).benchBus(),
+  managers: async () => (await import('./managers.ts')).benchManagers(),
 };
 
 const wanted = process.argv.slice(2);
