@@ -60,7 +60,7 @@ export async function benchManagers(calls = 200, rounds = 3): Promise<Record<str
       for (const [name, path] of order) {
         const times: number[] = [];
         for (let i = 0; i < calls; i++) times.push((await get(path)).ms);
-        (perRound[name] ??= []).push(percentiles(times));
+        perRound[name] = [...(perRound[name] ?? []), percentiles(times)];
       }
     }
     const sequentialMs = Object.fromEntries(

@@ -1,6 +1,6 @@
 import { DEFAULT_ROUTE_KEY, ROUTE_ROLES_ENV, type Role } from '../shared/auth/roles.ts';
-import { deadLetterUrlVariable, queueUrlVariable, RESOURCE_ENV } from '../shared/resource-env.ts';
 import { MANAGER_ENV } from '../shared/managers/environment.ts';
+import { deadLetterUrlVariable, queueUrlVariable, RESOURCE_ENV } from '../shared/resource-env.ts';
 import type { Access, FunctionDecl, Manifest } from './manifest.ts';
 
 /**

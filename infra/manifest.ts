@@ -5,6 +5,7 @@
  * Adding a route is one entry in `routes` (plus a function entry and its handler module).
  */
 
+import type { z } from 'zod';
 import { DOCS_PACKAGE_FILES } from '../shared/api/docs-page.ts';
 import type { Role } from '../shared/auth/roles.ts';
 import type { EventType } from '../shared/events/catalogue.ts';
@@ -14,7 +15,6 @@ import {
   MANAGER_CONFIG,
   type ManagerId,
 } from '../shared/managers/specs.ts';
-import type { z } from 'zod';
 import { EVENT_SOURCE, MIGRATION_QUEUE, PLANNER_TIMEOUT_SECONDS } from '../shared/migrations/settings.ts';
 
 export type { Role } from '../shared/auth/roles.ts';

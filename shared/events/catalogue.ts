@@ -97,7 +97,9 @@ export const EVENTS = {
       from: z.enum(['healthy', 'degraded', 'unhealthy']).optional(),
       to: z.enum(['healthy', 'degraded', 'unhealthy']),
       /** The checks that are not healthy, with what they said. */
-      failing: z.array(z.strictObject({ name: z.string(), status: z.string(), detail: z.string().optional() })),
+      failing: z.array(
+        z.strictObject({ name: z.string(), status: z.string(), detail: z.string().optional() }),
+      ),
       at: z.iso.datetime(),
     }),
   },

@@ -11,6 +11,8 @@ const declarations = managerDeclarations();
 /** Events addressed to the coordinator, from its queue: ManagerFailed marks the manager failed. */
 export const handler = sqsHandler(DeliveredEventSchema, async (envelope, _record, config) => {
   const event = parseEvent(envelope);
+  // Every message is counted, ignored ones included: a batch never publishes no metric.
+  metrics.addMetric('CoordinatorEvents', MetricUnit.Count, 1);
   if (event.type !== 'ManagerFailed') return;
   await (await coordinatorOf(config, declarations)).markFailed(
     event.detail.managerId,

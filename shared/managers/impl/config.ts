@@ -20,7 +20,7 @@ export const config: ManagerImplementation<'config'> = {
     );
     return versions.map(({ id, version }) => ({
       name: 'config_version',
-      help: "The version of the configuration of the manager `of` (0: its defaults)",
+      help: 'The version of the configuration of the manager `of` (0: its defaults)',
       value: version,
       labels: { of: id },
     }));
