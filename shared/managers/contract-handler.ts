@@ -74,7 +74,8 @@ export async function check(
       name,
       status: 'unhealthy',
       latencyMs: round(performance.now() - started),
-      detail: (err as Error).message,
+      // Whatever was thrown: a library may reject with a string, or with nothing at all.
+      detail: err instanceof Error ? err.message : String(err),
     };
   }
 }
@@ -160,13 +161,16 @@ export function managerHandler<I extends ManagerId>(
         return { stopped: true };
       case 'action': {
         const specs = MANAGER_ACTIONS[id] as Record<string, { input: z.ZodType }>;
-        const spec = specs[call.action];
-        const run = (
-          impl.actions as Record<
-            string,
-            (input: never, ctx: ManagerContext<I>, by: string) => Promise<unknown>
-          >
-        )[call.action];
+        // Own keys only: `toString` or `__proto__` is no action.
+        const spec = Object.hasOwn(specs, call.action) ? specs[call.action] : undefined;
+        const run = Object.hasOwn(impl.actions, call.action)
+          ? (
+              impl.actions as Record<
+                string,
+                (input: never, ctx: ManagerContext<I>, by: string) => Promise<unknown>
+              >
+            )[call.action]
+          : undefined;
         if (!spec || !run) {
           throw new NotFoundError(`${id} has no action "${call.action}"`, [
             { field: 'action', reason: `must be one of: ${Object.keys(specs).join(', ') || '(none)'}` },

@@ -139,7 +139,8 @@ export const ContractReplySchema = z.discriminatedUnion('ok', [
   z.strictObject({
     ok: z.literal(false),
     error: z.strictObject({
-      statusCode: z.int(),
+      /** An HTTP error status: anything else is not an error the API can answer. */
+      statusCode: z.int().min(400).max(599),
       code: z.string(),
       message: z.string(),
       issues: z.array(z.strictObject({ field: z.string(), reason: z.string() })).optional(),

@@ -231,7 +231,8 @@ export class Coordinator {
   actionRole(id: string, action: string): 'writer' | 'admin' {
     const declaration = this.declaration(id);
     const specs = MANAGER_ACTIONS[declaration.id] as Record<string, { role: 'writer' | 'admin' }>;
-    const spec = specs[action];
+    // Own keys only: `toString` or `__proto__` is no action.
+    const spec = Object.hasOwn(specs, action) ? specs[action] : undefined;
     if (!spec) {
       throw new NotFoundError(`${declaration.id} has no action "${action}"`, [
         { field: 'action', reason: `must be one of: ${Object.keys(specs).join(', ') || '(none)'}` },
