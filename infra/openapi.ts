@@ -245,7 +245,7 @@ export function buildOpenApiDocument(
       tags: [op.tag],
       ...(op.deprecated ? { deprecated: true } : {}),
       ...(parameterList.length > 0 ? { parameters: parameterList } : {}),
-      ...(Object.keys(content).length > 0 ? { requestBody: { required: true, content } } : {}),
+      ...(Object.keys(content).length > 0 ? { requestBody: { required: !op.body?.optional, content } } : {}),
       responses,
       security: route.role === 'public' ? [] : [{ [BEARER_SCHEME]: [] }],
       'x-required-role': route.role,
@@ -263,7 +263,7 @@ export function buildOpenApiDocument(
       title: `${m.service} API`,
       version,
       description:
-        'Vectors, development plans and tasks, migrations. Generated from `infra/manifest.ts` and the request schemas the handlers validate with (`npm run openapi`). Routes whose role is not public need `Authorization: Bearer <access token>`: a token from Cognito in AWS, `npm run token -- --role admin` locally. A request no route takes is answered `404 NOT_FOUND`, or `405 METHOD_NOT_ALLOWED` with `Allow`, in the ErrorBody shape.',
+        'Vectors, development plans and tasks, migrations, and the managers that run them (their lifecycle, health, configuration and metrics, also in the Prometheus format). Generated from `infra/manifest.ts` and the request schemas the handlers validate with (`npm run openapi`). Routes whose role is not public need `Authorization: Bearer <access token>`: a token from Cognito in AWS, `npm run token -- --role admin` locally. A request no route takes is answered `404 NOT_FOUND`, or `405 METHOD_NOT_ALLOWED` with `Allow`, in the ErrorBody shape.',
     },
     servers: [{ url: '/', description: 'This API (the origin serving this document)' }],
     tags: [
@@ -274,6 +274,12 @@ export function buildOpenApiDocument(
       { name: 'tasks', description: 'Plan tasks, searched by meaning' },
       { name: 'migrations', description: 'Legacy vector exports migrated into Qdrant' },
       { name: 'events', description: "The platform's events (docs/events.md), as kept by the event log" },
+      {
+        name: 'managers',
+        description:
+          'The managers behind one contract: status, health, metrics, start and stop, actions, configuration',
+      },
+      { name: 'monitoring', description: "Every manager's metrics in the Prometheus text exposition format" },
     ],
     paths,
     components: {

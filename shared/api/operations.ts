@@ -107,7 +107,8 @@ export interface OperationSpec {
   path?: z.ZodObject;
   query?: z.ZodObject;
   /** The request body by media type (JSON bodies also get 413 and 415). */
-  body?: { json?: NamedSchema; raw?: { types: readonly string[]; description: string } };
+  /** `optional`: the request may have no body (an action without input). */
+  body?: { json?: NamedSchema; raw?: { types: readonly string[]; description: string }; optional?: boolean };
   responses: Record<number, SuccessResponse>;
   errors?: Partial<Record<ErrorStatus, string>>;
   deprecated?: boolean;
@@ -294,7 +295,7 @@ const managers: OperationEntry = {
         'Each action names the role it needs, stricter than the route’s `writer` for most: `reindex` (roadmap) needs `writer`; `sweep` (central-coordinator), `redrive` and `rollback` (migration) need `admin`, else `403 FORBIDDEN`. The body is the action’s input; the action’s own errors are answered as it gives them.',
       tag: 'managers',
       path: ActionPathSchema,
-      body: { json: named('ManagerActionInput', ManagerActionInputSchema) },
+      body: { json: named('ManagerActionInput', ManagerActionInputSchema), optional: true },
       responses: {
         200: {
           description: 'The action’s result',

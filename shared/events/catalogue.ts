@@ -10,7 +10,8 @@ import { ManagerIdSchema } from '../managers/specs.ts';
  * Naming: the detail-type is what happened, in PascalCase and the past tense (`MigrationStarted`),
  * the platform's existing style; the source is the service (`EVENT_SOURCE`). Each detail carries
  * `schemaVersion` (EventBridge's own `version` is always "0" and cannot be set): a change that
- * removes or retypes a field makes a new version, adding an optional field does not.
+ * removes or retypes a field makes a new version, adding an optional field does not (publishers
+ * are strict, consumers tolerant: `parseEvent` ignores fields it does not know).
  * The legacy system's dotted names keep their meaning under this style (`LEGACY_NAMES`).
  */
 

@@ -46,5 +46,6 @@ export function parseEvent(
   const type = event['detail-type'];
   if (!isEventType(type))
     throw ValidationError.field('detail-type', `"${type}" is not in the event catalogue`);
-  return { type, detail: parseWith(EVENTS[type].detail, event.detail, 'detail') } as never;
+  // Tolerant of fields it does not know (a newer publisher's optional additions), strict on the rest.
+  return { type, detail: parseWith(EVENTS[type].detail.loose(), event.detail, 'detail') } as never;
 }

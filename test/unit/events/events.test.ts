@@ -49,6 +49,18 @@ describe('parseEvent (what a consumer reads)', () => {
     expect(parsed).toEqual({ type: 'MigrationRolledBack', detail: { ...rolledBack, schemaVersion: 1 } });
   });
 
+  it('keeps a field it does not know (a newer optional addition) and checks the ones it knows', () => {
+    const detail = { ...rolledBack, schemaVersion: 1, reason: 'added later' };
+    expect(parseEvent({ source: 's', 'detail-type': 'MigrationRolledBack', detail }).detail).toEqual(detail);
+    expect(() =>
+      parseEvent({
+        source: 's',
+        'detail-type': 'MigrationRolledBack',
+        detail: { ...detail, jobId: 7 },
+      }),
+    ).toThrow(/^detail\.jobId: /);
+  });
+
   it('refuses an unknown type or a detail of another version, naming the field', () => {
     expect(() => parseEvent({ source: 's', 'detail-type': 'Nope', detail: {} })).toThrow(
       '"Nope" is not in the event catalogue',
