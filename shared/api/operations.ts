@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { EVENT_LOG_DAYS, EventQuerySchema } from '../events/log.ts';
+import { ConfigBodySchema, HistoryQuerySchema, VersionsQuerySchema } from '../managers/api-schemas.ts';
 import { HealthSchema as ManagerHealthSchema, MetricsSchema, StatusSchema } from '../managers/contract.ts';
 import { STOPPED_RETRY_AFTER_SECONDS } from '../managers/lifecycle.ts';
 import { MANAGER_ACTIONS, MANAGER_IDS, type ManagerId, ManagerIdSchema } from '../managers/specs.ts';
@@ -57,6 +58,7 @@ import {
   UpsertResultSchema,
   VersionInfoSchema,
 } from './responses.ts';
+import { StatusPageAssetPathSchema } from './status-page.ts';
 
 /**
  * What each HTTP function does, for the OpenAPI document (`infra/openapi.ts` joins it with the
@@ -157,20 +159,6 @@ const ActionPathSchema = z.object({
 const ManagerActionInputSchema = z.record(z.string(), z.unknown()).meta({
   description:
     "The action's input, checked against the action's own schema (`GET /managers/{id}` lists it as `actions[].input`): `reindex` `{planId?}`, `redrive` and `rollback` `{jobId}`, `sweep` `{}`. No body is `{}`.",
-});
-/** As `functions/managers/api/handler.ts` and `functions/managers/configuration/handler.ts` parse them. */
-const HistoryQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) });
-const VersionsQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(20) });
-const ConfigBodySchema = z.strictObject({
-  config: z.record(z.string(), z.unknown()).meta({
-    description:
-      "The whole configuration, validated by the manager's schema (its JSON Schema is `config` in `GET /managers/{id}`); a field left out takes its default",
-  }),
-  expectedVersion: z
-    .int()
-    .nonnegative()
-    .optional()
-    .meta({ description: 'Refuse (409) unless the stored version is still this one' }),
 });
 
 /** A 503: the platform's error (with Retry-After), or API Gateway's for a function past its timeout. */
@@ -364,18 +352,6 @@ const managerConfig: OperationEntry = {
     },
   },
 };
-
-/**
- * As `shared/api/status-page.ts` declares it (`StatusPageAssetPathSchema`, not committed yet when
- * this was written: import it from there once it is).
- */
-const StatusPageFileSchema = z.object({
-  file: z
-    .string()
-    .min(1)
-    .max(100)
-    .meta({ description: 'An asset of the page, as the page links it (`status-page.<hash>.js`)' }),
-});
 
 const BASE_OPERATIONS: Record<string, OperationEntry> = {
   health: {
@@ -716,7 +692,7 @@ const BASE_OPERATIONS: Record<string, OperationEntry> = {
         description:
           'Its script and style sheet, named by their content’s hash (so cached for good; the page, never cached, links the current ones).',
         tag: 'platform',
-        path: StatusPageFileSchema,
+        path: StatusPageAssetPathSchema,
         responses: {
           200: {
             description: 'The file',

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { managerDeclarations } from '#infra/managers.ts';
 import { NotFoundError } from '#shared/errors.ts';
 import { callerOf, httpHandler, readJsonBody, requireRole } from '#shared/http.ts';
+import { HistoryQuerySchema } from '#shared/managers/api-schemas.ts';
 import { coordinatorOf } from '#shared/managers/clients.ts';
 import { parseWith } from '#shared/validation.ts';
 
@@ -9,7 +10,6 @@ const PathSchema = z.strictObject({
   id: z.string().min(1).max(64).optional(),
   action: z.string().min(1).max(64).optional(),
 });
-const HistoryQuerySchema = z.strictObject({ limit: z.coerce.number().int().min(1).max(100).default(20) });
 
 const declarations = managerDeclarations();
 

@@ -3,18 +3,13 @@ import { createEventBus, createStateStore } from '#shared/adapters/index.ts';
 import { NotFoundError } from '#shared/errors.ts';
 import { EventPublisher } from '#shared/events/publisher.ts';
 import { callerOf, HttpResult, httpHandler, readJsonBody } from '#shared/http.ts';
+import { ConfigBodySchema, VersionsQuerySchema } from '#shared/managers/api-schemas.ts';
 import { ConfigStore, cachedConfig, publishConfigChanged } from '#shared/managers/config-store.ts';
 import { ManagerIdSchema } from '#shared/managers/specs.ts';
 import { EVENT_SOURCE } from '#shared/migrations/settings.ts';
 import { parseWith } from '#shared/validation.ts';
 
 const PathSchema = z.strictObject({ id: z.string().min(1).max(64) });
-const BodySchema = z.strictObject({
-  config: z.record(z.string(), z.unknown()),
-  /** Refuse (409) unless the stored version is still this one. */
-  expectedVersion: z.int().nonnegative().optional(),
-});
-const VersionsQuerySchema = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(20) });
 
 /**
  * A manager's configuration: GET it (defaults at version 0), PUT a new one (validated by that
@@ -31,7 +26,7 @@ export const handler = httpHandler({ path: PathSchema }, async ({ path, event, c
   const store = new ConfigStore(() => createStateStore(config));
   switch (event.routeKey) {
     case 'PUT /api/v1/managers/{id}/config': {
-      const request = parseWith(BodySchema, readJsonBody(event, config.maxBodyBytes), '');
+      const request = parseWith(ConfigBodySchema, readJsonBody(event, config.maxBodyBytes), '');
       const { historyLimit } = await cachedConfig('config', () => store);
       const version = await store.replace(id, request.config, callerOf(event), {
         historyLimit,
