@@ -103,6 +103,13 @@ async function persistentStores(dataDir: string): Promise<{ stores: FauxqsStores
   ]);
   const stores = { sqsStore: new SqsStore(), snsStore: new SnsStore(), s3Store: new S3Store() };
   const persistence = new PersistenceManager(dataDir);
+  // fauxqs 2.4.1 writes NULL receive counts when a message turns visible again (visibility 0 or
+  // expiry), which its own schema refuses (NOT NULL): the message was lost from the in-flight set
+  // and the call failed. Turning visible clears the receipt and the deadline only.
+  const ready = persistence.db.prepare(
+    'UPDATE sqs_messages SET receipt_handle = NULL, visibility_deadline = NULL WHERE message_id = ?',
+  );
+  persistence.updateMessageReady = (messageId: string) => ready.run(messageId);
   // Loaded before persistence is attached, as fauxqs does: loading must not write back.
   persistence.loadSqsAndSns(stores.sqsStore, stores.snsStore);
   stores.sqsStore.persistence = persistence;

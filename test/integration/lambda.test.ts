@@ -445,7 +445,8 @@ describe('local Lambda: event source mappings', () => {
     expect(rt.eventSourceMappings.work).toBe(uuid);
     // Acknowledged by the new poller at its start.
     expect(await state()).toBe('Disabled');
-    // The local SQS keeps its messages in memory: the queues start empty again.
+    // The three messages are still there (the local SQS keeps its queues), and more arrive.
+    expect(await messageCounts('work')).toEqual({ visible: 3, hidden: 0 });
     await send('work', ['c', 'd']);
     // The pollers run: the other queue's message is received and processed meanwhile.
     await send('other', ['x']);
@@ -453,7 +454,7 @@ describe('local Lambda: event source mappings', () => {
       const { visible, hidden } = await messageCounts('other');
       return visible + hidden === 0;
     }, 'the other queue to be drained');
-    expect(await messageCounts('work')).toEqual({ visible: 2, hidden: 0 });
+    expect(await messageCounts('work')).toEqual({ visible: 5, hidden: 0 });
 
     const enabler = lambdaAs('coordinator');
     const enabled = await enabler.send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: true }));

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import {
   GetQueueAttributesCommand,
+  PurgeQueueCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
   SQSClient,
@@ -52,7 +53,10 @@ function manifestWith(migrations: Partial<QueueDecl>, entry?: string) {
       ...manifest.functions,
       migrationWorker: { ...manifest.functions.migrationWorker, ...(entry ? { entry } : {}) },
     },
-    queues: { migrations: { ...manifest.queues.migrations, maxBatchingWindowSeconds: 0, ...migrations } },
+    queues: {
+      ...manifest.queues,
+      migrations: { ...manifest.queues.migrations, maxBatchingWindowSeconds: 0, ...migrations },
+    },
   };
 }
 
@@ -344,7 +348,7 @@ describe('a poison chunk', () => {
   }, 60_000);
 });
 
-describe("a restart that lost the queue's messages (the local SQS lives in memory)", () => {
+describe("a restart after the queue's messages were lost", () => {
   let dataDir: string;
   const spec: ExportSpec = { vectors: 30, texts: 2, dimensions: DIM, seed: 5 };
 
@@ -367,17 +371,25 @@ describe("a restart that lost the queue's messages (the local SQS lives in memor
     })) as { resumed: Array<Record<string, unknown>> };
 
   it('the stalled job has its chunks sent again by the sweeper and completes exactly', async () => {
-    // First run: no consumer, so every chunk message is still queued when the runtime goes.
+    // First run: no consumer, so every chunk message is still queued; then they are lost (purged:
+    // the local queues are kept across restarts, as SQS keeps them, so losing them takes this).
     const { consumer: _, ...unconsumed } = manifest.queues.migrations;
     runtime = await startLocalRuntime({
       dataDir,
       port: 0,
       quiet: true,
-      manifest: { ...manifest, queues: { migrations: unconsumed } },
+      manifest: { ...manifest, queues: { ...manifest.queues, migrations: unconsumed } },
     });
     await upload('uploads/restart.jsonl', jsonlExport(spec));
     const started = await startMigration('uploads/restart.jsonl', 'restart');
     expect(started.chunks).toBeGreaterThan(3);
+    const sqs = new SQSClient({
+      region: runtime.region,
+      endpoint: runtime.sqsEndpoint,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    await sqs.send(new PurgeQueueCommand({ QueueUrl: runtime.queueUrls.migrations!.url }));
+    sqs.destroy();
     await runtime.stop();
 
     runtime = await startLocalRuntime({ dataDir, port: 0, quiet: true });
