@@ -52,12 +52,22 @@ export const FunctionFiguresSchema = z.strictObject({
 });
 export type FunctionFigures = z.infer<typeof FunctionFiguresSchema>;
 
-/** One of a manager's own figures (a Prometheus gauge: snake_case name, labels). */
+/**
+ * One of a manager's own figures (a Prometheus gauge: snake_case name, labels). The exposition's
+ * own families (`manager_…`, `function_…`) and its `manager` label are the platform's, not a
+ * manager's to reuse.
+ */
 export const GaugeSchema = z.strictObject({
-  name: z.string().regex(/^[a-z][a-z0-9_]*$/),
+  name: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]*$/)
+    .refine((name) => !/^(manager|function)_/.test(name), 'manager_ and function_ names are the platform’s'),
   help: z.string().min(1),
   value: z.number(),
-  labels: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/), z.string()).optional(),
+  labels: z
+    .record(z.string().regex(/^[a-z][a-z0-9_]*$/), z.string())
+    .refine((labels) => !('manager' in labels), 'the manager label is the reporting manager’s')
+    .optional(),
 });
 export type Gauge = z.infer<typeof GaugeSchema>;
 

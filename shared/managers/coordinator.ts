@@ -182,7 +182,10 @@ export class Coordinator {
     try {
       await this.#call(declaration, { call: 'start' });
     } catch (err) {
-      await this.#lifecycle.transition(declaration.id, starting.version, 'stopped', by, {
+      // Back where it was: a failed manager's mappings were never disabled, so it is `failed`
+      // still (with this error), not `stopped` while its queues are consumed.
+      const back = record.state === 'failed' ? 'failed' : 'stopped';
+      await this.#lifecycle.transition(declaration.id, starting.version, back, by, {
         error: (err as Error).message,
       });
       throw err;
@@ -250,12 +253,27 @@ export class Coordinator {
       this.#deps.declarations.map(async (d) => {
         const health = await this.health(d.id);
         const previous = await this.#deps.state().get<Health>(managerPartition(d.id), HEALTH_KEY);
-        await this.#deps.state().put(managerPartition(d.id), HEALTH_KEY, health);
         const from = previous?.value.status;
         return { declaration: d, health, changed: from !== health.status, from };
       }),
     );
     const changed = results.filter((r) => r.changed);
+    await this.#publishChanges(changed);
+    // Recorded once published: a sweep whose events did not go out finds the same changes again
+    // next time (an event may be sent twice, never lost).
+    await Promise.all(
+      results.map((r) => this.#deps.state().put(managerPartition(r.declaration.id), HEALTH_KEY, r.health)),
+    );
+    return { checked: results.length, changed: changed.map((r) => r.declaration.id) };
+  }
+
+  async #publishChanges(
+    changed: ReadonlyArray<{
+      declaration: ManagerDeclaration;
+      health: Health;
+      from: Health['status'] | undefined;
+    }>,
+  ): Promise<void> {
     for (const r of changed) {
       await this.#deps.publisher?.().publish('ManagerHealthChanged', {
         managerId: r.declaration.id,
@@ -280,7 +298,6 @@ export class Coordinator {
         at: new Date().toISOString(),
       });
     }
-    return { checked: results.length, changed: changed.map((r) => r.declaration.id) };
   }
 
   /** The last health the sweep recorded. */

@@ -356,6 +356,29 @@ describe('start', () => {
     expect(bus.ofType('ManagerStarted')).toEqual([]);
   });
 
+  it('a failed manager whose start is refused stays failed (its mappings were never disabled), and can be stopped', async () => {
+    const refusal = {
+      ok: false,
+      error: { statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: 'queue down' },
+    };
+    const { coordinator, sources } = world({
+      answers: {
+        migration: (call) => (call.call === 'start' ? refusal : cannedManager('migration').answer(call)),
+      },
+    });
+    await coordinator.markFailed('migration', 'disk on fire', new Date().toISOString());
+
+    await rejection(coordinator.start('migration', 'admin-1'));
+
+    const status = await coordinator.status('migration');
+    expect(status.state).toBe('failed');
+    expect(status.lastError?.message).toBe('queue down');
+    expect(sources.calls).toEqual([]);
+    // Not `stopped` while consumed: a stop still disables its mappings.
+    expect((await coordinator.stop('migration', 'admin-1')).state).toBe('stopped');
+    expect(sources.calls).toEqual(EVENT_SOURCES.migration.map((uuid) => ({ uuid, enabled: false })));
+  });
+
   it('starts a failed manager again', async () => {
     const { coordinator } = world();
     await coordinator.markFailed('migration', 'disk on fire', new Date().toISOString());
@@ -618,6 +641,19 @@ describe('the health sweep', () => {
     });
     expect((await coordinator.recordedHealth('migration'))?.status).toBe('degraded');
     expectCatalogued(bus);
+  });
+
+  it('a change whose event could not be published is published by the next sweep', async () => {
+    const { coordinator, bus } = world();
+    bus.failures = 1;
+
+    await rejection(coordinator.sweep());
+    expect(bus.events).toEqual([]);
+    expect(await coordinator.recordedHealth('migration')).toBeUndefined();
+
+    const retried = await coordinator.sweep();
+    expect(retried.changed.sort()).toEqual(DECLARATIONS.map((d) => d.id).sort());
+    expect(bus.ofType('ManagerHealthChanged')).toHaveLength(DECLARATIONS.length);
   });
 
   it('publishes SystemCriticalDetected only when a manager that cannot be stopped turns unhealthy', async () => {
