@@ -1,10 +1,12 @@
 import * as z from 'zod';
 import packageJson from '../package.json' with { type: 'json' };
 import type { NamedSchema, OperationSpec } from '../shared/api/operations.ts';
-import { OPERATIONS, operationFor } from '../shared/api/operations.ts';
+import { OPERATIONS, operationFor, stoppedResponse } from '../shared/api/operations.ts';
 import { ErrorBodySchema, FrontMatterValueSchema, GatewayMessageSchema } from '../shared/api/responses.ts';
 import { type Role, rolesGranting } from '../shared/auth/roles.ts';
 import { RATE_LIMIT_RETRY_AFTER_SECONDS, RATE_LIMITED_BODY } from '../shared/edge.ts';
+import { ManagerIdSchema } from '../shared/managers/specs.ts';
+import { managedResourcesOf } from './function-environment.ts';
 import { type Manifest, manifest as platformManifest, type RouteDecl } from './manifest.ts';
 
 /**
@@ -186,9 +188,12 @@ function roleText(role: Role, route: RouteDecl): string {
 }
 
 export function buildOpenApiDocument(
-  m: Pick<Manifest, 'service' | 'routes' | 'functions'> = platformManifest,
+  m: Pick<Manifest, 'service' | 'routes' | 'functions' | 'managers' | 'queues'> = platformManifest,
   version: string = packageJson.version,
 ): Json {
+  const stoppable = Object.entries(managedResourcesOf(m))
+    .filter(([, resources]) => resources.stoppable)
+    .map(([id, resources]) => ({ id: ManagerIdSchema.parse(id), functions: resources.functions }));
   const operationIds = new Set<string>();
   const components = new Components();
   components.use({ name: 'ErrorBody', schema: ErrorBodySchema }, 'output');
@@ -196,9 +201,14 @@ export function buildOpenApiDocument(
   const paths: Record<string, Record<string, Json>> = {};
   for (const route of m.routes) {
     const routeKey = `${route.method} ${route.path}`;
-    const op = operationFor(route.function, routeKey);
-    if (!op)
+    const declared = operationFor(route.function, routeKey);
+    if (!declared)
       throw new Error(`${routeKey}: no operation for function ${route.function} in shared/api/operations.ts`);
+    // A route of a manager that can be stopped answers 503 while it is not running.
+    const manager = stoppable.find((d) => d.functions.includes(route.function));
+    const op = manager
+      ? { ...declared, responses: { ...declared.responses, 503: stoppedResponse(manager.id) } }
+      : declared;
     const content: Record<string, Json> = {};
     if (op.body?.json) content['application/json'] = { schema: components.use(op.body.json, 'input') };
     for (const type of op.body?.raw?.types ?? []) {

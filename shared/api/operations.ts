@@ -706,51 +706,19 @@ const BASE_OPERATIONS: Record<string, OperationEntry> = {
 };
 
 /**
- * The functions of the managers that can be stopped (`infra/manifest.ts` `managers`; a test checks
- * this against it): while their manager is not running their routes answer 503 with Retry-After
- * (`shared/managers/gate.ts`).
+ * What a route of a manager that can be stopped also answers while the manager is not running
+ * (`shared/managers/gate.ts`); `infra/openapi.ts` adds it to the routes the manifest gives such a
+ * manager.
  */
-export const STOPPABLE_ROUTES_OF: Partial<Record<ManagerId, readonly string[]>> = {
-  vectorization: [
-    'listCollections',
-    'createCollection',
-    'getCollection',
-    'deleteCollection',
-    'upsert',
-    'search',
-    'batch',
-    'getPoint',
-    'deletePoints',
-  ],
-  roadmap: ['indexPlan', 'listPlans', 'getPlan', 'deletePlan', 'planProgress', 'searchTasks'],
-  migration: ['createMigration', 'listMigrations', 'getMigration', 'rollbackMigration', 'redriveMigration'],
-  config: ['managerConfig'],
-  monitoring: ['prometheusMetrics'],
-};
-
-const stopped = (manager: ManagerId): SuccessResponse => ({
-  description: `SERVICE_UNAVAILABLE: the ${manager} manager is stopped (or stopping, starting; issue field \`manager\`): try again after \`Retry-After\` (${STOPPED_RETRY_AFTER_SECONDS} s). Or the function ran past its timeout: API Gateway’s \`{"message":"Service Unavailable"}\``,
-  schema: UNAVAILABLE,
-  headers: { 'retry-after': 'Seconds to wait (a stopped manager)' },
-});
-
-function withStopped(entry: OperationEntry, manager: ManagerId): OperationEntry {
-  const add = (op: OperationSpec): OperationSpec => ({
-    ...op,
-    responses: { ...op.responses, 503: stopped(manager) },
-  });
-  if (!('routes' in entry)) return add(entry);
-  return { routes: Object.fromEntries(Object.entries(entry.routes).map(([key, op]) => [key, add(op)])) };
+export function stoppedResponse(manager: ManagerId): SuccessResponse {
+  return {
+    description: `SERVICE_UNAVAILABLE: the ${manager} manager is stopped (or stopping, starting; issue field \`manager\`): try again after \`Retry-After\` (${STOPPED_RETRY_AFTER_SECONDS} s). Or the function ran past its timeout: API Gateway’s \`{"message":"Service Unavailable"}\``,
+    schema: UNAVAILABLE,
+    headers: { 'retry-after': 'Seconds to wait (a stopped manager)' },
+  };
 }
 
-export const OPERATIONS: Record<string, OperationEntry> = { ...BASE_OPERATIONS };
-for (const [manager, functions] of Object.entries(STOPPABLE_ROUTES_OF)) {
-  for (const fn of functions) {
-    const entry = OPERATIONS[fn];
-    if (!entry) throw new Error(`STOPPABLE_ROUTES_OF names ${fn}, which has no operation`);
-    OPERATIONS[fn] = withStopped(entry, manager as ManagerId);
-  }
-}
+export const OPERATIONS: Record<string, OperationEntry> = BASE_OPERATIONS;
 
 /** The operations serving `routeKey` (`GET /api/v1/docs`), or undefined. */
 export function operationFor(functionName: string, routeKey: string): OperationSpec | undefined {

@@ -48,6 +48,31 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
   }
 }
 
+/** Puts a platform event on the bus, as a function would (the runtime's own credentials). */
+async function putEvent(type: string, detail: Record<string, unknown>): Promise<void> {
+  const bus = new EventBridgeClient({
+    region: runtime.region,
+    endpoint: runtime.eventBridgeEndpoint,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  try {
+    await bus.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: runtime.busName,
+            Source: 'vector-platform',
+            DetailType: type,
+            Detail: JSON.stringify(detail),
+          },
+        ],
+      }),
+    );
+  } finally {
+    bus.destroy();
+  }
+}
+
 async function queueCounts(queue: string): Promise<{ visible: number; inFlight: number }> {
   const sqs = new SQSClient({
     region: runtime.region,
@@ -207,29 +232,12 @@ describe('stopping a manager loses nothing', () => {
 
   it('events addressed to a stopped manager wait in its queue, across a restart, and are delivered after start', async () => {
     expect((await call('POST', '/api/v1/managers/monitoring/stop')).status).toBe(200);
-    const bus = new EventBridgeClient({
-      region: runtime.region,
-      endpoint: runtime.eventBridgeEndpoint,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    await putEvent('SystemCriticalDetected', {
+      schemaVersion: 1,
+      managers: ['api-gateway'],
+      reason: 'test',
+      at: new Date().toISOString(),
     });
-    await bus.send(
-      new PutEventsCommand({
-        Entries: [
-          {
-            EventBusName: runtime.busName,
-            Source: 'vector-platform',
-            DetailType: 'SystemCriticalDetected',
-            Detail: JSON.stringify({
-              schemaVersion: 1,
-              managers: ['api-gateway'],
-              reason: 'test',
-              at: new Date().toISOString(),
-            }),
-          },
-        ],
-      }),
-    );
-    bus.destroy();
     await runtime.bus.settled();
     // Waiting, untaken (a health sweep may have queued a ManagerHealthChanged beside it).
     const waiting = await queueCounts('monitoringEvents');
@@ -277,29 +285,12 @@ describe('stopping a manager loses nothing', () => {
   });
 
   it('a ManagerFailed event marks a running manager failed; starting it again clears the state', async () => {
-    const bus = new EventBridgeClient({
-      region: runtime.region,
-      endpoint: runtime.eventBridgeEndpoint,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    await putEvent('ManagerFailed', {
+      schemaVersion: 1,
+      managerId: 'roadmap',
+      error: 'disk on fire',
+      at: new Date().toISOString(),
     });
-    await bus.send(
-      new PutEventsCommand({
-        Entries: [
-          {
-            EventBusName: runtime.busName,
-            Source: 'vector-platform',
-            DetailType: 'ManagerFailed',
-            Detail: JSON.stringify({
-              schemaVersion: 1,
-              managerId: 'roadmap',
-              error: 'disk on fire',
-              at: new Date().toISOString(),
-            }),
-          },
-        ],
-      }),
-    );
-    bus.destroy();
     const failed = await eventually('roadmap marked failed', async () => {
       const { body } = await call('GET', '/api/v1/managers/roadmap/status');
       return body.state === 'failed' ? body : undefined;

@@ -5,6 +5,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
 import { STATUS_PAGE_CONTENT_SECURITY_POLICY, STATUS_PAGE_PATH } from '#shared/api/status-page.ts';
+import { MANAGER_IDS } from '#shared/managers/specs.ts';
 import type { PublicJob } from '#shared/migrations/service.ts';
 import { findChromium } from './chromium.ts';
 import { apiCaller, tokenFor } from './support.ts';
@@ -19,15 +20,7 @@ import { apiCaller, tokenFor } from './support.ts';
 
 const CHROMIUM = findChromium('status-page-browser.test.ts');
 
-const MANAGERS = [
-  'central-coordinator',
-  'vectorization',
-  'roadmap',
-  'migration',
-  'config',
-  'monitoring',
-  'api-gateway',
-];
+const MANAGERS = MANAGER_IDS;
 
 const PLAN = `# Status page rollout
 Progression: 50%
