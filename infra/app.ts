@@ -5,6 +5,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { z } from 'zod';
 import { PROJECT_ROOT } from './constructs/service-function.ts';
 import { type Manifest, manifest as platformManifest } from './manifest.ts';
+import { DeployAccessStack } from './stacks/deploy-access-stack.ts';
 import { EDGE_REGION, EdgeStack } from './stacks/edge-stack.ts';
 import { readSettings, type StageSettings } from './stacks/settings.ts';
 import { StatefulStack } from './stacks/stateful-stack.ts';
@@ -30,6 +31,8 @@ export interface PlatformApp {
   stateful: StatefulStack;
   stateless: StatelessStack;
   edge: EdgeStack;
+  /** Only with context `githubRepository`. */
+  deployAccess?: DeployAccessStack;
 }
 
 const PackageJson = z.object({ version: z.string().min(1) });
@@ -82,11 +85,25 @@ export function buildApp(options: BuildAppOptions = {}): PlatformApp {
     apiEndpoint: stateless.api.apiEndpoint,
   });
   edge.addStackDependency(stateless);
+  // Opt-in, so that CI's `cdk deploy --all` never includes the role it deploys with: an
+  // administrator deploys this stack once per account (docs/deploying.md).
+  const deployAccess = settings.deployAccess
+    ? new DeployAccessStack(app, 'VectorPlatform-DeployAccess', {
+        description: `${manifest.service}: GitHub Actions OIDC provider and deploy role for ${settings.deployAccess.repository}`,
+        env,
+        repository: settings.deployAccess.repository,
+        ...(settings.deployAccess.oidcProviderArn
+          ? { oidcProviderArn: settings.deployAccess.oidcProviderArn }
+          : {}),
+        deployRegions: [region, EDGE_REGION],
+      })
+    : undefined;
 
   Tags.of(app).add('service', manifest.service);
-  Tags.of(app).add('stage', settings.stage);
+  // Not on the deploy access stack: it serves every stage of the account.
+  for (const stack of [stateful, stateless, edge]) Tags.of(stack).add('stage', settings.stage);
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { app, settings, stateful, stateless, edge };
+  return { app, settings, stateful, stateless, edge, ...(deployAccess ? { deployAccess } : {}) };
 }
 
 if (import.meta.main) {

@@ -32,6 +32,8 @@ export const CONTEXT_KEYS = [
   'qdrantApiKeySecret',
   'openaiApiKeySecret',
   'alarmEmail',
+  'githubRepository',
+  'githubOidcProviderArn',
 ] as const;
 
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
@@ -95,6 +97,19 @@ const parameterName = z.string().regex(/^[A-Za-z0-9_.\-/]{1,1011}$/, 'invalid SS
 // Secret names: letters, digits and `/_+=.@-`.
 const secretName = z.string().regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'invalid Secrets Manager secret name');
 
+// `owner/name` as GitHub spells it: the OIDC token's `sub` claim compares it exactly, and no `*`
+// can widen the trust.
+const githubRepository = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}$/, 'owner/name of a GitHub repository');
+// An account holds one provider per issuer URL: an existing one is referenced, not created twice.
+const githubOidcProviderArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/,
+    "the ARN of the account's token.actions.githubusercontent.com OIDC provider",
+  );
+
 const ContextSchema = z
   .object({
     // Lower case: the stage ends up in the event bus name and stack names.
@@ -130,8 +145,18 @@ const ContextSchema = z
     qdrantApiKeySecret: secretName.optional(),
     openaiApiKeySecret: secretName.optional(),
     alarmEmail: z.email().optional(),
+    githubRepository: githubRepository.optional(),
+    githubOidcProviderArn: githubOidcProviderArn.optional(),
   })
   .check((ctx) => {
+    if (ctx.value.githubOidcProviderArn !== undefined && ctx.value.githubRepository === undefined) {
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value.githubOidcProviderArn,
+        path: ['githubOidcProviderArn'],
+        message: 'needs githubRepository (it only serves the deploy access stack)',
+      });
+    }
     if ((ctx.value.edgeDomainName === undefined) !== (ctx.value.edgeCertificateArn === undefined)) {
       ctx.issues.push({
         code: 'custom',
@@ -162,6 +187,8 @@ export interface StageSettings {
   /** Names of values the operator creates outside the stacks; never their values. */
   references: { qdrantUrlParameter: string; qdrantApiKeySecret: string; openaiApiKeySecret: string };
   alarmEmail?: string;
+  /** Present when the app also defines the deploy access stack (GitHub OIDC and the CI role). */
+  deployAccess?: { repository: string; oidcProviderArn?: string };
 }
 
 /** Parses raw context values; throws one error naming every bad key. */
@@ -197,6 +224,14 @@ export function parseSettings(raw: Partial<Record<ContextKey, unknown>>): StageS
       openaiApiKeySecret: c.openaiApiKeySecret ?? `vector-platform/${c.stage}/openai-api-key`,
     },
     ...(c.alarmEmail ? { alarmEmail: c.alarmEmail } : {}),
+    ...(c.githubRepository
+      ? {
+          deployAccess: {
+            repository: c.githubRepository,
+            ...(c.githubOidcProviderArn ? { oidcProviderArn: c.githubOidcProviderArn } : {}),
+          },
+        }
+      : {}),
   };
 }
 
