@@ -1,3 +1,5 @@
+import { CORRELATION_HEADER } from '../shared/correlation.ts';
+
 /**
  * CORS as API Gateway's HTTP API applies its CORS configuration: an allowed origin gets
  * `access-control-allow-origin: <that origin>` (never `*`, never an origin it does not allow),
@@ -14,10 +16,10 @@ export interface CorsPolicy {
   methods: readonly string[];
 }
 
-/** What requests may send: the bearer token and the body's type. */
-export const CORS_ALLOW_HEADERS = 'authorization,content-type';
+/** What requests may send: the bearer token, the body's type and the page's correlation id. */
+export const CORS_ALLOW_HEADERS = `authorization,content-type,${CORRELATION_HEADER}`;
 /** What pages may read of an answer besides the safelisted headers. */
-export const CORS_EXPOSE_HEADERS = 'apigw-requestid,retry-after,location';
+export const CORS_EXPOSE_HEADERS = `apigw-requestid,retry-after,location,${CORRELATION_HEADER}`;
 export const CORS_MAX_AGE_SECONDS = 3600;
 
 const LOOPBACK = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/;

@@ -166,7 +166,7 @@ export async function readSecret(ref: string, opts: { allowEmpty?: boolean } = {
   }
   const sdk = await import('@aws-sdk/client-secrets-manager');
   // One client per process: a cold start may read two secrets (Qdrant's key, then OpenAI's).
-  secretsClient ??= new sdk.SecretsManagerClient({});
+  secretsClient ??= (await tracing()).traced(new sdk.SecretsManagerClient({}));
   const { SecretString } = await secretsClient.send(new sdk.GetSecretValueCommand({ SecretId: ref }));
   if (!SecretString && !opts.allowEmpty) throw new Error(`Invalid configuration: secret ${ref} is empty`);
   return SecretString ?? '';
@@ -174,9 +174,13 @@ export async function readSecret(ref: string, opts: { allowEmpty?: boolean } = {
 
 let secretsClient: SecretsManagerClient | undefined;
 
+/** Powertools, on first use too: the CDK app reads this module's schemas and never a secret. */
+const tracing = () => import('./powertools.ts');
+
 async function readParameter(name: string): Promise<string> {
   const sdk = await import('@aws-sdk/client-ssm');
-  const { Parameter } = await new sdk.SSMClient({}).send(new sdk.GetParameterCommand({ Name: name }));
+  const ssm = (await tracing()).traced(new sdk.SSMClient({}));
+  const { Parameter } = await ssm.send(new sdk.GetParameterCommand({ Name: name }));
   if (!Parameter?.Value) throw new Error(`Invalid configuration: parameter ${name} is empty`);
   return Parameter.Value;
 }

@@ -7,6 +7,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import type { z } from 'zod';
 import { authorize, type GatewayClaims, ROLES, ROUTE_ROLES_ENV, type Role } from './auth/roles.ts';
 import { type Config, getConfig } from './config.ts';
+import { CORRELATION_HEADER, pickCorrelationId, withCorrelationId } from './correlation.ts';
 import {
   ForbiddenError,
   PayloadTooLargeError,
@@ -96,10 +97,10 @@ export function httpHandler<
     return { statusCode: 200, headers: JSON_HEADERS, body: toJson(result) };
   };
 
-  return middy(base)
+  const handler = middy(base)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(tracer ? captureLambdaHandler(tracer, { captureResponse: false }) : [])
-    .use(logMetrics(metrics))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .use({
       after: (request) => countResponse(request.response?.statusCode ?? 200),
       onError: (request) => {
@@ -116,6 +117,24 @@ export function httpHandler<
         countResponse(statusCode);
       },
     });
+  return correlatedHttp(handler);
+}
+
+type HttpLambda = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/**
+ * Runs an HTTP handler under the request's correlation id (the client's `x-correlation-id` when
+ * it is a valid one, else API Gateway's request id) and answers it in that header, errors included.
+ */
+export function correlatedHttp(handler: HttpLambda): HttpLambda {
+  return async (event, context) => {
+    const id = pickCorrelationId(headerValue(event, CORRELATION_HEADER), event.requestContext?.requestId);
+    const response = await withCorrelationId(id, () => handler(event, context));
+    return { ...response, headers: { ...response.headers, [CORRELATION_HEADER]: id } };
+  };
 }
 
 let routeRoles: { source: string | undefined; roles: Record<string, Role> } | undefined;

@@ -6,6 +6,7 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
 import { type Config, getConfig } from './config.ts';
+import { CORRELATION_ATTRIBUTE, fieldOf, pickCorrelationId, withCorrelationId } from './correlation.ts';
 import { ValidationError } from './errors.ts';
 import { logger, metrics, tracer } from './powertools.ts';
 import { parseWith } from './validation.ts';
@@ -33,12 +34,21 @@ export function sqsHandler<S extends z.ZodType>(
       } catch (err) {
         throw ValidationError.field('body', `invalid JSON (${(err as Error).message})`);
       }
-      try {
-        await fn(parseWith(schema, body, ''), record, config);
-      } catch (err) {
-        logger.warn('message failed', { messageId: record.messageId, error: err as Error });
-        throw err;
-      }
+      // Each record continues its sender's chain: our messages carry the id as an attribute, the
+      // events a rule sends to a queue carry it in their detail; else the message starts one.
+      const id = pickCorrelationId(
+        record.messageAttributes?.[CORRELATION_ATTRIBUTE]?.stringValue,
+        fieldOf(fieldOf(body, 'detail'), CORRELATION_ATTRIBUTE),
+        record.messageId,
+      );
+      await withCorrelationId(id, async () => {
+        try {
+          await fn(parseWith(schema, body, ''), record, config);
+        } catch (err) {
+          logger.warn('message failed', { messageId: record.messageId, error: err as Error });
+          throw err;
+        }
+      });
     };
     return processPartialResponse(event, recordHandler, processor, {
       context,
@@ -49,5 +59,5 @@ export function sqsHandler<S extends z.ZodType>(
   return middy(base)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(tracer ? captureLambdaHandler(tracer, { captureResponse: false }) : [])
-    .use(logMetrics(metrics));
+    .use(logMetrics(metrics, { captureColdStartMetric: true }));
 }

@@ -8,6 +8,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Config } from '../config.ts';
 import type { EventSourceSwitch, FunctionInvoker, MetricsReader } from '../managers/ports.ts';
 import type { DeadLetters, EventBus, ObjectStore, Queue, StateStore } from '../ports.ts';
+import { traced } from '../powertools.ts';
 import { CloudWatchMetrics } from './cloudwatch.ts';
 import { DynamoStateStore } from './dynamodb-state.ts';
 import { EventBridgeBus } from './eventbridge.ts';
@@ -25,7 +26,7 @@ export { SqsDeadLetters, SqsQueue } from './sqs.ts';
 /**
  * Adapters chosen by configuration. SDK clients are built once per distinct setting and endpoint:
  * they read `AWS_ENDPOINT_URL_<SERVICE>` when built, and the local runtime may boot several
- * times in one process with emulators on different ports.
+ * times in one process with emulators on different ports. Each is traced (X-Ray) in Lambda.
  */
 
 const clients = new Map<string, unknown>();
@@ -58,9 +59,8 @@ function missing(variable: string): Error {
 /** The exports bucket (EXPORTS_BUCKET). */
 export function createObjectStore(config: Config): ObjectStore {
   if (!config.exportsBucket) throw missing('EXPORTS_BUCKET');
-  const client = cached(
-    [...endpointKey('S3'), config.s3ForcePathStyle],
-    () => new S3Client({ forcePathStyle: config.s3ForcePathStyle }),
+  const client = cached([...endpointKey('S3'), config.s3ForcePathStyle], () =>
+    traced(new S3Client({ forcePathStyle: config.s3ForcePathStyle })),
   );
   return new S3ObjectStore({ client, bucket: config.exportsBucket });
 }
@@ -70,21 +70,21 @@ export function createMigrationQueue(config: Config): Queue {
   if (!config.migrationQueueUrl) throw missing('MIGRATIONS_QUEUE_URL');
   // The endpoint decides, not the queue URL's host: locally the emulator's queue URLs name a
   // virtual host (`sqs.<region>.127.0.0.1`), and in AWS both are the regional endpoint anyway.
-  const client = cached(endpointKey('SQS'), () => new SQSClient({ useQueueUrlAsEndpoint: false }));
+  const client = cached(endpointKey('SQS'), () => traced(new SQSClient({ useQueueUrlAsEndpoint: false })));
   return new SqsQueue({ client, queueUrl: config.migrationQueueUrl });
 }
 
 /** The migrations queue's dead letters (MIGRATIONS_DLQ_URL), for redrives. */
 export function createMigrationDeadLetters(config: Config): DeadLetters {
   if (!config.migrationDeadLetterQueueUrl) throw missing('MIGRATIONS_DLQ_URL');
-  const client = cached(endpointKey('SQS'), () => new SQSClient({ useQueueUrlAsEndpoint: false }));
+  const client = cached(endpointKey('SQS'), () => traced(new SQSClient({ useQueueUrlAsEndpoint: false })));
   return new SqsDeadLetters({ client, queueUrl: config.migrationDeadLetterQueueUrl });
 }
 
 /** The platform's event bus (EVENT_BUS_NAME). */
 export function createEventBus(config: Config): EventBus {
   if (!config.eventBusName) throw missing('EVENT_BUS_NAME');
-  const client = cached(endpointKey('EVENTBRIDGE'), () => new EventBridgeClient({}));
+  const client = cached(endpointKey('EVENTBRIDGE'), () => traced(new EventBridgeClient({})));
   return new EventBridgeBus({ client, busName: config.eventBusName });
 }
 
@@ -101,7 +101,7 @@ export function createStateStore(config: Pick<Config, 'state'>): StateStore {
   }
   if (config.state.table) {
     const client = cached(endpointKey('DYNAMODB'), () =>
-      DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+      DynamoDBDocumentClient.from(traced(new DynamoDBClient({})), {
         marshallOptions: { removeUndefinedValues: true },
       }),
     );
@@ -112,14 +112,14 @@ export function createStateStore(config: Pick<Config, 'state'>): StateStore {
 
 /** Manager contract functions, invoked through Lambda (the local runtime serves the same API). */
 export function createFunctionInvoker(): FunctionInvoker {
-  return new LambdaInvoker(cached(endpointKey('LAMBDA'), () => new LambdaClient({})));
+  return new LambdaInvoker(cached(endpointKey('LAMBDA'), () => traced(new LambdaClient({}))));
 }
 
 export function createEventSourceSwitch(): EventSourceSwitch {
-  return new LambdaEventSources(cached(endpointKey('LAMBDA'), () => new LambdaClient({})));
+  return new LambdaEventSources(cached(endpointKey('LAMBDA'), () => traced(new LambdaClient({}))));
 }
 
 /** CloudWatch's metrics (the local runtime serves GetMetricData from what it measured). */
 export function createMetricsReader(): MetricsReader {
-  return new CloudWatchMetrics(cached(endpointKey('CLOUDWATCH'), () => new CloudWatchClient({})));
+  return new CloudWatchMetrics(cached(endpointKey('CLOUDWATCH'), () => traced(new CloudWatchClient({}))));
 }

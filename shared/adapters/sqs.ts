@@ -6,12 +6,13 @@ import {
   SendMessageBatchCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { CORRELATION_ATTRIBUTE, correlationId } from '../correlation.ts';
 import { UpstreamError, ValidationError } from '../errors.ts';
 import type { DeadLetters, Queue, QueueMessage } from '../ports.ts';
 import { awsCall } from './aws-errors.ts';
 import { groupForBatch } from './batching.ts';
 
-/** SendMessageBatch limits: 10 entries and 256 KiB of bodies per call. */
+/** SendMessageBatch limits: 10 entries and 256 KiB of messages (bodies and attributes) per call. */
 const MAX_ENTRIES = 10;
 const MAX_BATCH_BYTES = 256 * 1024;
 const NON_CHARACTERS = /[\uFFFE\uFFFF]/g;
@@ -30,6 +31,12 @@ export class SqsQueue implements Queue {
   }
 
   async send(messages: QueueMessage[]): Promise<void> {
+    // The consumer's wrapper reads it back: the messages continue the sender's chain.
+    const id = correlationId();
+    const attributes =
+      id === undefined
+        ? {}
+        : { MessageAttributes: { [CORRELATION_ATTRIBUTE]: { DataType: 'String', StringValue: id } } };
     const entries = messages.map((message, index) => {
       const json = JSON.stringify(message.body);
       if (json === undefined)
@@ -40,10 +47,16 @@ export class SqsQueue implements Queue {
         Id: String(index),
         MessageBody: body,
         ...(message.delaySeconds !== undefined ? { DelaySeconds: message.delaySeconds } : {}),
+        ...attributes,
       };
     });
-    for (const group of groupForBatch(entries, MAX_ENTRIES, MAX_BATCH_BYTES, (e) =>
-      Buffer.byteLength(e.MessageBody),
+    // SQS counts attributes (name, type and value) in a message's size.
+    const attributeBytes = id === undefined ? 0 : Buffer.byteLength(`${CORRELATION_ATTRIBUTE}String${id}`);
+    for (const group of groupForBatch(
+      entries,
+      MAX_ENTRIES,
+      MAX_BATCH_BYTES,
+      (e) => Buffer.byteLength(e.MessageBody) + attributeBytes,
     )) {
       const out = await awsCall('SQS SendMessageBatch', () =>
         this.#sqs.send(new SendMessageBatchCommand({ QueueUrl: this.#queueUrl, Entries: group })),

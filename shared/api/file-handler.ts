@@ -4,7 +4,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { toErrorResponse } from '../errors.ts';
-import { authorizeRequest, countResponse } from '../http.ts';
+import { authorizeRequest, correlatedHttp, countResponse } from '../http.ts';
 import { assertManagerRunning } from '../managers/gate.ts';
 import { logger, metrics, tracer } from '../powertools.ts';
 
@@ -49,8 +49,10 @@ export function fileHandler(fn: (event: APIGatewayProxyEventV2) => Promise<FileR
       };
     }
   };
-  return middy(base)
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(tracer ? captureLambdaHandler(tracer, { captureResponse: false }) : [])
-    .use(logMetrics(metrics));
+  return correlatedHttp(
+    middy(base)
+      .use(injectLambdaContext(logger, { resetKeys: true }))
+      .use(tracer ? captureLambdaHandler(tracer, { captureResponse: false }) : [])
+      .use(logMetrics(metrics, { captureColdStartMetric: true })),
+  );
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CorrelationIdSchema } from '../correlation.ts';
 import { ExportFormatSchema } from '../exports/formats.ts';
 import { ManagerIdSchema } from '../managers/specs.ts';
 
@@ -34,8 +35,9 @@ const job = {
   dryRun: z.boolean(),
 };
 
+/** Every detail: its version, the correlation id the publisher adds (`EventPublisher`), its fields. */
 const detail = <S extends z.ZodRawShape>(shape: S) =>
-  z.strictObject({ schemaVersion: z.literal(1), ...shape });
+  z.strictObject({ schemaVersion: z.literal(1), correlationId: CorrelationIdSchema.optional(), ...shape });
 
 export const EVENTS = {
   MigrationStarted: {
@@ -154,8 +156,11 @@ export const LEGACY_NAMES = {
 } as const satisfies Record<string, keyof typeof EVENTS>;
 
 export type EventType = keyof typeof EVENTS;
-/** The detail a publisher gives (without `schemaVersion`, which the publisher adds). */
-export type EventDetail<T extends EventType> = Omit<z.input<(typeof EVENTS)[T]['detail']>, 'schemaVersion'>;
+/** The detail a publisher gives (without `schemaVersion` and `correlationId`, which the publisher adds). */
+export type EventDetail<T extends EventType> = Omit<
+  z.input<(typeof EVENTS)[T]['detail']>,
+  'schemaVersion' | 'correlationId'
+>;
 /** The detail a consumer reads. */
 export type ParsedDetail<T extends EventType> = z.output<(typeof EVENTS)[T]['detail']>;
 

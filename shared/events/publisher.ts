@@ -1,3 +1,4 @@
+import { CORRELATION_ATTRIBUTE, correlationId } from '../correlation.ts';
 import { ValidationError } from '../errors.ts';
 import type { EventBus } from '../ports.ts';
 import { parseWith } from '../validation.ts';
@@ -5,7 +6,7 @@ import { EVENTS, type EventDetail, type EventType, isEventType, type ParsedDetai
 
 /**
  * The one way the platform publishes an event: only a type of the catalogue, with a detail its
- * schema accepts (checked before anything is sent: a malformed event is a bug, and it fails where
+ * schema accepts and the current correlation id (checked before anything is sent: a malformed event is a bug, and it fails where
  * it is made, not in a consumer hours later).
  */
 export class EventPublisher {
@@ -19,8 +20,15 @@ export class EventPublisher {
 
   async publish<T extends EventType>(type: T, detail: EventDetail<T>): Promise<void> {
     let parsed: Record<string, unknown>;
+    // The event belongs to the request or message being handled (none in scripts and tests).
+    const id = correlationId();
+    const full = {
+      ...detail,
+      schemaVersion: 1,
+      ...(id === undefined ? {} : { [CORRELATION_ATTRIBUTE]: id }),
+    };
     try {
-      parsed = parseWith(EVENTS[type].detail, { ...detail, schemaVersion: 1 }, 'detail');
+      parsed = parseWith(EVENTS[type].detail, full, 'detail');
     } catch (err) {
       // Our own code made it: a bug (500), not the client's input.
       throw new Error(`event ${type} does not match its schema: ${(err as Error).message}`);

@@ -2,9 +2,11 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
+import type { Context as LambdaContext } from 'aws-lambda';
 import { z } from 'zod';
 import { createEventBus, createMetricsReader, createStateStore } from '../adapters/index.ts';
 import { type Config, getConfig } from '../config.ts';
+import { CORRELATION_ATTRIBUTE, fieldOf, pickCorrelationId, withCorrelationId } from '../correlation.ts';
 import { AppError, NotFoundError, ServiceUnavailableError } from '../errors.ts';
 import { EventPublisher } from '../events/publisher.ts';
 import { EVENT_SOURCE } from '../migrations/settings.ts';
@@ -181,7 +183,7 @@ export function managerHandler<I extends ManagerId>(
     }
   };
 
-  return middy(async (raw: unknown): Promise<ContractReply> => {
+  const handler = middy(async (raw: unknown): Promise<ContractReply> => {
     try {
       appConfig ??= await getConfig();
       const call = parseWith(ContractCallSchema, raw, 'call');
@@ -212,7 +214,12 @@ export function managerHandler<I extends ManagerId>(
     }
   })
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics));
+    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+  // The coordinator passes its request's id in the call; a call without one starts its own.
+  return (raw: unknown, context: LambdaContext) =>
+    withCorrelationId(pickCorrelationId(fieldOf(raw, CORRELATION_ATTRIBUTE), context.awsRequestId), () =>
+      handler(raw, context),
+    );
 }
 
 /** ManagerFailed on the bus, best effort: a bus that is down must not hide the original error. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CorrelationIdSchema } from '../correlation.ts';
 import { ManagerIdSchema } from './specs.ts';
 
 /**
@@ -122,18 +123,25 @@ export const DescriptionSchema = z.strictObject({
 });
 export type Description = z.infer<typeof DescriptionSchema>;
 
+/**
+ * One call of the contract; `correlationId` is the id of the request that made it (the
+ * coordinator's), so the manager's logs and events continue that request's chain.
+ */
+const call = <S extends z.ZodRawShape>(shape: S) =>
+  z.strictObject({ ...shape, correlationId: CorrelationIdSchema.optional() });
+
 /** What a contract function is invoked with. */
 export const ContractCallSchema = z.discriminatedUnion('call', [
-  z.strictObject({ call: z.literal('describe') }),
-  z.strictObject({ call: z.literal('health') }),
-  z.strictObject({ call: z.literal('status') }),
-  z.strictObject({ call: z.literal('metrics') }),
-  z.strictObject({ call: z.literal('validateConfig'), config: z.unknown() }),
+  call({ call: z.literal('describe') }),
+  call({ call: z.literal('health') }),
+  call({ call: z.literal('status') }),
+  call({ call: z.literal('metrics') }),
+  call({ call: z.literal('validateConfig'), config: z.unknown() }),
   /** The manager's own preparation before it is marked running (checks its dependencies). */
-  z.strictObject({ call: z.literal('start') }),
+  call({ call: z.literal('start') }),
   /** The manager's own quiescing before it is marked stopped. */
-  z.strictObject({ call: z.literal('stop') }),
-  z.strictObject({
+  call({ call: z.literal('stop') }),
+  call({
     call: z.literal('action'),
     action: z.string().min(1),
     input: z.unknown(),

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { correlationId } from '../correlation.ts';
 import { AppError, ConflictError, NotFoundError, ServiceUnavailableError, UpstreamError } from '../errors.ts';
 import type { EventPublisher } from '../events/publisher.ts';
 import type { StateStore } from '../ports.ts';
@@ -246,9 +247,14 @@ export class Coordinator {
 
   /**
    * The health sweep: every manager's health, recorded; ManagerHealthChanged for each change, and
-   * SystemCriticalDetected when a manager that cannot be stopped turns unhealthy.
+   * SystemCriticalDetected when a manager that cannot be stopped turns unhealthy. Answers every
+   * manager's status too, changed or not: the sweep publishes each one as a metric alarms watch.
    */
-  async sweep(): Promise<{ checked: number; changed: ManagerId[] }> {
+  async sweep(): Promise<{
+    checked: number;
+    changed: ManagerId[];
+    health: Partial<Record<ManagerId, Health['status']>>;
+  }> {
     const results = await Promise.all(
       this.#deps.declarations.map(async (d) => {
         const health = await this.health(d.id);
@@ -264,7 +270,11 @@ export class Coordinator {
     await Promise.all(
       results.map((r) => this.#deps.state().put(managerPartition(r.declaration.id), HEALTH_KEY, r.health)),
     );
-    return { checked: results.length, changed: changed.map((r) => r.declaration.id) };
+    return {
+      checked: results.length,
+      changed: changed.map((r) => r.declaration.id),
+      health: Object.fromEntries(results.map((r) => [r.declaration.id, r.health.status])),
+    };
   }
 
   async #publishChanges(
@@ -363,7 +373,12 @@ export class Coordinator {
   ): Promise<z.output<S>> {
     const name = this.#deps.functionNames[declaration.id];
     if (!name) throw new Error(`MANAGER_FUNCTIONS names no function for ${declaration.id}`);
-    const raw = await this.#deps.invoker().invoke(name, call, { timeoutMs: this.#deps.checkTimeoutMs });
+    const id = correlationId();
+    const raw = await this.#deps
+      .invoker()
+      .invoke(name, id === undefined ? call : { ...call, correlationId: id }, {
+        timeoutMs: this.#deps.checkTimeoutMs,
+      });
     let reply: ContractReply;
     try {
       reply = parseWith(ContractReplySchema, raw, 'reply');

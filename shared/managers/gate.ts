@@ -2,7 +2,7 @@ import { FileStateStore } from '../adapters/file-state.ts';
 import { EXPIRES_AT_ATTRIBUTE, isExpired } from '../adapters/state-rules.ts';
 import { parseEnv } from '../config.ts';
 import { ServiceUnavailableError } from '../errors.ts';
-import { logger } from '../powertools.ts';
+import { logger, traced } from '../powertools.ts';
 import { MANAGER_ENV } from './environment.ts';
 import {
   LIFECYCLE_KEY,
@@ -51,7 +51,7 @@ async function readState(id: ManagerId): Promise<LifecycleRecord['state'] | unde
   }
   if (!env.STATE_TABLE) throw new Error('Invalid configuration: STATE_TABLE is not set');
   const { DynamoDBClient, GetItemCommand } = await import('@aws-sdk/client-dynamodb');
-  dynamo ??= new DynamoDBClient({});
+  dynamo ??= traced(new DynamoDBClient({}));
   const { Item } = await dynamo.send(
     new GetItemCommand({
       TableName: env.STATE_TABLE,

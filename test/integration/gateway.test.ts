@@ -412,7 +412,7 @@ describe('CORS', () => {
     expect(res.headers['access-control-allow-origin']).toBe('http://localhost:5173');
     const methods = [...new Set(fixtureManifest.routes.map((r) => r.method))].sort();
     expect(res.headers['access-control-allow-methods']?.split(',').sort()).toEqual(methods);
-    expect(res.headers['access-control-allow-headers']).toBe('authorization,content-type');
+    expect(res.headers['access-control-allow-headers']).toBe('authorization,content-type,x-correlation-id');
   });
 
   it('without a default route, API Gateway answers what no route takes itself: 404 {"message":"Not Found"}', async () => {

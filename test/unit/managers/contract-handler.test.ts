@@ -396,13 +396,19 @@ describe('failures', () => {
         published.push(...events);
       });
 
-      expect(errorOf(await callOf(handler, { call: 'health' })).statusCode).toBe(500);
+      expect(errorOf(await callOf(handler, { call: 'health', correlationId: 'coord-1' })).statusCode).toBe(
+        500,
+      );
       expect(published).toHaveLength(1);
       expect(published[0]).toMatchObject({
         source: 'vector-platform',
         detailType: 'ManagerFailed',
-        detail: { managerId: 'migration', error: 'disk on fire', schemaVersion: 1 },
+        // The coordinator's request goes on in the manager's events.
+        detail: { managerId: 'migration', error: 'disk on fire', schemaVersion: 1, correlationId: 'coord-1' },
       });
+      // A call that names no id starts its own chain: the invocation's request id.
+      await callOf(handler, { call: 'health' });
+      expect(published[1]?.detail).toMatchObject({ correlationId: 'req-123' });
 
       // The bus is down: the answer is the same 500 about the manager's own error.
       publish.mockRejectedValue(new Error('EventBridge is unreachable'));

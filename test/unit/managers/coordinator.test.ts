@@ -8,6 +8,7 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { FileStateStore } from '#shared/adapters/file-state.ts';
 import { LambdaInvoker } from '#shared/adapters/lambda.ts';
 import { resetConfig } from '#shared/config.ts';
+import { withCorrelationId } from '#shared/correlation.ts';
 import {
   AppError,
   ConflictError,
@@ -132,6 +133,21 @@ function expectCatalogued(bus: RecordingBus) {
 }
 
 describe('stop', () => {
+  it("passes the request's correlation id in its contract calls, and its events carry it", async () => {
+    const { coordinator, invoker, bus } = world();
+
+    await withCorrelationId('req-9', () => coordinator.stop('migration', 'admin-1'));
+    await coordinator.start('migration', 'admin-1');
+
+    expect(invoker.calls.map((c) => [c.payload.call, c.payload.correlationId])).toEqual([
+      ['stop', 'req-9'],
+      ['start', undefined],
+    ]);
+    expect(bus.ofType('ManagerStopped')[0]).toMatchObject({ correlationId: 'req-9' });
+    expect(bus.ofType('ManagerStarted')[0]).not.toHaveProperty('correlationId');
+    expectCatalogued(bus);
+  });
+
   it('goes stopping → stopped with its history, disables exactly its mappings, publishes ManagerStopped', async () => {
     const { coordinator, invoker, sources, bus } = world();
 
@@ -632,6 +648,11 @@ describe('the health sweep', () => {
     ];
     const third = await coordinator.sweep();
     expect(third.changed).toEqual(['migration']);
+    // Every manager's status, changed or not (the sweep's metric per manager).
+    expect(third.health).toEqual({
+      ...Object.fromEntries(DECLARATIONS.map((d) => [d.id, 'healthy'])),
+      migration: 'degraded',
+    });
     expect(bus.events.map((e) => e.detailType)).toEqual(['ManagerHealthChanged']);
     expect(bus.ofType('ManagerHealthChanged')[0]).toMatchObject({
       managerId: 'migration',
@@ -697,7 +718,7 @@ describe('the health sweep', () => {
 
   it('a coordinator that does not answer in time is critical too', async () => {
     const { coordinator, bus } = world({ answers: { 'central-coordinator': () => new Promise(() => {}) } });
-    await coordinator.sweep();
+    expect((await coordinator.sweep()).health['central-coordinator']).toBe('unhealthy');
     expect(bus.ofType('SystemCriticalDetected')).toEqual([
       expect.objectContaining({
         managers: ['central-coordinator'],
