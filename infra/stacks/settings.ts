@@ -32,6 +32,9 @@ export const CONTEXT_KEYS = [
   'qdrantApiKeySecret',
   'openaiApiKeySecret',
   'alarmEmail',
+  'alarmApiLatencyP95Ms',
+  'alarmApiErrorRatePercent',
+  'alarmQueueAgeSeconds',
   'githubRepository',
   'githubOidcProviderArn',
 ] as const;
@@ -145,6 +148,10 @@ const ContextSchema = z
     qdrantApiKeySecret: secretName.optional(),
     openaiApiKeySecret: secretName.optional(),
     alarmEmail: z.email().optional(),
+    // Alarm thresholds (docs/operations.md): API p95 latency, API 5xx share, oldest queued message.
+    alarmApiLatencyP95Ms: positiveInt.max(30_000).default(500),
+    alarmApiErrorRatePercent: z.coerce.number().positive().max(100).default(1),
+    alarmQueueAgeSeconds: positiveInt.max(1_209_600).default(900),
     githubRepository: githubRepository.optional(),
     githubOidcProviderArn: githubOidcProviderArn.optional(),
   })
@@ -187,6 +194,15 @@ export interface StageSettings {
   /** Names of values the operator creates outside the stacks; never their values. */
   references: { qdrantUrlParameter: string; qdrantApiKeySecret: string; openaiApiKeySecret: string };
   alarmEmail?: string;
+  /** Thresholds of the stateless stack's alarms. */
+  alarms: {
+    /** API p95 latency (AWS/ApiGateway `Latency`) above this, in milliseconds. */
+    apiLatencyP95Ms: number;
+    /** API 5xx answers above this share of requests, in percent. */
+    apiErrorRatePercent: number;
+    /** A queue's oldest message older than this, in seconds (SQS keeps messages 14 days at most). */
+    queueAgeSeconds: number;
+  };
   /** Present when the app also defines the deploy access stack (GitHub OIDC and the CI role). */
   deployAccess?: { repository: string; oidcProviderArn?: string };
 }
@@ -224,6 +240,11 @@ export function parseSettings(raw: Partial<Record<ContextKey, unknown>>): StageS
       openaiApiKeySecret: c.openaiApiKeySecret ?? `vector-platform/${c.stage}/openai-api-key`,
     },
     ...(c.alarmEmail ? { alarmEmail: c.alarmEmail } : {}),
+    alarms: {
+      apiLatencyP95Ms: c.alarmApiLatencyP95Ms,
+      apiErrorRatePercent: c.alarmApiErrorRatePercent,
+      queueAgeSeconds: c.alarmQueueAgeSeconds,
+    },
     ...(c.githubRepository
       ? {
           deployAccess: {

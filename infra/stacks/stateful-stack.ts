@@ -125,6 +125,7 @@ export class StatefulStack extends Stack {
         deadLetterQueue,
         this.alarmTopic,
         `${name}: messages in the dead-letter queue`,
+        deadLetterAlarmName(manifest.service, settings.stage, name),
       );
       new CfnOutput(this, `${id}QueueUrl`, { value: queue.queueUrl, description: decl.description });
       new CfnOutput(this, `${id}DeadLetterQueueUrl`, { value: deadLetterQueue.queueUrl });
@@ -240,6 +241,15 @@ export class StatefulStack extends Stack {
   }
 }
 
+/**
+ * The fixed name of a manifest queue's dead-letter alarm: the stateless stack's composite alarm
+ * names it by the ARN built from this name, as functions and rules are named, instead of being
+ * handed the alarm.
+ */
+export function deadLetterAlarmName(service: string, stage: string, queue: string): string {
+  return `${service}-${stage}-${queue}-dead-letters`;
+}
+
 /** Alarms as soon as one message sits in a dead-letter queue: each one is lost work until redriven. */
 export function alarmOnDeadLetters(
   scope: Construct,
@@ -247,8 +257,10 @@ export function alarmOnDeadLetters(
   dlq: IQueue,
   topic: ITopic,
   description: string,
+  alarmName?: string,
 ): Alarm {
   const alarm = new Alarm(scope, id, {
+    ...(alarmName ? { alarmName } : {}),
     alarmDescription: description,
     metric: dlq.metricApproximateNumberOfMessagesVisible({
       period: Duration.minutes(1),

@@ -12,7 +12,7 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, type IAlarm, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { type EventPattern, Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction, SqsQueue } from 'aws-cdk-lib/aws-events-targets';
@@ -21,8 +21,10 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Bucket, EventType } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { PlatformAlarms } from '../constructs/alarms.ts';
+import { PlatformDashboard } from '../constructs/dashboard.ts';
 import type { Identity } from '../constructs/identity.ts';
 import {
   type FunctionLinks,
@@ -38,7 +40,7 @@ import {
 import type { Manifest, EventPattern as ManifestPattern, RuleDecl } from '../manifest.ts';
 import { deployedName, functionArn, pascalCase } from './naming.ts';
 import type { StageSettings } from './settings.ts';
-import { alarmOnDeadLetters, EXPORTS_BUCKET_ARN_OUTPUT } from './stateful-stack.ts';
+import { alarmOnDeadLetters, deadLetterAlarmName, EXPORTS_BUCKET_ARN_OUTPUT } from './stateful-stack.ts';
 
 export interface StatelessStackProps extends StackProps {
   manifest: Manifest;
@@ -292,6 +294,17 @@ export class StatelessStack extends Stack {
       mappings[name] = source;
     }
 
+    // Every dead-letter queue and its alarm: the stateful stack's by their fixed names, the rule
+    // targets' below.
+    const deadLetterQueues: Record<string, IQueue> = { ...resources.deadLetterQueues };
+    const deadLetterAlarms: IAlarm[] = Object.keys(manifest.queues).map((name) =>
+      Alarm.fromAlarmName(
+        this,
+        `${pascalCase(name)}DeadLetterAlarm`,
+        deadLetterAlarmName(manifest.service, settings.stage, name),
+      ),
+    );
+
     // Event rules, to a function or a queue; events a target cannot take after its retries go to
     // one dead-letter queue.
     const rules = Object.entries(manifest.rules);
@@ -305,12 +318,15 @@ export class StatelessStack extends Stack {
         id: 'AwsSolutions-SQS3',
         reason: 'This queue is itself the dead-letter queue of the event rule targets.',
       });
-      alarmOnDeadLetters(
-        this,
-        'RuleTargetDeadLetterAlarm',
-        ruleDlq,
-        alarmTopic,
-        'Events that no rule target could take',
+      deadLetterQueues['rule targets'] = ruleDlq;
+      deadLetterAlarms.push(
+        alarmOnDeadLetters(
+          this,
+          'RuleTargetDeadLetterAlarm',
+          ruleDlq,
+          alarmTopic,
+          'Events that no rule target could take',
+        ),
       );
       const delivery = { deadLetterQueue: ruleDlq, retryAttempts: 4, maxEventAge: Duration.hours(2) };
       const targetOf = (name: string, decl: RuleDecl) => {
@@ -380,6 +396,32 @@ export class StatelessStack extends Stack {
           "CDK's bucket-notifications handler runs only at deployment and its role is not configurable; the policy only lets it write its logs.",
       });
     }
+
+    // Service-level alarms and the stage's dashboard (docs/operations.md).
+    const alarms = new PlatformAlarms(this, 'Alarms', {
+      manifest,
+      settings,
+      topic: alarmTopic,
+      apiStage: this.apiStage,
+      queues: resources.queues,
+      deadLetterAlarms,
+    });
+    new PlatformDashboard(this, 'Dashboard', {
+      manifest,
+      settings,
+      apiStage: this.apiStage,
+      functions: Object.fromEntries(Object.entries(functions).map(([name, f]) => [name, f.fn])),
+      queues: resources.queues,
+      deadLetterQueues,
+      alarms: [
+        alarms.degraded,
+        ...Object.values(alarms.managerUnhealthy),
+        alarms.apiLatency,
+        alarms.apiErrorRate,
+        ...Object.values(alarms.queueAge),
+        ...deadLetterAlarms,
+      ],
+    });
 
     // The edge stack's origin; callers use the edge's URL (its `ApiUrl` output).
     new CfnOutput(this, 'DirectApiUrl', {

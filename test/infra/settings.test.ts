@@ -17,7 +17,17 @@ describe('parseSettings', () => {
         qdrantApiKeySecret: 'vector-platform/dev/qdrant-api-key',
         openaiApiKeySecret: 'vector-platform/dev/openai-api-key',
       },
+      alarms: { apiLatencyP95Ms: 500, apiErrorRatePercent: 1, queueAgeSeconds: 900 },
     });
+  });
+
+  it('reads the alarm thresholds from `-c` strings and cdk.json numbers alike', () => {
+    const raw = { alarmApiLatencyP95Ms: 800, alarmApiErrorRatePercent: 0.5, alarmQueueAgeSeconds: 300 };
+    const expected = { apiLatencyP95Ms: 800, apiErrorRatePercent: 0.5, queueAgeSeconds: 300 };
+    expect(parseSettings(raw).alarms).toEqual(expected);
+    expect(
+      parseSettings(Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, String(v)]))).alarms,
+    ).toEqual(expected);
   });
 
   it('reads the embedder settings the functions get, and names a bad one', () => {
@@ -125,6 +135,11 @@ describe('parseSettings', () => {
     [{ qdrantApiKeySecret: 'has space' }, 'qdrantApiKeySecret'],
     [{ qdrantUrlParameter: 'bad*name' }, 'qdrantUrlParameter'],
     [{ alarmEmail: 'not-an-email' }, 'alarmEmail'],
+    [{ alarmApiLatencyP95Ms: '0' }, 'alarmApiLatencyP95Ms'],
+    [{ alarmApiLatencyP95Ms: 'fast' }, 'alarmApiLatencyP95Ms'],
+    [{ alarmApiErrorRatePercent: 0 }, 'alarmApiErrorRatePercent'],
+    [{ alarmApiErrorRatePercent: '101' }, 'alarmApiErrorRatePercent'],
+    [{ alarmQueueAgeSeconds: 1.5 }, 'alarmQueueAgeSeconds'],
   ])('rejects %j, naming %s', (raw, key) => {
     expect(() => parseSettings(raw)).toThrow(new RegExp(`Invalid CDK context: .*${key}`));
   });
