@@ -23,6 +23,7 @@ import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { CORRELATION_HEADER } from '../../shared/correlation.ts';
 import { PlatformAlarms } from '../constructs/alarms.ts';
 import { PlatformDashboard } from '../constructs/dashboard.ts';
 import type { Identity } from '../constructs/identity.ts';
@@ -56,8 +57,14 @@ export interface StatelessStackProps extends StackProps {
 }
 
 /** The CORS answer of a stage that names origins (`corsOrigins`); none without them. */
-export const CORS_ALLOW_HEADERS = ['authorization', 'content-type'] as const;
-export const CORS_EXPOSE_HEADERS = ['apigw-requestid', 'retry-after', 'location'] as const;
+// A page may name its own correlation id and read the one the API answered with.
+export const CORS_ALLOW_HEADERS = ['authorization', 'content-type', CORRELATION_HEADER] as const;
+export const CORS_EXPOSE_HEADERS = [
+  'apigw-requestid',
+  'retry-after',
+  'location',
+  CORRELATION_HEADER,
+] as const;
 export const CORS_MAX_AGE_SECONDS = 3600;
 
 /**

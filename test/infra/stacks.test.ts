@@ -487,8 +487,8 @@ describe('the platform stacks (context overrides)', () => {
     expect(api.CorsConfiguration).toEqual({
       AllowOrigins: ['https://app.example.com', 'https://admin.example.com'],
       AllowMethods: expect.any(Array),
-      AllowHeaders: ['authorization', 'content-type'],
-      ExposeHeaders: ['apigw-requestid', 'retry-after', 'location'],
+      AllowHeaders: ['authorization', 'content-type', 'x-correlation-id'],
+      ExposeHeaders: ['apigw-requestid', 'retry-after', 'location', 'x-correlation-id'],
       MaxAge: 3600,
     });
     expect([...api.CorsConfiguration.AllowMethods].sort()).toEqual(methods);
