@@ -113,6 +113,10 @@ const githubOidcProviderArn = z
     "the ARN of the account's token.actions.githubusercontent.com OIDC provider",
   );
 
+/** The stage whose data is never destroyed and whose logs are kept longer (`docs/deploying.md`). */
+export const PRODUCTION_STAGE = 'prod';
+const PRODUCTION_LOG_RETENTION_DAYS = 365;
+
 const ContextSchema = z
   .object({
     // Lower case: the stage ends up in the event bus name and stack names.
@@ -136,12 +140,13 @@ const ContextSchema = z
     authCallbackUrls: stringList.pipe(z.array(callbackUrl).min(1)).default([DEFAULT_CALLBACK_URL]),
     edgeDomainName: hostName.optional(),
     edgeCertificateArn: usEast1Certificate.optional(),
+    // Default per stage: PRODUCTION_LOG_RETENTION_DAYS for `prod`, 30 for the others.
     logRetentionDays: positiveInt
       .refine(
         (d) => allowedRetentions.has(d),
         'must be a CloudWatch Logs retention (1, 3, 5, 7, 14, 30, 60, 90, …)',
       )
-      .default(30),
+      .optional(),
     // Data (bucket, table, queues' logs) is retained unless a throwaway stage says otherwise.
     destroyOnRemoval: flag.default(false),
     qdrantUrlParameter: parameterName.optional(),
@@ -162,6 +167,15 @@ const ContextSchema = z
         input: ctx.value.githubOidcProviderArn,
         path: ['githubOidcProviderArn'],
         message: 'needs githubRepository (it only serves the deploy access stack)',
+      });
+    }
+    // Production keeps its data whatever a context says: only other stages may be thrown away.
+    if (ctx.value.stage === PRODUCTION_STAGE && ctx.value.destroyOnRemoval) {
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value.destroyOnRemoval,
+        path: ['destroyOnRemoval'],
+        message: `the ${PRODUCTION_STAGE} stage retains its data: only other stages may be destroyed`,
       });
     }
     if ((ctx.value.edgeDomainName === undefined) !== (ctx.value.edgeCertificateArn === undefined)) {
@@ -232,7 +246,8 @@ export function parseSettings(raw: Partial<Record<ContextKey, unknown>>): StageS
     ...(c.edgeDomainName && c.edgeCertificateArn
       ? { edgeDomain: { name: c.edgeDomainName, certificateArn: c.edgeCertificateArn } }
       : {}),
-    logRetention: c.logRetentionDays as RetentionDays,
+    logRetention: (c.logRetentionDays ??
+      (c.stage === PRODUCTION_STAGE ? PRODUCTION_LOG_RETENTION_DAYS : 30)) as RetentionDays,
     removalPolicy: c.destroyOnRemoval ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     references: {
       qdrantUrlParameter: c.qdrantUrlParameter ?? `/vector-platform/${c.stage}/qdrant-url`,

@@ -21,6 +21,21 @@ describe('parseSettings', () => {
     });
   });
 
+  it('keeps prod: its logs a year by default, and no context can make it destroy its data', () => {
+    expect(parseSettings({ stage: 'prod' })).toMatchObject({
+      logRetention: 365,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    expect(parseSettings({ stage: 'prod', logRetentionDays: '90' }).logRetention).toBe(90);
+    expect(() => parseSettings({ stage: 'prod', destroyOnRemoval: 'true' })).toThrow(
+      /destroyOnRemoval: the prod stage retains its data/,
+    );
+    // Another stage may be thrown away.
+    expect(parseSettings({ stage: 'dev', destroyOnRemoval: 'true' }).removalPolicy).toBe(
+      RemovalPolicy.DESTROY,
+    );
+  });
+
   it('reads the alarm thresholds from `-c` strings and cdk.json numbers alike', () => {
     const raw = { alarmApiLatencyP95Ms: 800, alarmApiErrorRatePercent: 0.5, alarmQueueAgeSeconds: 300 };
     const expected = { apiLatencyP95Ms: 800, apiErrorRatePercent: 0.5, queueAgeSeconds: 300 };

@@ -444,7 +444,7 @@ describe('the platform stacks (context overrides)', () => {
   beforeAll(() => {
     s = synthPlatform({
       context: {
-        stage: 'prod',
+        stage: 'qa',
         embedder: 'local',
         corsOrigins: 'https://app.example.com, https://admin.example.com',
         logRetentionDays: '90',
@@ -455,14 +455,14 @@ describe('the platform stacks (context overrides)', () => {
   });
 
   it('derives stack, bus, function and reference names from the stage', () => {
-    expect(s.stateless.stackName).toBe('VectorPlatform-prod-Stateless');
-    s.statefulTemplate.hasResourceProperties('AWS::Events::EventBus', { Name: 'vector-platform-prod' });
+    expect(s.stateless.stackName).toBe('VectorPlatform-qa-Stateless');
+    s.statefulTemplate.hasResourceProperties('AWS::Events::EventBus', { Name: 'vector-platform-qa' });
     const upsert = s.statelessTemplate.toJSON().Resources[logicalIdOf(s.stateless.functions.upsert!.fn)];
-    expect(upsert.Properties.FunctionName).toBe('vector-platform-prod-upsert');
+    expect(upsert.Properties.FunctionName).toBe('vector-platform-qa-upsert');
     const env = upsert.Properties.Environment.Variables;
     expect(env).toMatchObject({
-      STAGE: 'prod',
-      QDRANT_URL_PARAMETER: '/vector-platform/prod/qdrant-url',
+      STAGE: 'qa',
+      QDRANT_URL_PARAMETER: '/vector-platform/qa/qdrant-url',
       QDRANT_API_KEY_SECRET: 'ops/qdrant',
     });
   });
