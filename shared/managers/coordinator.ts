@@ -24,6 +24,7 @@ import {
   managerPartition,
   PAUSED_STATES,
   STOPPED_RETRY_AFTER_SECONDS,
+  statusOf,
   type Transition,
 } from './lifecycle.ts';
 import type { EventSourceSwitch, FunctionInvoker } from './ports.ts';
@@ -150,22 +151,33 @@ export class Coordinator {
    */
   async stop(id: string, by: string): Promise<Status> {
     const declaration = this.#stoppable(id);
-    const { record, version } = await this.#lifecycle.read(declaration.id);
-    if (record?.state === 'stopped') return this.#lifecycle.status(declaration.id);
-    await this.#lifecycle.transition(declaration.id, version, 'stopping', by, keep(record));
-    const stopping = await this.#lifecycle.read(declaration.id);
+    const current = await this.#lifecycle.read(declaration.id);
+    if (current.record?.state === 'stopped') return statusOf(declaration.id, current.record);
+    const stopping = await this.#lifecycle.transition(
+      declaration.id,
+      current,
+      'stopping',
+      by,
+      keep(current.record),
+    );
     try {
       await this.#call(declaration, { call: 'stop' });
       await this.#switchSources(declaration.id, false);
     } catch (err) {
-      await this.#lifecycle.transition(declaration.id, stopping.version, 'failed', by, {
+      await this.#lifecycle.transition(declaration.id, stopping, 'failed', by, {
         error: `stop failed: ${(err as Error).message}`,
       });
       throw err;
     }
-    await this.#lifecycle.transition(declaration.id, stopping.version, 'stopped', by, keep(record));
+    const stopped = await this.#lifecycle.transition(
+      declaration.id,
+      stopping,
+      'stopped',
+      by,
+      keep(current.record),
+    );
     await this.#publish('ManagerStopped', declaration.id, by);
-    return this.#lifecycle.status(declaration.id);
+    return statusOf(declaration.id, stopped.record);
   }
 
   /**
@@ -176,17 +188,17 @@ export class Coordinator {
    */
   async start(id: string, by: string): Promise<Status> {
     const declaration = this.declaration(id);
-    const { record, version } = await this.#lifecycle.read(declaration.id);
-    if (!record || record.state === 'running') return this.#lifecycle.status(declaration.id);
-    await this.#lifecycle.transition(declaration.id, version, 'starting', by, keep(record));
-    const starting = await this.#lifecycle.read(declaration.id);
+    const current = await this.#lifecycle.read(declaration.id);
+    const { record } = current;
+    if (!record || record.state === 'running') return statusOf(declaration.id, record);
+    const starting = await this.#lifecycle.transition(declaration.id, current, 'starting', by, keep(record));
     try {
       await this.#call(declaration, { call: 'start' });
     } catch (err) {
       // Back where it was: a failed manager's mappings were never disabled, so it is `failed`
       // still (with this error), not `stopped` while its queues are consumed.
       const back = record.state === 'failed' ? 'failed' : 'stopped';
-      await this.#lifecycle.transition(declaration.id, starting.version, back, by, {
+      await this.#lifecycle.transition(declaration.id, starting, back, by, {
         error: (err as Error).message,
       });
       throw err;
@@ -194,24 +206,25 @@ export class Coordinator {
     try {
       await this.#switchSources(declaration.id, true);
     } catch (err) {
-      await this.#lifecycle.transition(declaration.id, starting.version, 'failed', by, {
+      await this.#lifecycle.transition(declaration.id, starting, 'failed', by, {
         error: `start failed: ${(err as Error).message}`,
       });
       throw err;
     }
-    await this.#lifecycle.transition(declaration.id, starting.version, 'running', by);
+    const running = await this.#lifecycle.transition(declaration.id, starting, 'running', by);
     await this.#publish('ManagerStarted', declaration.id, by);
-    return this.#lifecycle.status(declaration.id);
+    return statusOf(declaration.id, running.record);
   }
 
   /** Marks a running manager `failed` (its ManagerFailed event): its work goes on, the error shows. */
   async markFailed(id: string, error: string, at: string): Promise<void> {
     const managerId = ManagerIdSchema.parse(id);
-    const { record, version } = await this.#lifecycle.read(managerId);
+    const current = await this.#lifecycle.read(managerId);
+    const { record } = current;
     // A stopped manager stays stopped; a failure after it is not news.
     if (record && record.state !== 'running' && record.state !== 'failed') return;
     if (record && Date.parse(record.since) > Date.parse(at)) return;
-    await this.#lifecycle.transition(managerId, version, 'failed', 'coordinator', { error });
+    await this.#lifecycle.transition(managerId, current, 'failed', 'coordinator', { error });
   }
 
   /** The action's role (stricter than the route's) is checked by the caller with `actionRole`. */

@@ -22,6 +22,15 @@ export interface LifecycleRecord {
   lastError?: { message: string; at: string };
 }
 
+/** A lifecycle record as read, with the version a transition from it must find. */
+export interface LifecycleSnapshot {
+  record: LifecycleRecord | undefined;
+  version: number;
+}
+
+/** A manager's lifecycle before its first transition: it has run since it was deployed. */
+export const NEVER_TRANSITIONED: LifecycleSnapshot = Object.freeze({ record: undefined, version: 0 });
+
 export interface Transition {
   from: LifecycleState;
   to: LifecycleState;
@@ -45,9 +54,9 @@ export class LifecycleStore {
   }
 
   /** The current record and its version (0: none yet, the manager has run since it was deployed). */
-  async read(id: ManagerId): Promise<{ record: LifecycleRecord | undefined; version: number }> {
+  async read(id: ManagerId): Promise<LifecycleSnapshot> {
     const item = await this.#state().get<LifecycleRecord>(managerPartition(id), LIFECYCLE_KEY);
-    return { record: item?.value, version: item?.version ?? 0 };
+    return item ? { record: item.value, version: item.version } : NEVER_TRANSITIONED;
   }
 
   async status(id: ManagerId): Promise<Status> {
@@ -55,22 +64,25 @@ export class LifecycleStore {
   }
 
   /**
-   * Moves the manager to `to` if its record is still at `expectedVersion` (else ConflictError: a
-   * concurrent transition won), and records the transition in its history.
+   * Moves the manager from `current` (as read) to `to` if its record is still at that version
+   * (else ConflictError: a concurrent transition won), records the transition in its history,
+   * and answers what it wrote, to move on from.
    */
   async transition(
     id: ManagerId,
-    expectedVersion: number,
+    current: LifecycleSnapshot,
     to: LifecycleState,
     by: string,
     options: { error?: string; keepError?: LifecycleRecord['lastError'] } = {},
-  ): Promise<LifecycleRecord> {
-    const { record: current } = await this.read(id);
+  ): Promise<{ record: LifecycleRecord; version: number }> {
     const at = new Date().toISOString();
     const lastError = options.error ? { message: options.error, at } : options.keepError;
     const record: LifecycleRecord = { state: to, since: at, by, ...(lastError ? { lastError } : {}) };
+    let version: number;
     try {
-      await this.#state().put(managerPartition(id), LIFECYCLE_KEY, record, { expectedVersion });
+      ({ version } = await this.#state().put(managerPartition(id), LIFECYCLE_KEY, record, {
+        expectedVersion: current.version,
+      }));
     } catch (err) {
       if (err instanceof ConflictError) {
         throw new ConflictError(`manager ${id} changed state meanwhile; read its status and try again`, [
@@ -80,7 +92,7 @@ export class LifecycleStore {
       throw err;
     }
     const transition: Transition = {
-      from: current?.state ?? 'running',
+      from: current.record?.state ?? 'running',
       to,
       at,
       by,
@@ -93,7 +105,7 @@ export class LifecycleStore {
       transition,
       { expiresAt: Math.floor(Date.now() / 1000) + HISTORY_DAYS * 86_400 },
     );
-    return record;
+    return { record, version };
   }
 
   /** The latest transitions first. */

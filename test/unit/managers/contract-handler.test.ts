@@ -20,7 +20,7 @@ import {
   StatusSchema,
 } from '#shared/managers/contract.ts';
 import { type ManagerImplementation, managerHandler } from '#shared/managers/contract-handler.ts';
-import { LifecycleStore } from '#shared/managers/lifecycle.ts';
+import { LifecycleStore, NEVER_TRANSITIONED } from '#shared/managers/lifecycle.ts';
 import type { PlatformEvent } from '#shared/ports.ts';
 import { lambdaContext } from '../http/support.ts';
 import {
@@ -178,13 +178,13 @@ describe('status, health and metrics', () => {
       by: 'deployment',
     });
     const lifecycle = new LifecycleStore(() => fileStore(dir.path));
-    await lifecycle.transition('migration', 0, 'stopped', 'admin-1');
+    await lifecycle.transition('migration', NEVER_TRANSITIONED, 'stopped', 'admin-1');
     try {
       const status = StatusSchema.parse(resultOf(await callOf(handler, { call: 'status' })));
       expect(status).toMatchObject({ state: 'stopped', by: 'admin-1' });
     } finally {
-      const { version } = await lifecycle.read('migration');
-      await lifecycle.transition('migration', version, 'running', 'admin-1');
+      const current = await lifecycle.read('migration');
+      await lifecycle.transition('migration', current, 'running', 'admin-1');
     }
   });
 

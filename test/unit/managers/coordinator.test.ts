@@ -512,8 +512,8 @@ describe('markFailed', () => {
   it('leaves a stopped, stopping or starting manager as it is', async () => {
     const { coordinator, lifecycle } = world();
     for (const state of ['stopped', 'stopping', 'starting'] as const) {
-      const { version } = await lifecycle.read('migration');
-      await lifecycle.transition('migration', version, state, 'admin-1');
+      const current = await lifecycle.read('migration');
+      await lifecycle.transition('migration', current, state, 'admin-1');
 
       await coordinator.markFailed('migration', 'late failure', new Date(Date.now() + 60_000).toISOString());
 

@@ -36,14 +36,14 @@ afterEach(async () => {
   resetManagerGate();
   vi.restoreAllMocks();
   // Back to running for the next test.
-  const { record, version } = await lifecycle.read('migration');
-  if (record && record.state !== 'running')
-    await lifecycle.transition('migration', version, 'running', 'tests');
+  const current = await lifecycle.read('migration');
+  if (current.record && current.record.state !== 'running')
+    await lifecycle.transition('migration', current, 'running', 'tests');
 });
 
 async function moveTo(state: LifecycleState): Promise<void> {
-  const { version } = await lifecycle.read('migration');
-  await lifecycle.transition('migration', version, state, 'admin-1');
+  const current = await lifecycle.read('migration');
+  await lifecycle.transition('migration', current, state, 'admin-1');
 }
 
 async function refusal(): Promise<ServiceUnavailableError> {

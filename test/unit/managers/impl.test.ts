@@ -16,7 +16,7 @@ import { config as configManager } from '#shared/managers/impl/config.ts';
 import { migration } from '#shared/managers/impl/migration.ts';
 import { monitoring } from '#shared/managers/impl/monitoring.ts';
 import { roadmap } from '#shared/managers/impl/roadmap.ts';
-import { LifecycleStore, managerPartition } from '#shared/managers/lifecycle.ts';
+import { LifecycleStore, managerPartition, NEVER_TRANSITIONED } from '#shared/managers/lifecycle.ts';
 import { MANAGER_IDS, type ManagerConfig, type ManagerId } from '#shared/managers/specs.ts';
 import { MigrationJobs } from '#shared/migrations/jobs.ts';
 import type { JobRecord, JobStatus } from '#shared/migrations/model.ts';
@@ -281,8 +281,8 @@ describe('central-coordinator', () => {
 
   it('counts the managers by lifecycle state and by the health the last sweep recorded', async () => {
     const lifecycle = new LifecycleStore(() => state);
-    await lifecycle.transition('migration', 0, 'stopped', 'admin-1');
-    await lifecycle.transition('monitoring', 0, 'failed', 'coordinator', { error: 'boom' });
+    await lifecycle.transition('migration', NEVER_TRANSITIONED, 'stopped', 'admin-1');
+    await lifecycle.transition('monitoring', NEVER_TRANSITIONED, 'failed', 'coordinator', { error: 'boom' });
     const record = (id: ManagerId, h: ReturnType<typeof healthOf>) =>
       state.put(managerPartition(id), 'HEALTH', h);
     await record('central-coordinator', healthOf('central-coordinator', [healthyCheck('state-store')]));
