@@ -27,6 +27,7 @@ import {
 import type { ManagerDeclaration } from './declaration.ts';
 import { MANAGER_ENV } from './environment.ts';
 import { LifecycleStore, STOPPED_RETRY_AFTER_SECONDS } from './lifecycle.ts';
+import type { Window } from './ports.ts';
 import { MANAGER_ACTIONS, MANAGER_CONFIG, type ManagerConfig, type ManagerId } from './specs.ts';
 
 /**
@@ -84,9 +85,22 @@ export async function check(
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
-/** The window manager metrics are computed over: the monitoring manager's `windowMinutes`. */
-async function metricsWindow(configs: () => ConfigStore): Promise<{ start: Date; end: Date }> {
-  const { windowMinutes } = await cachedConfig('monitoring', configs);
+/** Checks the state store answers (the store every manager's records live in). */
+export function stateStoreCheck(app: Config): Promise<Check> {
+  return check('state-store', async () => {
+    await createStateStore(app).ping();
+  });
+}
+
+/**
+ * The window every manager's figures are computed over, ending now: the monitoring manager's
+ * `windowMinutes`.
+ */
+export async function metricsWindow(app: Config): Promise<Window> {
+  const { windowMinutes } = await cachedConfig(
+    'monitoring',
+    () => new ConfigStore(() => createStateStore(app)),
+  );
   const end = new Date();
   return { start: new Date(end.getTime() - windowMinutes * 60_000), end };
 }
@@ -126,7 +140,7 @@ export function managerHandler<I extends ManagerId>(
       case 'metrics': {
         const ctx = await context();
         const names = JSON.parse(process.env[MANAGER_ENV.metricFunctions] ?? '{}') as Record<string, string>;
-        const window = await metricsWindow(configs);
+        const window = await metricsWindow(appConfig);
         const [functions, gauges] = await Promise.all([
           createMetricsReader().functions(names, window),
           impl.gauges(ctx),

@@ -1,6 +1,10 @@
-import { createMetricsReader, createStateStore } from '../../adapters/index.ts';
-import { ConfigStore, cachedConfig } from '../config-store.ts';
-import { check, type ManagerContext, type ManagerImplementation } from '../contract-handler.ts';
+import { createMetricsReader } from '../../adapters/index.ts';
+import {
+  check,
+  type ManagerContext,
+  type ManagerImplementation,
+  metricsWindow,
+} from '../contract-handler.ts';
 import { MANAGER_ENV } from '../environment.ts';
 import type { RouteFigures } from '../ports.ts';
 
@@ -20,15 +24,7 @@ async function figures(
     throw new Error(
       `${MANAGER_ENV.httpApiId} and ${MANAGER_ENV.httpApiStage} are not set (no api:metrics access)`,
     );
-  const { windowMinutes } = await cachedConfig(
-    'monitoring',
-    () => new ConfigStore(() => createStateStore(ctx.app)),
-  );
-  const end = new Date();
-  return createMetricsReader().routes({ id, stage }, routes, {
-    start: new Date(end.getTime() - windowMinutes * 60_000),
-    end,
-  });
+  return createMetricsReader().routes({ id, stage }, routes, await metricsWindow(ctx.app));
 }
 
 /** The HTTP API: requests, 4xx, 5xx and latency per route; degraded over its p95 or 5xx targets. */

@@ -1,7 +1,6 @@
-import { createStateStore } from '../../adapters/index.ts';
 import { coordinatorOf } from '../clients.ts';
 import { LifecycleStateSchema } from '../contract.ts';
-import { check, type ManagerImplementation } from '../contract-handler.ts';
+import { type ManagerImplementation, stateStoreCheck } from '../contract-handler.ts';
 import type { ManagerDeclaration } from '../declaration.ts';
 
 /** The coordinator as a manager: its store, the managers by state and health, the sweep on demand. */
@@ -10,11 +9,7 @@ export function centralCoordinator(
 ): ManagerImplementation<'central-coordinator'> {
   return {
     async checks(ctx) {
-      return Promise.all([
-        check('state-store', async () => {
-          await createStateStore(ctx.app).ping();
-        }),
-      ]);
+      return [await stateStoreCheck(ctx.app)];
     },
 
     async gauges(ctx) {

@@ -1,16 +1,12 @@
 import { createStateStore } from '../../adapters/index.ts';
 import { ConfigStore } from '../config-store.ts';
-import { check, type ManagerImplementation } from '../contract-handler.ts';
+import { type ManagerImplementation, stateStoreCheck } from '../contract-handler.ts';
 import { MANAGER_IDS } from '../specs.ts';
 
 /** The managers' configurations: stored versions. */
 export const config: ManagerImplementation<'config'> = {
   async checks(ctx) {
-    return Promise.all([
-      check('state-store', async () => {
-        await createStateStore(ctx.app).ping();
-      }),
-    ]);
+    return [await stateStoreCheck(ctx.app)];
   },
 
   async gauges(ctx) {

@@ -1,7 +1,7 @@
-import { createMigrationQueue, createStateStore } from '../../adapters/index.ts';
+import { createMigrationQueue } from '../../adapters/index.ts';
 import { migrationService } from '../../migrations/clients.ts';
 import { publicJob } from '../../migrations/service.ts';
-import { check, type ManagerImplementation } from '../contract-handler.ts';
+import { check, type ManagerImplementation, stateStoreCheck } from '../contract-handler.ts';
 
 /** The most recent jobs the figures look at. */
 const JOBS_SCANNED = 1_000;
@@ -14,9 +14,7 @@ export const migration: ManagerImplementation<'migration'> = {
   async checks(ctx) {
     const since = Date.now() - ctx.config.windowMinutes * 60_000;
     return Promise.all([
-      check('state-store', async () => {
-        await createStateStore(ctx.app).ping();
-      }),
+      stateStoreCheck(ctx.app),
       check('queue', async () => {
         await createMigrationQueue(ctx.app).ping();
       }),

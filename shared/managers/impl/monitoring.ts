@@ -1,17 +1,13 @@
 import { createStateStore } from '../../adapters/index.ts';
 import { AlertLog } from '../alerts.ts';
-import { check, type ManagerImplementation } from '../contract-handler.ts';
+import { type ManagerImplementation, stateStoreCheck } from '../contract-handler.ts';
 
 const ALERT_TYPES = ['ManagerHealthChanged', 'ManagerFailed', 'SystemCriticalDetected'] as const;
 
 /** Monitoring: the alerts it received in its window, by type. */
 export const monitoring: ManagerImplementation<'monitoring'> = {
   async checks(ctx) {
-    return Promise.all([
-      check('state-store', async () => {
-        await createStateStore(ctx.app).ping();
-      }),
-    ]);
+    return [await stateStoreCheck(ctx.app)];
   },
 
   async gauges(ctx) {

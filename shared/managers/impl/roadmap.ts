@@ -1,4 +1,4 @@
-import { createEventBus, createStateStore } from '../../adapters/index.ts';
+import { createEventBus } from '../../adapters/index.ts';
 import { NotFoundError } from '../../errors.ts';
 import { EventPublisher } from '../../events/publisher.ts';
 import { EVENT_SOURCE } from '../../migrations/settings.ts';
@@ -6,7 +6,7 @@ import { planService } from '../../plans/clients.ts';
 import { publishIndexed } from '../../plans/events.ts';
 import type { PlanSummary } from '../../plans/service.ts';
 import { getQdrantClient } from '../../vectors/clients.ts';
-import { check, type ManagerImplementation } from '../contract-handler.ts';
+import { check, type ManagerImplementation, stateStoreCheck } from '../contract-handler.ts';
 
 /** Points between a plan's declared progress and the one computed from its tasks (null: none declared). */
 function drift(plan: PlanSummary): number | null {
@@ -17,9 +17,7 @@ function drift(plan: PlanSummary): number | null {
 export const roadmap: ManagerImplementation<'roadmap'> = {
   async checks(ctx) {
     return Promise.all([
-      check('state-store', async () => {
-        await createStateStore(ctx.app).ping();
-      }),
+      stateStoreCheck(ctx.app),
       check('qdrant', async () => {
         await getQdrantClient(ctx.app.qdrant).getCollections();
       }),
