@@ -11,7 +11,6 @@ import {
 } from '@aws-sdk/client-lambda';
 import {
   ChangeMessageVisibilityCommand,
-  GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SQSClient,
@@ -20,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventSourceMappingUuid } from '#local/event-source-mappings.ts';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
 import { LAMBDA_TEST_SOURCE, lambdaManifest } from '../fixtures/lambda/manifest.ts';
+import { queueCounts, waitFor } from './support.ts';
 
 /**
  * The local Lambda API (Invoke, event source mappings) and CloudWatch (GetMetricData) through the
@@ -70,29 +70,6 @@ const sqs = () => new SQSClient({ region: rt.region, endpoint: rt.sqsEndpoint, c
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 const parsed = (payload: Uint8Array | undefined) => JSON.parse(new TextDecoder().decode(payload));
 const arnOf = (name: string) => `arn:aws:lambda:${rt.region}:000000000000:function:${name}`;
-
-async function waitFor(condition: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function messageCounts(queue: string): Promise<{ visible: number; hidden: number }> {
-  const client = sqs();
-  const out = await client.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: rt.queueUrls[queue]!.url,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  client.destroy();
-  return {
-    visible: Number(out.Attributes?.ApproximateNumberOfMessages),
-    hidden: Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible),
-  };
-}
 
 async function send(queue: string, bodies: string[]): Promise<void> {
   const client = sqs();
@@ -408,7 +385,7 @@ describe('local Lambda: event source mappings', () => {
     const put = await rt.bus.putEvents([
       { Source: LAMBDA_TEST_SOURCE, DetailType: 'Parked', Detail: '{"n":1}', EventBusName: rt.busName },
     ]);
-    await waitFor(async () => (await messageCounts('work')).visible === 1, 'the parked event');
+    await waitFor(async () => (await queueCounts(rt, 'work')).visible === 1, 'the parked event');
     const reader = sqs();
     const [parked] =
       (
@@ -436,7 +413,7 @@ describe('local Lambda: event source mappings', () => {
     );
     reader.destroy();
     await send('work', ['a', 'b']);
-    expect(await messageCounts('work')).toEqual({ visible: 3, hidden: 0 });
+    expect(await queueCounts(rt, 'work')).toEqual({ visible: 3, hidden: 0 });
 
     await rt.stop();
     const saved = JSON.parse(await readFile(join(dataDir, 'lambda', 'event-source-mappings.json'), 'utf8'));
@@ -446,22 +423,22 @@ describe('local Lambda: event source mappings', () => {
     // Acknowledged by the new poller at its start.
     expect(await state()).toBe('Disabled');
     // The three messages are still there (the local SQS keeps its queues), and more arrive.
-    expect(await messageCounts('work')).toEqual({ visible: 3, hidden: 0 });
+    expect(await queueCounts(rt, 'work')).toEqual({ visible: 3, hidden: 0 });
     await send('work', ['c', 'd']);
     // The pollers run: the other queue's message is received and processed meanwhile.
     await send('other', ['x']);
     await waitFor(async () => {
-      const { visible, hidden } = await messageCounts('other');
+      const { visible, hidden } = await queueCounts(rt, 'other');
       return visible + hidden === 0;
     }, 'the other queue to be drained');
-    expect(await messageCounts('work')).toEqual({ visible: 5, hidden: 0 });
+    expect(await queueCounts(rt, 'work')).toEqual({ visible: 5, hidden: 0 });
 
     const enabler = lambdaAs('coordinator');
     const enabled = await enabler.send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: true }));
     expect(['Enabling', 'Enabled']).toContain(enabled.State);
     enabler.destroy();
     await waitFor(async () => {
-      const { visible, hidden } = await messageCounts('work');
+      const { visible, hidden } = await queueCounts(rt, 'work');
       return visible + hidden === 0;
     }, 'the work queue to be drained');
     expect(await state()).toBe('Enabled');

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
 import type { LoggedEvent } from '#shared/events/log.ts';
@@ -13,7 +12,7 @@ import { GATE_CACHE_MS } from '#shared/managers/gate.ts';
 import { MANAGER_IDS } from '#shared/managers/specs.ts';
 import type { JobView } from '#shared/migrations/service.ts';
 import { legacyExport } from '../unit/migrations/exports.ts';
-import { apiCaller, s3ClientOf, tokenFor } from './support.ts';
+import { apiCaller, eventually, queueCounts, s3ClientOf, tokenFor, waitFor } from './support.ts';
 
 /**
  * The managers end to end on the local runtime: the coordinator API over HTTP, contract calls
@@ -35,18 +34,10 @@ const readerCall = apiCaller(
   tokenFor(() => runtime, ['readonly']),
 );
 
-const start = () => startLocalRuntime({ dataDir, port: 0, quiet: true, limits: false });
+/** How long a step that crosses queues, the bus and cold starts may take on a busy machine. */
+const SLOW = 60_000;
 
-/** Polls `probe` until it returns a value (not undefined); fails with `what` after `ms`. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const start = () => startLocalRuntime({ dataDir, port: 0, quiet: true, limits: false });
 
 /** Puts a platform event on the bus, as a function would (the runtime's own credentials). */
 async function putEvent(type: string, detail: Record<string, unknown>): Promise<void> {
@@ -70,28 +61,6 @@ async function putEvent(type: string, detail: Record<string, unknown>): Promise<
     );
   } finally {
     bus.destroy();
-  }
-}
-
-async function queueCounts(queue: string): Promise<{ visible: number; inFlight: number }> {
-  const sqs = new SQSClient({
-    region: runtime.region,
-    endpoint: runtime.sqsEndpoint,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  try {
-    const out = await sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: runtime.queueUrls[queue]!.url,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-      }),
-    );
-    return {
-      visible: Number(out.Attributes?.ApproximateNumberOfMessages),
-      inFlight: Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible),
-    };
-  } finally {
-    sqs.destroy();
   }
 }
 
@@ -207,9 +176,9 @@ describe('stopping a manager loses nothing', () => {
     );
     // The planner (triggered by the upload) has sent the chunks: they wait, visible, untaken.
     await runtime.notificationsSettled();
-    const waiting = await queueCounts('migrations');
+    const waiting = await queueCounts(runtime, 'migrations');
     expect(waiting.visible).toBeGreaterThan(0);
-    expect(waiting.inFlight).toBe(0);
+    expect(waiting.hidden).toBe(0);
 
     const started = await call('POST', '/api/v1/managers/migration/start');
     expect(started.status).toBe(200);
@@ -223,11 +192,11 @@ describe('stopping a manager loses nothing', () => {
         const found = (body.migrations as JobView[]).find((j) => j.key === 'exports/while-stopped.json');
         return found && (found.status === 'completed' || found.status === 'failed') ? found : undefined;
       },
-      60_000 + GATE_CACHE_MS,
+      SLOW + GATE_CACHE_MS,
     );
     expect(job.status).toBe('completed');
     expect(job.counts).toEqual({ records: 23, written: 22, rejected: 1 });
-    expect(await queueCounts('migrations')).toEqual({ visible: 0, inFlight: 0 });
+    expect(await queueCounts(runtime, 'migrations')).toEqual({ visible: 0, hidden: 0 });
   });
 
   it('events addressed to a stopped manager wait in its queue, across a restart, and are delivered after start', async () => {
@@ -240,27 +209,35 @@ describe('stopping a manager loses nothing', () => {
     });
     await runtime.bus.settled();
     // Waiting, untaken (a health sweep may have queued a ManagerHealthChanged beside it).
-    const waiting = await queueCounts('monitoringEvents');
+    const waiting = await queueCounts(runtime, 'monitoringEvents');
     expect(waiting.visible).toBeGreaterThanOrEqual(1);
-    expect(waiting.inFlight).toBe(0);
+    expect(waiting.hidden).toBe(0);
     // They outlive a restart of the runtime, as messages outlive a Lambda deployment in SQS.
     await runtime.stop();
     runtime = await start();
-    expect((await queueCounts('monitoringEvents')).visible).toBe(waiting.visible);
+    expect((await queueCounts(runtime, 'monitoringEvents')).visible).toBe(waiting.visible);
     expect((await call('GET', '/api/v1/managers/monitoring/status')).body.state).toBe('stopped');
 
     expect((await call('POST', '/api/v1/managers/monitoring/start')).status).toBe(200);
-    await eventually('the alert was consumed', async () => {
-      const counts = await queueCounts('monitoringEvents');
-      return counts.visible + counts.inFlight === 0 ? true : undefined;
-    });
-    const metrics = await eventually('monitoring counts the alert', async () => {
-      const { status, body } = await call('GET', '/api/v1/managers/monitoring/metrics');
-      const gauge = (body?.gauges as Array<{ labels?: { type?: string }; value: number }> | undefined)?.find(
-        (g) => g.labels?.type === 'SystemCriticalDetected',
-      );
-      return status === 200 && gauge && gauge.value > 0 ? gauge : undefined;
-    });
+    await eventually(
+      'the alert was consumed',
+      async () => {
+        const counts = await queueCounts(runtime, 'monitoringEvents');
+        return counts.visible + counts.hidden === 0 ? true : undefined;
+      },
+      SLOW,
+    );
+    const metrics = await eventually(
+      'monitoring counts the alert',
+      async () => {
+        const { status, body } = await call('GET', '/api/v1/managers/monitoring/metrics');
+        const gauge = (
+          body?.gauges as Array<{ labels?: { type?: string }; value: number }> | undefined
+        )?.find((g) => g.labels?.type === 'SystemCriticalDetected');
+        return status === 200 && gauge && gauge.value > 0 ? gauge : undefined;
+      },
+      SLOW,
+    );
     // At least ours (a health sweep may have raised one of its own meanwhile).
     expect(metrics.value).toBeGreaterThanOrEqual(1);
   });
@@ -279,8 +256,10 @@ describe('stopping a manager loses nothing', () => {
     ]);
 
     expect((await call('POST', '/api/v1/managers/vectorization/start')).body.state).toBe('running');
-    await eventually('vector routes serve again', async () =>
-      (await call('GET', '/api/v1/vectors/collections')).status === 200 ? true : undefined,
+    await waitFor(
+      async () => (await call('GET', '/api/v1/vectors/collections')).status === 200,
+      'vector routes serving again',
+      SLOW,
     );
   });
 
@@ -291,10 +270,14 @@ describe('stopping a manager loses nothing', () => {
       error: 'disk on fire',
       at: new Date().toISOString(),
     });
-    const failed = await eventually('roadmap marked failed', async () => {
-      const { body } = await call('GET', '/api/v1/managers/roadmap/status');
-      return body.state === 'failed' ? body : undefined;
-    });
+    const failed = await eventually(
+      'roadmap marked failed',
+      async () => {
+        const { body } = await call('GET', '/api/v1/managers/roadmap/status');
+        return body.state === 'failed' ? body : undefined;
+      },
+      SLOW,
+    );
     expect(failed.lastError.message).toBe('disk on fire');
     expect((await call('POST', '/api/v1/managers/roadmap/start')).body.state).toBe('running');
   });

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { QueueDecl } from '#infra/manifest.ts';
 import { type ConsumerGate, createLocalQueues, LocalQueueConsumers } from '#local/queues.ts';
 import { queueManifest } from '../fixtures/queues/manifest.ts';
+import { messageCounts, waitFor } from './support.ts';
 
 /**
  * The local SQS event source mapping against the fauxqs emulator (bound to loopback): batches,
@@ -51,30 +52,8 @@ afterAll(async () => {
   await app?.close();
 });
 
-/** Polls `condition` until it holds; fails with `what` if it does not within 15 s. */
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-async function messageCounts(url: string): Promise<{ visible: number; hidden: number }> {
-  const out = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: url,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return {
-    visible: Number(out.Attributes?.ApproximateNumberOfMessages),
-    hidden: Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible),
-  };
-}
-
 async function countMessages(url: string): Promise<number> {
-  const { visible, hidden } = await messageCounts(url);
+  const { visible, hidden } = await messageCounts(sqs, url);
   return visible + hidden;
 }
 
@@ -358,7 +337,7 @@ describe.concurrent('LocalQueueConsumers', () => {
     await waitFor(() => slotsFull > 0, 'the poller to wait for a free slot');
     expect(t.invocations).toHaveLength(2);
     expect(active).toBe(2);
-    expect(await messageCounts(t.queue.url)).toEqual({ visible: 2, hidden: 2 });
+    expect(await messageCounts(sqs, t.queue.url)).toEqual({ visible: 2, hidden: 2 });
 
     release(t.invocations[0]);
     release(t.invocations[1]);
@@ -430,7 +409,7 @@ describe.concurrent('LocalQueueConsumers with an event source mapping', () => {
     // The poller has finished its receive in progress and acknowledged: it receives no more.
     await waitFor(() => g.last() === false, 'the poller to acknowledge the disabled mapping');
     await sendBodies(t.queue.url, ['1', '2', '3']);
-    expect(await messageCounts(t.queue.url)).toEqual({ visible: 3, hidden: 0 });
+    expect(await messageCounts(sqs, t.queue.url)).toEqual({ visible: 3, hidden: 0 });
     expect(t.invocations).toHaveLength(0);
 
     g.set(true);

@@ -1,11 +1,13 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { LocalRuntime } from '#local/runtime.ts';
 import type { Group } from '#shared/auth/roles.ts';
 import type { JobView } from '#shared/migrations/service.ts';
 
 /**
  * What the integration tests share: calls to a local runtime's HTTP API, an S3 client on its
- * exports bucket (any credentials work locally), and waiting for a migration job to end.
+ * exports bucket (any credentials work locally), waiting for a migration job to end or for any
+ * condition, and a queue's message counts.
  */
 
 /**
@@ -82,5 +84,65 @@ export async function migrationFinished(
       );
     }
     await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Polls `probe` until it returns a value (not undefined); fails naming `what` after `ms`. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  ms = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (${ms} ms)`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Polls `condition` until it holds; fails naming `what` after `ms`. */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  ms = 15_000,
+): Promise<void> {
+  await eventually(what, async () => ((await condition()) ? true : undefined), ms);
+}
+
+/** A queue's messages as SQS approximates them: visible, and received but not deleted (hidden). */
+export async function messageCounts(
+  sqs: SQSClient,
+  url: string,
+): Promise<{ visible: number; hidden: number }> {
+  const out = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: url,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return {
+    visible: Number(out.Attributes?.ApproximateNumberOfMessages),
+    hidden: Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible),
+  };
+}
+
+/** The message counts of a runtime's manifest queue, read as the account's administrator. */
+export async function queueCounts(
+  runtime: LocalRuntime,
+  queue: string,
+): Promise<{ visible: number; hidden: number }> {
+  const sqs = new SQSClient({
+    region: runtime.region,
+    endpoint: runtime.sqsEndpoint,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  try {
+    const url = runtime.queueUrls[queue]?.url;
+    if (!url) throw new Error(`the runtime has no queue ${queue}`);
+    return await messageCounts(sqs, url);
+  } finally {
+    sqs.destroy();
   }
 }
