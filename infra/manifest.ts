@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { DOCS_PACKAGE_FILES } from '../shared/api/docs-page.ts';
 import type { Role } from '../shared/auth/roles.ts';
 import type { EventType } from '../shared/events/catalogue.ts';
+import { ALERT_TYPES } from '../shared/managers/alerts.ts';
 import {
   type ActionSpec,
   MANAGER_ACTIONS,
@@ -646,7 +647,7 @@ export const manifest = {
       description: 'Health changes, manager failures and critical conditions, to monitoring',
       pattern: {
         source: [EVENT_SOURCE],
-        'detail-type': ['ManagerHealthChanged', 'ManagerFailed', 'SystemCriticalDetected'],
+        'detail-type': [...ALERT_TYPES],
       },
       queue: 'monitoringEvents',
       archive: true,
@@ -762,7 +763,7 @@ export const manifest = {
       config: MANAGER_CONFIG.monitoring,
       actions: MANAGER_ACTIONS.monitoring,
       emits: ['ManagerFailed'],
-      consumes: ['ManagerHealthChanged', 'ManagerFailed', 'SystemCriticalDetected'],
+      consumes: ALERT_TYPES,
       stoppable: true,
     },
     'api-gateway': {

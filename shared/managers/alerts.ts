@@ -1,9 +1,17 @@
+import type { EventType } from '../events/catalogue.ts';
 import type { StateStore } from '../ports.ts';
 
 /**
  * The alerts addressed to monitoring (health changes, manager failures, critical conditions),
  * one item per event keyed by its id, so a redelivered message is counted once. Kept 14 days.
  */
+
+/** The events monitoring receives (its rule's pattern and its `consumes` in the manifest) and counts. */
+export const ALERT_TYPES = [
+  'ManagerHealthChanged',
+  'ManagerFailed',
+  'SystemCriticalDetected',
+] as const satisfies readonly EventType[];
 
 const PARTITION = 'MONITORING#ALERTS';
 const KEEP_DAYS = 14;

@@ -1,8 +1,6 @@
 import { createStateStore } from '../../adapters/index.ts';
-import { AlertLog } from '../alerts.ts';
+import { ALERT_TYPES, AlertLog } from '../alerts.ts';
 import { type ManagerImplementation, stateStoreCheck } from '../contract-handler.ts';
-
-const ALERT_TYPES = ['ManagerHealthChanged', 'ManagerFailed', 'SystemCriticalDetected'] as const;
 
 /** Monitoring: the alerts it received in its window, by type. */
 export const monitoring: ManagerImplementation<'monitoring'> = {
