@@ -7,21 +7,27 @@ import type { JobView } from '#shared/migrations/service.ts';
 /**
  * What the integration tests share: calls to a local runtime's HTTP API, an S3 client on its
  * exports bucket (any credentials work locally), waiting for a migration job to end or for any
- * condition, and a queue's message counts.
+ * condition, and a queue's message counts. The suites that also run against a deployed stage
+ * reach the platform through `testTarget` (target.ts), which builds on these.
  */
 
 /**
  * `call(method, path, body?, headers?)` against `baseUrl()` (read per call: a test may restart its
  * runtime), with `Authorization: Bearer <token()>` when a token source is given and the call sets
- * no `authorization` of its own.
+ * no `authorization` of its own. `send` is `fetch` unless the target needs another (a deployed
+ * stage's waits out 429s: see target.ts).
  */
-export function apiCaller(baseUrl: () => string, token?: () => Promise<string>) {
+export function apiCaller(
+  baseUrl: () => string,
+  token?: () => Promise<string>,
+  send: (url: string, init: RequestInit) => Promise<Response> = fetch,
+) {
   return async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const auth: Record<string, string> =
       token && !Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')
         ? { authorization: `Bearer ${await token()}` }
         : {};
-    const res = await fetch(`${baseUrl()}${path}`, {
+    const res = await send(`${baseUrl()}${path}`, {
       method,
       headers:
         body === undefined

@@ -3,17 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
-import { apiCaller, tokenFor } from './support.ts';
+import { itWhere, testTarget, whereLocal } from './target.ts';
 
-/** The vector API end to end: real manifest, real handlers, embedded Qdrant, over HTTP. */
+/**
+ * The vector API end to end: real manifest, real handlers, embedded Qdrant, over HTTP. Portable:
+ * on a deployed stage (`npm run test:deployed`) the same checks run against its API, with the
+ * collections named in the run's namespace.
+ */
 
 let dataDir: string;
 let runtime: LocalRuntime;
 
-const call = apiCaller(
-  () => runtime.apiUrl,
-  tokenFor(() => runtime),
-);
+const target = testTarget(() => runtime);
+const { call } = target;
+const NOTES = target.name('notes');
+const RAW = target.name('raw');
 
 const tasks = [
   {
@@ -35,16 +39,21 @@ const tasks = [
 ];
 
 beforeAll(async () => {
+  if (!target.local) return;
   dataDir = await mkdtemp(join(tmpdir(), 'vp-api-'));
   runtime = await startLocalRuntime({ dataDir, port: 0, quiet: true });
 });
 
 afterAll(async () => {
+  if (!target.local) {
+    await target.removeCollections([NOTES, RAW]);
+    return;
+  }
   await runtime?.stop();
   await rm(dataDir, { recursive: true, force: true });
 });
 
-describe('vector API over HTTP on the local runtime', () => {
+describe(`vector API over HTTP on ${target.label}`, () => {
   it('answers health, version and status', async () => {
     expect(await call('GET', '/api/v1/health')).toMatchObject({ status: 200, body: { status: 'ok' } });
     const version = await call('GET', '/api/v1/version');
@@ -56,22 +65,22 @@ describe('vector API over HTTP on the local runtime', () => {
   });
 
   it('creates a text collection and refuses a duplicate', async () => {
-    const created = await call('POST', '/api/v1/vectors/collections', { name: 'notes' });
+    const created = await call('POST', '/api/v1/vectors/collections', { name: NOTES });
     expect(created.status).toBe(201);
-    const again = await call('POST', '/api/v1/vectors/collections', { name: 'notes' });
+    const again = await call('POST', '/api/v1/vectors/collections', { name: NOTES });
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('CONFLICT');
-    const info = await call('GET', '/api/v1/vectors/collections/notes');
-    expect(info.body).toMatchObject({ name: 'notes', vectorSize: 384, distance: 'Cosine' });
+    const info = await call('GET', `/api/v1/vectors/collections/${NOTES}`);
+    expect(info.body).toMatchObject({ name: NOTES, vectorSize: 384, distance: 'Cosine' });
     expect(info.body.embedding).toMatchObject({ model: 'local-hash-v1', dimensions: 384 });
   });
 
   it('upserts text and finds the expected nearest point by meaning of its words', async () => {
-    const upserted = await call('POST', '/api/v1/vectors/upsert', { collection: 'notes', points: tasks });
+    const upserted = await call('POST', '/api/v1/vectors/upsert', { collection: NOTES, points: tasks });
     expect(upserted).toMatchObject({ status: 200, body: { upserted: 4 } });
 
     const found = await call('POST', '/api/v1/vectors/search', {
-      collection: 'notes',
+      collection: NOTES,
       text: 'migrate the task vectors to qdrant',
       limit: 2,
     });
@@ -81,7 +90,7 @@ describe('vector API over HTTP on the local runtime', () => {
     expect(found.body.results[0].payload).not.toHaveProperty('_original_id');
 
     const accented = await call('POST', '/api/v1/vectors/search', {
-      collection: 'notes',
+      collection: NOTES,
       text: 'definir strategie sauvegarde',
       limit: 1,
     });
@@ -90,20 +99,20 @@ describe('vector API over HTTP on the local runtime', () => {
 
   it('filters, thresholds and pages search results', async () => {
     const filtered = await call('POST', '/api/v1/vectors/search', {
-      collection: 'notes',
+      collection: NOTES,
       text: 'email',
       filter: { must: [{ key: 'status', match: { value: 'todo' } }] },
       limit: 10,
     });
     expect(filtered.body.results.map((r: { id: unknown }) => r.id)).not.toContain('task-1');
     const strict = await call('POST', '/api/v1/vectors/search', {
-      collection: 'notes',
+      collection: NOTES,
       text: 'email',
       scoreThreshold: 0.99,
     });
     expect(strict.body.results).toEqual([]);
     const page = await call('POST', '/api/v1/vectors/search', {
-      collection: 'notes',
+      collection: NOTES,
       text: 'email',
       limit: 1,
       offset: 1,
@@ -112,29 +121,29 @@ describe('vector API over HTTP on the local runtime', () => {
   });
 
   it('retrieves and deletes by the caller’s own id', async () => {
-    const point = await call('GET', '/api/v1/vectors/task-3?collection=notes');
+    const point = await call('GET', `/api/v1/vectors/task-3?collection=${NOTES}`);
     expect(point).toMatchObject({ status: 200, body: { id: 'task-3', payload: { phase: 3 } } });
-    expect((await call('DELETE', '/api/v1/vectors/task-3?collection=notes')).status).toBe(200);
-    expect((await call('GET', '/api/v1/vectors/task-3?collection=notes')).status).toBe(404);
+    expect((await call('DELETE', `/api/v1/vectors/task-3?collection=${NOTES}`)).status).toBe(200);
+    expect((await call('GET', `/api/v1/vectors/task-3?collection=${NOTES}`)).status).toBe(404);
     const byFilter = await call('POST', '/api/v1/vectors/delete', {
-      collection: 'notes',
+      collection: NOTES,
       filter: { must: [{ key: 'phase', match: { value: 1 } }] },
     });
     expect(byFilter.status).toBe(200);
-    expect((await call('GET', '/api/v1/vectors/task-1?collection=notes')).status).toBe(404);
-    expect((await call('GET', '/api/v1/vectors/task-2?collection=notes')).status).toBe(200);
+    expect((await call('GET', `/api/v1/vectors/task-1?collection=${NOTES}`)).status).toBe(404);
+    expect((await call('GET', `/api/v1/vectors/task-2?collection=${NOTES}`)).status).toBe(200);
   });
 
   it('rejects bad input with the field and the reason, and stores nothing from it', async () => {
-    await call('POST', '/api/v1/vectors/collections', { name: 'raw', vectorSize: 3, distance: 'Dot' });
+    await call('POST', '/api/v1/vectors/collections', { name: RAW, vectorSize: 3, distance: 'Dot' });
     const ok = await call('POST', '/api/v1/vectors/upsert', {
-      collection: 'raw',
+      collection: RAW,
       points: [{ id: 1, vector: [1, 0, 0] }],
     });
     expect(ok.status).toBe(200);
 
     const badDim = await call('POST', '/api/v1/vectors/upsert', {
-      collection: 'raw',
+      collection: RAW,
       points: [
         { id: 2, vector: [0, 1, 0] },
         { id: 3, vector: [0, 1] },
@@ -142,19 +151,22 @@ describe('vector API over HTTP on the local runtime', () => {
     });
     expect(badDim.status).toBe(400);
     expect(JSON.stringify(badDim.body.error)).toContain('points.1.vector');
-    expect((await call('GET', '/api/v1/vectors/2?collection=raw')).status).toBe(404);
+    expect((await call('GET', `/api/v1/vectors/2?collection=${RAW}`)).status).toBe(404);
 
     const textInVectorOnly = await call('POST', '/api/v1/vectors/upsert', {
-      collection: 'raw',
+      collection: RAW,
       points: [{ id: 4, text: 'hello' }],
     });
     expect(textInVectorOnly.status).toBe(400);
 
-    const both = await call('POST', '/api/v1/vectors/upsert', { collection: 'raw', points: [{ id: 5 }] });
+    const both = await call('POST', '/api/v1/vectors/upsert', { collection: RAW, points: [{ id: 5 }] });
     expect(both.status).toBe(400);
     expect(JSON.stringify(both.body.error)).toContain('points.0');
 
-    const unknown = await call('POST', '/api/v1/vectors/search', { collection: 'nope', vector: [1, 0, 0] });
+    const unknown = await call('POST', '/api/v1/vectors/search', {
+      collection: target.name('nope'),
+      vector: [1, 0, 0],
+    });
     expect(unknown.status).toBe(404);
 
     const badJson = await call('POST', '/api/v1/vectors/search', '{"collection":');
@@ -162,7 +174,7 @@ describe('vector API over HTTP on the local runtime', () => {
     expect(badJson.body.error.issues[0].field).toBe('body');
 
     const badLimit = await call('POST', '/api/v1/vectors/search', {
-      collection: 'raw',
+      collection: RAW,
       vector: [1, 0, 0],
       limit: 0,
     });
@@ -172,13 +184,13 @@ describe('vector API over HTTP on the local runtime', () => {
     const tooBig = await call('POST', '/api/v1/vectors/upsert', 'x'.repeat(7 * 1024 * 1024));
     expect(tooBig.status).toBe(413);
 
-    const info = await call('GET', '/api/v1/vectors/collections/raw');
+    const info = await call('GET', `/api/v1/vectors/collections/${RAW}`);
     expect(info.body.pointsCount).toBe(1);
   });
 
   it('runs a batch and reports each operation on its own', async () => {
     const res = await call('POST', '/api/v1/vectors/batch', {
-      collection: 'raw',
+      collection: RAW,
       operations: [
         { type: 'upsert', points: [{ id: 9, vector: [0, 0, 1] }] },
         { type: 'search', vector: [0, 0, 1], limit: 1 },
@@ -194,7 +206,7 @@ describe('vector API over HTTP on the local runtime', () => {
   });
 
   it('answers hostile ids, numbers and nesting with 400s naming the field, never a 500', async () => {
-    const upsertText = (points: string) => `{"collection":"raw","points":[${points}]}`;
+    const upsertText = (points: string) => `{"collection":"${RAW}","points":[${points}]}`;
     for (const id of ['-1', '""', '" "', '1e308', '18446744073709551616']) {
       const points = `{"id":30,"vector":[1,0,0]},{"id":31,"vector":[1,0,0]},{"id":32,"vector":[1,0,0]},{"id":${id},"vector":[1,0,0]}`;
       const res = await call('POST', '/api/v1/vectors/upsert', upsertText(points));
@@ -203,7 +215,7 @@ describe('vector API over HTTP on the local runtime', () => {
       const batched = await call(
         'POST',
         '/api/v1/vectors/batch',
-        `{"collection":"raw","operations":[{"type":"upsert","points":[${points}]}]}`,
+        `{"collection":"${RAW}","operations":[{"type":"upsert","points":[${points}]}]}`,
       );
       expect(batched.status).toBe(200);
       expect(batched.body.results[0].error.issues[0].field).toBe('points.3.id');
@@ -224,17 +236,17 @@ describe('vector API over HTTP on the local runtime', () => {
 
     // Dot product 2e18: the Qdrant client parses it as BigInt.
     await call('POST', '/api/v1/vectors/upsert', {
-      collection: 'raw',
+      collection: RAW,
       points: [{ id: 35, vector: [1e9, 1e9, 0] }],
     });
     const found = await call('POST', '/api/v1/vectors/search', {
-      collection: 'raw',
+      collection: RAW,
       vector: [1e9, 1e9, 0],
       limit: 1,
     });
     expect(found.status).toBe(200);
     expect(found.body.results[0]).toMatchObject({ id: 35, score: expect.closeTo(2e18, -16) });
-    await call('POST', '/api/v1/vectors/delete', { collection: 'raw', ids: [35] });
+    await call('POST', '/api/v1/vectors/delete', { collection: RAW, ids: [35] });
   });
 
   it('answers unrouted requests in the error shape: 404, or 405 with the path’s methods', async () => {
@@ -255,16 +267,20 @@ describe('vector API over HTTP on the local runtime', () => {
     ]);
   });
 
-  it('keeps collections across a restart on the same data folder', async () => {
-    await runtime.stop();
-    runtime = await startLocalRuntime({ dataDir, port: 0, quiet: true });
-    const found = await call('POST', '/api/v1/vectors/search', {
-      collection: 'notes',
-      text: 'migrate the task vectors to qdrant',
-      limit: 1,
-    });
-    expect(found.body.results[0].id).toBe('task-2');
-    const list = await call('GET', '/api/v1/vectors/collections');
-    expect(list.body.collections.map((c: { name: string }) => c.name).sort()).toEqual(['notes', 'raw']);
-  });
+  itWhere(
+    whereLocal('restarts the runtime'),
+    'keeps collections across a restart on the same data folder',
+    async () => {
+      await runtime.stop();
+      runtime = await startLocalRuntime({ dataDir, port: 0, quiet: true });
+      const found = await call('POST', '/api/v1/vectors/search', {
+        collection: NOTES,
+        text: 'migrate the task vectors to qdrant',
+        limit: 1,
+      });
+      expect(found.body.results[0].id).toBe('task-2');
+      const list = await call('GET', '/api/v1/vectors/collections');
+      expect(list.body.collections.map((c: { name: string }) => c.name).sort()).toEqual(['notes', 'raw']);
+    },
+  );
 });
