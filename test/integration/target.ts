@@ -46,6 +46,8 @@ export interface Target {
   apiUrl(): string;
   /** The token source for a role, or why there is none on this target. */
   token(role: Exclude<Role, 'public'>): (() => Promise<string>) | string;
+  /** The role of `call`: the strongest this target gives suites (admin locally, writer on a stage). */
+  readonly role: Exclude<Role, 'public'>;
   /** Calls with the strongest token this target gives suites: admin locally, the machine's read+write on a stage. */
   readonly call: Caller;
   /** Calls with a role's token; throws (naming why) when the target has none for it. */
@@ -56,6 +58,8 @@ export interface Target {
   planId(id: string): string;
   /** A plan's URL id (`/` written `~`) in the run's namespace. */
   planUrlId(id: string): string;
+  /** Whether a plan id (`/` or `~` form) or a name is the run's own (always, locally). */
+  ours(idOrName: string): boolean;
   /** Why uploads to the exports bucket cannot be made here, or undefined when they can. */
   uploadsUnavailable(): Promise<string | undefined>;
   /** Puts an object in the exports bucket; locally, waits for its notification to be delivered. */
@@ -118,11 +122,13 @@ function localTarget(runtime: () => LocalRuntime): Target {
     namespace: '',
     apiUrl: () => runtime().apiUrl,
     token: (role) => tokenFor(runtime, [GROUP_OF[role]]),
+    role: 'admin',
     call: caller('admin'),
     caller,
     name: (base) => base,
     planId: (id) => id,
     planUrlId: (id) => id.replaceAll('/', '~'),
+    ours: () => true,
     uploadsUnavailable: async () => undefined,
     async upload(key, body) {
       await client().send(new PutObjectCommand({ Bucket: runtime().bucket, Key: key, Body: body }));
@@ -238,11 +244,13 @@ function deployedTarget(config: DeployedConfig & { namespace: string }, env: Env
     namespace: ns,
     apiUrl: () => config.apiUrl,
     token,
+    role: 'writer',
     call: caller('writer'),
     caller,
     name: (base) => `${ns}-${base}`,
     planId: (id) => `${ns}/${id}`,
     planUrlId: (id) => `${ns}/${id}`.replaceAll('/', '~'),
+    ours: (id) => id.startsWith(`${ns}/`) || id.startsWith(`${ns}~`) || id.startsWith(`${ns}-`),
     uploadsUnavailable() {
       // One small object outside every notification prefix, written and deleted: the credentials
       // may or may not write to the bucket (the CI's lookup role reads only).
