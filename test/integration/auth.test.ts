@@ -6,26 +6,41 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manifest } from '#infra/manifest.ts';
 import { LOCAL_CLIENT_ID } from '#local/identity/issuer.ts';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
-import { allows, GROUP_ROLES, GROUPS, type Group, type Role } from '#shared/auth/roles.ts';
+import { allows, GROUP_ROLES, GROUPS, type Role } from '#shared/auth/roles.ts';
+import { describeWhere, testTarget, whereLocal } from './target.ts';
 
 /**
  * The identity contract of every route, over HTTP against the local runtime: a non-public route
  * refuses every token API Gateway's JWT authorizer would (401 with `www-authenticate`), and each
  * group gets 403 or its answer exactly as the route's declared role says. Public routes answer
- * without a token.
+ * without a token. Portable: on a deployed stage the tokens are the machine client's (scope
+ * `read`, scopes `read write`), since people's tokens need a person to sign in.
  */
 
 let dataDir: string;
 let rt: LocalRuntime;
-const tokens = new Map<Group, string>();
+const target = testTarget(() => rt);
+/** Each token the checks use, by label, with the role it grants: people locally, machines on a stage. */
+const tokens = new Map<string, { role: Role; token: string }>();
 
 beforeAll(async () => {
+  if (!target.local) {
+    for (const role of ['reader', 'writer'] as const) {
+      const source = target.token(role);
+      if (typeof source === 'string') throw new Error(source);
+      tokens.set(`machine ${role}`, { role, token: await source() });
+    }
+    return;
+  }
   dataDir = await mkdtemp(join(tmpdir(), 'vp-auth-'));
   rt = await startLocalRuntime({ dataDir, port: 0, quiet: true, limits: false });
-  for (const group of GROUPS) tokens.set(group, await rt.issueToken({ groups: [group] }));
+  for (const group of GROUPS) {
+    tokens.set(group, { role: GROUP_ROLES[group], token: await rt.issueToken({ groups: [group] }) });
+  }
 });
 
 afterAll(async () => {
+  if (!target.local) return;
   await rt?.stop();
   await rm(dataDir, { recursive: true, force: true });
 });
@@ -35,7 +50,7 @@ const pathOf = (template: string) => template.replace(/\{[^}]+\}/g, 'probe-1');
 
 async function call(method: string, path: string, authorization?: string) {
   const body = method === 'POST' || method === 'PUT' ? '{}' : undefined;
-  const res = await fetch(`${rt.apiUrl}${path}`, {
+  const res = await target.fetch(`${target.apiUrl()}${path}`, {
     method,
     headers: {
       ...(authorization === undefined ? {} : { authorization }),
@@ -49,9 +64,9 @@ async function call(method: string, path: string, authorization?: string) {
 const protectedRoutes = manifest.routes.filter((r) => r.role !== 'public');
 const publicRoutes = manifest.routes.filter((r) => r.role === 'public');
 
-/** Tokens API Gateway refuses, made from a valid one. */
+/** Tokens API Gateway refuses, made from a valid one (an expired one only where tokens can be issued). */
 async function forgeries(): Promise<Array<[string, string]>> {
-  const valid = tokens.get('admin')!;
+  const valid = [...tokens.values()].at(-1)!.token;
   const [header, payload, signature] = valid.split('.') as [string, string, string];
   const claims = JSON.parse(new TextDecoder().decode(base64url.decode(payload))) as Record<string, unknown>;
   const withClaims = (change: Record<string, unknown>) =>
@@ -63,11 +78,15 @@ async function forgeries(): Promise<Array<[string, string]>> {
       kid: JSON.parse(new TextDecoder().decode(base64url.decode(header))).kid,
     }),
   );
-  return [
+  const forged: Array<[string, string]> = [
     ['malformed', 'Bearer not-a-jwt'],
     ['bad signature', `Bearer ${header}.${payload}.${signature.slice(0, -4)}AAAA`],
     ['alg none', `Bearer ${none}.${payload}.`],
     ['claims changed under the signature', `Bearer ${withClaims({ 'cognito:groups': ['admin', 'x'] })}`],
+  ];
+  if (!target.local) return forged;
+  return [
+    ...forged,
     [
       'expired',
       `Bearer ${await rt.issueToken({ groups: ['admin'], ttlSeconds: 1 }).then(async (t) => {
@@ -97,10 +116,10 @@ describe('every non-public route', () => {
 
   it('each group gets 403 or is let through exactly as the declared role says', async () => {
     for (const route of protectedRoutes) {
-      for (const group of GROUPS) {
-        const res = await call(route.method, pathOf(route.path), `Bearer ${tokens.get(group)}`);
-        const label = `${group} → ${route.method} ${route.path} (needs ${route.role})`;
-        if (allows(GROUP_ROLES[group], route.role as Role)) {
+      for (const [who, { role, token }] of tokens) {
+        const res = await call(route.method, pathOf(route.path), `Bearer ${token}`);
+        const label = `${who} → ${route.method} ${route.path} (needs ${route.role})`;
+        if (allows(role, route.role as Role)) {
           // Let through: the function answers (a probe id or an empty body may be 400/404/409).
           expect([401, 403], label).not.toContain(res.status);
           expect(res.status, label).toBeLessThan(500);
@@ -113,7 +132,7 @@ describe('every non-public route', () => {
   }, 60_000);
 
   it('a machine token with scopes gets the role its scopes grant', async () => {
-    const reader = `Bearer ${await rt.issueToken({ scopes: ['read'] })}`;
+    const reader = `Bearer ${target.local ? await rt.issueToken({ scopes: ['read'] }) : tokens.get('machine reader')!.token}`;
     expect((await call('GET', '/api/v1/vectors/collections', reader)).status).toBe(200);
     expect((await call('POST', '/api/v1/vectors/collections', reader)).status).toBe(403);
   });
@@ -128,7 +147,7 @@ describe('public routes', () => {
   });
 });
 
-describe('trusting another issuer', () => {
+describeWhere(whereLocal('starts runtimes of its own'), 'trusting another issuer', () => {
   it("accepts that issuer's tokens (found through its discovery document) and refuses its own", async () => {
     const other = await startLocalRuntime({
       dataDir: join(dataDir, 'other'),
@@ -140,7 +159,7 @@ describe('trusting another issuer', () => {
     try {
       const list = (authorization: string) =>
         fetch(`${other.apiUrl}/api/v1/vectors/collections`, { headers: { authorization } });
-      expect((await list(`Bearer ${tokens.get('readonly')}`)).status).toBe(200);
+      expect((await list(`Bearer ${tokens.get('readonly')!.token}`)).status).toBe(200);
       const own = await list(`Bearer ${await other.issueToken({ groups: ['admin'] })}`);
       expect(own.status).toBe(401);
       // Its own key is not among the trusted issuer's keys.
@@ -151,7 +170,7 @@ describe('trusting another issuer', () => {
   });
 });
 
-describe('authentication off (AUTH=off)', () => {
+describeWhere(whereLocal('starts a runtime of its own'), 'authentication off (AUTH=off)', () => {
   it('lets every request through as an administrator named auth-off', async () => {
     const open = await startLocalRuntime({
       dataDir: join(dataDir, 'open'),

@@ -26,8 +26,8 @@ const urlId = target.planUrlId;
 const NEWSLETTER = id('plans/newsletter.md');
 const STORAGE = id('plans/storage.md');
 /** Only the run's own search results (all of them locally). */
-const mine = <T>(results: T[]): T[] =>
-  results.filter((r) => target.ours((r as { plan: { planId: string } }).plan.planId));
+type Hit = { plan: { planId: string }; task: { explicitId: string; text: string } };
+const mine = (results: Hit[]): Hit[] => results.filter((r) => target.ours(r.plan.planId));
 const uploads = await target.uploadsUnavailable();
 
 const postMarkdown = (planId: string, markdown: string) =>

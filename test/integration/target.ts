@@ -44,6 +44,8 @@ export interface Target {
   readonly namespace: string;
   /** The API's origin; routes are `${apiUrl()}/api/v1/...`. */
   apiUrl(): string;
+  /** `fetch` as this target needs it (a stage's waits out 429s). */
+  fetch(url: string, init?: RequestInit): Promise<Response>;
   /** The token source for a role, or why there is none on this target. */
   token(role: Exclude<Role, 'public'>): (() => Promise<string>) | string;
   /** The role of `call`: the strongest this target gives suites (admin locally, writer on a stage). */
@@ -121,6 +123,7 @@ function localTarget(runtime: () => LocalRuntime): Target {
     label: 'the local runtime',
     namespace: '',
     apiUrl: () => runtime().apiUrl,
+    fetch: (url, init) => fetch(url, init),
     token: (role) => tokenFor(runtime, [GROUP_OF[role]]),
     role: 'admin',
     call: caller('admin'),
@@ -243,6 +246,7 @@ function deployedTarget(config: DeployedConfig & { namespace: string }, env: Env
     label: config.stage ? `stage ${config.stage} (${config.apiUrl})` : `the API at ${config.apiUrl}`,
     namespace: ns,
     apiUrl: () => config.apiUrl,
+    fetch: patientFetch,
     token,
     role: 'writer',
     call: caller('writer'),
