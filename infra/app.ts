@@ -7,9 +7,10 @@ import { PROJECT_ROOT } from './constructs/service-function.ts';
 import { type Manifest, manifest as platformManifest } from './manifest.ts';
 import { DeployAccessStack } from './stacks/deploy-access-stack.ts';
 import { EDGE_REGION, EdgeStack } from './stacks/edge-stack.ts';
+import { OperationsStack } from './stacks/operations-stack.ts';
 import { readSettings, type StageSettings } from './stacks/settings.ts';
 import { StatefulStack } from './stacks/stateful-stack.ts';
-import { StatelessStack } from './stacks/stateless-stack.ts';
+import { RULE_TARGETS_DEAD_LETTERS, StatelessStack } from './stacks/stateless-stack.ts';
 
 export interface BuildAppOptions {
   /** CDK context (the CLI passes its own through the environment; tests pass it here). */
@@ -30,6 +31,7 @@ export interface PlatformApp {
   settings: StageSettings;
   stateful: StatefulStack;
   stateless: StatelessStack;
+  operations: OperationsStack;
   edge: EdgeStack;
   /** Only with context `githubRepository`. */
   deployAccess?: DeployAccessStack;
@@ -38,7 +40,8 @@ export interface PlatformApp {
 const PackageJson = z.object({ version: z.string().min(1) });
 
 /**
- * Builds the three stacks of one stage. Nothing is synthesized until `app.synth()`.
+ * Builds the four stacks of one stage: stateful, stateless, operations (releases, alarms, the
+ * dashboard) and edge. Nothing is synthesized until `app.synth()`.
  *
  * The stateful and stateless stacks name their region (the edge stack in us-east-1 reads the API's
  * endpoint from the stateless stack's outputs, which needs both regions known at synth).
@@ -65,7 +68,7 @@ export function buildApp(options: BuildAppOptions = {}): PlatformApp {
     settings,
   });
   const stateless = new StatelessStack(app, `${prefix}-Stateless`, {
-    description: `${manifest.service} (${settings.stage}): functions, HTTP API, consumers, rules, alarms`,
+    description: `${manifest.service} (${settings.stage}): functions and their live aliases, HTTP API, consumers, rules`,
     env,
     manifest,
     settings,
@@ -77,6 +80,26 @@ export function buildApp(options: BuildAppOptions = {}): PlatformApp {
   });
   // Explicit: the stateless stack also reads a stateful output by name (Fn.getStackOutput).
   stateless.addStackDependency(stateful);
+  const operations = new OperationsStack(app, `${prefix}-Operations`, {
+    description: `${manifest.service} (${settings.stage}): blue/green releases of the functions, alarms, dashboard`,
+    env,
+    manifest,
+    settings,
+    alarmTopic: stateful.alarmTopic,
+    queues: stateful.resources.queues,
+    deadLetterQueues: {
+      ...stateful.resources.deadLetterQueues,
+      ...(stateless.ruleTargetDeadLetterQueue ? { 'rule targets': stateless.ruleTargetDeadLetterQueue } : {}),
+    },
+    deadLetterAlarmKeys: [
+      ...Object.keys(manifest.queues),
+      ...(stateless.ruleTargetDeadLetterQueue ? [RULE_TARGETS_DEAD_LETTERS] : []),
+    ],
+    apiStage: stateless.apiStage,
+  });
+  // After the functions: their alarms and the dashboard name them, and a function's first
+  // deployment group is created once its alias exists (an alias is created without a shift).
+  operations.addStackDependency(stateless);
   const edge = new EdgeStack(app, `${prefix}-Edge`, {
     description: `${manifest.service} (${settings.stage}): CloudFront, WAF rate limits and edge headers before the HTTP API`,
     env: { region: EDGE_REGION, ...(account ? { account } : {}) },
@@ -101,9 +124,9 @@ export function buildApp(options: BuildAppOptions = {}): PlatformApp {
 
   Tags.of(app).add('service', manifest.service);
   // Not on the deploy access stack: it serves every stage of the account.
-  for (const stack of [stateful, stateless, edge]) Tags.of(stack).add('stage', settings.stage);
+  for (const stack of [stateful, stateless, operations, edge]) Tags.of(stack).add('stage', settings.stage);
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { app, settings, stateful, stateless, edge, ...(deployAccess ? { deployAccess } : {}) };
+  return { app, settings, stateful, stateless, operations, edge, ...(deployAccess ? { deployAccess } : {}) };
 }
 
 if (import.meta.main) {

@@ -11,6 +11,18 @@ import type { Access, FunctionDecl, Manifest } from './manifest.ts';
  * secret endpoints and state store.
  */
 
+/**
+ * The alias every function is invoked through, in AWS and locally: API routes, queue event
+ * sources, rules, schedules, bucket notifications and other functions all name it, so that a
+ * release shifts traffic by moving it (CodeDeploy, `infra/constructs/releases.ts`).
+ */
+export const LIVE_ALIAS = 'live';
+
+/** `name` or `arn` qualified with the live alias (`…:live`). */
+export function liveAliasOf(nameOrArn: string): string {
+  return `${nameOrArn}:${LIVE_ALIAS}`;
+}
+
 /** A resource's name (what the function's code is given) and ARN (what its grants name). */
 export interface ResourceRef {
   name: string;
@@ -32,7 +44,7 @@ export interface ResourceRefs {
   qdrantUrlParameter: ResourceRef;
   qdrantApiKeySecret: ResourceRef;
   openaiApiKeySecret: ResourceRef;
-  /** Every manifest function by its manifest key: its deployed name and ARN. */
+  /** Every manifest function by its manifest key: its deployed name and ARN (unqualified). */
   functions: Readonly<Record<string, ResourceRef>>;
   /** Each consumed queue's event source mapping, by queue name: its UUID (`name`) and ARN. */
   eventSourceMappings: Readonly<Record<string, ResourceRef>>;
@@ -266,13 +278,16 @@ function grantOf(
       return {
         environment: {
           [MANAGER_ENV.functions]: JSON.stringify(
-            Object.fromEntries(managers.map(([id, m]) => [id, functionRef(refs, m.function, ctx).name])),
+            Object.fromEntries(
+              managers.map(([id, m]) => [id, liveAliasOf(functionRef(refs, m.function, ctx).name)]),
+            ),
           ),
         },
+        // The alias only: invoking another version (or `$LATEST`) would bypass a release's shift.
         grants: [
           {
             actions: ['lambda:InvokeFunction'],
-            resources: managers.map(([, m]) => functionRef(refs, m.function, ctx).arn),
+            resources: managers.map(([, m]) => liveAliasOf(functionRef(refs, m.function, ctx).arn)),
           },
         ],
       };

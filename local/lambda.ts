@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { LIVE_ALIAS, liveAliasOf } from '../infra/function-environment.ts';
 import type { Manifest } from '../infra/manifest.ts';
 import type { EventSourceMapping, EventSourceMappings } from './event-source-mappings.ts';
 import { eventSourceMappingArn } from './event-source-mappings.ts';
@@ -15,8 +16,10 @@ import { closeNow, listen } from './listen.ts';
  * `lambda:Get|UpdateEventSourceMapping` on the mapping's) and answered with Lambda's status codes
  * and error shapes.
  *
- * Functions are the manifest's, by deployed name (`<service>-<key>`), partial ARN or ARN; only
- * `$LATEST` exists. An `Event` invocation is answered 202 and runs in the background; a failure is
+ * Functions are the manifest's, by deployed name (`<service>-<key>`), partial ARN or ARN,
+ * unqualified (`$LATEST`) or through the alias every function has (`live`, which AWS moves from
+ * version to version in a release and which here always runs `$LATEST`, the only code there is);
+ * any other qualifier is not found. Mappings invoke the alias, as in AWS. An `Event` invocation is answered 202 and runs in the background; a failure is
  * logged, not retried (Lambda retries twice, minutes apart). `X-Amz-Log-Type: Tail` is ignored
  * (logs go to the runtime's output). UpdateEventSourceMapping changes `Enabled` only: everything
  * else about a mapping is the manifest's queue declaration, which a deploy would restore in AWS.
@@ -58,6 +61,9 @@ class LambdaApiError extends Error {
 const invalidParameter = (message: string) =>
   new LambdaApiError('InvalidParameterValueException', 400, message, 'message');
 const notFound = (message: string) => new LambdaApiError('ResourceNotFoundException', 404, message);
+
+/** The qualifiers every local function answers to: itself and its live alias. */
+const LOCAL_QUALIFIERS: ReadonlySet<string> = new Set(['$LATEST', LIVE_ALIAS]);
 
 const NAME = '[a-zA-Z0-9_-]{1,140}';
 const QUALIFIER = '[a-zA-Z0-9$_-]{1,128}';
@@ -176,7 +182,7 @@ export async function startLambdaEndpoint(opts: LambdaEndpointOptions): Promise<
     await authorize(req, body, 'lambda:InvokeFunction', refArn(ref));
     const fnKey =
       ref.account === LOCAL_ACCOUNT_ID && ref.region === region ? byDeployedName.get(ref.name) : undefined;
-    if (fnKey === undefined || (ref.qualifier !== undefined && ref.qualifier !== '$LATEST')) {
+    if (fnKey === undefined || (ref.qualifier !== undefined && !LOCAL_QUALIFIERS.has(ref.qualifier))) {
       throw notFound(`Function not found: ${refArn(ref)}`);
     }
     const type = req.headers['x-amz-invocation-type'] ?? 'RequestResponse';
@@ -240,7 +246,7 @@ export async function startLambdaEndpoint(opts: LambdaEndpointOptions): Promise<
     );
     let mapping = opts.mappings.get(uuid);
     if (!mapping) throw notFound('The resource you requested does not exist.');
-    const fnArn = functionArn(region, deployedFunctionName(manifest.service, mapping.consumer));
+    const fnArn = liveAliasOf(functionArn(region, deployedFunctionName(manifest.service, mapping.consumer)));
     if (update) {
       const request = parseUpdate(body);
       if (request.FunctionName !== undefined) {

@@ -7,12 +7,14 @@ import {
   ComparisonOperator,
   CompositeAlarm,
   type IAlarm,
+  Metric,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../function-environment.ts';
 import type { Manifest } from '../manifest.ts';
 import { pascalCase } from '../stacks/naming.ts';
 import type { StageSettings } from '../stacks/settings.ts';
@@ -38,6 +40,8 @@ export class PlatformAlarms extends Construct {
   readonly managerUnhealthy: Readonly<Record<string, Alarm>>;
   readonly apiLatency: Alarm;
   readonly apiErrorRate: Alarm;
+  /** Not a child of the composite: a single handler-mapped 5xx raises it. */
+  readonly serverErrors: Alarm;
   readonly queueAge: Readonly<Record<string, Alarm>>;
   readonly degraded: CompositeAlarm;
 
@@ -92,6 +96,24 @@ export class PlatformAlarms extends Construct {
         evaluationPeriods: 2,
         datapointsToAlarm: 2,
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+    );
+
+    // A 5xx mapped by the HTTP wrapper is a successful invocation: Lambda's Errors never counts it.
+    this.serverErrors = notify(
+      new Alarm(this, 'ApiServerErrors', {
+        alarmDescription: 'HTTP API: requests answered with a 5xx by a handler',
+        metric: new Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: 'ServerErrors',
+          dimensionsMap: { service: manifest.service },
+          statistic: 'Sum',
+          period: window,
+        }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     );

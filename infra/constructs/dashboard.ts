@@ -9,20 +9,18 @@ import {
   Metric,
   TextWidget,
 } from 'aws-cdk-lib/aws-cloudwatch';
-import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, managedResourcesOf } from '../function-environment.ts';
 import type { Manifest } from '../manifest.ts';
+import { deployedName } from '../stacks/naming.ts';
 import type { StageSettings } from '../stacks/settings.ts';
-import { apiErrorRate, managerUnhealthy } from './watched-metrics.ts';
+import { apiErrorRate, functionMetric, managerUnhealthy } from './watched-metrics.ts';
 
 export interface PlatformDashboardProps {
   manifest: Manifest;
   settings: StageSettings;
   apiStage: HttpStage;
-  /** Every manifest function, by manifest key. */
-  functions: Readonly<Record<string, IFunction>>;
   /** The manifest queues, by name. */
   queues: Readonly<Record<string, IQueue>>;
   /** Every dead-letter queue, labelled. */
@@ -109,31 +107,21 @@ export class PlatformDashboard extends Construct {
     );
 
     for (const [title, names] of functionGroups(manifest)) {
-      const fns = names.map((name): [string, IFunction] => {
-        const fn = props.functions[name];
-        if (!fn) throw new Error(`Dashboard: function ${name} is missing from the stack`);
-        return [name, fn];
-      });
-      const each = (metric: (fn: IFunction, label: string) => IMetric) =>
-        fns.map(([name, fn]) => metric(fn, name));
+      // Every version together: during a release, the old and the new one both serve.
+      const each = (metricName: Parameters<typeof functionMetric>[1], statistic?: string) =>
+        names.map((name) =>
+          functionMetric(deployedName(manifest.service, settings.stage, name, 'Function'), metricName, {
+            period: PERIOD,
+            label: name,
+            ...(statistic ? { statistic } : {}),
+          }),
+        );
       this.dashboard.addWidgets(new TextWidget({ markdown: `### ${title}`, width: 24, height: 1 }));
       this.dashboard.addWidgets(
-        graph(
-          `${title}: invocations`,
-          each((fn, label) => fn.metricInvocations({ period: PERIOD, label })),
-        ),
-        graph(
-          `${title}: errors`,
-          each((fn, label) => fn.metricErrors({ period: PERIOD, label })),
-        ),
-        graph(
-          `${title}: throttles`,
-          each((fn, label) => fn.metricThrottles({ period: PERIOD, label })),
-        ),
-        graph(
-          `${title}: duration p95 (ms)`,
-          each((fn, label) => fn.metricDuration({ statistic: 'p95', period: PERIOD, label })),
-        ),
+        graph(`${title}: invocations`, each('Invocations')),
+        graph(`${title}: errors`, each('Errors')),
+        graph(`${title}: throttles`, each('Throttles')),
+        graph(`${title}: duration p95 (ms)`, each('Duration', 'p95')),
       );
     }
 

@@ -4,7 +4,7 @@ import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Code, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Alias, Architecture, type CfnAlias, Code, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
@@ -16,11 +16,12 @@ import type { Role as RouteRole } from '../../shared/auth/roles.ts';
 import {
   exportObjectsArn,
   functionEnvironment,
+  LIVE_ALIAS,
   type ManagedResources,
   type ResourceRefs,
 } from '../function-environment.ts';
 import type { FunctionDecl } from '../manifest.ts';
-import { deployedName } from '../stacks/naming.ts';
+import { deployedName, releaseApplicationName } from '../stacks/naming.ts';
 import type { StageSettings } from '../stacks/settings.ts';
 import { bundledFilesCommands, handlerBundle } from './bundling.ts';
 import { nagResourceFinding } from './nag.ts';
@@ -74,7 +75,8 @@ const UNSCOPABLE_ACTIONS: Readonly<Record<string, string>> = {
 };
 
 /**
- * Every Lambda of the platform, named `<service>-<stage>-<key>` (`deployedName`): Node 22 on
+ * Every Lambda of the platform, named `<service>-<stage>-<key>` (`deployedName`) and invoked
+ * through its `live` alias, which CodeDeploy moves to each new version (`releases.ts`): Node 22 on
  * ARM64, bundled as minified ESM with source maps, traced, logging to its own log group with a
  * retention, with exactly the permissions its manifest `access` list names (its role has no
  * managed policy) and the configuration that `shared/config.ts` reads — resource names and ARNs
@@ -82,6 +84,8 @@ const UNSCOPABLE_ACTIONS: Readonly<Record<string, string>> = {
  */
 export class ServiceFunction extends Construct {
   readonly fn: NodejsFunction;
+  /** What everything invokes: the alias a release shifts from the previous version to the new one. */
+  readonly live: Alias;
   readonly role: Role;
   readonly logGroup: LogGroup;
 
@@ -136,9 +140,10 @@ export class ServiceFunction extends Construct {
       }
     }
 
+    const functionName = deployedName(props.service, settings.stage, props.name, 'Function');
     const bundlingSkipped = !Stack.of(this).bundlingRequired;
     this.fn = new NodejsFunction(this, 'Function', {
-      functionName: deployedName(props.service, settings.stage, props.name, 'Function'),
+      functionName,
       description: decl.description,
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
@@ -187,6 +192,17 @@ export class ServiceFunction extends Construct {
             },
           }),
     });
+
+    // A new version whenever the code or configuration changes (CDK hashes both); the alias moves
+    // to it through the function's deployment group, which the operations stack declares under
+    // these fixed names (a reference would make that stack and this one depend on each other).
+    this.live = new Alias(this, 'Live', { aliasName: LIVE_ALIAS, version: this.fn.currentVersion });
+    (this.live.node.defaultChild as CfnAlias).cfnOptions.updatePolicy = {
+      codeDeployLambdaAliasUpdate: {
+        applicationName: releaseApplicationName(props.service, settings.stage),
+        deploymentGroupName: functionName,
+      },
+    };
 
     Validations.of(this.fn).acknowledge({
       id: 'AwsSolutions-L1',

@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import type { HttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
-import { type IMetric, MathExpression, Metric } from 'aws-cdk-lib/aws-cloudwatch';
-import { METRICS_NAMESPACE } from '../function-environment.ts';
+import { type IMetric, MathExpression, Metric, type MetricOptions } from 'aws-cdk-lib/aws-cloudwatch';
+import { liveAliasOf, METRICS_NAMESPACE } from '../function-environment.ts';
 import { MANAGER_DIMENSION, MANAGER_UNHEALTHY_METRIC } from '../platform-metrics.ts';
 
 /** The metrics both the dashboard and the alarms read, built once so they show what alarms watch. */
@@ -27,5 +27,28 @@ export function apiErrorRate(stage: HttpStage, period: Duration): IMetric {
     },
     label: '5xx %',
     period,
+  });
+}
+
+/**
+ * A Lambda metric of a function by its fixed deployed name: every version together, or only what
+ * its `live` alias served (`alias`). By name, so that the operations stack needs no reference to
+ * the functions of the stateless stack.
+ */
+export function functionMetric(
+  functionName: string,
+  metricName: 'Invocations' | 'Errors' | 'Throttles' | 'Duration',
+  options: MetricOptions & { alias?: boolean } = {},
+): Metric {
+  const { alias, ...metricOptions } = options;
+  return new Metric({
+    namespace: 'AWS/Lambda',
+    metricName,
+    dimensionsMap: {
+      FunctionName: functionName,
+      ...(alias ? { Resource: liveAliasOf(functionName) } : {}),
+    },
+    statistic: metricName === 'Duration' ? 'Average' : 'Sum',
+    ...metricOptions,
   });
 }

@@ -46,3 +46,12 @@ export function ruleArn(scope: IConstruct, eventBusName: string, ruleName: strin
     resourceName: `${eventBusName}/${ruleName}`,
   });
 }
+
+/**
+ * The CodeDeploy application of a stage's releases. Its deployment groups are named after the
+ * functions they release (`deployedName`): each function's alias names its group by these fixed
+ * names, since the groups live in the operations stack, which itself reads the stateless stack.
+ */
+export function releaseApplicationName(service: string, stage: string): string {
+  return `${service}-${stage}`;
+}

@@ -35,6 +35,8 @@ export const CONTEXT_KEYS = [
   'alarmApiLatencyP95Ms',
   'alarmApiErrorRatePercent',
   'alarmQueueAgeSeconds',
+  'alarmFunctionTimeoutPercent',
+  'deploymentConfig',
   'githubRepository',
   'githubOidcProviderArn',
 ] as const;
@@ -113,6 +115,27 @@ const githubOidcProviderArn = z
     "the ARN of the account's token.actions.githubusercontent.com OIDC provider",
   );
 
+/**
+ * How a release shifts each function's `live` alias to its new version: CodeDeploy's predefined
+ * Lambda configurations (`CodeDeployDefault.Lambda<name>`). Canary: that share for that long, then
+ * all; linear: that share more every interval; all at once: no shift to watch.
+ */
+export const DEPLOYMENT_CONFIGS = [
+  'AllAtOnce',
+  'Canary10Percent5Minutes',
+  'Canary10Percent10Minutes',
+  'Canary10Percent15Minutes',
+  'Canary10Percent30Minutes',
+  'Linear10PercentEvery1Minute',
+  'Linear10PercentEvery2Minutes',
+  'Linear10PercentEvery3Minutes',
+  'Linear10PercentEvery10Minutes',
+] as const;
+export type DeploymentConfig = (typeof DEPLOYMENT_CONFIGS)[number];
+/** Production releases reach 10 % of traffic for 5 minutes first; other stages take them at once. */
+const PRODUCTION_DEPLOYMENT_CONFIG: DeploymentConfig = 'Canary10Percent5Minutes';
+const DEFAULT_DEPLOYMENT_CONFIG: DeploymentConfig = 'AllAtOnce';
+
 /** The stage whose data is never destroyed and whose logs are kept longer (`docs/deploying.md`). */
 export const PRODUCTION_STAGE = 'prod';
 const PRODUCTION_LOG_RETENTION_DAYS = 365;
@@ -157,6 +180,9 @@ const ContextSchema = z
     alarmApiLatencyP95Ms: positiveInt.max(30_000).default(500),
     alarmApiErrorRatePercent: z.coerce.number().positive().max(100).default(1),
     alarmQueueAgeSeconds: positiveInt.max(1_209_600).default(900),
+    alarmFunctionTimeoutPercent: positiveInt.max(100).default(80),
+    // Default per stage: PRODUCTION_DEPLOYMENT_CONFIG for `prod`, DEFAULT_DEPLOYMENT_CONFIG otherwise.
+    deploymentConfig: z.enum(DEPLOYMENT_CONFIGS).optional(),
     githubRepository: githubRepository.optional(),
     githubOidcProviderArn: githubOidcProviderArn.optional(),
   })
@@ -208,7 +234,9 @@ export interface StageSettings {
   /** Names of values the operator creates outside the stacks; never their values. */
   references: { qdrantUrlParameter: string; qdrantApiKeySecret: string; openaiApiKeySecret: string };
   alarmEmail?: string;
-  /** Thresholds of the stateless stack's alarms. */
+  /** How a release shifts traffic to a function's new version (`infra/constructs/releases.ts`). */
+  deploymentConfig: DeploymentConfig;
+  /** Thresholds of the operations stack's alarms. */
   alarms: {
     /** API p95 latency (AWS/ApiGateway `Latency`) above this, in milliseconds. */
     apiLatencyP95Ms: number;
@@ -216,6 +244,11 @@ export interface StageSettings {
     apiErrorRatePercent: number;
     /** A queue's oldest message older than this, in seconds (SQS keeps messages 14 days at most). */
     queueAgeSeconds: number;
+    /**
+     * A function no route invokes: p95 duration above this share of its timeout, in percent (a
+     * function that routes invoke is held to `apiLatencyP95Ms`). Rolls a release back.
+     */
+    functionTimeoutPercent: number;
   };
   /** Present when the app also defines the deploy access stack (GitHub OIDC and the CI role). */
   deployAccess?: { repository: string; oidcProviderArn?: string };
@@ -259,7 +292,11 @@ export function parseSettings(raw: Partial<Record<ContextKey, unknown>>): StageS
       apiLatencyP95Ms: c.alarmApiLatencyP95Ms,
       apiErrorRatePercent: c.alarmApiErrorRatePercent,
       queueAgeSeconds: c.alarmQueueAgeSeconds,
+      functionTimeoutPercent: c.alarmFunctionTimeoutPercent,
     },
+    deploymentConfig:
+      c.deploymentConfig ??
+      (c.stage === PRODUCTION_STAGE ? PRODUCTION_DEPLOYMENT_CONFIG : DEFAULT_DEPLOYMENT_CONFIG),
     ...(c.githubRepository
       ? {
           deployAccess: {

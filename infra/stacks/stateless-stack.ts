@@ -12,8 +12,6 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { Alarm, ComparisonOperator, type IAlarm, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { type EventPattern, Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction, SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -24,24 +22,20 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { CORRELATION_HEADER } from '../../shared/correlation.ts';
-import { PlatformAlarms } from '../constructs/alarms.ts';
-import { PlatformDashboard } from '../constructs/dashboard.ts';
 import type { Identity } from '../constructs/identity.ts';
 import {
   type FunctionLinks,
   type PlatformResources,
   ServiceFunction,
 } from '../constructs/service-function.ts';
-import {
-  METRICS_NAMESPACE,
-  managedResourcesOf,
-  type ResourceRef,
-  routeRolesOf,
-} from '../function-environment.ts';
+import { managedResourcesOf, type ResourceRef, routeRolesOf } from '../function-environment.ts';
 import type { Manifest, EventPattern as ManifestPattern, RuleDecl } from '../manifest.ts';
 import { deployedName, functionArn, pascalCase } from './naming.ts';
 import type { StageSettings } from './settings.ts';
 import { alarmOnDeadLetters, deadLetterAlarmName, EXPORTS_BUCKET_ARN_OUTPUT } from './stateful-stack.ts';
+
+/** The key of the rule targets' dead-letter queue among the queues' (`deadLetterAlarmName`). */
+export const RULE_TARGETS_DEAD_LETTERS = 'rule-targets';
 
 export interface StatelessStackProps extends StackProps {
   manifest: Manifest;
@@ -68,14 +62,17 @@ export const CORS_EXPOSE_HEADERS = [
 export const CORS_MAX_AGE_SECONDS = 3600;
 
 /**
- * Everything that can be replaced at will: one function per manifest entry, the HTTP API with a
- * route per manifest route, the queue consumers, event rules, bucket notifications and alarms.
- * Functions and rules have fixed names (`deployedName`): functions name each other by them.
+ * Everything that can be replaced at will: one function per manifest entry with its `live` alias,
+ * the HTTP API with a route per manifest route, the queue consumers, event rules and bucket
+ * notifications, all invoking the aliases. Functions and rules have fixed names (`deployedName`):
+ * functions name each other by them. Alarms, releases and the dashboard are the operations stack's.
  */
 export class StatelessStack extends Stack {
   readonly functions: Readonly<Record<string, ServiceFunction>>;
   readonly api: HttpApi;
   readonly apiStage: HttpStage;
+  /** Events no rule target could take; none without rules. */
+  readonly ruleTargetDeadLetterQueue: IQueue | undefined;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -174,32 +171,7 @@ export class StatelessStack extends Stack {
         routeRoles: routeRolesOf(manifest, name),
       });
       functions[name] = fn;
-      const errors = new Alarm(this, `${pascalCase(name)}ErrorsAlarm`, {
-        alarmDescription: `${name}: invocations ended in an error`,
-        metric: fn.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      });
-      errors.addAlarmAction(new SnsAction(alarmTopic));
     }
-    // A 5xx mapped by the HTTP wrapper is a successful invocation: Lambda's Errors never counts it.
-    const serverErrors = new Alarm(this, 'ApiServerErrorsAlarm', {
-      alarmDescription: 'HTTP API: requests answered with a 5xx by a handler',
-      metric: new Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: 'ServerErrors',
-        dimensionsMap: { service: manifest.service },
-        statistic: 'Sum',
-        period: Duration.minutes(5),
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
-    serverErrors.addAlarmAction(new SnsAction(alarmTopic));
     this.functions = functions;
     const fnOf = (name: string, usedBy: string): ServiceFunction => {
       const fn = functions[name];
@@ -231,7 +203,7 @@ export class StatelessStack extends Stack {
       const fn = fnOf(route.function, `Route ${route.method} ${route.path}`);
       let integration = integrations.get(route.function);
       if (!integration) {
-        integration = new HttpLambdaIntegration(`${pascalCase(route.function)}Integration`, fn.fn);
+        integration = new HttpLambdaIntegration(`${pascalCase(route.function)}Integration`, fn.live);
         integrations.set(route.function, integration);
       }
       const isPublic = route.role === 'public';
@@ -270,7 +242,7 @@ export class StatelessStack extends Stack {
       const route = new HttpRoute(this, 'DefaultRoute', {
         httpApi: this.api,
         routeKey: HttpRouteKey.DEFAULT,
-        integration: new HttpLambdaIntegration(`${pascalCase(manifest.defaultRoute)}Integration`, fn.fn),
+        integration: new HttpLambdaIntegration(`${pascalCase(manifest.defaultRoute)}Integration`, fn.live),
       });
       Validations.of(route).acknowledge({
         id: 'AwsSolutions-APIG4',
@@ -297,24 +269,14 @@ export class StatelessStack extends Stack {
         maxConcurrency: decl.maxConcurrency,
         reportBatchItemFailures: true,
       });
-      fn.fn.addEventSource(source);
+      fn.live.addEventSource(source);
       mappings[name] = source;
     }
-
-    // Every dead-letter queue and its alarm: the stateful stack's by their fixed names, the rule
-    // targets' below.
-    const deadLetterQueues: Record<string, IQueue> = { ...resources.deadLetterQueues };
-    const deadLetterAlarms: IAlarm[] = Object.keys(manifest.queues).map((name) =>
-      Alarm.fromAlarmName(
-        this,
-        `${pascalCase(name)}DeadLetterAlarm`,
-        deadLetterAlarmName(manifest.service, settings.stage, name),
-      ),
-    );
 
     // Event rules, to a function or a queue; events a target cannot take after its retries go to
     // one dead-letter queue.
     const rules = Object.entries(manifest.rules);
+    this.ruleTargetDeadLetterQueue = undefined;
     if (rules.length > 0) {
       const ruleDlq = new Queue(this, 'RuleTargetDeadLetterQueue', {
         encryption: QueueEncryption.SQS_MANAGED,
@@ -325,20 +287,20 @@ export class StatelessStack extends Stack {
         id: 'AwsSolutions-SQS3',
         reason: 'This queue is itself the dead-letter queue of the event rule targets.',
       });
-      deadLetterQueues['rule targets'] = ruleDlq;
-      deadLetterAlarms.push(
-        alarmOnDeadLetters(
-          this,
-          'RuleTargetDeadLetterAlarm',
-          ruleDlq,
-          alarmTopic,
-          'Events that no rule target could take',
-        ),
+      this.ruleTargetDeadLetterQueue = ruleDlq;
+      // Named as the queues' dead-letter alarms are: the operations stack's composite reads it by name.
+      alarmOnDeadLetters(
+        this,
+        'RuleTargetDeadLetterAlarm',
+        ruleDlq,
+        alarmTopic,
+        'Events that no rule target could take',
+        deadLetterAlarmName(manifest.service, settings.stage, RULE_TARGETS_DEAD_LETTERS),
       );
       const delivery = { deadLetterQueue: ruleDlq, retryAttempts: 4, maxEventAge: Duration.hours(2) };
       const targetOf = (name: string, decl: RuleDecl) => {
         if (decl.function !== undefined)
-          return new LambdaFunction(fnOf(decl.function, `Rule ${name}`).fn, delivery);
+          return new LambdaFunction(fnOf(decl.function, `Rule ${name}`).live, delivery);
         const queue = resources.queues[decl.queue];
         if (!queue)
           throw new Error(`Rule ${name} names queue "${decl.queue}", which the manifest does not declare`);
@@ -375,7 +337,7 @@ export class StatelessStack extends Stack {
         description: decl.description,
         schedule: Schedule.rate(Duration.minutes(decl.rateMinutes)),
         targets: [
-          new LambdaFunction(fn.fn, {
+          new LambdaFunction(fn.live, {
             retryAttempts: 2,
             ...(decl.input ? { event: RuleTargetInput.fromObject(decl.input) } : {}),
           }),
@@ -388,7 +350,7 @@ export class StatelessStack extends Stack {
     if (manifest.notifications.length > 0) {
       for (const n of manifest.notifications) {
         const fn = fnOf(n.function, `Notification ${n.prefix}`);
-        exportsBucket.addEventNotification(EventType.OBJECT_CREATED, new LambdaDestination(fn.fn), {
+        exportsBucket.addEventNotification(EventType.OBJECT_CREATED, new LambdaDestination(fn.live), {
           prefix: n.prefix,
           ...(n.suffix ? { suffix: n.suffix } : {}),
         });
@@ -403,32 +365,6 @@ export class StatelessStack extends Stack {
           "CDK's bucket-notifications handler runs only at deployment and its role is not configurable; the policy only lets it write its logs.",
       });
     }
-
-    // Service-level alarms and the stage's dashboard (docs/operations.md).
-    const alarms = new PlatformAlarms(this, 'Alarms', {
-      manifest,
-      settings,
-      topic: alarmTopic,
-      apiStage: this.apiStage,
-      queues: resources.queues,
-      deadLetterAlarms,
-    });
-    new PlatformDashboard(this, 'Dashboard', {
-      manifest,
-      settings,
-      apiStage: this.apiStage,
-      functions: Object.fromEntries(Object.entries(functions).map(([name, f]) => [name, f.fn])),
-      queues: resources.queues,
-      deadLetterQueues,
-      alarms: [
-        alarms.degraded,
-        ...Object.values(alarms.managerUnhealthy),
-        alarms.apiLatency,
-        alarms.apiErrorRate,
-        ...Object.values(alarms.queueAge),
-        ...deadLetterAlarms,
-      ],
-    });
 
     // The edge stack's origin; callers use the edge's URL (its `ApiUrl` output).
     new CfnOutput(this, 'DirectApiUrl', {

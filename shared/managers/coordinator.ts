@@ -38,7 +38,7 @@ import { MANAGER_ACTIONS, type ManagerId, ManagerIdSchema } from './specs.ts';
 
 export interface CoordinatorDeps {
   declarations: readonly ManagerDeclaration[];
-  /** Manager id → its contract function's deployed name (MANAGER_FUNCTIONS). */
+  /** Manager id → its contract function's live alias, `<deployed name>:live` (MANAGER_FUNCTIONS). */
   functionNames: Readonly<Record<string, string>>;
   /** Manager id → the UUIDs of its queues' event source mappings (MANAGER_EVENT_SOURCES). */
   eventSources?: Readonly<Record<string, readonly string[]>>;

@@ -50,10 +50,11 @@ describe('managers, their functions, rules and schedules in AWS', () => {
   /** The logical id of the event source mapping of a queue (its consumer's only one). */
   const mappingIdOf = (queue: string): string => {
     const consumer = manifest.queues[queue as keyof typeof manifest.queues].consumer;
-    const found = Object.keys(
-      s.statelessTemplate.findResources('AWS::Lambda::EventSourceMapping', {
-        Properties: { FunctionName: { Ref: logicalIdOf(s.stateless.functions[consumer]!.fn) } },
-      }),
+    const found = Object.keys(s.statelessTemplate.findResources('AWS::Lambda::EventSourceMapping')).filter(
+      (id) =>
+        JSON.stringify(resources()[id].Properties.FunctionName).includes(
+          `"Ref":"${logicalIdOf(s.stateless.functions[consumer]!.live)}"`,
+        ),
     );
     expect(found, queue).toHaveLength(1);
     return found[0]!;
@@ -79,12 +80,12 @@ describe('managers, their functions, rules and schedules in AWS', () => {
     functionNames.filter((n) =>
       (manifest.functions[n].access as readonly string[]).includes('managers:invoke'),
     ),
-  )("%s may invoke exactly the managers' contract functions, and knows their names", (name) => {
+  )("%s may invoke exactly the managers' contract functions' live aliases, and knows them", (name) => {
     expect(grantedOn(name, 'lambda:InvokeFunction')).toEqual(
-      managers.map(([, m]) => functionArn(m.function)).sort(),
+      managers.map(([, m]) => `${functionArn(m.function)}:live`).sort(),
     );
     expect(JSON.parse(envOf(name)[MANAGER_ENV.functions] as string)).toEqual(
-      Object.fromEntries(managers.map(([id, m]) => [id, fnProps(m.function).FunctionName])),
+      Object.fromEntries(managers.map(([id, m]) => [id, `${fnProps(m.function).FunctionName}:live`])),
     );
   });
 
@@ -139,9 +140,7 @@ describe('managers, their functions, rules and schedules in AWS', () => {
     expect(manifest.schedules.managerHealth.function).toBe('managerHealthSweep');
     expect(schedule.Properties).toMatchObject({
       ScheduleExpression: 'rate(1 minute)',
-      Targets: [
-        { Arn: { 'Fn::GetAtt': [logicalIdOf(s.stateless.functions.managerHealthSweep!.fn), 'Arn'] } },
-      ],
+      Targets: [{ Arn: { Ref: logicalIdOf(s.stateless.functions.managerHealthSweep!.live) } }],
     });
     expect(schedule.Properties.EventBusName).toBeUndefined();
   });

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { functionGroups } from '../../infra/constructs/dashboard.ts';
 import { PROJECT_ROOT } from '../../infra/constructs/service-function.ts';
@@ -8,6 +8,7 @@ import { METRICS_NAMESPACE } from '../../infra/function-environment.ts';
 import { manifest } from '../../infra/manifest.ts';
 import { MANAGER_DIMENSION, MANAGER_UNHEALTHY_METRIC } from '../../infra/platform-metrics.ts';
 import { deadLetterAlarmName } from '../../infra/stacks/stateful-stack.ts';
+import { RULE_TARGETS_DEAD_LETTERS } from '../../infra/stacks/stateless-stack.ts';
 import { logicalIdOf, type Synthesized, synthPlatform } from './support.ts';
 
 const managerIds = Object.keys(manifest.managers);
@@ -58,17 +59,34 @@ interface Widget {
   properties: { title?: string; metrics?: unknown[][]; alarms?: string[] };
 }
 
-describe('observability (dashboard and alarms)', () => {
+/** The weak references (`{Output:Name}`) through which another stack reads `value` from `template`. */
+function outputsWith(template: Template, value: unknown): Set<string> {
+  const outputs = (template.toJSON().Outputs ?? {}) as Record<string, { Value: unknown }>;
+  return new Set(
+    Object.entries(outputs)
+      .filter(([, o]) => JSON.stringify(o.Value) === JSON.stringify(value))
+      .map(([name]) => `{Output:${name}}`),
+  );
+}
+
+describe('observability (dashboard and alarms, in the operations stack)', () => {
   let s: Synthesized;
   let widgets: Widget[];
-  let alarms: ReturnType<Synthesized['statelessTemplate']['findResources']>;
+  /** The service alarms: the releases' per-function alarms are releases.test.ts's. */
+  let alarms: ReturnType<Synthesized['operationsTemplate']['findResources']>;
   beforeAll(() => {
     s = synthPlatform({ context: THRESHOLDS });
-    const dashboards = Object.values(s.statelessTemplate.findResources('AWS::CloudWatch::Dashboard'));
+    const dashboards = Object.values(s.operationsTemplate.findResources('AWS::CloudWatch::Dashboard'));
     expect(dashboards).toHaveLength(1);
     widgets = JSON.parse(flatten(dashboards[0]!.Properties.DashboardBody)).widgets;
-    alarms = s.statelessTemplate.findResources('AWS::CloudWatch::Alarm');
+    alarms = Object.fromEntries(
+      Object.entries(s.operationsTemplate.findResources('AWS::CloudWatch::Alarm')).filter(
+        ([id]) => !id.startsWith('Releases'),
+      ),
+    );
   });
+  /** The API's id as the operations stack reads it: an output of the stateless stack. */
+  const apiIds = () => outputsWith(s.statelessTemplate, { Ref: logicalIdOf(s.stateless.api) });
 
   /** The metrics a widget plots (expressions skipped: their inputs are listed as metrics). */
   const metricsOf = (w: Widget): MetricRef[] =>
@@ -90,35 +108,29 @@ describe('observability (dashboard and alarms)', () => {
   };
 
   it('is one dashboard per stage, named after it', () => {
-    s.statelessTemplate.hasResourceProperties('AWS::CloudWatch::Dashboard', {
+    s.operationsTemplate.hasResourceProperties('AWS::CloudWatch::Dashboard', {
       DashboardName: 'vector-platform-dev',
     });
     const qa = synthPlatform({ context: { stage: 'qa' } });
-    qa.statelessTemplate.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
-    qa.statelessTemplate.hasResourceProperties('AWS::CloudWatch::Dashboard', {
+    qa.operationsTemplate.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    qa.operationsTemplate.hasResourceProperties('AWS::CloudWatch::Dashboard', {
       DashboardName: 'vector-platform-qa',
     });
   });
 
   it('plots only metrics that AWS publishes for resources of the stacks or that the code publishes', () => {
-    const apiId = `{Ref:${logicalIdOf(s.stateless.api)}}`;
-    const functionIds = new Set(
-      Object.values(s.stateless.functions).map((f) => `{Ref:${logicalIdOf(f.fn)}}`),
-    );
-    const outputs = s.statefulTemplate.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const apiId = apiIds();
+    // By their fixed names: the functions are the stateless stack's.
+    const functionNames = new Set(Object.keys(manifest.functions).map((f) => `vector-platform-dev-${f}`));
+    const queueName = (id: string) => ({ 'Fn::GetAtt': [id, 'QueueName'] });
     const statefulQueues = Object.values(s.stateful.queues).flatMap((p) => [p.queue, p.deadLetterQueue]);
-    const queueNames = new Set(
-      Object.entries(outputs)
-        .filter(([, o]) =>
-          statefulQueues.some(
-            (q) =>
-              JSON.stringify(o.Value) === JSON.stringify({ 'Fn::GetAtt': [logicalIdOf(q), 'QueueName'] }),
-          ),
-        )
-        .map(([name]) => `{Output:${name}}`),
-    );
-    const ruleDlq = Object.keys(s.statelessTemplate.findResources('AWS::SQS::Queue'));
-    for (const id of ruleDlq) queueNames.add(`{GetAtt:${id}.QueueName}`);
+    const queueNames = new Set([
+      ...statefulQueues.flatMap((q) => [...outputsWith(s.statefulTemplate, queueName(logicalIdOf(q)))]),
+      ...Object.keys(s.statelessTemplate.findResources('AWS::SQS::Queue')).flatMap((id) => [
+        ...outputsWith(s.statelessTemplate, queueName(id)),
+      ]),
+    ]);
+    expect(apiId.size).toBe(1);
     const custom = publishedCustomMetrics();
 
     const all = widgets.flatMap(metricsOf);
@@ -128,12 +140,14 @@ describe('observability (dashboard and alarms)', () => {
       switch (m.namespace) {
         case 'AWS/ApiGateway':
           expect(['Count', '4xx', '5xx', 'Latency'], what).toContain(m.name);
-          expect(m.dimensions, what).toEqual({ ApiId: apiId, Stage: s.stateless.apiStage.stageName });
+          expect(Object.keys(m.dimensions), what).toEqual(['ApiId', 'Stage']);
+          expect(apiId.has(m.dimensions.ApiId!), what).toBe(true);
+          expect(m.dimensions.Stage, what).toBe(s.stateless.apiStage.stageName);
           break;
         case 'AWS/Lambda':
           expect(['Invocations', 'Errors', 'Throttles', 'Duration'], what).toContain(m.name);
           expect(Object.keys(m.dimensions), what).toEqual(['FunctionName']);
-          expect(functionIds.has(m.dimensions.FunctionName!), what).toBe(true);
+          expect(functionNames.has(m.dimensions.FunctionName!), what).toBe(true);
           break;
         case 'AWS/SQS':
           expect(['ApproximateNumberOfMessagesVisible', 'ApproximateAgeOfOldestMessage'], what).toContain(
@@ -156,7 +170,7 @@ describe('observability (dashboard and alarms)', () => {
   });
 
   it('shows each manager its own functions, each queue, every dead-letter queue and every manager health', () => {
-    const fnId = (name: string) => `{Ref:${logicalIdOf(s.stateless.functions[name]!.fn)}}`;
+    const fnId = (name: string) => `vector-platform-dev-${name}`;
     for (const [title, names] of functionGroups(manifest)) {
       for (const metric of ['invocations', 'errors', 'throttles', 'duration p95 (ms)']) {
         const plotted = metricsOf(titled(`${title}: ${metric}`)).map((m) => m.dimensions.FunctionName);
@@ -207,18 +221,18 @@ describe('observability (dashboard and alarms)', () => {
   });
 
   it('takes the API latency, error-rate and queue-age thresholds from the stage settings', () => {
-    const apiDims = [
-      { Name: 'ApiId', Value: { Ref: logicalIdOf(s.stateless.api) } },
-      { Name: 'Stage', Value: '$default' },
-    ];
-    s.statelessTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'AWS/ApiGateway',
-      MetricName: 'Latency',
-      Dimensions: apiDims,
+    const latency = Object.values(alarms).filter(
+      (a) => a.Properties.Namespace === 'AWS/ApiGateway' && a.Properties.MetricName === 'Latency',
+    );
+    expect(latency).toHaveLength(1);
+    expect(latency[0]!.Properties).toMatchObject({
       ExtendedStatistic: 'p95',
       Threshold: THRESHOLDS.alarmApiLatencyP95Ms,
       ComparisonOperator: 'GreaterThanThreshold',
     });
+    const [apiId, stage] = latency[0]!.Properties.Dimensions as Array<{ Name: string; Value: unknown }>;
+    expect(apiIds().has(flatten(apiId!.Value))).toBe(true);
+    expect(stage).toEqual({ Name: 'Stage', Value: '$default' });
     const rate = Object.values(alarms).find((a) => Array.isArray(a.Properties.Metrics));
     expect(rate?.Properties).toMatchObject({
       Threshold: THRESHOLDS.alarmApiErrorRatePercent,
@@ -246,6 +260,7 @@ describe('observability (dashboard and alarms)', () => {
       apiLatencyP95Ms: 500,
       apiErrorRatePercent: 1,
       queueAgeSeconds: 900,
+      functionTimeoutPercent: 80,
     });
   });
 
@@ -256,8 +271,9 @@ describe('observability (dashboard and alarms)', () => {
       );
     expect(dlqAlarms(s.statefulTemplate)).toHaveLength(Object.keys(manifest.queues).length);
     expect(dlqAlarms(s.statelessTemplate)).toHaveLength(1); // the rule targets'
+    expect(dlqAlarms(s.operationsTemplate)).toHaveLength(0);
     const rule = flatten(
-      Object.values(s.statelessTemplate.findResources('AWS::CloudWatch::CompositeAlarm'))[0]!.Properties
+      Object.values(s.operationsTemplate.findResources('AWS::CloudWatch::CompositeAlarm'))[0]!.Properties
         .AlarmRule,
     );
     for (const queue of Object.keys(manifest.queues)) {
@@ -265,15 +281,20 @@ describe('observability (dashboard and alarms)', () => {
       s.statefulTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: name });
       expect(rule).toContain(`:alarm:${name}")`);
     }
+    const ruleTargets = deadLetterAlarmName(manifest.service, 'dev', RULE_TARGETS_DEAD_LETTERS);
+    s.statelessTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: ruleTargets });
+    expect(rule).toContain(`:alarm:${ruleTargets}")`);
   });
 
   it('the composite "platform degraded" is any of the service alarms and dead-letter alarms', () => {
-    s.statelessTemplate.resourceCountIs('AWS::CloudWatch::CompositeAlarm', 1);
-    const composite = Object.values(s.statelessTemplate.findResources('AWS::CloudWatch::CompositeAlarm'))[0]!;
+    s.operationsTemplate.resourceCountIs('AWS::CloudWatch::CompositeAlarm', 1);
+    const composite = Object.values(
+      s.operationsTemplate.findResources('AWS::CloudWatch::CompositeAlarm'),
+    )[0]!;
     const rule = flatten(composite.Properties.AlarmRule);
     const children = [...rule.matchAll(/ALARM\("([^"]+)"\)/g)].map((m) => m[1]);
     const own = Object.entries(alarms)
-      .filter(([, a]) => a.Properties.MetricName !== 'Errors' && a.Properties.MetricName !== 'ServerErrors')
+      .filter(([, a]) => a.Properties.MetricName !== 'ServerErrors')
       .map(([id]) => `{GetAtt:${id}.Arn}`);
     expect(children.filter((c) => c?.startsWith('{GetAtt:')).sort()).toEqual(own.sort());
     expect(rule.split(' OR ')).toHaveLength(
@@ -283,25 +304,23 @@ describe('observability (dashboard and alarms)', () => {
 
   it('every alarm, metric and composite, notifies the alarm topic only', () => {
     const topic = { Ref: logicalIdOf(s.stateful.alarmTopic) };
-    // The stateless stack reads the topic's ARN from a stateful output (a weak reference).
-    const topicOutputs = Object.entries(
-      s.statefulTemplate.toJSON().Outputs as Record<string, { Value: unknown }>,
-    )
-      .filter(([, o]) => JSON.stringify(o.Value) === JSON.stringify(topic))
-      .map(([name]) => `{Output:${name}}`);
-    const stateless = {
-      ...alarms,
-      ...s.statelessTemplate.findResources('AWS::CloudWatch::CompositeAlarm'),
+    // The other stacks read the topic's ARN from a stateful output (a weak reference).
+    const topicOutputs = outputsWith(s.statefulTemplate, topic);
+    const elsewhere = {
+      ...s.operationsTemplate.findResources('AWS::CloudWatch::Alarm'),
+      ...s.operationsTemplate.findResources('AWS::CloudWatch::CompositeAlarm'),
+      ...s.statelessTemplate.findResources('AWS::CloudWatch::Alarm'),
     };
-    for (const [id, a] of Object.entries(stateless)) {
+    expect(Object.keys(elsewhere).length).toBeGreaterThan(Object.keys(alarms).length);
+    for (const [id, a] of Object.entries(elsewhere)) {
       const actions = (a.Properties.AlarmActions as unknown[]).map(flatten);
       expect(actions, id).toHaveLength(1);
-      expect(topicOutputs, id).toContain(actions[0]);
+      expect(topicOutputs.has(actions[0]!), id).toBe(true);
     }
     for (const [id, a] of Object.entries(s.statefulTemplate.findResources('AWS::CloudWatch::Alarm'))) {
       expect(a.Properties.AlarmActions, id).toEqual([topic]);
     }
-    s.statelessTemplate.hasResourceProperties('AWS::CloudWatch::CompositeAlarm', {
+    s.operationsTemplate.hasResourceProperties('AWS::CloudWatch::CompositeAlarm', {
       AlarmRule: Match.anyValue(),
       ActionsEnabled: Match.absent(),
     });

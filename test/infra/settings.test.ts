@@ -17,8 +17,25 @@ describe('parseSettings', () => {
         qdrantApiKeySecret: 'vector-platform/dev/qdrant-api-key',
         openaiApiKeySecret: 'vector-platform/dev/openai-api-key',
       },
-      alarms: { apiLatencyP95Ms: 500, apiErrorRatePercent: 1, queueAgeSeconds: 900 },
+      alarms: {
+        apiLatencyP95Ms: 500,
+        apiErrorRatePercent: 1,
+        queueAgeSeconds: 900,
+        functionTimeoutPercent: 80,
+      },
+      deploymentConfig: 'AllAtOnce',
     });
+  });
+
+  it('releases prod through a 10 % canary and other stages at once, unless a context names a config', () => {
+    expect(parseSettings({ stage: 'prod' }).deploymentConfig).toBe('Canary10Percent5Minutes');
+    expect(parseSettings({ stage: 'qa' }).deploymentConfig).toBe('AllAtOnce');
+    expect(
+      parseSettings({ stage: 'prod', deploymentConfig: 'Linear10PercentEvery1Minute' }).deploymentConfig,
+    ).toBe('Linear10PercentEvery1Minute');
+    expect(() => parseSettings({ stage: 'prod', deploymentConfig: 'Canary50Percent1Minute' })).toThrow(
+      /deploymentConfig: Invalid option: expected one of "AllAtOnce"\|/,
+    );
   });
 
   it('keeps prod: its logs a year by default, and no context can make it destroy its data', () => {
@@ -37,8 +54,18 @@ describe('parseSettings', () => {
   });
 
   it('reads the alarm thresholds from `-c` strings and cdk.json numbers alike', () => {
-    const raw = { alarmApiLatencyP95Ms: 800, alarmApiErrorRatePercent: 0.5, alarmQueueAgeSeconds: 300 };
-    const expected = { apiLatencyP95Ms: 800, apiErrorRatePercent: 0.5, queueAgeSeconds: 300 };
+    const raw = {
+      alarmApiLatencyP95Ms: 800,
+      alarmApiErrorRatePercent: 0.5,
+      alarmQueueAgeSeconds: 300,
+      alarmFunctionTimeoutPercent: 60,
+    };
+    const expected = {
+      apiLatencyP95Ms: 800,
+      apiErrorRatePercent: 0.5,
+      queueAgeSeconds: 300,
+      functionTimeoutPercent: 60,
+    };
     expect(parseSettings(raw).alarms).toEqual(expected);
     expect(
       parseSettings(Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, String(v)]))).alarms,

@@ -265,8 +265,9 @@ describe('the platform stacks (default stage)', () => {
         const integrationId = props.Target['Fn::Join'][1][1].Ref as string;
         const integration = s.statelessTemplate.toJSON().Resources[integrationId].Properties;
         expect(integration).toMatchObject({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
+        // The alias (its `Ref` is its ARN): a release shifts the route's traffic with it.
         expect(integration.IntegrationUri).toEqual({
-          'Fn::GetAtt': [logicalIdOf(s.stateless.functions[route.function]!.fn), 'Arn'],
+          Ref: logicalIdOf(s.stateless.functions[route.function]!.live),
         });
         // Non-public routes need a verified token (identity.test.ts checks which authorizer).
         expect(props.AuthorizationType ?? 'NONE').toBe(route.role === 'public' ? 'NONE' : 'JWT');
@@ -338,20 +339,24 @@ describe('the platform stacks (default stage)', () => {
           AlarmActions: [topic],
         });
       }
-      const errorAlarms = s.statelessTemplate.findResources('AWS::CloudWatch::Alarm', {
+      // By the functions' fixed names, through their live alias (releases.test.ts: they roll back).
+      const errorAlarms = s.operationsTemplate.findResources('AWS::CloudWatch::Alarm', {
         Properties: { MetricName: 'Errors' },
       });
       const alarmed = Object.values(errorAlarms).map((a) => JSON.stringify(a.Properties.Dimensions));
       for (const name of functionNames) {
+        const deployed = `vector-platform-dev-${name}`;
         expect(alarmed, name).toContain(
           JSON.stringify([
-            { Name: 'FunctionName', Value: { Ref: logicalIdOf(s.stateless.functions[name]!.fn) } },
+            { Name: 'FunctionName', Value: deployed },
+            { Name: 'Resource', Value: `${deployed}:live` },
           ]),
         );
       }
+      expect(Object.keys(errorAlarms)).toHaveLength(functionNames.length);
       for (const alarm of Object.values(errorAlarms)) expect(alarm.Properties.AlarmActions).toHaveLength(1);
       // Handler-mapped 5xx answers are Lambda successes: they have their own alarm.
-      s.statelessTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      s.operationsTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'VectorPlatform',
         MetricName: 'ServerErrors',
         Dimensions: [{ Name: 'service', Value: 'vector-platform' }],

@@ -17,12 +17,23 @@ describe('consumers, rules and notifications from the manifest', () => {
   beforeAll(() => {
     s = synthPlatform({ manifest: wiredManifest });
   });
-  const fnId = (name: keyof typeof wiredManifest.functions) => logicalIdOf(s.stateless.functions[name]!.fn);
+  // Everything invokes a function through its live alias, whose `Ref` is its ARN.
+  const aliasOf = (name: keyof typeof wiredManifest.functions) => ({
+    Ref: logicalIdOf(s.stateless.functions[name]!.live),
+  });
 
   it('consumes each queue with its declared batching, concurrency and partial batch responses', () => {
     for (const [name, decl] of Object.entries(wiredManifest.queues)) {
+      // The alias's qualified name, `<function>:live` (CDK takes the name out of the alias's ARN).
       const mappings = s.statelessTemplate.findResources('AWS::Lambda::EventSourceMapping', {
-        Properties: { FunctionName: { Ref: fnId(decl.consumer) } },
+        Properties: {
+          FunctionName: {
+            'Fn::Join': [
+              '',
+              [{ 'Fn::Select': [6, { 'Fn::Split': [':', aliasOf(decl.consumer)] }] }, ':live'],
+            ],
+          },
+        },
       });
       expect(Object.values(mappings), name).toHaveLength(1);
       expect(Object.values(mappings)[0]!.Properties).toMatchObject({
@@ -49,9 +60,7 @@ describe('consumers, rules and notifications from the manifest', () => {
       const rule = schedules.find(
         (r) =>
           JSON.stringify(r.Properties.Targets[0].Arn) ===
-          JSON.stringify({
-            'Fn::GetAtt': [fnId(decl.function as keyof typeof wiredManifest.functions), 'Arn'],
-          }),
+          JSON.stringify(aliasOf(decl.function as keyof typeof wiredManifest.functions)),
       );
       expect(rule?.Properties, decl.function).toMatchObject({
         ScheduleExpression: `rate(${decl.rateMinutes} minute${decl.rateMinutes === 1 ? '' : 's'})`,
@@ -72,7 +81,7 @@ describe('consumers, rules and notifications from the manifest', () => {
     expect(JSON.stringify(props.EventBusName)).toContain('EventBus');
     expect(props.Targets).toEqual([
       expect.objectContaining({
-        Arn: { 'Fn::GetAtt': [fnId(rule.function), 'Arn'] },
+        Arn: aliasOf(rule.function),
         DeadLetterConfig: {
           Arn: { 'Fn::GetAtt': [expect.stringMatching(/^RuleTargetDeadLetterQueue/), 'Arn'] },
         },
@@ -108,13 +117,13 @@ describe('consumers, rules and notifications from the manifest', () => {
             ]),
           },
         },
-        LambdaFunctionArn: { 'Fn::GetAtt': [fnId(n.function), 'Arn'] },
+        LambdaFunctionArn: aliasOf(n.function),
       },
     ]);
     s.statelessTemplate.hasResourceProperties('AWS::Lambda::Permission', {
       Action: 'lambda:InvokeFunction',
       Principal: 's3.amazonaws.com',
-      FunctionName: { 'Fn::GetAtt': [fnId(n.function), 'Arn'] },
+      FunctionName: aliasOf(n.function),
     });
   });
 });

@@ -187,7 +187,7 @@ describe('local CloudWatch', () => {
 });
 
 describe('local Lambda: Invoke', () => {
-  it("invokes by name, ARN or partial ARN with the caller's grants, and answers the result", async () => {
+  it("invokes the live alias by name, ARN or partial ARN with the caller's grants, and answers the result", async () => {
     const env = rt.environmentOf('coordinator');
     expect(env.AWS_ENDPOINT_URL_LAMBDA).toBe(rt.lambdaEndpoint);
     expect(env.AWS_ENDPOINT_URL_CLOUDWATCH).toBe(rt.cloudWatchEndpoint);
@@ -195,18 +195,22 @@ describe('local Lambda: Invoke', () => {
       AWS_ENDPOINT_URL_LAMBDA: rt.lambdaEndpoint,
       AWS_ENDPOINT_URL_CLOUDWATCH: rt.cloudWatchEndpoint,
     });
+    // The aliases, as in AWS, where a release moves them from version to version.
     expect(JSON.parse(env.MANAGER_FUNCTIONS!)).toEqual({
-      alpha: 'lambda-test-echo',
-      beta: 'lambda-test-coordinator',
+      alpha: 'lambda-test-echo:live',
+      beta: 'lambda-test-coordinator:live',
     });
     const client = lambdaAs('coordinator');
 
-    for (const FunctionName of [
-      'lambda-test-echo',
-      arnOf('lambda-test-echo'),
-      '000000000000:function:lambda-test-echo',
-    ]) {
-      const out = await client.send(new InvokeCommand({ FunctionName, Payload: json({ op: 'describe' }) }));
+    for (const [FunctionName, Qualifier] of [
+      ['lambda-test-echo:live', undefined],
+      ['lambda-test-echo', 'live'],
+      [`${arnOf('lambda-test-echo')}:live`, undefined],
+      ['000000000000:function:lambda-test-echo:live', undefined],
+    ] as const) {
+      const out = await client.send(
+        new InvokeCommand({ FunctionName, Qualifier, Payload: json({ op: 'describe' }) }),
+      );
       expect(out).toMatchObject({ StatusCode: 200, ExecutedVersion: '$LATEST' });
       expect(out.FunctionError).toBeUndefined();
       const result = parsed(out.Payload);
@@ -281,13 +285,17 @@ describe('local Lambda: Invoke', () => {
   it("refuses with Lambda's errors: not granted, no such function, a bad name or payload, a forged signature", async () => {
     const coordinator = lambdaAs('coordinator');
     // managers:invoke grants the managers' contract functions, not the functions they own.
-    const notGranted = coordinator.send(new InvokeCommand({ FunctionName: 'lambda-test-throws' }));
+    const notGranted = coordinator.send(new InvokeCommand({ FunctionName: 'lambda-test-throws:live' }));
     await expect(notGranted).rejects.toMatchObject({
       name: 'AccessDeniedException',
       $metadata: { httpStatusCode: 403 },
     });
     await expect(notGranted).rejects.toThrow(
-      `is not authorized to perform: lambda:InvokeFunction on resource: ${arnOf('lambda-test-throws')}`,
+      `is not authorized to perform: lambda:InvokeFunction on resource: ${arnOf('lambda-test-throws')}:live`,
+    );
+    // Only through the alias: the unqualified function would bypass a release's traffic shift.
+    await expect(coordinator.send(new InvokeCommand({ FunctionName: 'lambda-test-echo' }))).rejects.toThrow(
+      `is not authorized to perform: lambda:InvokeFunction on resource: ${arnOf('lambda-test-echo')}`,
     );
     const admin = lambdaAs();
     const missing = admin.send(new InvokeCommand({ FunctionName: 'lambda-test-nope' }));
@@ -340,7 +348,7 @@ describe('local Lambda: event source mappings', () => {
       UUID: uuid,
       EventSourceMappingArn: `arn:aws:lambda:${rt.region}:000000000000:event-source-mapping:${uuid}`,
       EventSourceArn: `arn:aws:sqs:${rt.region}:000000000000:lambda-test-work`,
-      FunctionArn: arnOf('lambda-test-worker'),
+      FunctionArn: `${arnOf('lambda-test-worker')}:live`,
       State: 'Enabled',
       StateTransitionReason: 'USER_INITIATED',
       BatchSize: 10,
