@@ -12,27 +12,28 @@ import { GATE_CACHE_MS } from '#shared/managers/gate.ts';
 import { MANAGER_IDS } from '#shared/managers/specs.ts';
 import type { JobView } from '#shared/migrations/service.ts';
 import { legacyExport } from '../unit/migrations/exports.ts';
-import { apiCaller, eventually, queueCounts, s3ClientOf, tokenFor, waitFor } from './support.ts';
+import { eventually, queueCounts, s3ClientOf, tokenFor, waitFor } from './support.ts';
+import { describeWhere, itWhere, testTarget, whereLocal } from './target.ts';
 
 /**
  * The managers end to end on the local runtime: the coordinator API over HTTP, contract calls
  * through the local Lambda endpoint, stop and start through the event source mappings (messages
  * wait in the queue and are processed after start, with exact counts), the lifecycle surviving a
  * restart, ManagerFailed marking a manager failed, Prometheus exposition checked by promtool.
+ * Portable in part: on a deployed stage the coordinator API's reads and its refusals to a reader
+ * run against it; stopping, starting and configuring need an administrator, and the rest reads
+ * the local runtime's queues, bus and restarts, so they stay local.
  */
 
 let dataDir: string;
 let runtime: LocalRuntime;
 let s3: S3Client;
 
-const call = apiCaller(
-  () => runtime.apiUrl,
-  tokenFor(() => runtime),
-);
-const readerCall = apiCaller(
-  () => runtime.apiUrl,
-  tokenFor(() => runtime, ['readonly']),
-);
+const target = testTarget(() => runtime);
+const { call } = target;
+const readerCall = target.caller('reader');
+const ADMIN_ONLY = whereLocal("stops, starts or configures managers, an administrator's routes");
+const INTERNALS = whereLocal("stops managers and reads the local runtime's queues, bus and restarts");
 
 /** How long a step that crosses queues, the bus and cold starts may take on a busy machine. */
 const SLOW = 60_000;
@@ -65,6 +66,7 @@ async function putEvent(type: string, detail: Record<string, unknown>): Promise<
 }
 
 beforeAll(async () => {
+  if (!target.local) return;
   dataDir = await mkdtemp(join(tmpdir(), 'vp-managers-'));
   runtime = await start();
   s3 = s3ClientOf(runtime);
@@ -77,6 +79,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (!target.local) return;
   s3?.destroy();
   await runtime?.stop();
   await rm(dataDir, { recursive: true, force: true });
@@ -109,16 +112,20 @@ describe('the coordinator API', () => {
     expect(body.config.properties).toHaveProperty('windowMinutes');
   });
 
-  it('answers 404 naming the field for an unknown manager or action, 409 for one that cannot stop', async () => {
-    const unknown = await call('GET', '/api/v1/managers/nope/health');
-    expect(unknown.status).toBe(404);
-    expect(unknown.body.error.issues[0].field).toBe('id');
-    const action = await call('POST', '/api/v1/managers/roadmap/actions/explode', {});
-    expect(action.status).toBe(404);
-    expect(action.body.error.issues[0].field).toBe('action');
-    const stop = await call('POST', '/api/v1/managers/central-coordinator/stop');
-    expect(stop.status).toBe(409);
-  });
+  itWhere(
+    ADMIN_ONLY,
+    'answers 404 naming the field for an unknown manager or action, 409 for one that cannot stop',
+    async () => {
+      const unknown = await call('GET', '/api/v1/managers/nope/health');
+      expect(unknown.status).toBe(404);
+      expect(unknown.body.error.issues[0].field).toBe('id');
+      const action = await call('POST', '/api/v1/managers/roadmap/actions/explode', {});
+      expect(action.status).toBe(404);
+      expect(action.body.error.issues[0].field).toBe('action');
+      const stop = await call('POST', '/api/v1/managers/central-coordinator/stop');
+      expect(stop.status).toBe(409);
+    },
+  );
 
   it('lets only administrators start and stop, and admin actions need admin', async () => {
     expect((await readerCall('POST', '/api/v1/managers/vectorization/stop')).status).toBe(403);
@@ -128,7 +135,7 @@ describe('the coordinator API', () => {
     expect((await readerCall('GET', '/api/v1/managers/vectorization/status')).status).toBe(200);
   });
 
-  it('validates a configuration by the manager schema and keeps its versions', async () => {
+  itWhere(ADMIN_ONLY, 'validates a configuration by the manager schema and keeps its versions', async () => {
     const bad = await call('PUT', '/api/v1/managers/roadmap/config', {
       config: { driftThresholdPoints: 101 },
     });
@@ -152,7 +159,7 @@ describe('the coordinator API', () => {
   });
 });
 
-describe('stopping a manager loses nothing', () => {
+describeWhere(INTERNALS, 'stopping a manager loses nothing', () => {
   it('stopped migration: routes 503, an upload waits in the queue; started: it completes with exact counts', async () => {
     const stopped = await call('POST', '/api/v1/managers/migration/stop');
     expect(stopped.status).toBe(200);
@@ -283,7 +290,7 @@ describe('stopping a manager loses nothing', () => {
   });
 });
 
-describe('events and metrics', () => {
+describeWhere(INTERNALS, 'events and metrics', () => {
   it('every logged event matches its schema', async () => {
     await call('POST', '/api/v1/managers/central-coordinator/actions/sweep', {});
     await runtime.bus.settled();
