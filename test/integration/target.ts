@@ -280,6 +280,7 @@ function deployedTarget(config: DeployedConfig & { namespace: string }, env: Env
       return out.Body!.transformToString();
     },
     async removeObjects(keys) {
+      if (!config.bucket) return;
       for (const key of keys) {
         await client()
           .send(new DeleteObjectCommand({ Bucket: bucket(), Key: key }))
@@ -288,26 +289,33 @@ function deployedTarget(config: DeployedConfig & { namespace: string }, env: Env
     },
     async removeCollections(names) {
       const admin = config.adminToken;
-      const left: string[] = [];
-      for (const name of names) {
-        if (!admin) {
-          left.push(name);
-          continue;
+      const left = new Set(names);
+      if (admin) {
+        const as = { authorization: `Bearer ${admin}` };
+        const base = `${config.apiUrl}/api/v1/vectors/collections`;
+        const listed = await patientFetch(base, { headers: as });
+        const all = listed.ok
+          ? ((await listed.json()) as { collections: Array<{ name: string }> }).collections.map((c) => c.name)
+          : [];
+        for (const name of names) {
+          // The collection itself, or a migration's versioned ones (`<name>__<id>`, behind its alias).
+          const owned = all.filter((c) => c === name || c.startsWith(`${name}__`));
+          let ok = true;
+          for (const c of owned) {
+            const res = await patientFetch(`${base}/${encodeURIComponent(c)}`, {
+              method: 'DELETE',
+              headers: as,
+            });
+            ok &&= res.ok || res.status === 404;
+            await res.arrayBuffer();
+          }
+          if (ok) left.delete(name);
         }
-        const res = await patientFetch(
-          `${config.apiUrl}/api/v1/vectors/collections/${encodeURIComponent(name)}`,
-          {
-            method: 'DELETE',
-            headers: { authorization: `Bearer ${admin}` },
-          },
-        );
-        if (res.status !== 200 && res.status !== 204 && res.status !== 404) left.push(name);
-        await res.arrayBuffer();
       }
-      if (left.length > 0) {
+      if (left.size > 0) {
         // One line per suite: a machine may not delete collections (an administrator's route).
         console.warn(
-          `left on ${config.stage ?? config.apiUrl}: collections ${left.join(', ')} (deleting a collection needs an administrator: set ${DEPLOYED_ENV.adminToken}, or DELETE /api/v1/vectors/collections/{name} as one)`,
+          `left on ${config.stage ?? config.apiUrl}: collections ${[...left].join(', ')} (and a migration's versioned ones behind such an alias; deleting a collection needs an administrator: set ${DEPLOYED_ENV.adminToken}, or DELETE /api/v1/vectors/collections/{name} as one)`,
         );
       }
     },
