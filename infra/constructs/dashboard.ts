@@ -6,6 +6,7 @@ import {
   GraphWidget,
   type IAlarm,
   type IMetric,
+  MathExpression,
   Metric,
   TextWidget,
 } from 'aws-cdk-lib/aws-cloudwatch';
@@ -33,9 +34,9 @@ const PERIOD = Duration.minutes(1);
 
 /**
  * One dashboard per stage: alarms, the API, each manager's health and functions (grouped as the
- * manifest declares them), the queues and dead-letter queues. Only metrics that AWS publishes for
- * these resources or that the platform publishes (EMF, namespace VectorPlatform) are shown: there
- * is no metric of migrations in progress, records per second or Qdrant calls to show.
+ * manifest declares them), migrations, Qdrant calls, the queues and dead-letter queues. Only
+ * metrics that AWS publishes for these resources or that the platform publishes (EMF, namespace
+ * VectorPlatform) are shown.
  */
 export class PlatformDashboard extends Construct {
   readonly dashboard: Dashboard;
@@ -104,6 +105,35 @@ export class PlatformDashboard extends Construct {
         custom('ManagerHealthChanges'),
         custom('StalledMigrationsResumed'),
       ]),
+    );
+
+    // Published by the stalled-migrations sweep (every minute), the migration workers (per chunk)
+    // and every Qdrant client (per call: `getQdrantClient`).
+    this.dashboard.addWidgets(
+      graph('Migrations in progress', [custom('MigrationsInProgress', 'Maximum')]),
+      graph('Migration records written per second', [
+        new MathExpression({
+          expression: 'FILL(written, 0) / PERIOD(written)',
+          usingMetrics: { written: custom('MigrationRecordsWritten') },
+          label: 'records/s',
+          period: PERIOD,
+        }),
+      ]),
+      new GraphWidget({
+        title: 'Qdrant call latency (ms)',
+        left: ['p50', 'p95', 'p99'].map((statistic) =>
+          custom('QdrantCallLatency', statistic).with({ label: statistic }),
+        ),
+        width: 6,
+        height: 6,
+      }),
+      new GraphWidget({
+        title: 'Qdrant calls and errors',
+        left: [custom('QdrantCallLatency', 'SampleCount').with({ label: 'calls' })],
+        right: [custom('QdrantCallErrors').with({ label: 'errors' })],
+        width: 6,
+        height: 6,
+      }),
     );
 
     for (const [title, names] of functionGroups(manifest)) {

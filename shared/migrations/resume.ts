@@ -29,11 +29,19 @@ export interface ResumedJob {
 
 const ENDED: ReadonlySet<JobStatus> = new Set(['completed', 'failed', 'rolled-back']);
 
+/** A sweep's outcome: the stalled jobs it resumed (or failed to), and every job not ended yet. */
+export interface StalledSweep {
+  resumed: ResumedJob[];
+  /** Planning or running, stalled or not, as the sweep found them. */
+  inProgress: number;
+}
+
 export async function resumeStalled(
   ctx: MigrationContext,
   options: { now: Date; stalledAfterMs: number },
-): Promise<ResumedJob[]> {
+): Promise<StalledSweep> {
   const stalled: Array<{ job: JobRecord; stalledMs: number }> = [];
+  let inProgress = 0;
   const idle = (since: string) => options.now.getTime() - Date.parse(since);
   // A planner records nothing while it scans: it is only known dead once past its timeout.
   const plannerTimeoutMs = Math.max(options.stalledAfterMs, PLANNER_TIMEOUT_SECONDS * 1000);
@@ -42,6 +50,7 @@ export async function resumeStalled(
     // Ended (a redrive tracks it again), or never created by a planner that tracked it and died.
     if (job ? ENDED.has(job.status) : idle(since) >= plannerTimeoutMs) await ctx.jobs.untrack(id);
     if (!job || ENDED.has(job.status)) continue;
+    inProgress += 1;
     const stalledMs = idle(job.updatedAt);
     if (stalledMs >= (job.status === 'planning' ? plannerTimeoutMs : options.stalledAfterMs)) {
       stalled.push({ job, stalledMs });
@@ -49,9 +58,9 @@ export async function resumeStalled(
   }
   // Re-planning reads a whole export: the quick resumptions go first.
   stalled.sort((a, b) => Number(a.job.status === 'planning') - Number(b.job.status === 'planning'));
-  const out: ResumedJob[] = [];
-  for (const { job, stalledMs } of stalled) out.push(await resume(ctx, job, stalledMs));
-  return out;
+  const resumed: ResumedJob[] = [];
+  for (const { job, stalledMs } of stalled) resumed.push(await resume(ctx, job, stalledMs));
+  return { resumed, inProgress };
 }
 
 async function resume(ctx: MigrationContext, job: JobRecord, stalledMs: number): Promise<ResumedJob> {

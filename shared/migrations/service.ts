@@ -2,13 +2,13 @@ import { createContext, type MigrationContext, type MigrationDeps } from './cont
 import type { ChunkMessage, ChunkRecord, CreateMigrationBody, JobRecord } from './model.ts';
 import { start } from './planner.ts';
 import { redrive } from './redrive.ts';
-import { type ResumedJob, resumeStalled } from './resume.ts';
+import { resumeStalled, type StalledSweep } from './resume.ts';
 import { rollback } from './rollback.ts';
 import { processChunk } from './worker.ts';
 
 export type { MigrationDeps } from './context.ts';
 export type { MigrationReport } from './report.ts';
-export type { ResumedJob } from './resume.ts';
+export type { ResumedJob, StalledSweep } from './resume.ts';
 
 /**
  * The migration of an export into Qdrant, as a job: the planner splits the export into byte
@@ -46,7 +46,8 @@ export class MigrationService {
   }
 
   /** One chunk's message (see `worker.ts`). */
-  processChunk(message: ChunkMessage, receiveCount: number): Promise<void> {
+  /** The records this delivery wrote (0 when the chunk was recorded before). */
+  processChunk(message: ChunkMessage, receiveCount: number): Promise<number> {
     return processChunk(this.#ctx, message, receiveCount);
   }
 
@@ -59,7 +60,7 @@ export class MigrationService {
   }
 
   /** Resumes the jobs stalled `stalledAfterMs` or more at `now` (see `resume.ts`). */
-  resumeStalled(options: { now: Date; stalledAfterMs: number }): Promise<ResumedJob[]> {
+  resumeStalled(options: { now: Date; stalledAfterMs: number }): Promise<StalledSweep> {
     return resumeStalled(this.#ctx, options);
   }
 

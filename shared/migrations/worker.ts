@@ -20,13 +20,14 @@ const SAMPLE_EVERY = 100;
 /**
  * One chunk: fetch its range, parse, validate, embed text-only records, upsert, record the outcome
  * once. A chunk already recorded is not written again. On the message's last allowed receive a
- * failure marks the chunk failed before it is thrown (and the message dead-lettered).
+ * failure marks the chunk failed before it is thrown (and the message dead-lettered). Answers the
+ * records this delivery wrote and recorded: 0 when another delivery recorded the chunk.
  */
 export async function processChunk(
   ctx: MigrationContext,
   message: ChunkMessage,
   receiveCount: number,
-): Promise<void> {
+): Promise<number> {
   const job = await ctx.jobs.find(message.jobId);
   if (!job) throw new NotFoundError(`migration ${message.jobId} does not exist`);
   const chunk = await ctx.jobs.chunk(message.jobId, message.chunkIndex);
@@ -37,12 +38,12 @@ export async function processChunk(
   if (chunk.value.status === 'done') {
     // Recorded before: only make sure it was counted (a worker may have stopped in between).
     await count(ctx, job.value.id, chunk.value);
-    return;
+    return 0;
   }
-  if (job.value.status !== 'running') return; // failed or finished meanwhile: nothing to add
+  if (job.value.status !== 'running') return 0; // failed or finished meanwhile: nothing to add
 
   try {
-    await processOpenChunk(ctx, job.value, chunk);
+    return await processOpenChunk(ctx, job.value, chunk);
   } catch (err) {
     // Whatever failed (S3, Qdrant, the state store), the last allowed receive settles the chunk
     // as failed before its message goes to the dead-letter queue: the job never hangs `running`.
@@ -55,13 +56,13 @@ async function processOpenChunk(
   ctx: MigrationContext,
   job: JobRecord,
   chunk: StateItem<ChunkRecord>,
-): Promise<void> {
+): Promise<number> {
   const started = Date.now();
   // A newer upload under the same key is another job: this one must not read its bytes.
   const head = await ctx.deps.objects.head(job.key);
   if ((head?.etag ?? '').replaceAll('"', '') !== job.etag) {
     await failChunk(ctx, job, chunk.value, new Error('the export changed or vanished since it was planned'));
-    return;
+    return 0;
   }
   const result = await readChunk(ctx, job, chunk.value);
   await writePoints(ctx, job, result.points);
@@ -89,9 +90,10 @@ async function processOpenChunk(
     // A duplicate delivery recorded it first: count it (idempotently), never twice.
     const now = await ctx.jobs.chunk(job.id, chunk.value.index);
     if (now?.value.status === 'done') await count(ctx, job.id, now.value);
-    return;
+    return 0;
   }
   await count(ctx, job.id, done);
+  return result.accepted.length;
 }
 
 async function failChunk(ctx: MigrationContext, job: JobRecord, chunk: ChunkRecord, err: unknown) {

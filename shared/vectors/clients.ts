@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import type { Config } from '../config.ts';
 import { createEmbedder } from '../embeddings/index.ts';
+import { metrics } from '../powertools.ts';
+import { isQdrantFailure } from './qdrant-errors.ts';
 import { VectorService } from './service.ts';
 
 /**
@@ -28,16 +31,53 @@ export function getQdrantClient(qdrant: Config['qdrant']): QdrantClient {
     .digest('hex');
   let client = qdrantClients.get(key);
   if (!client) {
-    client = new QdrantClient({
-      url: qdrant.url,
-      ...(qdrant.apiKey ? { apiKey: qdrant.apiKey } : {}),
-      timeout: QDRANT_TIMEOUT_MS,
-      // The check is a background request per client whose only effect is a console warning.
-      checkCompatibility: false,
-    });
+    client = measured(
+      new QdrantClient({
+        url: qdrant.url,
+        ...(qdrant.apiKey ? { apiKey: qdrant.apiKey } : {}),
+        timeout: QDRANT_TIMEOUT_MS,
+        // The check is a background request per client whose only effect is a console warning.
+        checkCompatibility: false,
+      }),
+    );
     qdrantClients.set(key, client);
   }
   return client;
+}
+
+/**
+ * The client with every call measured, for the dashboard: `QdrantCallLatency` (ms) per call, and
+ * `QdrantCallErrors` when Qdrant failed or could not be reached (`isQdrantFailure`: a 404 or 400
+ * is the request's answer, not a failure). A proxy rather than a wrapper per method: every call
+ * site, present and future, goes through `getQdrantClient`, so none is left unmeasured.
+ */
+function measured(client: QdrantClient): QdrantClient {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const started = performance.now();
+        const result: unknown = value.apply(target, args);
+        if (!(result instanceof Promise)) return result;
+        return result.then(
+          (answer: unknown) => {
+            recordCall(started);
+            return answer;
+          },
+          (err: unknown) => {
+            recordCall(started, err);
+            throw err;
+          },
+        );
+      };
+    },
+  });
+}
+
+function recordCall(started: number, err?: unknown): void {
+  metrics.addMetric('QdrantCallLatency', MetricUnit.Milliseconds, performance.now() - started);
+  if (err !== undefined && isQdrantFailure(err)) metrics.addMetric('QdrantCallErrors', MetricUnit.Count, 1);
 }
 
 /** The vector service for a configuration; the embedder is built only when text needs it. */

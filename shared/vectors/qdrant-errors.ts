@@ -31,6 +31,14 @@ function isApiError(err: unknown): err is Error & ApiErrorLike {
   return err instanceof Error && typeof (err as Partial<ApiErrorLike>).status === 'number' && 'data' in err;
 }
 
+/** Answers about the request itself (bad input, a missing or existing resource), not Qdrant failing. */
+const REQUEST_STATUSES: ReadonlySet<number> = new Set([400, 404, 409, 422]);
+
+/** Whether a client error is Qdrant failing or unreachable (what the call metrics count as errors). */
+export function isQdrantFailure(err: unknown): boolean {
+  return !(isApiError(err) && REQUEST_STATUSES.has(err.status));
+}
+
 /** Qdrant's explanation from an error body `{status: {error: "..."}}`, shortened. */
 function qdrantReason(data: unknown): string | undefined {
   const status = (data as { status?: unknown } | null | undefined)?.status;

@@ -268,7 +268,10 @@ describe('every function serves its happy path with that environment', () => {
     ).toBe('completed');
     await ok('rollbackMigration', 'POST', `/migrations/${second.id}/rollback`);
     // Scheduled: nothing is stalled.
-    expect(await rt.invoke('resumeStalledMigrations', scheduledEvent())).toEqual({ resumed: [] });
+    expect(await rt.invoke('resumeStalledMigrations', scheduledEvent())).toEqual({
+      resumed: [],
+      inProgress: 0,
+    });
     served.add('resumeStalledMigrations');
   });
 

@@ -14,6 +14,7 @@ import { handler as upload } from '#functions/migrations/upload/handler.ts';
 import { FileStateStore } from '#shared/adapters/index.ts';
 import { resetConfig } from '#shared/config.ts';
 import { ACTIVE_PK } from '#shared/migrations/model.ts';
+import { metrics } from '#shared/powertools.ts';
 import { invoke, lambdaContext } from '../http/support.ts';
 
 /** The migration handlers' answers to keys no export can have (decided before any adapter is used), and the sweeper's. */
@@ -51,12 +52,19 @@ describe('migration handlers', () => {
     await state.put(ACTIVE_PK, '0123456789abcdef', { id: '0123456789abcdef' });
     process.env.STATE_DIR = dir;
     resetConfig();
+    const published = vi.spyOn(metrics, 'addMetric');
     try {
       const event = { 'detail-type': 'Scheduled Event', source: 'aws.events' } as ScheduledEvent;
-      await expect(resumeStalled(event, lambdaContext())).resolves.toEqual({ resumed: [] });
+      await expect(resumeStalled(event, lambdaContext())).resolves.toEqual({ resumed: [], inProgress: 0 });
+      // Every run, zeros included: the dashboard's gauges.
+      expect(published.mock.calls.map(([name, , value]) => [name, value])).toEqual([
+        ['StalledMigrationsResumed', 0],
+        ['MigrationsInProgress', 0],
+      ]);
       // Tracked a moment ago by a planner about to create the job: kept.
       expect((await state.list(ACTIVE_PK)).map((i) => i.sk)).toEqual(['0123456789abcdef']);
     } finally {
+      published.mockRestore();
       delete process.env.STATE_DIR;
       resetConfig();
       await rm(dir, { recursive: true, force: true });

@@ -25,8 +25,10 @@ useMigrationWorld();
 
 const minutes = (n: number) => new Date(Date.now() + n * 60_000);
 /** A sweep at `at`, by a service whose clock says `at` too (its notes are written then). */
-const sweep = (at: Date) =>
+const sweepAt = (at: Date) =>
   service({ now: () => at }).resumeStalled({ now: at, stalledAfterMs: DEFAULT_STALLED_AFTER_MS });
+/** The jobs a sweep at `at` resumed. */
+const sweep = async (at: Date) => (await sweepAt(at)).resumed;
 const indexes = (messages: ChunkMessage[]) => messages.map((m) => m.chunkIndex).sort((a, b) => a - b);
 
 /** The points file of `chunk` cannot be written while this runs (S3 down for it). */
@@ -50,13 +52,16 @@ describe('stalled migrations', () => {
     const total = planned.chunks.total;
     expect(total).toBeGreaterThan(3);
     const [first, second] = queue.drain(); // the rest are lost, as with a killed runtime
-    await service().processChunk(first!, 1);
+    // It answers what it wrote, and a second delivery of a recorded chunk writes nothing.
+    expect(await service().processChunk(first!, 1)).toBeGreaterThan(0);
+    expect(await service().processChunk(first!, 1)).toBe(0);
     // Failed for good on its last receive: accounted for, it waits for a redrive.
     await withPointsFileFailing(planned.id, second!.chunkIndex, () =>
       expect(service().processChunk(second!, 3)).rejects.toThrow(UpstreamError),
     );
 
-    expect(await sweep(minutes(5))).toEqual([]); // not stalled yet
+    // Not stalled yet, but in progress.
+    expect(await sweepAt(minutes(5))).toEqual({ resumed: [], inProgress: 1 });
     const [resumed, ...others] = await sweep(minutes(10));
     expect(others).toEqual([]);
     expect(resumed).toMatchObject({
