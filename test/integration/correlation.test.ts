@@ -89,7 +89,10 @@ describe('correlation ids', () => {
     async () => {
       {
         const key = `exports/${CORRELATED}.json`;
-        await target.upload(key, legacyExport({ vectors: 3, texts: 1, dimensions: 384 }));
+        await target.upload(
+          key,
+          legacyExport({ vectors: 3, texts: 1, dimensions: target.embedding.dimensions }),
+        );
         // Locally the upload's notification has been delivered; on a stage, S3 delivers it soon.
         const job = await eventually(`the job of ${key}`, async () => {
           const { body } = await call('GET', '/api/v1/migrations');

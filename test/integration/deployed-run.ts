@@ -4,6 +4,7 @@ import {
   type DeployedConfig,
   envOf,
   namespaceOf,
+  readEmbedding,
   reasonOf,
   resolveDeployed,
   sdkReader,
@@ -13,9 +14,10 @@ import {
 /**
  * `npm run test:deployed [-- vitest args]`: the portable integration suites (vitest.deployed.config.ts)
  * against a deployed stage. Resolves the stage once (STAGE's stack outputs, the machine client's
- * secret, or the DEPLOYED_* variables), then runs vitest with the result in DEPLOYED_* variables
- * and a namespace for this run. A stage out of reach is one line: a skip (exit 0) on a laptop, a
- * failure (exit 1) in CI or with DEPLOYED_REQUIRED set.
+ * secret, or the DEPLOYED_* variables) and its embedder (GET /api/v1/version, once), then runs
+ * vitest with the result in DEPLOYED_* variables and a namespace for this run. A stage out of
+ * reach is one line: a skip (exit 0) on a laptop, a failure (exit 1) in CI or with
+ * DEPLOYED_REQUIRED set.
  */
 
 const root = resolve(import.meta.dirname, '../..');
@@ -23,7 +25,9 @@ const stage = process.env.STAGE;
 const aws = sdkReader();
 let outcome: { config: DeployedConfig } | { reason: string };
 try {
-  outcome = { config: await resolveDeployed(process.env, aws) };
+  const resolved = await resolveDeployed(process.env, aws);
+  // The stage's embedder decides which checks of nearest neighbours hold there (target.ts).
+  outcome = { config: { ...resolved, embedding: await readEmbedding(resolved.apiUrl) } };
 } catch (err) {
   outcome = { reason: reasonOf(err, stage) };
 } finally {
@@ -45,7 +49,7 @@ const config = decided.config;
 console.log(
   `test:deployed: ${config.stage ? `stage ${config.stage}` : 'the API'} at ${config.apiUrl}, ${
     config.client ? `machine client ${config.client.clientId}` : 'given tokens'
-  }, names prefixed ${namespace}`,
+  }, embedder ${config.embedding?.model}/${config.embedding?.dimensions}, names prefixed ${namespace}`,
 );
 const child = spawn(
   process.execPath,

@@ -29,10 +29,19 @@ export const DEPLOYED_ENV = {
   s3Endpoint: 'DEPLOYED_S3_ENDPOINT',
   /** The prefix of every name the run creates, set once per run by the runner. */
   namespace: 'DEPLOYED_NAMESPACE',
+  /** The stage's embedding model and dimensions, read once per run by the runner from GET /version. */
+  embeddingModel: 'DEPLOYED_EMBEDDING_MODEL',
+  embeddingDimensions: 'DEPLOYED_EMBEDDING_DIMENSIONS',
 } as const;
 
 /** The edge stack's region: CloudFront takes web ACLs and certificates from there only. */
 export const EDGE_REGION = 'us-east-1';
+
+/** The embedder a platform reports (GET /api/v1/version's `embedding`, without its provider). */
+export interface Embedding {
+  model: string;
+  dimensions: number;
+}
 
 /** What the suite needs to talk to a deployed stage. */
 export interface DeployedConfig {
@@ -47,6 +56,8 @@ export interface DeployedConfig {
   bucket?: string;
   region?: string;
   s3Endpoint?: string;
+  /** The stage's embedder, as its GET /api/v1/version reports it (`readEmbedding`, by the runner). */
+  embedding?: Embedding;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -288,7 +299,69 @@ export function envOf(config: DeployedConfig, namespace: string): Record<string,
   if (config.adminToken) out[DEPLOYED_ENV.adminToken] = config.adminToken;
   if (config.bucket) out[DEPLOYED_ENV.bucket] = config.bucket;
   if (config.s3Endpoint) out[DEPLOYED_ENV.s3Endpoint] = config.s3Endpoint;
+  if (config.embedding) {
+    out[DEPLOYED_ENV.embeddingModel] = config.embedding.model;
+    out[DEPLOYED_ENV.embeddingDimensions] = String(config.embedding.dimensions);
+  }
   return out;
+}
+
+/**
+ * The embedding of GET /api/v1/version's answer (`{ embedding: { provider, model, dimensions } }`,
+ * shared/platform/version.ts): the platform's own word on which embedder its functions use, the
+ * same configuration as the vector and task handlers'. Throws `TargetUnavailable` (one line) when
+ * the answer is not that.
+ */
+export function embeddingOf(status: number, body: string, url: string): Embedding {
+  let parsed: { embedding?: { model?: unknown; dimensions?: unknown } } = {};
+  try {
+    parsed = JSON.parse(body) as typeof parsed;
+  } catch {
+    // reported below
+  }
+  const { model, dimensions } = parsed.embedding ?? {};
+  if (status !== 200 || typeof model !== 'string' || model === '' || !Number.isInteger(dimensions)) {
+    const shown = body.replace(/\s+/g, ' ').slice(0, 200);
+    throw new TargetUnavailable(
+      `${url} answered ${status} without an embedding model and dimensions: ${shown}`,
+    );
+  }
+  return { model, dimensions: dimensions as number };
+}
+
+/**
+ * `fetch` that waits out a 429 (a shared stage's WAF and throttles count this run with everyone
+ * else's), at most three times, as long as `Retry-After` says (capped at 60 s).
+ */
+export async function patientFetch(input: string | URL, init?: RequestInit): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(input, init);
+    if (res.status !== 429 || attempt === 3) return res;
+    const wait = Math.min(60, Number(res.headers.get('retry-after')) || 2 ** attempt);
+    await res.arrayBuffer();
+    await new Promise((r) => setTimeout(r, wait * 1000));
+  }
+}
+
+/**
+ * The stage's embedder, read once per run (by the runner, before the suites start) from its public
+ * GET /api/v1/version. An API that cannot be reached is a one-line `TargetUnavailable`.
+ */
+export async function readEmbedding(
+  apiUrl: string,
+  fetchFn: (url: string) => Promise<Response> = patientFetch,
+): Promise<Embedding> {
+  const url = `${apiUrl}/api/v1/version`;
+  let res: Response;
+  try {
+    res = await fetchFn(url);
+  } catch (err) {
+    const e = err as { message?: string; code?: string; cause?: { code?: string } };
+    throw new TargetUnavailable(
+      `the API cannot be reached at ${url} (${e.code ?? e.cause?.code ?? e.message})`,
+    );
+  }
+  return embeddingOf(res.status, await res.text(), url);
 }
 
 /**

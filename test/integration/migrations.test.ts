@@ -15,13 +15,16 @@ import { itWhere, testTarget, whereLocal } from './target.ts';
  * and switches the alias, and the result is searched through the alias over the HTTP API.
  * Portable in part: on a deployed stage an upload's migration runs (where the credentials can
  * upload); starting, re-running and rolling back by the API need an administrator and stay local.
+ * The exports' vectors have the platform's dimensions (`target.embedding`), so that the worker
+ * embeds their text-only records into the same collection, whatever the embedder.
  */
 
-const DIM = 384;
 let dataDir: string;
 let runtime: LocalRuntime;
 
 const target = testTarget(() => runtime);
+/** The platform's embedding dimensions: 384 locally. */
+const DIM = target.embedding.dimensions;
 const { call } = target;
 const uploads = await target.uploadsUnavailable();
 const ADMIN_ONLY = whereLocal('POST /migrations and rollback are administrator routes');
@@ -87,6 +90,8 @@ describe(`migrations on ${target.label}`, () => {
 
       const info = await call('GET', `/api/v1/vectors/collections/${TASKS}`);
       expect(info.body).toMatchObject({ pointsCount: 34, vectorSize: DIM });
+      // Of the platform's size: it records the embedder its text-only records were embedded with.
+      expect(info.body.embedding).toMatchObject(target.embedding);
 
       // By vector: the record itself comes first, under its original id.
       const { records } = exportRecords(legacy);
@@ -97,12 +102,14 @@ describe(`migrations on ${target.label}`, () => {
       });
       expect(byVector.body.results[0]).toMatchObject({ id: 'dep_task_5' });
       expect(byVector.body.results[0].score).toBeGreaterThan(0.999);
-      // By text: a text-only record was embedded by the worker with the platform's embedder.
+      // By text: a text-only record was embedded by the worker with the platform's embedder, the
+      // one the search embeds with: its own text finds it first, whatever that embedder is.
       const byText = await call('POST', '/api/v1/vectors/search', {
         collection: TASKS,
-        text: 'Task 1: qdrant migration for the platform',
+        text: records.find((r) => r.id === 'text_1')!.text,
         limit: 1,
       });
+      expect(byText.status).toBe(200);
       expect(byText.body.results[0]).toMatchObject({ id: 'text_1' });
     },
     60_000,

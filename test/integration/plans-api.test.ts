@@ -7,12 +7,14 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
 import { indexPlansFolder } from '../../scripts/plans-index.ts';
-import { describeWhere, itWhere, testTarget, whereLocal } from './target.ts';
+import { describeWhere, itWhere, testTarget, whereLocal, whereLocalEmbedder } from './target.ts';
 
 /**
  * The plans API end to end: real manifest, real handlers, embedded Qdrant, over HTTP. Portable:
  * on a deployed stage the plans are the run's own (`target.planId`), and searches and lists are
- * read for the run's plans only (`mine`), as other plans share the stage.
+ * read for the run's plans only (`mine`), as other plans share the stage. Searches name their plan
+ * where they can, so that what they find depends on the filters, not on the ranking; which task is
+ * nearest to a text is the hashing embedder's notion and checked only with it (`whereLocalEmbedder`).
  */
 
 let dataDir: string;
@@ -108,10 +110,16 @@ describe(`plans API over HTTP on ${target.label}`, () => {
     });
   }
 
-  it('finds tasks by meaning, with filters, each with its path and plan', async () => {
-    const found = await call('POST', '/tasks/search', { text: 'rate limits for sending', limit: 3 });
-    expect(found.status).toBe(200);
-    expect(mine(found.body.results)[0]).toMatchObject({
+  it('finds tasks with filters, each with its path and plan', async () => {
+    // Every task of the plan, whatever their order: 1.2 with its path and its plan.
+    const all = await call('POST', '/tasks/search', {
+      text: 'rate limits for sending',
+      plan: NEWSLETTER,
+      limit: 10,
+    });
+    expect(all.status).toBe(200);
+    expect(mine(all.body.results)).toHaveLength(6);
+    expect(mine(all.body.results).find((r) => r.task.explicitId === '1.2')).toMatchObject({
       task: { explicitId: '1.2', status: 'todo', priority: 'P1' },
       path: ['Newsletter service roadmap', 'Phase 1 — Sending'],
       plan: { id: urlId('plans/newsletter.md'), planId: NEWSLETTER, title: 'Newsletter service roadmap' },
@@ -127,22 +135,43 @@ describe(`plans API over HTTP on ${target.label}`, () => {
     ]);
     const archive = await call('POST', '/tasks/search', {
       text: 'subscriber data',
+      plan: [NEWSLETTER, STORAGE],
       heading: 'Phase 2 — Archive',
       priority: ['P0', 'P1'],
     });
     expect(
       mine(archive.body.results).map((r: { task: { explicitId: string } }) => r.task.explicitId),
     ).toEqual(['2.2']);
-    const nested = await call('POST', '/tasks/search', { text: 'queue', depth: { gte: 1 } });
+    const nested = await call('POST', '/tasks/search', {
+      text: 'queue',
+      plan: [NEWSLETTER, STORAGE],
+      depth: { gte: 1 },
+    });
     expect(mine(nested.body.results).map((r: { task: { explicitId: string } }) => r.task.explicitId)).toEqual(
       ['1.2.1'],
     );
+    // No task is a near-copy of the query (a score of 0.99 is one), with any embedder.
     const strict = await call('POST', '/tasks/search', {
       text: 'rate limits for sending',
       scoreThreshold: 0.99,
     });
+    expect(strict.status).toBe(200);
     expect(mine(strict.body.results)).toEqual([]);
   });
+
+  itWhere(
+    whereLocalEmbedder(target, 'which task is nearest to a text is the hashing embedder’s ranking'),
+    'finds first the task that shares the words of the query',
+    async () => {
+      const found = await call('POST', '/tasks/search', { text: 'rate limits for sending', limit: 3 });
+      expect(found.status).toBe(200);
+      expect(mine(found.body.results)[0]).toMatchObject({
+        task: { explicitId: '1.2', status: 'todo', priority: 'P1' },
+        path: ['Newsletter service roadmap', 'Phase 1 — Sending'],
+        plan: { id: urlId('plans/newsletter.md'), planId: NEWSLETTER, title: 'Newsletter service roadmap' },
+      });
+    },
+  );
 
   it('re-indexes an edited plan incrementally: only the changed tasks are touched', async () => {
     const edited = ROADMAP.replace('- [ ] **1.3**', '- [x] **1.3**')
@@ -153,10 +182,13 @@ describe(`plans API over HTTP on ${target.label}`, () => {
     expect(result.status).toBe(200);
     expect(result.body.tasks).toMatchObject({ total: 6, added: 1, changed: 2, removed: 1, unchanged: 3 });
     expect(result.body.embedded).toBe(2);
+    // Every task of the plan, whatever the ranking: the removed one is not among them.
     const gone = await call('POST', '/tasks/search', {
       text: 'queue messages per recipient domain',
+      plan: NEWSLETTER,
       limit: 10,
     });
+    expect(mine(gone.body.results)).toHaveLength(6);
     expect(mine(gone.body.results).map((r: { task: { text: string } }) => r.task.text)).not.toContain(
       'Queue messages per recipient domain',
     );

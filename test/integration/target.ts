@@ -8,7 +8,15 @@ import {
 import { describe, it } from 'vitest';
 import type { LocalRuntime } from '#local/runtime.ts';
 import type { Group, Role, ScopeName } from '#shared/auth/roles.ts';
-import { DEPLOYED_ENV, type DeployedConfig, type Env, tokenOf, tokenRequest } from './deployed.ts';
+import {
+  DEPLOYED_ENV,
+  type DeployedConfig,
+  type Embedding,
+  type Env,
+  patientFetch,
+  tokenOf,
+  tokenRequest,
+} from './deployed.ts';
 import { apiCaller, s3ClientOf, tokenFor } from './support.ts';
 
 /**
@@ -20,6 +28,12 @@ import { apiCaller, s3ClientOf, tokenFor } from './support.ts';
  * and the names it creates (`name`, `planId`: unchanged locally, prefixed by the run's namespace on
  * a shared stage). A part that needs the local runtime's internals is declared with `whereLocal`
  * and skipped on a stage with its reason in its title.
+ *
+ * The embedder is the target's too (`embedding`): locally the runtime's default, the hashing
+ * embedder `local-hash-v1` (384 dimensions, texts are near when they share words); on a stage
+ * whatever its GET /api/v1/version reports, read once per run by the runner (an AWS stage's
+ * default is OpenAI's). A check of which texts are nearest to a text query is declared with
+ * `whereLocalEmbedder` and skipped where the embedder is another one.
  */
 
 export type Caller = ReturnType<typeof apiCaller>;
@@ -36,8 +50,25 @@ const SCOPES_OF: Record<'reader' | 'writer', readonly ScopeName[]> = {
   writer: ['read', 'write'],
 };
 
+/**
+ * The embedding of the local runtime the suites start (no EMBEDDER set: shared/config.ts), written
+ * out rather than imported, so that the local run checks the platform against it.
+ */
+export const LOCAL_EMBEDDING: Readonly<Embedding> = { model: 'local-hash-v1', dimensions: 384 };
+
+/**
+ * Whether texts are embedded by the hashing embedder the suites' expected neighbours were written
+ * for: its model at its dimensions. Any other (OpenAI's, another size) ranks texts otherwise.
+ */
+export const isLocalEmbedder = (e: Embedding): boolean =>
+  e.model === LOCAL_EMBEDDING.model && e.dimensions === LOCAL_EMBEDDING.dimensions;
+
 export interface Target {
   readonly local: boolean;
+  /** The platform's embedder: `local-hash-v1`/384 locally, a stage's as its GET /version reports it. */
+  readonly embedding: Readonly<Embedding>;
+  /** Whether that is the hashing embedder (`isLocalEmbedder`): the suites' expected neighbours hold. */
+  readonly localEmbedder: boolean;
   /** `the local runtime` or `stage dev (https://…)`. */
   readonly label: string;
   /** The prefix of what the run creates: empty locally (each file has its own data folder). */
@@ -110,6 +141,18 @@ export function itWhere(
 /** Undefined locally; on a stage, `local only: <why>`. */
 export const whereLocal = (why: string): string | undefined => (onStage ? `local only: ${why}` : undefined);
 
+/**
+ * Undefined where texts are embedded by the hashing embedder (always locally); elsewhere, one line
+ * naming the target's embedder and what of the test depends on the local one's ranking.
+ */
+export const whereLocalEmbedder = (
+  target: Pick<Target, 'embedding' | 'localEmbedder'>,
+  why: string,
+): string | undefined =>
+  target.localEmbedder
+    ? undefined
+    : `needs the local embedder (${LOCAL_EMBEDDING.model}/${LOCAL_EMBEDDING.dimensions}), this one is ${target.embedding.model}/${target.embedding.dimensions}: ${why}`;
+
 function localTarget(runtime: () => LocalRuntime): Target {
   const caller = (role: Exclude<Role, 'public'>, base = '') =>
     apiCaller(() => `${runtime().apiUrl}${base}`, tokenFor(runtime, [GROUP_OF[role]]));
@@ -120,6 +163,8 @@ function localTarget(runtime: () => LocalRuntime): Target {
   };
   return {
     local: true,
+    embedding: LOCAL_EMBEDDING,
+    localEmbedder: isLocalEmbedder(LOCAL_EMBEDDING),
     label: 'the local runtime',
     namespace: '',
     apiUrl: () => runtime().apiUrl,
@@ -148,9 +193,11 @@ function localTarget(runtime: () => LocalRuntime): Target {
 }
 
 /** The configuration `npm run test:deployed` hands over (DEPLOYED_* variables). */
-export function configFromEnv(env: Env): DeployedConfig & { namespace: string } {
+export function configFromEnv(env: Env): DeployedConfig & { namespace: string; embedding: Embedding } {
   const apiUrl = env[DEPLOYED_ENV.apiUrl];
   const namespace = env[DEPLOYED_ENV.namespace];
+  const model = env[DEPLOYED_ENV.embeddingModel];
+  const dimensions = Number(env[DEPLOYED_ENV.embeddingDimensions]);
   const client =
     env[DEPLOYED_ENV.tokenUrl] && env[DEPLOYED_ENV.clientId] && env[DEPLOYED_ENV.clientSecret]
       ? {
@@ -161,14 +208,15 @@ export function configFromEnv(env: Env): DeployedConfig & { namespace: string } 
       : undefined;
   const writer = env[DEPLOYED_ENV.token];
   const reader = env[DEPLOYED_ENV.readerToken];
-  if (!apiUrl || !namespace || (!client && !writer)) {
+  if (!apiUrl || !namespace || (!client && !writer) || !model || !Number.isInteger(dimensions)) {
     throw new Error(
-      'TEST_TARGET=deployed: run the deployed suite through `npm run test:deployed`, which reads the stage (STAGE) and sets DEPLOYED_API_URL, DEPLOYED_NAMESPACE and the machine client',
+      'TEST_TARGET=deployed: run the deployed suite through `npm run test:deployed`, which reads the stage (STAGE) and sets DEPLOYED_API_URL, DEPLOYED_NAMESPACE, the machine client and the embedding (DEPLOYED_EMBEDDING_MODEL, DEPLOYED_EMBEDDING_DIMENSIONS, from GET /api/v1/version)',
     );
   }
   return {
     apiUrl,
     namespace,
+    embedding: { model, dimensions },
     ...(env.STAGE ? { stage: env.STAGE } : {}),
     ...(client ? { client } : {}),
     ...(writer || reader ? { tokens: { writer, reader } } : {}),
@@ -196,21 +244,10 @@ function machineTokens(client: NonNullable<DeployedConfig['client']>) {
   };
 }
 
-/**
- * `fetch` that waits out a 429 (a shared stage's WAF and throttles count this run with everyone
- * else's), at most three times, as long as `Retry-After` says (capped at 60 s).
- */
-async function patientFetch(input: string | URL, init?: RequestInit): Promise<Response> {
-  for (let attempt = 0; ; attempt++) {
-    const res = await fetch(input, init);
-    if (res.status !== 429 || attempt === 3) return res;
-    const wait = Math.min(60, Number(res.headers.get('retry-after')) || 2 ** attempt);
-    await res.arrayBuffer();
-    await new Promise((r) => setTimeout(r, wait * 1000));
-  }
-}
-
-function deployedTarget(config: DeployedConfig & { namespace: string }, env: Env): Target {
+function deployedTarget(
+  config: DeployedConfig & { namespace: string; embedding: Embedding },
+  env: Env,
+): Target {
   const ns = config.namespace;
   const machine = config.client ? machineTokens(config.client) : undefined;
   const token = (role: Exclude<Role, 'public'>): (() => Promise<string>) | string => {
@@ -243,6 +280,8 @@ function deployedTarget(config: DeployedConfig & { namespace: string }, env: Env
   };
   return {
     local: false,
+    embedding: config.embedding,
+    localEmbedder: isLocalEmbedder(config.embedding),
     label: config.stage ? `stage ${config.stage} (${config.apiUrl})` : `the API at ${config.apiUrl}`,
     namespace: ns,
     apiUrl: () => config.apiUrl,

@@ -3,12 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
-import { itWhere, testTarget, whereLocal } from './target.ts';
+import { itWhere, testTarget, whereLocal, whereLocalEmbedder } from './target.ts';
 
 /**
  * The vector API end to end: real manifest, real handlers, embedded Qdrant, over HTTP. Portable:
  * on a deployed stage (`npm run test:deployed`) the same checks run against its API, with the
- * collections named in the run's namespace.
+ * collections named in the run's namespace. Which texts are nearest to a text query is the
+ * hashing embedder's notion (`local-hash-v1`, shared words): those checks run where the platform
+ * embeds with it (`whereLocalEmbedder`); model and dimensions are compared with `target.embedding`.
  */
 
 let dataDir: string;
@@ -58,7 +60,7 @@ describe(`vector API over HTTP on ${target.label}`, () => {
     expect(await call('GET', '/api/v1/health')).toMatchObject({ status: 200, body: { status: 'ok' } });
     const version = await call('GET', '/api/v1/version');
     expect(version.status).toBe(200);
-    expect(version.body.embedding).toMatchObject({ model: 'local-hash-v1', dimensions: 384 });
+    expect(version.body.embedding).toMatchObject(target.embedding);
     const status = await call('GET', '/api/v1/status');
     expect(status.status).toBe(200);
     expect(JSON.stringify(status.body)).not.toContain('error');
@@ -71,31 +73,53 @@ describe(`vector API over HTTP on ${target.label}`, () => {
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('CONFLICT');
     const info = await call('GET', `/api/v1/vectors/collections/${NOTES}`);
-    expect(info.body).toMatchObject({ name: NOTES, vectorSize: 384, distance: 'Cosine' });
-    expect(info.body.embedding).toMatchObject({ model: 'local-hash-v1', dimensions: 384 });
+    // Text collections take the platform's embedder, the one GET /version reports.
+    expect(info.body).toMatchObject({
+      name: NOTES,
+      vectorSize: target.embedding.dimensions,
+      distance: 'Cosine',
+    });
+    expect(info.body.embedding).toMatchObject(target.embedding);
   });
 
-  it('upserts text and finds the expected nearest point by meaning of its words', async () => {
+  it('upserts text and finds a point by its own text, under the caller’s id and payload', async () => {
     const upserted = await call('POST', '/api/v1/vectors/upsert', { collection: NOTES, points: tasks });
     expect(upserted).toMatchObject({ status: 200, body: { upserted: 4 } });
 
+    // The same text embeds to the same vector, whatever the embedder: the point itself comes first.
     const found = await call('POST', '/api/v1/vectors/search', {
       collection: NOTES,
-      text: 'migrate the task vectors to qdrant',
+      text: tasks[1]!.text,
       limit: 2,
     });
     expect(found.status).toBe(200);
-    expect(found.body.results[0].id).toBe('task-2');
-    expect(found.body.results[0].payload).toMatchObject({ phase: 2 });
-    expect(found.body.results[0].payload).not.toHaveProperty('_original_id');
-
-    const accented = await call('POST', '/api/v1/vectors/search', {
-      collection: NOTES,
-      text: 'definir strategie sauvegarde',
-      limit: 1,
-    });
-    expect(accented.body.results[0].id).toBe(17);
+    expect(found.body.results).toHaveLength(2);
+    expect(found.body.results[0]).toMatchObject({ id: 'task-2', payload: { phase: 2 } });
+    for (const result of found.body.results) expect(result.payload).not.toHaveProperty('_original_id');
   });
+
+  itWhere(
+    whereLocalEmbedder(target, 'which point is nearest to a paraphrase is the hashing embedder’s ranking'),
+    'finds the expected nearest point by meaning of its words',
+    async () => {
+      const found = await call('POST', '/api/v1/vectors/search', {
+        collection: NOTES,
+        text: 'migrate the task vectors to qdrant',
+        limit: 2,
+      });
+      expect(found.status).toBe(200);
+      expect(found.body.results[0].id).toBe('task-2');
+      expect(found.body.results[0].payload).toMatchObject({ phase: 2 });
+      expect(found.body.results[0].payload).not.toHaveProperty('_original_id');
+
+      const accented = await call('POST', '/api/v1/vectors/search', {
+        collection: NOTES,
+        text: 'definir strategie sauvegarde',
+        limit: 1,
+      });
+      expect(accented.body.results[0].id).toBe(17);
+    },
+  );
 
   it('filters, thresholds and pages search results', async () => {
     const filtered = await call('POST', '/api/v1/vectors/search', {

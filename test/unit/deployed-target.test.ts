@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   type AwsReader,
   apiOrigin,
+  embeddingOf,
   envOf,
   namespaceOf,
   outputsOf,
+  readEmbedding,
   reasonOf,
   resolveDeployed,
   TargetUnavailable,
@@ -12,7 +14,13 @@ import {
   tokenRequest,
   verdict,
 } from '../integration/deployed.ts';
-import { configFromEnv, testTarget } from '../integration/target.ts';
+import {
+  configFromEnv,
+  isLocalEmbedder,
+  LOCAL_EMBEDDING,
+  testTarget,
+  whereLocalEmbedder,
+} from '../integration/target.ts';
 
 /** The deployed test target's pure parts, with a fake AWS: no network. */
 
@@ -186,11 +194,18 @@ describe('handing the stage to the test processes', () => {
       apiUrl: 'https://d111.cloudfront.net',
       client: { tokenUrl: 'https://t', clientId: 'c', clientSecret: 's' },
       bucket: 'b',
+      embedding: { model: 'text-embedding-3-small', dimensions: 1536 },
     };
     const ns = namespaceOf(new Date('2026-12-07T00:11:05Z'), 0.5);
     expect(ns).toBe('it-202612070011-8000');
     const env = envOf(resolved, ns);
-    expect(env).toMatchObject({ TEST_TARGET: 'deployed', DEPLOYED_NAMESPACE: ns, STAGE: 'dev' });
+    expect(env).toMatchObject({
+      TEST_TARGET: 'deployed',
+      DEPLOYED_NAMESPACE: ns,
+      STAGE: 'dev',
+      DEPLOYED_EMBEDDING_MODEL: 'text-embedding-3-small',
+      DEPLOYED_EMBEDDING_DIMENSIONS: '1536',
+    });
     expect(configFromEnv(env)).toMatchObject({ ...resolved, namespace: ns });
 
     const target = testTarget(() => {
@@ -212,6 +227,9 @@ describe('handing the stage to the test processes', () => {
 
   it('refuses to run deployed without the runner', () => {
     expect(() => configFromEnv({ TEST_TARGET: 'deployed', STAGE: 'dev' })).toThrow(/npm run test:deployed/);
+    // Everything but the embedding the runner reads from GET /version.
+    const noEmbedding = envOf({ apiUrl: 'https://api', tokens: { writer: 't' } }, 'it-202612070011-8000');
+    expect(() => configFromEnv(noEmbedding)).toThrow(/DEPLOYED_EMBEDDING_MODEL/);
   });
 
   it('keeps local names as they are', () => {
@@ -219,6 +237,8 @@ describe('handing the stage to the test processes', () => {
       throw new Error('unused');
     }, {});
     expect(target.local).toBe(true);
+    expect(target.embedding).toEqual({ model: 'local-hash-v1', dimensions: 384 });
+    expect(target.localEmbedder).toBe(true);
     expect([target.name('notes'), target.planId('plans/a.md'), target.planUrlId('plans/a.md')]).toEqual([
       'notes',
       'plans/a.md',
@@ -241,5 +261,67 @@ describe('handing the stage to the test processes', () => {
         Outputs: [{ OutputKey: 'ApiUrl', OutputValue: 'u' }, { OutputKey: 'X' }, { OutputValue: 'y' }],
       }),
     ).toEqual({ ApiUrl: 'u' });
+  });
+});
+
+describe("the platform's embedder", () => {
+  const VERSION = JSON.stringify({
+    service: 'vector-platform',
+    version: '1.4.0',
+    stage: 'dev',
+    embedding: { provider: 'openai', model: 'text-embedding-3-small', dimensions: 1536 },
+  });
+  const URL_ = 'https://api/api/v1/version';
+
+  it("reads GET /version's embedding, or says in one line why it cannot", async () => {
+    expect(embeddingOf(200, VERSION, URL_)).toEqual({ model: 'text-embedding-3-small', dimensions: 1536 });
+    expect(() => embeddingOf(403, '{"message":"Forbidden"}', URL_)).toThrow(TargetUnavailable);
+    expect(() => embeddingOf(403, '{"message":"Forbidden"}', URL_)).toThrow(
+      'https://api/api/v1/version answered 403 without an embedding model and dimensions: {"message":"Forbidden"}',
+    );
+    expect(() => embeddingOf(200, '<html>\n</html>', URL_)).toThrow(/answered 200 .*<html> <\/html>$/);
+    expect(() => embeddingOf(200, '{"embedding":{"model":"m","dimensions":"384"}}', URL_)).toThrow(
+      TargetUnavailable,
+    );
+
+    const asked: string[] = [];
+    const fetched = await readEmbedding('https://api', async (url) => {
+      asked.push(url);
+      return new Response(VERSION, { status: 200 });
+    });
+    expect(fetched).toEqual({ model: 'text-embedding-3-small', dimensions: 1536 });
+    expect(asked).toEqual([URL_]);
+    const refused = await readEmbedding('http://127.0.0.1:9', async () => {
+      throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
+    }).catch((err: unknown) => reasonOf(err));
+    expect(refused).toBe('the API cannot be reached at http://127.0.0.1:9/api/v1/version (ECONNREFUSED)');
+  });
+
+  it('the ranking checks follow the reported model: the hashing embedder at 384 dimensions only', () => {
+    const deployed = (model: string, dimensions: number) =>
+      testTarget(
+        () => {
+          throw new Error('no local runtime on a stage');
+        },
+        envOf(
+          { apiUrl: 'https://api', tokens: { writer: 't' }, embedding: { model, dimensions } },
+          'it-202612070011-8000',
+        ),
+      );
+    const openai = deployed('text-embedding-3-small', 1536);
+    expect(openai.embedding).toEqual({ model: 'text-embedding-3-small', dimensions: 1536 });
+    expect(openai.localEmbedder).toBe(false);
+    expect(whereLocalEmbedder(openai, 'nearest neighbours')).toBe(
+      'needs the local embedder (local-hash-v1/384), this one is text-embedding-3-small/1536: nearest neighbours',
+    );
+    expect(whereLocalEmbedder(openai, 'x')?.includes('\n')).toBe(false);
+
+    // A stage deployed with `-c embedder=local`: the same checks as locally.
+    const hashing = deployed('local-hash-v1', 384);
+    expect(hashing.localEmbedder).toBe(true);
+    expect(whereLocalEmbedder(hashing, 'nearest neighbours')).toBeUndefined();
+    // The hashing embedder at another size collides otherwise: its neighbours are not the ones expected.
+    expect(deployed('local-hash-v1', 512).localEmbedder).toBe(false);
+    expect(isLocalEmbedder(LOCAL_EMBEDDING)).toBe(true);
   });
 });
