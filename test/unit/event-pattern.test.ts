@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { matchesPattern, validatePattern } from '#local/event-pattern.ts';
+import { matchesPattern, validatePattern } from '#shared/events/pattern.ts';
 
 /** EventBridge pattern semantics, case by case as documented, then as properties. */
 

@@ -1,5 +1,6 @@
 /**
- * EventBridge event patterns, evaluated in process for the local bus. The semantics follow
+ * EventBridge event patterns, evaluated in process: the local bus's rules and the notification
+ * subscriptions' patterns (in AWS as locally). The semantics follow
  * EventBridge (and its matching library, aws/event-ruler):
  * - a pattern is a JSON object; its leaves are arrays of matchers, nested objects recurse;
  * - every field of the pattern must match (AND); a leaf matches if any of the event's values at
