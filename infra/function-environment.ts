@@ -44,6 +44,13 @@ export interface ResourceRefs {
   qdrantUrlParameter: ResourceRef;
   qdrantApiKeySecret: ResourceRef;
   openaiApiKeySecret: ResourceRef;
+  /**
+   * The webhook signing secrets: their name prefix (`vector-platform/<stage>/notifications/webhooks/`)
+   * and that prefix's partial ARN (each secret's ARN starts with it).
+   */
+  webhookSecrets: ResourceRef;
+  /** The SES identity notifications are sent from: the sender address and its domain's identity ARN. */
+  emailIdentity: ResourceRef;
   /** Every manifest function by its manifest key: its deployed name and ARN (unqualified). */
   functions: Readonly<Record<string, ResourceRef>>;
   /** Each consumed queue's event source mapping, by queue name: its UUID (`name`) and ARN. */
@@ -140,7 +147,7 @@ export interface FunctionEnvironment {
 /** Powertools metrics namespace, the same one `shared/powertools.ts` defaults to locally. */
 export const METRICS_NAMESPACE = 'VectorPlatform';
 
-const QUEUE_ACCESS = /^queue:(.+):(send|dead-letters)$/;
+const QUEUE_ACCESS = /^queue:(.+):(send|dead-letters|backoff)$/;
 
 /**
  * The environment and grants of one function. Actions cover what the AWS adapters in
@@ -337,6 +344,34 @@ function grantOf(
         },
         grants: [],
       };
+    case 'webhook-secrets:read':
+    case 'webhook-secrets:write':
+      return {
+        environment: { [RESOURCE_ENV.webhookSecretsPrefix]: refs.webhookSecrets.name },
+        grants: [
+          {
+            actions:
+              access === 'webhook-secrets:read'
+                ? ['secretsmanager:GetSecretValue']
+                : [
+                    'secretsmanager:CreateSecret',
+                    'secretsmanager:PutSecretValue',
+                    'secretsmanager:DeleteSecret',
+                  ],
+            // Under the prefix only: no other secret of the account.
+            resources: [`${refs.webhookSecrets.arn}*`],
+          },
+        ],
+      };
+    case 'email:send': {
+      // The sender's domain identity, and the address's own identity when it is verified alone.
+      const domainArn = refs.emailIdentity.arn;
+      const addressArn = domainArn.replace(/identity\/[^/]*$/, `identity/${refs.emailIdentity.name}`);
+      return {
+        environment: { [RESOURCE_ENV.emailFrom]: refs.emailIdentity.name },
+        grants: [{ actions: ['ses:SendEmail'], resources: [domainArn, addressArn] }],
+      };
+    }
     case 'bus:put':
       return {
         environment: { [RESOURCE_ENV.eventBus]: refs.eventBus.name },
@@ -347,6 +382,14 @@ function grantOf(
     default: {
       const [, queueName, right] = QUEUE_ACCESS.exec(access) ?? [];
       if (queueName === undefined) throw new Error(`${ctx.name}: access "${access}" is not understood`);
+      if (right === 'backoff') {
+        const queue = refs.queues[queueName];
+        if (!queue) throw new Error(`${ctx.name}: access "${access}" names no declared queue`);
+        return {
+          environment: { [queueUrlVariable(queueName)]: queue.url },
+          grants: [{ actions: ['sqs:ChangeMessageVisibility'], resources: [queue.arn] }],
+        };
+      }
       if (right === 'dead-letters') {
         const dlq = refs.deadLetterQueues[queueName];
         if (!dlq) throw new Error(`${ctx.name}: access "${access}" names no declared queue`);

@@ -8,7 +8,7 @@
 import type { z } from 'zod';
 import { DOCS_PACKAGE_FILES } from '../shared/api/docs-page.ts';
 import type { Role } from '../shared/auth/roles.ts';
-import type { EventType } from '../shared/events/catalogue.ts';
+import { EVENT_TYPES, type EventType } from '../shared/events/catalogue.ts';
 import { ALERT_TYPES } from '../shared/managers/alerts.ts';
 import {
   type ActionSpec,
@@ -17,6 +17,7 @@ import {
   type ManagerId,
 } from '../shared/managers/specs.ts';
 import { EVENT_SOURCE, MIGRATION_QUEUE, PLANNER_TIMEOUT_SECONDS } from '../shared/migrations/settings.ts';
+import { DELIVERY_QUEUE, DELIVERY_TIMEOUT_SECONDS } from '../shared/notifications/settings.ts';
 
 export type { Role } from '../shared/auth/roles.ts';
 
@@ -33,6 +34,10 @@ export type Access =
   | 'bus:put'
   | `queue:${string}:send`
   | `queue:${string}:dead-letters` // receives and deletes the queue's dead letters (redrive)
+  | `queue:${string}:backoff` // its consumer delays a failed message's next receive (retry backoff)
+  | 'webhook-secrets:read' // reads the webhook signing secrets (vector-platform/<stage>/notifications/webhooks/*)
+  | 'webhook-secrets:write' // creates, replaces and deletes them
+  | 'email:send' // sends email from the platform's SES identity
   | 'managers:invoke' // invokes every manager's contract function (MANAGER_FUNCTIONS)
   | 'managers:control' // turns the managers' queue event source mappings on and off (MANAGER_EVENT_SOURCES)
   | 'metrics:read' // reads the functions' CloudWatch metrics (METRIC_FUNCTIONS)
@@ -421,6 +426,41 @@ export const manifest = {
       'Contract of the API gateway manager: requests, 4xx, 5xx and latency per route',
       ['api:metrics'],
     ),
+    notificationsManager: managerFn(
+      'notifications',
+      'Contract of the notifications manager: subscriptions, deliveries by status; test',
+      // `test` queues a sample; the first read of the subscriptions stores the default one.
+      ['state:write', `queue:${DELIVERY_QUEUE.name}:send`],
+    ),
+    notificationSubscriptions: {
+      entry: 'functions/notifications/subscriptions/handler.ts',
+      description: 'Notification subscriptions (create, list, read, replace, delete) and the delivery log',
+      memoryMb: 256,
+      timeoutSeconds: 15,
+      access: ['state:read', 'state:write', 'webhook-secrets:write'],
+    },
+    notificationMatcher: {
+      entry: 'functions/notifications/match/handler.ts',
+      description:
+        "Matches every platform event with the subscriptions' patterns; queues one notification per match",
+      memoryMb: 256,
+      timeoutSeconds: 30,
+      access: ['state:read', 'state:write', `queue:${DELIVERY_QUEUE.name}:send`],
+    },
+    notificationDelivery: {
+      entry: 'functions/notifications/deliver/handler.ts',
+      description: 'Delivers one notification: a signed webhook call or an email; retried with backoff',
+      memoryMb: 256,
+      timeoutSeconds: DELIVERY_TIMEOUT_SECONDS,
+      access: [
+        'state:read',
+        'state:write',
+        'webhook-secrets:read',
+        'email:send',
+        `queue:${DELIVERY_QUEUE.name}:backoff`,
+        'bus:put',
+      ],
+    },
     managersApi: {
       entry: 'functions/managers/api/handler.ts',
       description: 'The coordinator API: list, status, health, metrics, start, stop and actions of managers',
@@ -596,6 +636,42 @@ export const manifest = {
       function: 'managerConfig',
       role: 'reader',
     },
+    {
+      method: 'GET',
+      path: '/api/v1/notifications/subscriptions',
+      function: 'notificationSubscriptions',
+      role: 'reader',
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/notifications/subscriptions',
+      function: 'notificationSubscriptions',
+      role: 'admin',
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/notifications/subscriptions/{id}',
+      function: 'notificationSubscriptions',
+      role: 'reader',
+    },
+    {
+      method: 'PUT',
+      path: '/api/v1/notifications/subscriptions/{id}',
+      function: 'notificationSubscriptions',
+      role: 'admin',
+    },
+    {
+      method: 'DELETE',
+      path: '/api/v1/notifications/subscriptions/{id}',
+      function: 'notificationSubscriptions',
+      role: 'admin',
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/notifications/deliveries',
+      function: 'notificationSubscriptions',
+      role: 'reader',
+    },
     { method: 'GET', path: '/api/v1/metrics', function: 'prometheusMetrics', role: 'reader' },
     { method: 'GET', path: '/api/v1/status-page', function: 'statusPage', role: 'public' },
     { method: 'GET', path: '/api/v1/status-page/{file}', function: 'statusPage', role: 'public' },
@@ -630,6 +706,25 @@ export const manifest = {
       maxReceiveCount: 5,
       maxConcurrency: 2,
     },
+    notificationEvents: {
+      description: 'Every platform event, for the notification subscriptions (consumer: notificationMatcher)',
+      consumer: 'notificationMatcher',
+      batchSize: 10,
+      maxBatchingWindowSeconds: 0,
+      visibilityTimeoutSeconds: 90,
+      maxReceiveCount: 5,
+      maxConcurrency: 2,
+    },
+    [DELIVERY_QUEUE.name]: {
+      description:
+        'One message per notification; retried with backoff, then dead-lettered (consumer: notificationDelivery)',
+      consumer: 'notificationDelivery',
+      batchSize: 5,
+      maxBatchingWindowSeconds: 0,
+      visibilityTimeoutSeconds: DELIVERY_QUEUE.visibilityTimeoutSeconds,
+      maxReceiveCount: DELIVERY_QUEUE.maxReceiveCount,
+      maxConcurrency: 2,
+    },
   },
   rules: {
     eventLog: {
@@ -651,6 +746,11 @@ export const manifest = {
       },
       queue: 'monitoringEvents',
       archive: true,
+    },
+    notificationEvents: {
+      description: 'Every platform event, to the notifications manager (they wait there while it is stopped)',
+      pattern: { source: [EVENT_SOURCE] },
+      queue: 'notificationEvents',
     },
   },
   schedules: {
@@ -776,6 +876,19 @@ export const manifest = {
       emits: ['ManagerFailed'],
       consumes: [],
       stoppable: false,
+    },
+    notifications: {
+      name: 'Notifications',
+      description:
+        'Subscriptions to platform events, delivered by signed webhooks and email, with a delivery log',
+      function: 'notificationsManager',
+      functions: ['notificationSubscriptions', 'notificationMatcher', 'notificationDelivery'],
+      config: MANAGER_CONFIG.notifications,
+      actions: MANAGER_ACTIONS.notifications,
+      emits: ['NotificationFailed', 'ManagerFailed'],
+      // Any event may match a subscription.
+      consumes: EVENT_TYPES,
+      stoppable: true,
     },
   },
 } as const satisfies Manifest;

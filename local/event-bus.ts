@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import type { Manifest, RuleDecl } from '../infra/manifest.ts';
-import { AwsJsonError, awsJsonServer } from './aws-json.ts';
 import { compilePattern } from '../shared/events/pattern.ts';
+import { AwsJsonError, awsJsonServer } from './aws-json.ts';
 import { JSON_DENIALS, LOCAL_ACCOUNT_ID, type LocalIam } from './iam.ts';
 import { closeNow, listen } from './listen.ts';
 

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { PlatformSettings } from '../infra/function-environment.ts';
 import { type Manifest, manifest as platformManifest } from '../infra/manifest.ts';
+import { DEFAULT_EMAIL_FROM, webhookSecretsPrefix } from '../shared/notifications/settings.ts';
 import type { CompiledRoute } from '../shared/routes.ts';
 import { startCloudWatchEndpoint } from './cloudwatch.ts';
 import { lockDataDirectory } from './data-lock.ts';
@@ -21,6 +22,7 @@ import { startQdrantServer } from './qdrant/server.ts';
 import { createLocalQueues, LocalQueueConsumers } from './queues.ts';
 import { startS3Server } from './s3/server.ts';
 import { LocalScheduler } from './schedules.ts';
+import { startSesEndpoint } from './ses.ts';
 import { startSettingsStore } from './settings-store.ts';
 import { startSqsEndpoint } from './sqs.ts';
 import { type RuntimeTopology, triggers, wireFunctions, writeTopology } from './wiring.ts';
@@ -50,6 +52,8 @@ export interface LocalPorts {
   lambda?: number;
   /** CloudWatch's GetMetricData. */
   cloudWatch?: number;
+  /** SES v2's SendEmail. */
+  ses?: number;
   qdrant?: number;
   /** The local OpenID issuer (0: the port it used last time if free, else any). */
   identity?: number;
@@ -88,6 +92,12 @@ export interface LocalRuntimeOptions {
   limits?: false;
   /** Origins allowed by CORS: default `loopback` (http(s) on localhost, 127.0.0.1, [::1], any port). */
   corsOrigins?: readonly string[] | 'loopback';
+  /**
+   * Whether webhooks may target loopback addresses (a receiver on this machine); default
+   * `WEBHOOK_ALLOW_LOOPBACK`, else true. Private and link-local addresses are refused whatever this
+   * says, and no AWS stage has such a setting.
+   */
+  allowLoopbackWebhooks?: boolean;
 }
 
 export type { RuntimeTopology } from './wiring.ts';
@@ -106,6 +116,10 @@ export interface LocalRuntime {
   lambdaEndpoint: string;
   /** CloudWatch (GetMetricData): `AWS_ENDPOINT_URL_CLOUDWATCH` of the functions. */
   cloudWatchEndpoint: string;
+  /** SES v2 (SendEmail): `AWS_ENDPOINT_URL_SESV2` of the functions. */
+  sesEndpoint: string;
+  /** Where the local SES writes each email it sends, as an `.eml` file (`<dataDir>/outbox`). */
+  outboxDir: string;
   region: string;
   bucket: string;
   busName: string;
@@ -236,11 +250,14 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     const qdrantUrlParameter = `/${manifest.service}/${stage}/qdrant-url`;
     const qdrantApiKeySecret = `${manifest.service}/${stage}/qdrant-api-key`;
     const openaiApiKeySecret = `${manifest.service}/${stage}/openai-api-key`;
+    // As a stage's `notificationsEmailFrom` context sets it.
+    const emailFrom = env.NOTIFICATIONS_EMAIL_FROM || DEFAULT_EMAIL_FROM;
     const settings = await startSettingsStore({
       host,
       port: ports.settings ?? 0,
       region,
       iam,
+      secretsFile: resolve(dataDir, 'secrets', 'created.json'),
       parameters: { [qdrantUrlParameter]: qdrantUrl },
       secrets: {
         // Empty: the embedded server asks for no key; a user's Qdrant may (QDRANT_API_KEY).
@@ -373,6 +390,9 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       port: ports.cloudWatch ?? 0,
     });
     closers.push(() => cloudWatch.close());
+    const outboxDir = resolve(dataDir, 'outbox');
+    const ses = await startSesEndpoint({ iam, region, outboxDir, host, port: ports.ses ?? 0 });
+    closers.push(() => ses.close());
 
     const endpoints = {
       AWS_ENDPOINT_URL_S3: s3.url,
@@ -382,7 +402,10 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       AWS_ENDPOINT_URL_SECRETS_MANAGER: settings.url,
       AWS_ENDPOINT_URL_LAMBDA: lambda.url,
       AWS_ENDPOINT_URL_CLOUDWATCH: cloudWatch.url,
+      AWS_ENDPOINT_URL_SESV2: ses.url,
     };
+    const allowLoopback =
+      opts.allowLoopbackWebhooks ?? !['0', 'false'].includes(process.env.WEBHOOK_ALLOW_LOOPBACK ?? 'true');
     const httpApi = { id: LOCAL_API_ID, stage: LOCAL_API_STAGE };
     const eventSourceMappings = mappings.uuids();
     const wired = wireFunctions({
@@ -394,6 +417,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       stateDir: resolve(dataDir, 'state'),
       quiet,
       endpoints,
+      localSettings: { WEBHOOK_ALLOW_LOOPBACK: String(allowLoopback) },
       refs: {
         exportsBucket: { name: bucket, arn: `arn:aws:s3:::${bucket}` },
         stateTable: {
@@ -410,6 +434,14 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
         qdrantUrlParameter: { name: qdrantUrlParameter, arn: settings.parameterArn(qdrantUrlParameter) },
         qdrantApiKeySecret: { name: qdrantApiKeySecret, arn: settings.secretPartialArn(qdrantApiKeySecret) },
         openaiApiKeySecret: { name: openaiApiKeySecret, arn: settings.secretPartialArn(openaiApiKeySecret) },
+        webhookSecrets: {
+          name: webhookSecretsPrefix(stage),
+          arn: settings.secretPartialArn(webhookSecretsPrefix(stage)),
+        },
+        emailIdentity: {
+          name: emailFrom,
+          arn: `arn:aws:ses:${region}:${LOCAL_ACCOUNT_ID}:identity/${emailFrom.split('@')[1]}`,
+        },
         functions: Object.fromEntries(
           Object.keys(manifest.functions).map((fnName) => {
             const name = deployedFunctionName(manifest.service, fnName);
@@ -492,6 +524,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       settingsEndpoint: settings.url,
       lambdaEndpoint: lambda.url,
       cloudWatchEndpoint: cloudWatch.url,
+      sesEndpoint: ses.url,
+      outboxDir,
       region,
       bucket,
       busName,

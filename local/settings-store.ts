@@ -1,13 +1,17 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { AwsJsonError, awsJsonServer } from './aws-json.ts';
 import { JSON_DENIALS, LOCAL_ACCOUNT_ID, type LocalIam } from './iam.ts';
 import { closeNow, listen } from './listen.ts';
 
 /**
- * Local SSM Parameter Store and Secrets Manager, the two read calls functions make
- * (`GetParameter`, `GetSecretValue`) over their AWS JSON 1.1 protocol on loopback. Functions read
- * the Qdrant URL and the API keys exactly as in AWS: by the names their environment holds, with
- * the SDK, allowed by their grants; no value is ever put in a function's environment.
+ * Local SSM Parameter Store and Secrets Manager over their AWS JSON 1.1 protocol on loopback: the
+ * read calls functions make (`GetParameter`, `GetSecretValue`) and the writes the notifications
+ * manager makes for its webhook secrets (`CreateSecret`, `PutSecretValue`, `DeleteSecret`).
+ * Functions read the Qdrant URL and the API keys exactly as in AWS: by the names their environment
+ * holds, with the SDK, allowed by their grants; no value is ever put in a function's environment.
+ * Secrets created through the API are kept in `secretsFile` (mode 0600) across restarts.
  */
 
 export interface SettingsStore {
@@ -27,6 +31,8 @@ export interface SettingsStoreOptions {
   parameters: Readonly<Record<string, string>>;
   /** Secret name → value; a secret without a value does not exist (ResourceNotFoundException). */
   secrets: Readonly<Record<string, string | undefined>>;
+  /** Where the secrets created through the API are kept (under the data folder). */
+  secretsFile: string;
 }
 
 const MAX_REQUEST_BYTES = 64 * 1024;
@@ -39,6 +45,25 @@ export async function startSettingsStore(opts: SettingsStoreOptions): Promise<Se
   // Secrets Manager appends six random characters; a digest keeps them stable across restarts.
   const secretArn = (name: string) =>
     `${secretPartialArn(name)}-${createHash('sha256').update(name).digest('base64url').slice(0, 6)}`;
+
+  // The given secrets, then the ones created through the API (which the given ones win over).
+  const created = await readCreated(opts.secretsFile);
+  const secrets = new Map<string, string | undefined>([
+    ...Object.entries(created),
+    ...Object.entries(opts.secrets),
+  ]);
+  const persist = async () => {
+    const own = Object.fromEntries([...secrets].filter(([name]) => !Object.hasOwn(opts.secrets, name)));
+    await mkdir(dirname(opts.secretsFile), { recursive: true });
+    const temp = `${opts.secretsFile}.${process.pid}.tmp`;
+    await writeFile(temp, JSON.stringify(own), { mode: 0o600 });
+    await rename(temp, opts.secretsFile);
+  };
+  const nameOf = (body: Record<string, unknown>) => {
+    const id = typeof body.SecretId === 'string' ? body.SecretId : '';
+    return [...secrets.keys()].find((n) => n === id || secretArn(n) === id);
+  };
+  const versionId = () => randomUUID();
 
   const getParameter = (body: Record<string, unknown>) => {
     const name = typeof body.Name === 'string' ? body.Name : '';
@@ -57,9 +82,8 @@ export async function startSettingsStore(opts: SettingsStoreOptions): Promise<Se
   };
 
   const getSecretValue = (body: Record<string, unknown>) => {
-    const id = typeof body.SecretId === 'string' ? body.SecretId : '';
-    const name = Object.keys(opts.secrets).find((n) => n === id || secretArn(n) === id);
-    const value = name === undefined ? undefined : opts.secrets[name];
+    const name = nameOf(body);
+    const value = name === undefined ? undefined : secrets.get(name);
     if (name === undefined || value === undefined) {
       throw new AwsJsonError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
     }
@@ -70,6 +94,54 @@ export async function startSettingsStore(opts: SettingsStoreOptions): Promise<Se
       VersionId: '00000000-0000-4000-8000-000000000001',
       VersionStages: ['AWSCURRENT'],
     };
+  };
+
+  const secretString = (body: Record<string, unknown>) => {
+    if (typeof body.SecretString !== 'string' || body.SecretString === '') {
+      throw new AwsJsonError('InvalidParameterException', 'SecretString must be a non-empty string.');
+    }
+    return body.SecretString;
+  };
+
+  const createSecret = async (body: Record<string, unknown>) => {
+    const name = typeof body.Name === 'string' ? body.Name : '';
+    if (!/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(name)) {
+      throw new AwsJsonError('ValidationException', 'Name must be 1-512 of letters, digits and /_+=.@-');
+    }
+    if (secrets.get(name) !== undefined) {
+      throw new AwsJsonError(
+        'ResourceExistsException',
+        `The operation failed because the secret ${name} already exists.`,
+      );
+    }
+    secrets.set(name, secretString(body));
+    await persist();
+    return { ARN: secretArn(name), Name: name, VersionId: versionId() };
+  };
+
+  const putSecretValue = async (body: Record<string, unknown>) => {
+    const name = nameOf(body);
+    if (name === undefined || secrets.get(name) === undefined) {
+      throw new AwsJsonError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+    }
+    secrets.set(name, secretString(body));
+    await persist();
+    return { ARN: secretArn(name), Name: name, VersionId: versionId(), VersionStages: ['AWSCURRENT'] };
+  };
+
+  const deleteSecret = async (body: Record<string, unknown>) => {
+    const name = nameOf(body);
+    if (name === undefined || secrets.get(name) === undefined) {
+      throw new AwsJsonError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+    }
+    secrets.delete(name);
+    await persist();
+    return { ARN: secretArn(name), Name: name, DeletionDate: Date.now() / 1000 };
+  };
+
+  const byId = (body: Record<string, unknown>) => {
+    const id = String(body.SecretId ?? '');
+    return id.startsWith('arn:') ? id : secretArn(id);
   };
 
   const operations: Record<
@@ -87,11 +159,23 @@ export async function startSettingsStore(opts: SettingsStoreOptions): Promise<Se
     },
     'secretsmanager.GetSecretValue': {
       action: 'secretsmanager:GetSecretValue',
-      resource: (body) => {
-        const id = String(body.SecretId ?? '');
-        return id.startsWith('arn:') ? id : secretArn(id);
-      },
+      resource: byId,
       run: getSecretValue,
+    },
+    'secretsmanager.CreateSecret': {
+      action: 'secretsmanager:CreateSecret',
+      resource: (body) => secretArn(String(body.Name ?? '')),
+      run: createSecret,
+    },
+    'secretsmanager.PutSecretValue': {
+      action: 'secretsmanager:PutSecretValue',
+      resource: byId,
+      run: putSecretValue,
+    },
+    'secretsmanager.DeleteSecret': {
+      action: 'secretsmanager:DeleteSecret',
+      resource: byId,
+      run: deleteSecret,
     },
   };
 
@@ -113,4 +197,13 @@ export async function startSettingsStore(opts: SettingsStoreOptions): Promise<Se
     secretPartialArn,
     close: () => closeNow(server),
   };
+}
+
+async function readCreated(file: string): Promise<Record<string, string>> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as Record<string, string>;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw err;
+  }
 }

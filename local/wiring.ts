@@ -74,6 +74,8 @@ export interface WiringOptions {
   quiet: boolean;
   /** `AWS_ENDPOINT_URL_<SERVICE>` of the local services. */
   endpoints: Record<string, string>;
+  /** Settings of the local runtime alone, which no stage has (`WEBHOOK_ALLOW_LOOPBACK`). */
+  localSettings?: Record<string, string>;
   refs: ResourceRefs;
 }
 
@@ -111,6 +113,7 @@ export function wireFunctions(opts: WiringOptions): {
       .flatMap((g) => g.actions);
     const local: Record<string, string> = {
       ...endpoints,
+      ...opts.localSettings,
       S3_FORCE_PATH_STYLE: 'true',
       ...(declared.environment[RESOURCE_ENV.stateTable]
         ? { STATE_DIR: opts.stateDir, STATE_DIR_ACTIONS: stateActions.join(',') }

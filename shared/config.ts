@@ -9,6 +9,9 @@ import { deadLetterUrlVariable, queueUrlVariable, RESOURCE_ENV } from './resourc
 
 const MIGRATIONS_QUEUE_URL = queueUrlVariable('migrations') as 'MIGRATIONS_QUEUE_URL';
 const MIGRATIONS_DLQ_URL = deadLetterUrlVariable('migrations') as 'MIGRATIONS_DLQ_URL';
+const NOTIFICATIONDELIVERIES_QUEUE_URL = queueUrlVariable(
+  'notificationDeliveries',
+) as 'NOTIFICATIONDELIVERIES_QUEUE_URL';
 
 const boolFromEnv = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
@@ -45,6 +48,12 @@ const EnvSchema = z.object({
     .transform((list) => list.split(',').filter((a) => a !== ''))
     .optional(),
   S3_FORCE_PATH_STYLE: boolFromEnv.default(false),
+  // Notifications: the delivery queue, the webhook secrets' name prefix, the sender address.
+  [NOTIFICATIONDELIVERIES_QUEUE_URL]: z.string().min(1).optional(),
+  [RESOURCE_ENV.webhookSecretsPrefix]: z.string().min(1).optional(),
+  [RESOURCE_ENV.emailFrom]: z.email().optional(),
+  // Local runtime only (`npm start` sets it; no stage setting exists for it): webhooks may target loopback.
+  WEBHOOK_ALLOW_LOOPBACK: boolFromEnv.default(false),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -73,6 +82,13 @@ export interface Config {
   /** DynamoDB's table (AWS), or locally a folder of files and the actions granted on it. */
   state: { table?: string; dir?: string; dirActions?: string[] };
   s3ForcePathStyle: boolean;
+  /** Absent in fixtures that build a configuration by hand: read as all unset. */
+  notifications?: {
+    deliveryQueueUrl?: string;
+    webhookSecretsPrefix?: string;
+    emailFrom?: string;
+    allowLoopback: boolean;
+  };
 }
 
 export const LOCAL_EMBEDDING_MODEL = 'local-hash-v1';
@@ -144,6 +160,12 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
       ...(e.STATE_DIR_ACTIONS ? { dirActions: e.STATE_DIR_ACTIONS } : {}),
     },
     s3ForcePathStyle: e.S3_FORCE_PATH_STYLE,
+    notifications: {
+      ...(e.NOTIFICATIONDELIVERIES_QUEUE_URL ? { deliveryQueueUrl: e.NOTIFICATIONDELIVERIES_QUEUE_URL } : {}),
+      ...(e.WEBHOOK_SECRETS_PREFIX ? { webhookSecretsPrefix: e.WEBHOOK_SECRETS_PREFIX } : {}),
+      ...(e.NOTIFICATIONS_EMAIL_FROM ? { emailFrom: e.NOTIFICATIONS_EMAIL_FROM } : {}),
+      allowLoopback: e.WEBHOOK_ALLOW_LOOPBACK,
+    },
   };
 }
 

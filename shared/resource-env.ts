@@ -10,6 +10,10 @@ export const RESOURCE_ENV = {
   qdrantUrlParameter: 'QDRANT_URL_PARAMETER',
   qdrantApiKeySecret: 'QDRANT_API_KEY_SECRET',
   openaiApiKeySecret: 'OPENAI_API_KEY_SECRET',
+  /** The name prefix of the webhook signing secrets (`vector-platform/<stage>/notifications/webhooks/`). */
+  webhookSecretsPrefix: 'WEBHOOK_SECRETS_PREFIX',
+  /** The verified SES identity notifications are sent from. */
+  emailFrom: 'NOTIFICATIONS_EMAIL_FROM',
 } as const;
 
 const envName = (queue: string) => queue.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase();

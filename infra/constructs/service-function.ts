@@ -1,6 +1,6 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -106,7 +106,7 @@ export class ServiceFunction extends Construct {
 
     const { environment, grants } = functionEnvironment(
       decl,
-      { ...platformRefs(props.resources), ...props.links },
+      { ...platformRefs(props.resources), ...notificationRefs(this, settings), ...props.links },
       {
         name: props.name,
         service: props.service,
@@ -216,8 +216,39 @@ export class ServiceFunction extends Construct {
   }
 }
 
+/** What the notifications manager names outside the stacks: its secrets' prefix, its SES identity. */
+function notificationRefs(
+  scope: Construct,
+  settings: StageSettings,
+): Pick<ResourceRefs, 'webhookSecrets' | 'emailIdentity'> {
+  const { webhookSecretsPrefix, notificationsEmailFrom } = settings.references;
+  const stack = Stack.of(scope);
+  return {
+    webhookSecrets: {
+      name: webhookSecretsPrefix,
+      arn: stack.formatArn({
+        service: 'secretsmanager',
+        resource: 'secret',
+        resourceName: webhookSecretsPrefix,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+    },
+    emailIdentity: {
+      name: notificationsEmailFrom,
+      arn: stack.formatArn({
+        service: 'ses',
+        resource: 'identity',
+        resourceName: notificationsEmailFrom.split('@')[1]!,
+        arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+      }),
+    },
+  };
+}
+
 /** The stateful stack's resources as the references `functionEnvironment` takes. */
-function platformRefs(r: PlatformResources): Omit<ResourceRefs, keyof FunctionLinks> {
+function platformRefs(
+  r: PlatformResources,
+): Omit<ResourceRefs, keyof FunctionLinks | 'webhookSecrets' | 'emailIdentity'> {
   const queueRefs = (queues: Readonly<Record<string, IQueue>>) =>
     Object.fromEntries(
       Object.entries(queues).map(([name, q]) => [name, { url: q.queueUrl, arn: q.queueArn }]),

@@ -2,6 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
 import { z } from 'zod';
+import { DEFAULT_EMAIL_FROM, webhookSecretsPrefix } from '../../shared/notifications/settings.ts';
 import type { PlatformSettings } from '../function-environment.ts';
 
 /**
@@ -31,6 +32,7 @@ export const CONTEXT_KEYS = [
   'qdrantUrlParameter',
   'qdrantApiKeySecret',
   'openaiApiKeySecret',
+  'notificationsEmailFrom',
   'alarmEmail',
   'alarmApiLatencyP95Ms',
   'alarmApiErrorRatePercent',
@@ -175,6 +177,8 @@ const ContextSchema = z
     qdrantUrlParameter: parameterName.optional(),
     qdrantApiKeySecret: secretName.optional(),
     openaiApiKeySecret: secretName.optional(),
+    // An address of an SES identity verified in the stage's account and region.
+    notificationsEmailFrom: z.email().optional(),
     alarmEmail: z.email().optional(),
     // Alarm thresholds (docs/operations.md): API p95 latency, API 5xx share, oldest queued message.
     alarmApiLatencyP95Ms: positiveInt.max(30_000).default(500),
@@ -232,7 +236,15 @@ export interface StageSettings {
   /** Applied to data-bearing resources and log groups. */
   removalPolicy: RemovalPolicy;
   /** Names of values the operator creates outside the stacks; never their values. */
-  references: { qdrantUrlParameter: string; qdrantApiKeySecret: string; openaiApiKeySecret: string };
+  references: {
+    qdrantUrlParameter: string;
+    qdrantApiKeySecret: string;
+    openaiApiKeySecret: string;
+    /** The name prefix the notifications manager creates its webhook secrets under. */
+    webhookSecretsPrefix: string;
+    /** The verified SES address notifications are sent from. */
+    notificationsEmailFrom: string;
+  };
   alarmEmail?: string;
   /** How a release shifts traffic to a function's new version (`infra/constructs/releases.ts`). */
   deploymentConfig: DeploymentConfig;
@@ -286,6 +298,8 @@ export function parseSettings(raw: Partial<Record<ContextKey, unknown>>): StageS
       qdrantUrlParameter: c.qdrantUrlParameter ?? `/vector-platform/${c.stage}/qdrant-url`,
       qdrantApiKeySecret: c.qdrantApiKeySecret ?? `vector-platform/${c.stage}/qdrant-api-key`,
       openaiApiKeySecret: c.openaiApiKeySecret ?? `vector-platform/${c.stage}/openai-api-key`,
+      webhookSecretsPrefix: webhookSecretsPrefix(c.stage),
+      notificationsEmailFrom: c.notificationsEmailFrom ?? DEFAULT_EMAIL_FROM,
     },
     ...(c.alarmEmail ? { alarmEmail: c.alarmEmail } : {}),
     alarms: {

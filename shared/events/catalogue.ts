@@ -145,6 +145,21 @@ export const EVENTS = {
       removed: z.int().nonnegative(),
     }),
   },
+  NotificationFailed: {
+    description:
+      'A notification was given up: its channel refused it for good, or it failed every attempt (its message is then dead-lettered).',
+    detail: detail({
+      deliveryId: z.string().min(1),
+      subscriptionId: z.string().min(1),
+      channel: z.enum(['webhook', 'email']),
+      /** The event it notified of (its id and type). */
+      eventId: z.string().min(1),
+      eventType: z.string().min(1),
+      attempts: z.int().positive(),
+      error: z.string().min(1),
+      at: z.iso.datetime(),
+    }),
+  },
 } as const satisfies Record<string, { description: string; detail: z.ZodType }>;
 
 /** The legacy system's event names and the types that carry their meaning here. */

@@ -15,6 +15,7 @@ export const MANAGER_IDS = [
   'config',
   'monitoring',
   'api-gateway',
+  'notifications',
 ] as const;
 
 export type ManagerId = (typeof MANAGER_IDS)[number];
@@ -65,6 +66,14 @@ export const MANAGER_CONFIG = {
     /** A 5xx rate above this makes the manager `degraded`. */
     errorRateDegraded: z.number().min(0).max(1).default(0.01),
   }),
+  notifications: z.strictObject({
+    /** Where the default subscription (failed migrations, failed managers, critical conditions) mails. */
+    defaultEmailTo: z.email().default('operators@vector-platform.local'),
+    /** This many failed notifications in the window make the manager `degraded`. */
+    degradedAfterFailures: z.int().min(1).max(10_000).default(1),
+    /** The window of `degradedAfterFailures` and of the delivery figures, minutes. */
+    windowMinutes: z.int().min(1).max(1_440).default(60),
+  }),
 } as const satisfies Record<ManagerId, z.ZodObject>;
 
 export type ManagerConfig<I extends ManagerId> = z.output<(typeof MANAGER_CONFIG)[I]>;
@@ -103,4 +112,12 @@ export const MANAGER_ACTIONS = {
   config: {},
   monitoring: {},
   'api-gateway': {},
+  notifications: {
+    test: {
+      description:
+        'Sends a sample notification to a subscription (delivered, retried and logged as any other)',
+      input: z.strictObject({ subscriptionId: z.string().min(1).max(100) }),
+      role: 'admin',
+    },
+  },
 } as const satisfies Record<ManagerId, Record<string, ActionSpec>>;
