@@ -44,7 +44,8 @@ export function addressProblem(address: string, policy: TargetPolicy): string | 
   const range = parsed.range();
   if (range === 'unicast') return undefined;
   if (range === 'loopback' && policy.allowLoopback) return undefined;
-  return `${address} is a ${range} address`;
+  const carried = parsed.toString();
+  return `${carried === address ? address : `${address} (${carried})`} is a ${range} address`;
 }
 
 /**
