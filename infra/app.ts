@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { PROJECT_ROOT } from './constructs/service-function.ts';
 import { type Manifest, manifest as platformManifest } from './manifest.ts';
 import { DeployAccessStack } from './stacks/deploy-access-stack.ts';
+import { ApiStack } from './stacks/api-stack.ts';
 import { EDGE_REGION, EdgeStack } from './stacks/edge-stack.ts';
 import { OperationsStack } from './stacks/operations-stack.ts';
 import { readSettings, type StageSettings } from './stacks/settings.ts';
@@ -31,6 +32,7 @@ export interface PlatformApp {
   settings: StageSettings;
   stateful: StatefulStack;
   stateless: StatelessStack;
+  api: ApiStack;
   operations: OperationsStack;
   edge: EdgeStack;
   /** Only with context `githubRepository`. */
@@ -40,8 +42,8 @@ export interface PlatformApp {
 const PackageJson = z.object({ version: z.string().min(1) });
 
 /**
- * Builds the four stacks of one stage: stateful, stateless, operations (releases, alarms, the
- * dashboard) and edge. Nothing is synthesized until `app.synth()`.
+ * Builds the five stacks of one stage: stateful, stateless (functions), API (stage and routes),
+ * operations (releases, alarms, the dashboard) and edge. Nothing is synthesized until `app.synth()`.
  *
  * The stateful and stateless stacks name their region (the edge stack in us-east-1 reads the API's
  * endpoint from the stateless stack's outputs, which needs both regions known at synth).
@@ -76,10 +78,19 @@ export function buildApp(options: BuildAppOptions = {}): PlatformApp {
     resources: stateful.resources,
     statefulStackName: stateful.stackName,
     alarmTopic: stateful.alarmTopic,
-    identity: stateful.identity,
   });
   // Explicit: the stateless stack also reads a stateful output by name (Fn.getStackOutput).
   stateless.addStackDependency(stateful);
+  const api = new ApiStack(app, `${prefix}-Api`, {
+    description: `${manifest.service} (${settings.stage}): the HTTP API's stage, authorizer and routes to the functions' aliases`,
+    env,
+    manifest,
+    settings,
+    api: stateless.api,
+    identity: stateful.identity,
+  });
+  // Explicit: the routes name the functions' aliases by ARN, not by reference.
+  api.addStackDependency(stateless);
   const operations = new OperationsStack(app, `${prefix}-Operations`, {
     description: `${manifest.service} (${settings.stage}): blue/green releases of the functions, alarms, dashboard`,
     env,
@@ -95,7 +106,7 @@ export function buildApp(options: BuildAppOptions = {}): PlatformApp {
       ...Object.keys(manifest.queues),
       ...(stateless.ruleTargetDeadLetterQueue ? [RULE_TARGETS_DEAD_LETTERS] : []),
     ],
-    apiStage: stateless.apiStage,
+    apiStage: api.apiStage,
   });
   // After the functions: their alarms and the dashboard name them, and a function's first
   // deployment group is created once its alias exists (an alias is created without a shift).
@@ -107,7 +118,7 @@ export function buildApp(options: BuildAppOptions = {}): PlatformApp {
     settings,
     apiEndpoint: stateless.api.apiEndpoint,
   });
-  edge.addStackDependency(stateless);
+  edge.addStackDependency(api);
   // Opt-in, so that CI's `cdk deploy --all` never includes the role it deploys with: an
   // administrator deploys this stack once per account (docs/deploying.md).
   const deployAccess = settings.deployAccess
@@ -124,9 +135,9 @@ export function buildApp(options: BuildAppOptions = {}): PlatformApp {
 
   Tags.of(app).add('service', manifest.service);
   // Not on the deploy access stack: it serves every stage of the account.
-  for (const stack of [stateful, stateless, operations, edge]) Tags.of(stack).add('stage', settings.stage);
+  for (const stack of [stateful, stateless, api, operations, edge]) Tags.of(stack).add('stage', settings.stage);
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { app, settings, stateful, stateless, operations, edge, ...(deployAccess ? { deployAccess } : {}) };
+  return { app, settings, stateful, stateless, api, operations, edge, ...(deployAccess ? { deployAccess } : {}) };
 }
 
 if (import.meta.main) {

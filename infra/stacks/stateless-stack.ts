@@ -1,28 +1,14 @@
-import { CfnOutput, Duration, Fn, Lazy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
-import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import {
-  type CfnStage,
-  CorsHttpMethod,
-  HttpApi,
-  HttpMethod,
-  HttpRoute,
-  HttpRouteKey,
-  HttpStage,
-  LogGroupLogDestination,
-} from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
-import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Duration, Fn, Lazy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CorsHttpMethod, HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { type EventPattern, Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction, SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Bucket, EventType } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { CORRELATION_HEADER } from '../../shared/correlation.ts';
-import type { Identity } from '../constructs/identity.ts';
 import {
   type FunctionLinks,
   type PlatformResources,
@@ -30,6 +16,7 @@ import {
 } from '../constructs/service-function.ts';
 import { managedResourcesOf, type ResourceRef, routeRolesOf } from '../function-environment.ts';
 import type { Manifest, EventPattern as ManifestPattern, RuleDecl } from '../manifest.ts';
+import { API_STAGE_NAME } from './api-stack.ts';
 import { deployedName, functionArn, pascalCase } from './naming.ts';
 import type { StageSettings } from './settings.ts';
 import { alarmOnDeadLetters, deadLetterAlarmName, EXPORTS_BUCKET_ARN_OUTPUT } from './stateful-stack.ts';
@@ -46,8 +33,6 @@ export interface StatelessStackProps extends StackProps {
   resources: PlatformResources;
   statefulStackName: string;
   alarmTopic: ITopic;
-  /** The user pool and its clients (stateful stack): the JWT authorizer's issuer and audiences. */
-  identity: Identity;
 }
 
 /** The CORS answer of a stage that names origins (`corsOrigins`); none without them. */
@@ -63,14 +48,15 @@ export const CORS_MAX_AGE_SECONDS = 3600;
 
 /**
  * Everything that can be replaced at will: one function per manifest entry with its `live` alias,
- * the HTTP API with a route per manifest route, the queue consumers, event rules and bucket
- * notifications, all invoking the aliases. Functions and rules have fixed names (`deployedName`):
- * functions name each other by them. Alarms, releases and the dashboard are the operations stack's.
+ * the HTTP API (its stage and routes are the API stack's), the queue consumers, event rules and
+ * bucket notifications, all invoking the aliases. Functions and rules have fixed names
+ * (`deployedName`): functions name each other by them. Alarms, releases and the dashboard are the
+ * operations stack's.
  */
 export class StatelessStack extends Stack {
   readonly functions: Readonly<Record<string, ServiceFunction>>;
+  /** Its stage and routes are the API stack's (`ApiStack`). */
   readonly api: HttpApi;
-  readonly apiStage: HttpStage;
   /** Events no rule target could take; none without rules. */
   readonly ruleTargetDeadLetterQueue: IQueue | undefined;
 
@@ -85,8 +71,9 @@ export class StatelessStack extends Stack {
     });
     const resources: PlatformResources = { ...props.resources, exportsBucket };
 
-    // HTTP API, before the functions (`api:metrics` names it). CORS only for the origins a stage
-    // names: requests carry bearer tokens.
+    // The HTTP API, before the functions (`api:metrics` names it), in this stack: its routes name
+    // the functions, and the API stack that holds them follows this one. CORS only for the
+    // origins a stage names: requests carry bearer tokens.
     const methods = [...new Set(manifest.routes.map((r) => r.method))];
     this.api = new HttpApi(this, 'HttpApi', {
       apiName: `${manifest.service}-${settings.stage}`,
@@ -104,28 +91,6 @@ export class StatelessStack extends Stack {
           }
         : {}),
     });
-    const accessLogs = new LogGroup(this, 'HttpApiAccessLogs', {
-      retention: settings.logRetention,
-      removalPolicy: settings.removalPolicy,
-    });
-    // Created by hand because HttpApi's own default stage takes no access-log settings. Limits
-    // come from the manifest, as the local gateway's do.
-    this.apiStage = new HttpStage(this, 'HttpApiDefaultStage', {
-      httpApi: this.api,
-      stageName: '$default',
-      autoDeploy: true,
-      throttle: {
-        rateLimit: manifest.limits.stage.ratePerSecond,
-        burstLimit: manifest.limits.stage.burst,
-      },
-      accessLogSettings: {
-        destination: new LogGroupLogDestination(accessLogs),
-        format: AccessLogFormat.custom(JSON.stringify(HTTP_API_ACCESS_LOG)),
-      },
-      // Per-route metrics (`ApiId`, `Stage`, `Method`, `Resource`), which the API gateway manager reads.
-      detailedMetricsEnabled: true,
-    });
-
     // What functions may name besides the stateful resources. Functions by their fixed names:
     // references would make cycles (managers invoke each other). Event source mappings are
     // created with their consumers below, so they are named by tokens resolved at synth.
@@ -153,7 +118,7 @@ export class StatelessStack extends Stack {
             },
           ]),
       ),
-      httpApi: { id: this.api.apiId, stage: this.apiStage.stageName },
+      httpApi: { id: this.api.apiId, stage: API_STAGE_NAME },
     };
     const managers = managedResourcesOf(manifest);
 
@@ -178,78 +143,6 @@ export class StatelessStack extends Stack {
       if (!fn) throw new Error(`${usedBy} names function "${name}", which the manifest does not declare`);
       return fn;
     };
-
-    // One JWT authorizer for every non-public route: API Gateway checks the access or ID token's
-    // signature, issuer (the user pool), audience or client_id (either client) and expiry, and
-    // answers 401 itself when a token is missing or invalid. No `authorizationScopes`: a route's
-    // role is granted by a person's groups (`cognito:groups`) or a machine's scopes, and API
-    // Gateway can only require scopes, not groups. The function wrapper checks the role from the
-    // claims (`authorize()` in shared/auth/roles.ts, against ROUTE_ROLES written from this
-    // manifest), in AWS and locally alike.
-    const { identity } = props;
-    const jwt = new HttpUserPoolAuthorizer('UserPoolAuthorizer', identity.userPool, {
-      authorizerName: 'user-pool',
-      userPoolClients: [identity.userClient, identity.machineClient],
-      userPoolRegion: Stack.of(identity).region,
-    });
-    const cfnStage = this.apiStage.node.defaultChild as CfnStage;
-    const routeSettings: Record<
-      string,
-      { ThrottlingRateLimit: number; ThrottlingBurstLimit: number; DetailedMetricsEnabled: boolean }
-    > = {};
-
-    const integrations = new Map<string, HttpLambdaIntegration>();
-    for (const route of manifest.routes) {
-      const fn = fnOf(route.function, `Route ${route.method} ${route.path}`);
-      let integration = integrations.get(route.function);
-      if (!integration) {
-        integration = new HttpLambdaIntegration(`${pascalCase(route.function)}Integration`, fn.live);
-        integrations.set(route.function, integration);
-      }
-      const isPublic = route.role === 'public';
-      const [created] = this.api.addRoutes({
-        path: route.path,
-        methods: [HttpMethod[route.method]],
-        integration,
-        ...(isPublic ? {} : { authorizer: jwt }),
-      });
-      if (!created) throw new Error(`Route ${route.method} ${route.path} was not created`);
-      if (route.throttle) {
-        const routeKey = `${route.method} ${route.path}`;
-        routeSettings[routeKey] = {
-          ThrottlingRateLimit: route.throttle.ratePerSecond,
-          ThrottlingBurstLimit: route.throttle.burst,
-          // Explicit: a route's own settings are not documented to inherit the stage's defaults.
-          DetailedMetricsEnabled: true,
-        };
-        // Route settings name routes by key: the stage must be updated after they exist.
-        cfnStage.node.addDependency(created);
-      }
-      if (isPublic) {
-        Validations.of(created).acknowledge({
-          id: 'AwsSolutions-APIG4',
-          reason:
-            'The manifest declares this route public (role "public"): it must answer without credentials.',
-        });
-      }
-    }
-
-    if (Object.keys(routeSettings).length > 0) cfnStage.routeSettings = routeSettings;
-
-    // Requests no route takes: the platform's 404/405 instead of API Gateway's bare 404.
-    if (manifest.defaultRoute) {
-      const fn = fnOf(manifest.defaultRoute, 'The default route');
-      const route = new HttpRoute(this, 'DefaultRoute', {
-        httpApi: this.api,
-        routeKey: HttpRouteKey.DEFAULT,
-        integration: new HttpLambdaIntegration(`${pascalCase(manifest.defaultRoute)}Integration`, fn.live),
-      });
-      Validations.of(route).acknowledge({
-        id: 'AwsSolutions-APIG4',
-        reason:
-          'The default route only answers that no route matches (404/405); it reads and returns no data.',
-      });
-    }
 
     // Queue consumers.
     for (const [name, decl] of Object.entries(manifest.queues)) {
@@ -365,30 +258,8 @@ export class StatelessStack extends Stack {
           "CDK's bucket-notifications handler runs only at deployment and its role is not configurable; the policy only lets it write its logs.",
       });
     }
-
-    // The edge stack's origin; callers use the edge's URL (its `ApiUrl` output).
-    new CfnOutput(this, 'DirectApiUrl', {
-      value: this.apiStage.url,
-      description: 'The HTTP API without the edge (no WAF rate limits, no edge headers): for diagnosis',
-    });
   }
 }
-
-/** HTTP API access-log fields (HTTP API variables only: REST-only ones fail deployment). */
-const HTTP_API_ACCESS_LOG = {
-  requestId: '$context.requestId',
-  ip: '$context.identity.sourceIp',
-  caller: '$context.identity.userArn',
-  requestTime: '$context.requestTime',
-  routeKey: '$context.routeKey',
-  status: '$context.status',
-  protocol: '$context.protocol',
-  responseLength: '$context.responseLength',
-  responseLatency: '$context.responseLatency',
-  integrationLatency: '$context.integrationLatency',
-  integrationError: '$context.integrationErrorMessage',
-  error: '$context.error.message',
-};
 
 const PATTERN_FIELDS: Record<string, keyof EventPattern> = {
   source: 'source',

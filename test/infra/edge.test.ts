@@ -81,6 +81,7 @@ describe('the edge before the HTTP API', () => {
     });
     // Deployed after the API it fronts.
     expect(s.edge.dependencies).toContain(s.stateless);
+    expect(s.edge.dependencies).toContain(s.api); // its stage and routes exist first
   });
 
   it('caches nothing, forwards every viewer header but Host, and takes HTTPS only', () => {
@@ -140,7 +141,7 @@ describe('the edge before the HTTP API', () => {
     expect(edgeOutputs.ApiUrl.Value).toEqual({
       'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [logicalIdOf(s.edge.distribution), 'DomainName'] }, '/']],
     });
-    expect(JSON.stringify(s.statelessTemplate.toJSON().Outputs.DirectApiUrl.Value)).toContain('execute-api');
+    expect(JSON.stringify(s.apiTemplate.toJSON().Outputs.DirectApiUrl.Value)).toContain('execute-api');
   });
 });
 

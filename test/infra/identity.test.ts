@@ -161,13 +161,13 @@ describe('the JWT authorizer on the HTTP API', () => {
   let authorizerId: string;
   beforeAll(() => {
     s = synthPlatform();
-    const authorizers = s.statelessTemplate.findResources('AWS::ApiGatewayV2::Authorizer');
+    const authorizers = s.apiTemplate.findResources('AWS::ApiGatewayV2::Authorizer');
     expect(Object.keys(authorizers)).toHaveLength(1);
     authorizerId = Object.keys(authorizers)[0]!;
   });
 
   it('trusts the user pool as issuer and both clients as audiences', () => {
-    const authorizer = s.statelessTemplate.toJSON().Resources[authorizerId].Properties;
+    const authorizer = s.apiTemplate.toJSON().Resources[authorizerId].Properties;
     expect(authorizer.AuthorizerType).toBe('JWT');
     expect(authorizer.IdentitySource).toEqual(['$request.header.Authorization']);
     const issuer = authorizer.JwtConfiguration.Issuer['Fn::Join'][1];
@@ -188,7 +188,7 @@ describe('the JWT authorizer on the HTTP API', () => {
     '%s (%s): the authorizer exactly when the route is not public, never scopes',
     (routeKey, role) => {
       const routes = Object.values(
-        s.statelessTemplate.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: routeKey } }),
+        s.apiTemplate.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: routeKey } }),
       ) as Resource[];
       expect(routes).toHaveLength(1);
       const props = routes[0]!.Properties;
@@ -206,7 +206,7 @@ describe('the JWT authorizer on the HTTP API', () => {
 
   it('leaves the default route public: it only answers 404 or 405', () => {
     const [fallback] = Object.values(
-      s.statelessTemplate.findResources('AWS::ApiGatewayV2::Route', {
+      s.apiTemplate.findResources('AWS::ApiGatewayV2::Route', {
         Properties: { RouteKey: DEFAULT_ROUTE_KEY },
       }),
     ) as Resource[];

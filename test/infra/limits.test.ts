@@ -18,7 +18,7 @@ const otherLimits = {
 } satisfies Manifest;
 
 function stageOf(s: Synthesized): Json {
-  const stages = Object.values(s.statelessTemplate.findResources('AWS::ApiGatewayV2::Stage'));
+  const stages = Object.values(s.apiTemplate.findResources('AWS::ApiGatewayV2::Stage'));
   expect(stages).toHaveLength(1);
   return stages[0]!;
 }
@@ -65,7 +65,7 @@ describe.each([
       ]),
     );
     expect(stage.Properties.RouteSettings).toEqual(expected);
-    const routeIds = s.statelessTemplate.findResources('AWS::ApiGatewayV2::Route');
+    const routeIds = s.apiTemplate.findResources('AWS::ApiGatewayV2::Route');
     for (const key of Object.keys(expected)) {
       const [id] = Object.entries(routeIds).find(([, r]) => r.Properties.RouteKey === key) ?? [];
       expect(id, key).toBeDefined();

@@ -130,7 +130,7 @@ describe('managers, their functions, rules and schedules in AWS', () => {
       [MANAGER_ENV.httpApiId]: { Ref: logicalIdOf(s.stateless.api) },
       [MANAGER_ENV.httpApiStage]: '$default',
     });
-    const stage = resources()[logicalIdOf(s.stateless.apiStage)].Properties;
+    const stage = s.apiTemplate.toJSON().Resources[logicalIdOf(s.api.apiStage)].Properties;
     expect(stage.StageName).toBe('$default');
     expect(stage.DefaultRouteSettings.DetailedMetricsEnabled).toBe(true);
   });

@@ -142,7 +142,7 @@ describe('observability (dashboard and alarms, in the operations stack)', () => 
           expect(['Count', '4xx', '5xx', 'Latency'], what).toContain(m.name);
           expect(Object.keys(m.dimensions), what).toEqual(['ApiId', 'Stage']);
           expect(apiId.has(m.dimensions.ApiId!), what).toBe(true);
-          expect(m.dimensions.Stage, what).toBe(s.stateless.apiStage.stageName);
+          expect(m.dimensions.Stage, what).toBe(s.api.apiStage.stageName);
           break;
         case 'AWS/Lambda':
           expect(['Invocations', 'Errors', 'Throttles', 'Duration'], what).toContain(m.name);

@@ -2,7 +2,7 @@ import { Stack } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { routeRolesOf } from '../../infra/function-environment.ts';
 import { manifest } from '../../infra/manifest.ts';
-import { logicalIdOf, type Synthesized, synthPlatform, wiredManifest } from './support.ts';
+import { cfnString, logicalIdOf, type Synthesized, synthPlatform, wiredManifest } from './support.ts';
 
 const functionNames = Object.keys(manifest.functions) as Array<keyof typeof manifest.functions>;
 const deployed = (name: string, stage = 'dev') => `vector-platform-${stage}-${name}`;
@@ -157,6 +157,20 @@ describe('blue/green releases', () => {
   it('invokes nothing but aliases: routes, queue consumers, rules, schedules and bucket notifications', () => {
     const wired = synthPlatform({ manifest: wiredManifest });
     const template = wired.statelessTemplate;
+    // The routes (API stack) name each function's alias by its ARN.
+    const apiResources = wired.apiTemplate.toJSON().Resources as Record<
+      string,
+      { Type: string; Properties: Record<string, unknown> }
+    >;
+    const routeTargets = Object.values(apiResources).flatMap((r) =>
+      r.Type === 'AWS::ApiGatewayV2::Integration'
+        ? [cfnString(r.Properties.IntegrationUri)]
+        : r.Type === 'AWS::Lambda::Permission'
+          ? [cfnString(r.Properties.FunctionName)]
+          : [],
+    );
+    expect(routeTargets.length).toBeGreaterThan(manifest.routes.length);
+    for (const arn of routeTargets) expect(arn).toMatch(/:function:vector-platform-dev-[A-Za-z]+:live$/);
     const aliasIds = new Set(Object.keys(template.findResources('AWS::Lambda::Alias')));
     const functionIds = new Set(Object.values(wired.stateless.functions).map((f) => logicalIdOf(f.fn)));
     const refsIn = (value: unknown) =>
@@ -191,15 +205,26 @@ describe('blue/green releases', () => {
       ).toEqual([]);
       if (refs.some((r) => aliasIds.has(r))) viaAlias += 1;
     }
-    // Every kind above is wired by this manifest, and each invoker found names an alias or a queue.
-    expect(viaAlias).toBeGreaterThan(manifest.routes.length);
+    // Every kind above is wired by this manifest: mappings, rules, schedules, notifications.
+    expect(viaAlias).toBeGreaterThanOrEqual(
+      Object.keys(wiredManifest.rules).length + Object.keys(wiredManifest.schedules).length + 2,
+    );
   });
 
-  it('keeps the stateless stack independent of the operations stack, and every stack under 500 resources', () => {
+  it('keeps the stateless stack independent of the operations and API stacks, and every stack under 500 resources', () => {
     expect(s.operations.dependencies).toContain(s.stateless);
+    // The routes follow the functions they name by ARN; the functions never wait for the routes.
+    expect(s.api.dependencies).toContain(s.stateless);
+    expect(s.stateless.dependencies).not.toContain(s.api);
     expect(s.stateless.dependencies).not.toContain(s.operations);
     expect(JSON.stringify(s.statelessTemplate.toJSON())).not.toContain(s.operations.stackName);
-    for (const template of [s.statefulTemplate, s.statelessTemplate, s.operationsTemplate, s.edgeTemplate]) {
+    for (const template of [
+      s.statefulTemplate,
+      s.statelessTemplate,
+      s.apiTemplate,
+      s.operationsTemplate,
+      s.edgeTemplate,
+    ]) {
       // CloudFormation's limit per stack; the stateless stack grows by ~6 per manager function.
       expect(Object.keys(template.toJSON().Resources).length).toBeLessThan(500);
     }

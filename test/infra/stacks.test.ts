@@ -5,6 +5,7 @@ import { type FunctionName, manifest } from '../../infra/manifest.ts';
 import { deadLetterUrlVariable, queueUrlVariable } from '../../shared/resource-env.ts';
 import {
   actionsOf,
+  cfnString,
   logicalIdOf,
   resourcesOf,
   type Statement,
@@ -232,7 +233,7 @@ describe('the platform stacks (default stage)', () => {
         }
       }
       // References only: the stacks create no secret and no parameter, so no value can be inlined.
-      for (const template of [s.statefulTemplate, s.statelessTemplate]) {
+      for (const template of [s.statefulTemplate, s.statelessTemplate, s.apiTemplate]) {
         template.resourceCountIs('AWS::SecretsManager::Secret', 0);
         template.resourceCountIs('AWS::SSM::Parameter', 0);
       }
@@ -241,9 +242,11 @@ describe('the platform stacks (default stage)', () => {
 
   describe('HTTP API', () => {
     it('has exactly one route per manifest route, plus the default route', () => {
-      s.statelessTemplate.resourceCountIs('AWS::ApiGatewayV2::Route', manifest.routes.length + 1);
+      // In the API stack, beside the stateless stack that holds the functions and the API itself.
+      s.statelessTemplate.resourceCountIs('AWS::ApiGatewayV2::Route', 0);
+      s.apiTemplate.resourceCountIs('AWS::ApiGatewayV2::Route', manifest.routes.length + 1);
       const [fallback, ...others] = Object.values(
-        s.statelessTemplate.findResources('AWS::ApiGatewayV2::Route', {
+        s.apiTemplate.findResources('AWS::ApiGatewayV2::Route', {
           Properties: { RouteKey: '$default' },
         }),
       );
@@ -257,26 +260,26 @@ describe('the platform stacks (default stage)', () => {
     it.each(manifest.routes.map((r) => [`${r.method} ${r.path}`, r] as const))(
       '%s reaches its function',
       (routeKey, route) => {
-        const routes = s.statelessTemplate.findResources('AWS::ApiGatewayV2::Route', {
+        const routes = s.apiTemplate.findResources('AWS::ApiGatewayV2::Route', {
           Properties: { RouteKey: routeKey },
         });
         expect(Object.keys(routes)).toHaveLength(1);
         const props = Object.values(routes)[0]!.Properties;
         const integrationId = props.Target['Fn::Join'][1][1].Ref as string;
-        const integration = s.statelessTemplate.toJSON().Resources[integrationId].Properties;
+        const integration = s.apiTemplate.toJSON().Resources[integrationId].Properties;
         expect(integration).toMatchObject({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
-        // The alias (its `Ref` is its ARN): a release shifts the route's traffic with it.
-        expect(integration.IntegrationUri).toEqual({
-          Ref: logicalIdOf(s.stateless.functions[route.function]!.live),
-        });
+        // The alias, by its ARN: a release shifts the route's traffic with it.
+        expect(cfnString(integration.IntegrationUri)).toBe(
+          `arn:aws:lambda:${TEST_REGION}:<AWS::AccountId>:function:vector-platform-dev-${route.function}:live`,
+        );
         // Non-public routes need a verified token (identity.test.ts checks which authorizer).
         expect(props.AuthorizationType ?? 'NONE').toBe(route.role === 'public' ? 'NONE' : 'JWT');
       },
     );
 
     it('throttles and access-logs the default stage', () => {
-      const accessLogs = logicalIdOf(s.stateless.node.findChild('HttpApiAccessLogs') as never);
-      s.statelessTemplate.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      const accessLogs = logicalIdOf(s.api.node.findChild('HttpApiAccessLogs') as never);
+      s.apiTemplate.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
         StageName: '$default',
         AutoDeploy: true,
         DefaultRouteSettings: {
@@ -288,7 +291,7 @@ describe('the platform stacks (default stage)', () => {
           Format: Match.stringLikeRegexp('\\$context\\.requestId'),
         },
       });
-      s.statelessTemplate.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+      s.apiTemplate.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
     });
 
     it('has no CORS configuration by default: no origin is allowed to read answers', () => {
@@ -435,7 +438,7 @@ describe('the platform stacks (default stage)', () => {
       expect(outputs).toEqual(
         expect.arrayContaining(['ExportsBucketName', 'EventBusName', 'MigrationsQueueUrl']),
       );
-      expect(Object.keys(s.statelessTemplate.toJSON().Outputs)).toContain('DirectApiUrl');
+      expect(Object.keys(s.apiTemplate.toJSON().Outputs)).toContain('DirectApiUrl');
       expect(Object.keys(s.edgeTemplate.toJSON().Outputs)).toContain('ApiUrl');
       expect(Object.keys(s.statefulTemplate.toJSON().Outputs)).toEqual(
         expect.arrayContaining(['UserPoolId', 'UserClientId', 'MachineClientId', 'TokenEndpoint']),
@@ -497,13 +500,14 @@ describe('the platform stacks (context overrides)', () => {
       MaxAge: 3600,
     });
     expect([...api.CorsConfiguration.AllowMethods].sort()).toEqual(methods);
-    s.statelessTemplate.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+    s.apiTemplate.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       DefaultRouteSettings: {
         ThrottlingRateLimit: manifest.limits.stage.ratePerSecond,
         ThrottlingBurstLimit: manifest.limits.stage.burst,
       },
     });
     s.statelessTemplate.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+    s.apiTemplate.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
     s.statefulTemplate.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
     s.statefulTemplate.hasResource('AWS::DynamoDB::Table', {
       DeletionPolicy: 'Delete',

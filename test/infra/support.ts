@@ -14,6 +14,7 @@ export const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(
 export interface Synthesized extends PlatformApp {
   statefulTemplate: Template;
   statelessTemplate: Template;
+  apiTemplate: Template;
   operationsTemplate: Template;
   edgeTemplate: Template;
 }
@@ -46,6 +47,7 @@ export function synthPlatform(options: Parameters<typeof platform>[0] = {}): Syn
     ...built,
     statefulTemplate: Template.fromStack(built.stateful),
     statelessTemplate: Template.fromStack(built.stateless),
+    apiTemplate: Template.fromStack(built.api),
     operationsTemplate: Template.fromStack(built.operations),
     edgeTemplate: Template.fromStack(built.edge),
   };
