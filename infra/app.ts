@@ -5,8 +5,8 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { z } from 'zod';
 import { PROJECT_ROOT } from './constructs/service-function.ts';
 import { type Manifest, manifest as platformManifest } from './manifest.ts';
-import { DeployAccessStack } from './stacks/deploy-access-stack.ts';
 import { ApiStack } from './stacks/api-stack.ts';
+import { DeployAccessStack } from './stacks/deploy-access-stack.ts';
 import { EDGE_REGION, EdgeStack } from './stacks/edge-stack.ts';
 import { OperationsStack } from './stacks/operations-stack.ts';
 import { readSettings, type StageSettings } from './stacks/settings.ts';
@@ -135,9 +135,19 @@ export function buildApp(options: BuildAppOptions = {}): PlatformApp {
 
   Tags.of(app).add('service', manifest.service);
   // Not on the deploy access stack: it serves every stage of the account.
-  for (const stack of [stateful, stateless, api, operations, edge]) Tags.of(stack).add('stage', settings.stage);
+  for (const stack of [stateful, stateless, api, operations, edge])
+    Tags.of(stack).add('stage', settings.stage);
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { app, settings, stateful, stateless, api, operations, edge, ...(deployAccess ? { deployAccess } : {}) };
+  return {
+    app,
+    settings,
+    stateful,
+    stateless,
+    api,
+    operations,
+    edge,
+    ...(deployAccess ? { deployAccess } : {}),
+  };
 }
 
 if (import.meta.main) {
