@@ -118,6 +118,7 @@ export class ServiceFunction extends Construct {
       },
     );
     const objects = exportObjectsArn(props.resources.exportsBucket.bucketArn);
+    const webhookSecrets = `${notificationRefs(this, settings).webhookSecrets.arn}*`;
     for (const grant of grants) {
       this.role.addToPolicy(
         new PolicyStatement({ actions: [...grant.actions], resources: [...grant.resources] }),
@@ -127,6 +128,13 @@ export class ServiceFunction extends Construct {
           id: `AwsSolutions-IAM5[${nagResourceFinding(this, objects)}]`,
           reason:
             'Exports are addressed by object key, so `<exports bucket>/*` is the narrowest resource for object access.',
+        });
+      }
+      if (grant.resources.includes(webhookSecrets)) {
+        Validations.of(this.role).acknowledge({
+          id: `AwsSolutions-IAM5[${nagResourceFinding(this, webhookSecrets)}]`,
+          reason:
+            'Webhook secrets are created per subscription at run time, so their name prefix (`<stage>/notifications/webhooks/*`) is the narrowest resource.',
         });
       }
     }

@@ -16,6 +16,8 @@ describe('parseSettings', () => {
         qdrantUrlParameter: '/vector-platform/dev/qdrant-url',
         qdrantApiKeySecret: 'vector-platform/dev/qdrant-api-key',
         openaiApiKeySecret: 'vector-platform/dev/openai-api-key',
+        webhookSecretsPrefix: 'vector-platform/dev/notifications/webhooks/',
+        notificationsEmailFrom: 'notifications@vector-platform.local',
       },
       alarms: {
         apiLatencyP95Ms: 500,

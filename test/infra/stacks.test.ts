@@ -164,6 +164,9 @@ describe('the platform stacks (default stage)', () => {
         'managers:control': 'lambda',
         'metrics:read': 'cloudwatch',
         'api:metrics': '', // names the API: CloudWatch's GetMetricData is metrics:read's
+        'webhook-secrets:read': 'secretsmanager',
+        'webhook-secrets:write': 'secretsmanager',
+        'email:send': 'ses',
       };
       const stoppable = Object.values(managedResourcesOf(manifest)).filter((m) => m.stoppable);
       for (const name of functionNames) {

@@ -123,7 +123,11 @@ export const wiredManifest = {
       access: ['state:write'],
     },
   },
-  queues: { migrations: { ...manifest.queues.migrations, consumer: 'migrateChunk' } },
+  queues: {
+    migrations: { ...manifest.queues.migrations, consumer: 'migrateChunk' },
+    // The notifications manager's contract function sends its tests to its delivery queue.
+    notificationDeliveries: manifest.queues.notificationDeliveries,
+  },
   rules: {
     migrationFinished: {
       description: 'Audit finished migrations',
