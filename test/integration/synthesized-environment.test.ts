@@ -1,4 +1,6 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -283,6 +285,88 @@ describe('every function serves its happy path with that environment', () => {
     expect(events[0]).toMatchObject({ source: manifest.eventSource, type: 'MigrationRolledBack' });
     served.add('recordEvent');
   });
+  it('notifications: subscriptions, the matcher and the delivery (a signed webhook to a loopback receiver)', async () => {
+    const received: string[] = [];
+    const receiver = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        received.push(String(req.headers['x-vp-signature']));
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      const { subscription } = await ok('notificationSubscriptions', 'POST', '/notifications/subscriptions', {
+        name: 'happy',
+        pattern: { 'detail-type': ['PlanIndexed'] },
+        channel: { type: 'webhook', url },
+      });
+      await ok('notificationSubscriptions', 'GET', '/notifications/subscriptions');
+      await ok('notificationSubscriptions', 'GET', `/notifications/subscriptions/${subscription.id}`);
+      await ok('notificationSubscriptions', 'PUT', `/notifications/subscriptions/${subscription.id}`, {
+        name: 'happy, renamed',
+        pattern: { 'detail-type': ['PlanIndexed'] },
+        channel: { type: 'webhook', url },
+      });
+      // The matcher and the delivery, each invoked with what its queue hands it.
+      const sqsEvent = (body: unknown) => ({
+        Records: [
+          {
+            messageId: 'm-1',
+            receiptHandle: 'r',
+            body: JSON.stringify(body),
+            attributes: { ApproximateReceiveCount: '1' },
+            messageAttributes: {},
+            md5OfBody: '',
+            eventSource: 'aws:sqs',
+            eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q',
+            awsRegion: 'us-east-1',
+          },
+        ],
+      });
+      const indexed = {
+        version: '0',
+        id: 'c0ffee00-0000-4000-8000-0000000000aa',
+        'detail-type': 'PlanIndexed',
+        source: manifest.eventSource,
+        account: '000000000000',
+        time: new Date().toISOString(),
+        region: 'us-east-1',
+        resources: [],
+        detail: {
+          schemaVersion: 1,
+          planId: 'p.md',
+          tasks: 1,
+          added: 1,
+          updated: 0,
+          removed: 0,
+          unchanged: 0,
+        },
+      };
+      expect(await rt.invoke('notificationMatcher', sqsEvent(indexed))).toEqual({ batchItemFailures: [] });
+      served.add('notificationMatcher');
+      const [delivery] = (
+        await ok(
+          'notificationSubscriptions',
+          'GET',
+          `/notifications/deliveries?subscriptionId=${subscription.id}`,
+        )
+      ).deliveries;
+      expect(
+        await rt.invoke(
+          'notificationDelivery',
+          sqsEvent({ deliveryId: delivery.id, subscriptionId: subscription.id, event: indexed }),
+        ),
+      ).toEqual({ batchItemFailures: [] });
+      expect(received[0]).toMatch(/^sha256=[0-9a-f]{64}$/);
+      served.add('notificationDelivery');
+      await ok('notificationSubscriptions', 'DELETE', `/notifications/subscriptions/${subscription.id}`);
+    } finally {
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
+  });
+
   it('managers: every contract function, the coordinator API, configuration, sweep, consumers, metrics, status page', async () => {
     const ids = Object.keys(manifest.managers);
     const { managers } = await ok('managersApi', 'GET', '/managers/status');
