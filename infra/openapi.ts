@@ -290,6 +290,10 @@ export function buildOpenApiDocument(
           'The managers behind one contract: status, health, metrics, start and stop, actions, configuration',
       },
       { name: 'monitoring', description: "Every manager's metrics in the Prometheus text exposition format" },
+      {
+        name: 'notifications',
+        description: 'Subscriptions to platform events (signed webhooks, email) and the delivery log',
+      },
     ],
     paths,
     components: {

@@ -6,6 +6,15 @@ import { STOPPED_RETRY_AFTER_SECONDS } from '../managers/lifecycle.ts';
 import { MANAGER_ACTIONS, MANAGER_IDS, type ManagerId, ManagerIdSchema } from '../managers/specs.ts';
 import { CreateMigrationBodySchema, JobPathSchema, ListQuerySchema } from '../migrations/model.ts';
 import {
+  DeliveryListSchema,
+  DeliveryQuerySchema,
+  SavedSubscriptionSchema,
+  SubscriptionAnswerSchema,
+  SubscriptionInputSchema,
+  SubscriptionListSchema,
+  SubscriptionPathSchema,
+} from '../notifications/model.ts';
+import {
   IndexPlanBodySchema,
   IndexPlanQuerySchema,
   MAX_PLAN_BYTES,
@@ -105,7 +114,8 @@ export interface OperationSpec {
     | 'migrations'
     | 'events'
     | 'managers'
-    | 'monitoring';
+    | 'monitoring'
+    | 'notifications';
   path?: z.ZodObject;
   query?: z.ZodObject;
   /** The request body by media type (JSON bodies also get 413 and 415). */
@@ -301,6 +311,89 @@ const managers: OperationEntry = {
         409: 'the action’s own conflict (`redrive`: no chunk left to send; `rollback`: the job cannot be rolled back)',
         502: NO_ANSWER,
       },
+    },
+  },
+};
+
+const subscriptionPath = SubscriptionPathSchema.required();
+const savedSubscription = named('SavedSubscription', SavedSubscriptionSchema);
+const subscriptionInput = named('SubscriptionInput', SubscriptionInputSchema);
+const SUBSCRIPTION_INVALID =
+  'a field is invalid (issue field: `pattern` with where the pattern is wrong, `channel.url` for a refused target or a host that does not resolve, `channel.to.0`, `secret`…)';
+
+const notifications: OperationEntry = {
+  routes: {
+    'GET /api/v1/notifications/subscriptions': {
+      operationId: 'listSubscriptions',
+      summary: 'Notification subscriptions',
+      description: 'Every subscription (the default one is stored on first use). Secrets are never answered.',
+      tag: 'notifications',
+      responses: {
+        200: { description: 'Subscriptions', schema: named('SubscriptionList', SubscriptionListSchema) },
+      },
+      errors: { 502: STATE_DOWN },
+    },
+    'POST /api/v1/notifications/subscriptions': {
+      operationId: 'createSubscription',
+      summary: 'Subscribe a webhook or email addresses to events matching a pattern',
+      description:
+        'An EventBridge pattern and a channel. A webhook target must resolve to public addresses only (loopback too on a local runtime that allows it); without `secret`, the signing secret is made and answered this once.',
+      tag: 'notifications',
+      body: { json: subscriptionInput },
+      responses: { 201: { description: 'The subscription (and its new secret)', schema: savedSubscription } },
+      errors: { 400: SUBSCRIPTION_INVALID, 502: 'the state store or Secrets Manager failed' },
+    },
+    'GET /api/v1/notifications/subscriptions/{id}': {
+      operationId: 'getSubscription',
+      summary: 'A subscription',
+      description: 'Without its secret.',
+      tag: 'notifications',
+      path: subscriptionPath,
+      responses: {
+        200: {
+          description: 'The subscription',
+          schema: named('SubscriptionAnswer', SubscriptionAnswerSchema),
+        },
+      },
+      errors: { 404: 'no such subscription (issue field `id`)', 502: STATE_DOWN },
+    },
+    'PUT /api/v1/notifications/subscriptions/{id}': {
+      operationId: 'replaceSubscription',
+      summary: 'Replace a subscription',
+      description:
+        'A webhook keeps its secret unless `secret` is given; one that becomes a webhook gets a new one (answered once).',
+      tag: 'notifications',
+      path: subscriptionPath,
+      body: { json: subscriptionInput },
+      responses: { 200: { description: 'The subscription (and a new secret)', schema: savedSubscription } },
+      errors: {
+        400: SUBSCRIPTION_INVALID,
+        404: 'no such subscription (issue field `id`)',
+        409: 'it was changed at the same time',
+        502: 'the state store or Secrets Manager failed',
+      },
+    },
+    'DELETE /api/v1/notifications/subscriptions/{id}': {
+      operationId: 'deleteSubscription',
+      summary: 'Delete a subscription and its secret',
+      description: 'Notifications already queued for it are logged `skipped`.',
+      tag: 'notifications',
+      path: subscriptionPath,
+      responses: { 204: { description: 'Deleted' } },
+      errors: {
+        404: 'no such subscription (issue field `id`)',
+        502: 'the state store or Secrets Manager failed',
+      },
+    },
+    'GET /api/v1/notifications/deliveries': {
+      operationId: 'listDeliveries',
+      summary: 'The delivery log',
+      description:
+        'One record per notification (an event to a subscription): status, attempts, the last attempt’s latency and answer; newest first, kept 14 days.',
+      tag: 'notifications',
+      query: DeliveryQuerySchema,
+      responses: { 200: { description: 'Notifications', schema: named('DeliveryList', DeliveryListSchema) } },
+      errors: { 400: 'a query parameter is invalid', 502: STATE_DOWN },
     },
   },
 };
@@ -661,6 +754,7 @@ const BASE_OPERATIONS: Record<string, OperationEntry> = {
     errors: { 404: 'no such job', 409: 'no chunk left to send', 502: STATE_DOWN },
   },
   managersApi: managers,
+  notificationSubscriptions: notifications,
   managerConfig,
   prometheusMetrics: {
     summary: 'Every manager’s metrics, for Prometheus',

@@ -56,15 +56,24 @@ export const SubscriptionPathSchema = z.strictObject({
     .optional(),
 });
 
-export interface Subscription {
-  id: string;
-  name: string;
-  pattern: Record<string, unknown>;
-  channel: Channel;
-  enabled: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
+export const SubscriptionSchema = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  pattern: z.record(z.string(), z.unknown()),
+  channel: ChannelSchema,
+  enabled: z.boolean(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+export type Subscription = z.infer<typeof SubscriptionSchema>;
+
+/** A create or replace: the subscription, and the signing secret the platform made (this once). */
+export const SavedSubscriptionSchema = z.strictObject({
+  subscription: SubscriptionSchema,
+  secret: z.string().optional(),
+});
+export const SubscriptionListSchema = z.strictObject({ subscriptions: z.array(SubscriptionSchema) });
+export const SubscriptionAnswerSchema = z.strictObject({ subscription: SubscriptionSchema });
 
 export const DELIVERY_STATUSES = ['pending', 'retrying', 'delivered', 'failed', 'skipped'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
@@ -77,23 +86,25 @@ export const DeliveryQuerySchema = z.strictObject({
 export type DeliveryQuery = z.output<typeof DeliveryQuerySchema>;
 
 /** One notification: one event to one subscription, however many attempts it took. */
-export interface Delivery {
-  id: string;
-  subscriptionId: string;
-  channel: Channel['type'];
-  eventId: string;
-  eventType: string;
-  status: DeliveryStatus;
-  attempts: number;
-  createdAt: string;
-  updatedAt: string;
+export const DeliverySchema = z.strictObject({
+  id: z.string(),
+  subscriptionId: z.string(),
+  channel: z.enum(['webhook', 'email']),
+  eventId: z.string(),
+  eventType: z.string(),
+  status: z.enum(DELIVERY_STATUSES),
+  attempts: z.int().nonnegative(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
   /** The last attempt's duration. */
-  latencyMs?: number;
+  latencyMs: z.number().nonnegative().optional(),
   /** A webhook's last answer. */
-  responseStatus?: number;
-  lastError?: string;
-  nextAttemptAt?: string;
-}
+  responseStatus: z.int().optional(),
+  lastError: z.string().optional(),
+  nextAttemptAt: z.iso.datetime().optional(),
+});
+export type Delivery = z.infer<typeof DeliverySchema>;
+export const DeliveryListSchema = z.strictObject({ deliveries: z.array(DeliverySchema) });
 
 /** An event as a notification carries it (EventBridge's envelope fields). */
 export const NotifiedEventSchema = z.looseObject({
