@@ -265,6 +265,10 @@ function grantOf(
     case 'exports:write':
       objectActions.add('s3:PutObject').add('s3:DeleteObject');
       return { environment: { [RESOURCE_ENV.exportsBucket]: refs.exportsBucket.name }, grants: [] };
+    case 'exports:upload':
+      // A multipart upload's calls are PutObject's, but for its abort.
+      objectActions.add('s3:PutObject').add('s3:AbortMultipartUpload');
+      return { environment: { [RESOURCE_ENV.exportsBucket]: refs.exportsBucket.name }, grants: [] };
     case 'state:read':
       return {
         environment: { [RESOURCE_ENV.stateTable]: refs.stateTable.name },

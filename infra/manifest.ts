@@ -8,6 +8,7 @@
 import type { z } from 'zod';
 import { DOCS_PACKAGE_FILES } from '../shared/api/docs-page.ts';
 import type { Role } from '../shared/auth/roles.ts';
+import { BACKUP_QUEUE, BACKUP_WORKER_TIMEOUT_SECONDS } from '../shared/backups/model.ts';
 import { EVENT_TYPES, type EventType } from '../shared/events/catalogue.ts';
 import { ALERT_TYPES } from '../shared/managers/alerts.ts';
 import {
@@ -29,6 +30,7 @@ export type Access =
   | 'embedder' // reads the OpenAI key secret
   | 'exports:read'
   | 'exports:write'
+  | 'exports:upload' // streams objects in as multipart uploads, aborting the ones that fail
   | 'state:read'
   | 'state:write'
   | 'bus:put'
@@ -510,6 +512,39 @@ export const manifest = {
       timeoutSeconds: 5,
       access: [],
     },
+    backupManager: managerFn(
+      'backup',
+      'Contract of the backup manager: backups and restores by state, last backup; backup, restore, list, get',
+      // Asking checks the collections and the restore's target in Qdrant and queues the run; `get`
+      // reads a restore's migration job.
+      ['qdrant', 'state:write', 'queue:backups:send'],
+    ),
+    backupWorker: {
+      entry: 'functions/backups/worker/handler.ts',
+      description:
+        'Runs one backup (Qdrant scroll → gzip → multipart upload, then retention) or restore (gunzip, checksum, migration)',
+      memoryMb: 1024,
+      timeoutSeconds: BACKUP_WORKER_TIMEOUT_SECONDS,
+      // A restore starts a migration: the planner scans the JSONL and sends its chunks.
+      access: [
+        'qdrant',
+        'exports:read',
+        'exports:write',
+        'exports:upload',
+        'state:read',
+        'state:write',
+        'bus:put',
+        'queue:migrations:send',
+      ],
+    },
+    scheduledBackups: {
+      entry: 'functions/backups/schedule/handler.ts',
+      description:
+        "Scheduled: asks for a backup when the last scheduled one is the configuration's everyHours old",
+      memoryMb: 256,
+      timeoutSeconds: 15,
+      access: ['state:read', 'state:write', 'queue:backups:send'],
+    },
     resumeStalledMigrations: migrationFn(
       'resume-stalled',
       'Scheduled: resumes migrations without progress (lost messages, a planner that died)',
@@ -725,6 +760,15 @@ export const manifest = {
       maxReceiveCount: DELIVERY_QUEUE.maxReceiveCount,
       maxConcurrency: 2,
     },
+    backups: {
+      description: 'One message per backup or restore to run (consumer: the backup worker)',
+      consumer: 'backupWorker',
+      batchSize: 1,
+      maxBatchingWindowSeconds: 0,
+      visibilityTimeoutSeconds: BACKUP_QUEUE.visibilityTimeoutSeconds,
+      maxReceiveCount: BACKUP_QUEUE.maxReceiveCount,
+      maxConcurrency: 2,
+    },
   },
   rules: {
     eventLog: {
@@ -763,6 +807,11 @@ export const manifest = {
       description: "Records every manager's health; publishes ManagerHealthChanged when it changes",
       rateMinutes: 1,
       function: 'managerHealthSweep',
+    },
+    backups: {
+      description: "Asks for a backup when the last scheduled one is the backup manager's everyHours old",
+      rateMinutes: 30,
+      function: 'scheduledBackups',
     },
   },
   notifications: [{ prefix: 'exports/', function: 'migrationUpload' }],
@@ -876,6 +925,18 @@ export const manifest = {
       emits: ['ManagerFailed'],
       consumes: [],
       stoppable: false,
+    },
+    backup: {
+      name: 'Backup',
+      description:
+        'Backups of collections and the plan registry to the exports bucket, on a schedule or on demand, with retention; restores through a migration',
+      function: 'backupManager',
+      functions: ['backupWorker', 'scheduledBackups'],
+      config: MANAGER_CONFIG.backup,
+      actions: MANAGER_ACTIONS.backup,
+      emits: ['BackupCompleted', 'BackupFailed', 'RestoreStarted', 'RestoreFailed', 'ManagerFailed'],
+      consumes: [],
+      stoppable: true,
     },
     notifications: {
       name: 'Notifications',

@@ -9,6 +9,7 @@ import { deadLetterUrlVariable, queueUrlVariable, RESOURCE_ENV } from './resourc
 
 const MIGRATIONS_QUEUE_URL = queueUrlVariable('migrations') as 'MIGRATIONS_QUEUE_URL';
 const MIGRATIONS_DLQ_URL = deadLetterUrlVariable('migrations') as 'MIGRATIONS_DLQ_URL';
+const BACKUPS_QUEUE_URL = queueUrlVariable('backups') as 'BACKUPS_QUEUE_URL';
 const NOTIFICATIONDELIVERIES_QUEUE_URL = queueUrlVariable(
   'notificationDeliveries',
 ) as 'NOTIFICATIONDELIVERIES_QUEUE_URL';
@@ -39,6 +40,7 @@ const EnvSchema = z.object({
   [RESOURCE_ENV.exportsBucket]: z.string().min(1).optional(),
   [MIGRATIONS_QUEUE_URL]: z.string().min(1).optional(),
   [MIGRATIONS_DLQ_URL]: z.string().min(1).optional(),
+  [BACKUPS_QUEUE_URL]: z.string().min(1).optional(),
   [RESOURCE_ENV.eventBus]: z.string().min(1).optional(),
   [RESOURCE_ENV.stateTable]: z.string().min(1).optional(),
   // Local runtime only: the file state store's folder and the DynamoDB actions its function is granted.
@@ -78,6 +80,7 @@ export interface Config {
   exportsBucket?: string;
   migrationQueueUrl?: string;
   migrationDeadLetterQueueUrl?: string;
+  backupQueueUrl?: string;
   eventBusName?: string;
   /** DynamoDB's table (AWS), or locally a folder of files and the actions granted on it. */
   state: { table?: string; dir?: string; dirActions?: string[] };
@@ -153,6 +156,7 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
     ...(e.EXPORTS_BUCKET ? { exportsBucket: e.EXPORTS_BUCKET } : {}),
     ...(e.MIGRATIONS_QUEUE_URL ? { migrationQueueUrl: e.MIGRATIONS_QUEUE_URL } : {}),
     ...(e.MIGRATIONS_DLQ_URL ? { migrationDeadLetterQueueUrl: e.MIGRATIONS_DLQ_URL } : {}),
+    ...(e.BACKUPS_QUEUE_URL ? { backupQueueUrl: e.BACKUPS_QUEUE_URL } : {}),
     ...(e.EVENT_BUS_NAME ? { eventBusName: e.EVENT_BUS_NAME } : {}),
     state: {
       ...(e.STATE_TABLE ? { table: e.STATE_TABLE } : {}),

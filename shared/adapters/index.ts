@@ -69,6 +69,18 @@ export function createObjectStore(config: Config): ObjectStore {
   return new S3ObjectStore({ client, bucket: config.exportsBucket });
 }
 
+/** The exports bucket with streamed multipart uploads (backups). */
+export function createBackupObjects(config: Config): S3ObjectStore {
+  return createObjectStore(config) as S3ObjectStore;
+}
+
+/** The backups queue (BACKUPS_QUEUE_URL). */
+export function createBackupQueue(config: Config): Queue {
+  if (!config.backupQueueUrl) throw missing('BACKUPS_QUEUE_URL');
+  const client = cached(endpointKey('SQS'), () => traced(new SQSClient({ useQueueUrlAsEndpoint: false })));
+  return new SqsQueue({ client, queueUrl: config.backupQueueUrl });
+}
+
 /** The migrations queue (MIGRATIONS_QUEUE_URL). */
 export function createMigrationQueue(config: Config): Queue {
   if (!config.migrationQueueUrl) throw missing('MIGRATIONS_QUEUE_URL');

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -10,6 +11,9 @@ import {
 import { NotFoundError, UpstreamError, ValidationError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
 import { awsCall, awsErrorName, awsStatusCode, mapAwsError } from './aws-errors.ts';
+
+/** S3's smallest part but the last: memory is a couple of these whatever the object's size. */
+const UPLOAD_PART_BYTES = 5 * 1024 * 1024;
 
 /**
  * The ObjectStore port on S3 (or any S3-compatible endpoint: the SDK takes `AWS_ENDPOINT_URL_S3`
@@ -35,6 +39,24 @@ export class S3ObjectStore implements ObjectStore {
         }),
       ),
     );
+  }
+
+  /**
+   * Streams `body` into `key` as a multipart upload (one PutObject when it is smaller than a part),
+   * with the SDK's own uploader: at most `queueSize` parts in memory, and the upload aborted if the
+   * stream or a part fails (the bucket's lifecycle rule aborts what a crash leaves).
+   */
+  async upload(key: string, body: Readable, contentType: string): Promise<void> {
+    // Imported here: only the backup worker uploads, and an external's static import loads at cold start.
+    const { Upload } = await import('@aws-sdk/lib-storage');
+    const upload = new Upload({
+      client: this.#s3,
+      params: { Bucket: this.#bucket, Key: key, Body: body, ContentType: contentType },
+      partSize: UPLOAD_PART_BYTES,
+      queueSize: 2,
+      leavePartsOnError: false,
+    });
+    await awsCall('S3 upload', () => upload.done());
   }
 
   async get(key: string, range?: { start: number; end: number }): Promise<Uint8Array> {

@@ -160,6 +160,56 @@ export const EVENTS = {
       at: z.iso.datetime(),
     }),
   },
+  BackupCompleted: {
+    description:
+      'A backup was stored: its collections as gzipped JSONL and the plan registry, under its manifest.',
+    detail: detail({
+      backupId: z.string().min(1),
+      trigger: z.enum(['action', 'schedule']),
+      manifestKey: z.string().min(1),
+      collections: z.array(
+        z.strictObject({
+          name: z.string().min(1),
+          points: z.int().nonnegative(),
+          bytes: z.int().nonnegative(),
+        }),
+      ),
+      /** Points of every collection. */
+      points: z.int().nonnegative(),
+    }),
+  },
+  BackupFailed: {
+    description: 'A backup could not be made; what it had stored is deleted.',
+    detail: detail({
+      backupId: z.string().min(1),
+      trigger: z.enum(['action', 'schedule']),
+      reason: z.string().min(1),
+    }),
+  },
+  RestoreStarted: {
+    description:
+      "A backup's collection was decompressed and checked, and handed to a migration (`jobId`): its MigrationCompleted or MigrationFailed ends the restore.",
+    detail: detail({
+      restoreId: z.string().min(1),
+      backupId: z.string().min(1),
+      collection: z.string().min(1),
+      /** The alias the migration switches. */
+      target: z.string().min(1),
+      jobId: z.string().min(1),
+      points: z.int().nonnegative(),
+    }),
+  },
+  RestoreFailed: {
+    description:
+      'A restore failed before its migration started (the backup is gone, or its object is corrupt).',
+    detail: detail({
+      restoreId: z.string().min(1),
+      backupId: z.string().min(1),
+      collection: z.string().min(1),
+      target: z.string().min(1),
+      reason: z.string().min(1),
+    }),
+  },
 } as const satisfies Record<string, { description: string; detail: z.ZodType }>;
 
 /** The legacy system's event names and the types that carry their meaning here. */

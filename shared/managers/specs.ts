@@ -1,4 +1,11 @@
 import { z } from 'zod';
+import {
+  BackupConfigSchema,
+  BackupInputSchema,
+  GetInputSchema,
+  ListInputSchema,
+  RestoreInputSchema,
+} from '../backups/model.ts';
 
 /**
  * What each manager declares beyond its functions: the schema of its configuration (every field
@@ -16,6 +23,7 @@ export const MANAGER_IDS = [
   'monitoring',
   'api-gateway',
   'notifications',
+  'backup',
 ] as const;
 
 export type ManagerId = (typeof MANAGER_IDS)[number];
@@ -74,6 +82,7 @@ export const MANAGER_CONFIG = {
     /** The window of `degradedAfterFailures` and of the delivery figures, minutes. */
     windowMinutes: z.int().min(1).max(1_440).default(60),
   }),
+  backup: BackupConfigSchema,
 } as const satisfies Record<ManagerId, z.ZodObject>;
 
 export type ManagerConfig<I extends ManagerId> = z.output<(typeof MANAGER_CONFIG)[I]>;
@@ -118,6 +127,30 @@ export const MANAGER_ACTIONS = {
         'Sends a sample notification to a subscription (delivered, retried and logged as any other)',
       input: z.strictObject({ subscriptionId: z.string().min(1).max(100) }),
       role: 'admin',
+    },
+  },
+  backup: {
+    backup: {
+      description:
+        'Backs up collections (the configured ones by default) and the plan registry to the exports bucket; answers the pending backup, which its worker runs',
+      input: BackupInputSchema,
+      role: 'admin',
+    },
+    restore: {
+      description:
+        "Restores a backup's collection behind an alias (its name by default) through a migration: fresh collection, verified, then switched",
+      input: RestoreInputSchema,
+      role: 'admin',
+    },
+    list: {
+      description: 'The latest backups and restores, newest first',
+      input: ListInputSchema,
+      role: 'writer',
+    },
+    get: {
+      description: "A backup, or a restore with its migration's progress and whether every point came back",
+      input: GetInputSchema,
+      role: 'writer',
     },
   },
 } as const satisfies Record<ManagerId, Record<string, ActionSpec>>;

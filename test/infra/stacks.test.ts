@@ -157,6 +157,7 @@ describe('the platform stacks (default stage)', () => {
         embedder: 'secretsmanager',
         'exports:read': 's3',
         'exports:write': 's3',
+        'exports:upload': 's3',
         'state:read': 'dynamodb',
         'state:write': 'dynamodb',
         'bus:put': 'events',

@@ -125,6 +125,8 @@ export const wiredManifest = {
   },
   queues: {
     migrations: { ...manifest.queues.migrations, consumer: 'migrateChunk' },
+    // The backup manager's contract function sends each backup and restore to its queue.
+    backups: manifest.queues.backups,
     // The notifications manager's contract function sends its tests to its delivery queue.
     notificationDeliveries: manifest.queues.notificationDeliveries,
   },

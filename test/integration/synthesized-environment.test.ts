@@ -210,6 +210,55 @@ describe('every function serves its happy path with that environment', () => {
     served.add('docs');
   });
 
+  it('backups and restores', async () => {
+    // The schedule asks for a backup once per `everyHours` (the runtime's catch-up run may have).
+    const scheduled = (await rt.invoke('scheduledBackups', scheduledEvent())) as Record<string, unknown>;
+    expect(
+      scheduled.skipped === 'not-due' || typeof scheduled.backupId === 'string',
+      JSON.stringify(scheduled),
+    ).toBe(true);
+    served.add('scheduledBackups');
+    await ok('createCollection', 'POST', '/vectors/collections', { name: 'kept', vectorSize: 3 });
+    await ok('upsert', 'POST', '/vectors/upsert', {
+      collection: 'kept',
+      points: [{ id: 1, vector: [1, 0, 0], payload: { a: 1 } }],
+    });
+    const action = (name: string, input: unknown) =>
+      ok('managersApi', 'POST', `/managers/backup/actions/${name}`, input);
+    const asked = (await action('backup', { collections: ['kept'] })).result.backup as { id: string };
+    // The worker run directly with its message (the queue's own delivery finds it done).
+    const message = (body: unknown) => ({
+      Records: [
+        {
+          messageId: 'm-backup',
+          receiptHandle: 'r',
+          body: JSON.stringify(body),
+          attributes: { ApproximateReceiveCount: '1' },
+          messageAttributes: {},
+          md5OfBody: '',
+          eventSource: 'aws:sqs',
+          eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:backups',
+          awsRegion: 'us-east-1',
+        },
+      ],
+    });
+    expect(await rt.invoke('backupWorker', message({ kind: 'backup', backupId: asked.id }))).toEqual({
+      batchItemFailures: [],
+    });
+    served.add('backupWorker');
+    const backup = (await action('get', { id: asked.id })).result.backup;
+    expect(backup).toMatchObject({ status: 'completed', collections: [{ name: 'kept', points: 1 }] });
+    const restore = (
+      await action('restore', { backupId: asked.id, collection: 'kept', target: 'kept_again' })
+    ).result.restore as { id: string };
+    expect(await rt.invoke('backupWorker', message({ kind: 'restore', restoreId: restore.id }))).toEqual({
+      batchItemFailures: [],
+    });
+    expect((await action('get', { id: restore.id })).result.restore).toMatchObject({
+      jobId: expect.any(String),
+    });
+  });
+
   it('plans and tasks', async () => {
     const plan = '# Plan\n\n## Phase 1\n\n- [x] 1.1 Write the parser\n- [ ] 1.2 Index the tasks\n';
     await ok('indexPlan', 'POST', '/plans', { planId: 'p.md', markdown: plan });

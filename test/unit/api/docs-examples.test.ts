@@ -229,7 +229,13 @@ describe('docs/api.md examples against the OpenAPI document', () => {
     const declared = Object.fromEntries(
       MANAGER_IDS.map((id) => [
         id,
-        Object.fromEntries(Object.entries(MANAGER_CONFIG[id].parse({})).map(([k, v]) => [k, String(v)])),
+        // A list's default is written as JSON (`[]`).
+        Object.fromEntries(
+          Object.entries(MANAGER_CONFIG[id].parse({})).map(([k, v]) => [
+            k,
+            Array.isArray(v) ? JSON.stringify(v) : String(v),
+          ]),
+        ),
       ]),
     );
     expect(documented).toEqual(declared);
