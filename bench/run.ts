@@ -18,6 +18,7 @@ const suites: Record<string, () => Promise<Record<string, unknown>>> = {
   migration: async () => (await import('./migration.ts')).benchMigration(),
   bus: async () => (await import('./bus.ts')).benchBus(),
   managers: async () => (await import('./managers.ts')).benchManagers(),
+  backup: async () => (await import('./backup.ts')).benchBackup(),
 };
 
 const wanted = process.argv.slice(2);
