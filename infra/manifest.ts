@@ -463,6 +463,19 @@ export const manifest = {
         'bus:put',
       ],
     },
+    dependenciesManager: managerFn(
+      'dependencies',
+      'Contract of the dependency manager: projects, packages, conflicts; report',
+      [],
+    ),
+    dependencyManifests: {
+      entry: 'functions/dependencies/handler.ts',
+      description:
+        "Dependency manifests: indexes a project's files, lists the projects, reports conflicts and duplicates, deletes a project",
+      memoryMb: 512,
+      timeoutSeconds: 29,
+      access: ['state:read', 'state:write', 'bus:put'],
+    },
     managersApi: {
       entry: 'functions/managers/api/handler.ts',
       description: 'The coordinator API: list, status, health, metrics, start, stop and actions of managers',
@@ -707,6 +720,15 @@ export const manifest = {
       function: 'notificationSubscriptions',
       role: 'reader',
     },
+    { method: 'POST', path: '/api/v1/dependencies', function: 'dependencyManifests', role: 'writer' },
+    { method: 'GET', path: '/api/v1/dependencies', function: 'dependencyManifests', role: 'reader' },
+    { method: 'GET', path: '/api/v1/dependencies/report', function: 'dependencyManifests', role: 'reader' },
+    {
+      method: 'DELETE',
+      path: '/api/v1/dependencies/{project}',
+      function: 'dependencyManifests',
+      role: 'writer',
+    },
     { method: 'GET', path: '/api/v1/metrics', function: 'prometheusMetrics', role: 'reader' },
     { method: 'GET', path: '/api/v1/status-page', function: 'statusPage', role: 'public' },
     { method: 'GET', path: '/api/v1/status-page/{file}', function: 'statusPage', role: 'public' },
@@ -949,6 +971,18 @@ export const manifest = {
       emits: ['NotificationFailed', 'ManagerFailed'],
       // Any event may match a subscription.
       consumes: EVENT_TYPES,
+      stoppable: true,
+    },
+    dependencies: {
+      name: 'Dependencies',
+      description:
+        'Dependency manifests (package.json, package-lock.json, go.mod, requirements.txt, pyproject.toml) per project: conflicts and duplicates within and across projects',
+      function: 'dependenciesManager',
+      functions: ['dependencyManifests'],
+      config: MANAGER_CONFIG.dependencies,
+      actions: MANAGER_ACTIONS.dependencies,
+      emits: ['DependenciesIndexed', 'ManagerFailed'],
+      consumes: [],
       stoppable: true,
     },
   },

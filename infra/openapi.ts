@@ -294,6 +294,10 @@ export function buildOpenApiDocument(
         name: 'notifications',
         description: 'Subscriptions to platform events (signed webhooks, email) and the delivery log',
       },
+      {
+        name: 'dependencies',
+        description: "Projects' dependency manifests: conflicts and duplicates within and across projects",
+      },
     ],
     paths,
     components: {

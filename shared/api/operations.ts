@@ -1,4 +1,12 @@
 import * as z from 'zod';
+import {
+  IndexRequestSchema,
+  IndexResultSchema,
+  ProjectListSchema,
+  ProjectPathSchema,
+  ReportQuerySchema,
+  ReportSchema,
+} from '../dependencies/model.ts';
 import { EVENT_LOG_DAYS, EventQuerySchema } from '../events/log.ts';
 import { ConfigBodySchema, HistoryQuerySchema, VersionsQuerySchema } from '../managers/api-schemas.ts';
 import { HealthSchema as ManagerHealthSchema, MetricsSchema, StatusSchema } from '../managers/contract.ts';
@@ -115,7 +123,8 @@ export interface OperationSpec {
     | 'events'
     | 'managers'
     | 'monitoring'
-    | 'notifications';
+    | 'notifications'
+    | 'dependencies';
   path?: z.ZodObject;
   query?: z.ZodObject;
   /** The request body by media type (JSON bodies also get 413 and 415). */
@@ -446,6 +455,60 @@ const managerConfig: OperationEntry = {
   },
 };
 
+const MANIFEST_INVALID =
+  'the request or a manifest is invalid: issue field `files.0.name`…, or the file with its line (`go.mod:7`) or key (`package.json dependencies.left-pad`) and the reason';
+
+const dependencyOperations: OperationEntry = {
+  routes: {
+    'POST /api/v1/dependencies': {
+      operationId: 'indexDependencies',
+      summary: "Index a project's dependency manifests",
+      description:
+        'package.json, package-lock.json, go.mod, requirements.txt and pyproject.toml (by file name, in any folder), all parsed before anything is stored: one bad file refuses the request. Replaces what the project held; answers the conflicts it takes part in and publishes DependenciesIndexed.',
+      tag: 'dependencies',
+      body: { json: named('IndexDependencies', IndexRequestSchema) },
+      responses: {
+        200: {
+          description: 'The indexed project and its report',
+          schema: named('DependenciesIndexed', IndexResultSchema),
+        },
+      },
+      errors: { 400: MANIFEST_INVALID, 502: STATE_DOWN },
+    },
+    'GET /api/v1/dependencies': {
+      operationId: 'listDependencyProjects',
+      summary: 'Indexed projects',
+      description: 'Each project with its files, declarations and installed versions counted.',
+      tag: 'dependencies',
+      responses: { 200: { description: 'Projects', schema: named('DependencyProjects', ProjectListSchema) } },
+      errors: { 502: STATE_DOWN },
+    },
+    'GET /api/v1/dependencies/report': {
+      operationId: 'dependencyReport',
+      summary: 'Conflicts and duplicates',
+      description:
+        'Conflicts: a package declared at versions no one version satisfies (npm and Go by semver range intersection; PyPI where a pinned version decides it, the other pairs counted in `notCompared`). Duplicates: a package declared more than once in a project, or installed at several versions by its lockfile. With `project`, the conflicts it takes part in and its duplicates.',
+      tag: 'dependencies',
+      query: ReportQuerySchema,
+      responses: { 200: { description: 'The report', schema: named('DependencyReport', ReportSchema) } },
+      errors: {
+        400: 'a query parameter is invalid',
+        404: 'no such project (issue field `project`)',
+        502: STATE_DOWN,
+      },
+    },
+    'DELETE /api/v1/dependencies/{project}': {
+      operationId: 'deleteDependencyProject',
+      summary: "Forget a project's dependencies",
+      description: 'Its record is deleted; reports no longer count it.',
+      tag: 'dependencies',
+      path: ProjectPathSchema.required(),
+      responses: { 204: { description: 'Deleted' } },
+      errors: { 404: 'no such project (issue field `project`)', 502: STATE_DOWN },
+    },
+  },
+};
+
 const BASE_OPERATIONS: Record<string, OperationEntry> = {
   health: {
     summary: 'Liveness',
@@ -754,6 +817,7 @@ const BASE_OPERATIONS: Record<string, OperationEntry> = {
     errors: { 404: 'no such job', 409: 'no chunk left to send', 502: STATE_DOWN },
   },
   managersApi: managers,
+  dependencyManifests: dependencyOperations,
   notificationSubscriptions: notifications,
   managerConfig,
   prometheusMetrics: {

@@ -145,6 +145,17 @@ export const EVENTS = {
       removed: z.int().nonnegative(),
     }),
   },
+  DependenciesIndexed: {
+    description:
+      "A project's dependency manifests were parsed and stored; `conflicts` counts the packages it declares at versions incompatible with another declaration (its own or another project's).",
+    detail: detail({
+      project: z.string().min(1),
+      files: z.array(z.string().min(1)),
+      /** Declarations of its manifests (a package declared twice counts twice). */
+      packages: z.int().nonnegative(),
+      conflicts: z.int().nonnegative(),
+    }),
+  },
   NotificationFailed: {
     description:
       'A notification was given up: its channel refused it for good, or it failed every attempt (its message is then dead-lettered).',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ProjectIdSchema } from '../dependencies/model.ts';
 import {
   BackupConfigSchema,
   BackupInputSchema,
@@ -23,6 +24,7 @@ export const MANAGER_IDS = [
   'monitoring',
   'api-gateway',
   'notifications',
+  'dependencies',
   'backup',
 ] as const;
 
@@ -82,6 +84,10 @@ export const MANAGER_CONFIG = {
     /** The window of `degradedAfterFailures` and of the delivery figures, minutes. */
     windowMinutes: z.int().min(1).max(1_440).default(60),
   }),
+  dependencies: z.strictObject({
+    /** Whether npm devDependencies take part in conflicts (they never reach a package's users). */
+    compareDevDependencies: z.boolean().default(true),
+  }),
   backup: BackupConfigSchema,
 } as const satisfies Record<ManagerId, z.ZodObject>;
 
@@ -127,6 +133,14 @@ export const MANAGER_ACTIONS = {
         'Sends a sample notification to a subscription (delivered, retried and logged as any other)',
       input: z.strictObject({ subscriptionId: z.string().min(1).max(100) }),
       role: 'admin',
+    },
+  },
+  dependencies: {
+    report: {
+      description:
+        'The conflicts and duplicates across the indexed projects, or those one project takes part in (as GET /api/v1/dependencies/report)',
+      input: z.strictObject({ project: ProjectIdSchema.optional() }),
+      role: 'writer',
     },
   },
   backup: {

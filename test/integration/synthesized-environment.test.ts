@@ -326,6 +326,22 @@ describe('every function serves its happy path with that environment', () => {
     served.add('resumeStalledMigrations');
   });
 
+  it('dependencies: index two projects, list, report their conflict, delete', async () => {
+    const manifestOf = (project: string, range: string) => ({
+      project,
+      files: [{ name: 'package.json', content: JSON.stringify({ dependencies: { lodash: range } }) }],
+    });
+    await ok('dependencyManifests', 'POST', '/dependencies', manifestOf('one', '^4.17.21'));
+    expect(
+      (await ok('dependencyManifests', 'POST', '/dependencies', manifestOf('two', '^3.10.1'))).conflicts,
+    ).toBe(1);
+    expect((await ok('dependencyManifests', 'GET', '/dependencies')).projects).toHaveLength(2);
+    expect(
+      (await ok('dependencyManifests', 'GET', '/dependencies/report?project=one')).conflicts,
+    ).toHaveLength(1);
+    await ok('dependencyManifests', 'DELETE', '/dependencies/two');
+  });
+
   it('the event log: the rule delivers every event to recordEvent, listEvents answers them', async () => {
     // The migrations above published; the rule's deliveries are asynchronous.
     await rt.bus.settled();

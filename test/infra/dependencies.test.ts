@@ -1,0 +1,77 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { FunctionName } from '../../infra/manifest.ts';
+import {
+  actionsOf,
+  cfnString,
+  logicalIdOf,
+  resourcesOf,
+  type Statement,
+  type Synthesized,
+  statementsOfRole,
+  synthPlatform,
+} from './support.ts';
+
+/**
+ * The dependency manager's least privilege in the synthesized stacks: its API function reads and
+ * writes the state table and puts events on the bus, nothing else; its contract function only
+ * reads (the table, its functions' metrics) and may publish ManagerFailed; its routes are in the
+ * API stack behind the authorizer.
+ */
+
+describe('the dependency manager in the stacks', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synthPlatform();
+  });
+  const statementsOf = (name: FunctionName): Statement[] =>
+    statementsOfRole(s.statelessTemplate, logicalIdOf(s.stateless.functions[name]!.role));
+  /** Each granted action with the resources it names, as strings. */
+  const grantsOf = (name: FunctionName) =>
+    statementsOf(name).flatMap((st) =>
+      actionsOf(st).map((action) => ({ action, resources: resourcesOf(st).map(cfnString) })),
+    );
+  /** Every function writes its logs and traces; the rest is what its declaration grants. */
+  const grantedBeyondLogs = (name: FunctionName) =>
+    grantsOf(name)
+      .filter((g) => !/^(logs|xray):/.test(g.action))
+      .map(
+        (g) =>
+          `${g.action} ${g.resources.map((r) => /OutputName":"[^"]*?(StateTable|EventBus)|^\*$/.exec(r)?.[1] ?? r).join(' ')}`,
+      )
+      .sort();
+
+  it('the API function: reads and writes the state table, puts events on the bus, nothing else', () => {
+    expect(grantedBeyondLogs('dependencyManifests')).toEqual([
+      'dynamodb:DeleteItem StateTable',
+      'dynamodb:GetItem StateTable',
+      'dynamodb:PutItem StateTable',
+      'dynamodb:Query StateTable',
+      'dynamodb:UpdateItem StateTable',
+      'events:DescribeEventBus EventBus',
+      'events:PutEvents EventBus',
+    ]);
+  });
+
+  it('the contract function: reads the state table and its metrics, may publish, writes nothing', () => {
+    expect(grantedBeyondLogs('dependenciesManager')).toEqual([
+      'cloudwatch:GetMetricData *',
+      'dynamodb:GetItem StateTable',
+      'dynamodb:Query StateTable',
+      'events:DescribeEventBus EventBus',
+      'events:PutEvents EventBus',
+    ]);
+  });
+
+  it.each([
+    ['POST /api/v1/dependencies'],
+    ['GET /api/v1/dependencies'],
+    ['GET /api/v1/dependencies/report'],
+    ['DELETE /api/v1/dependencies/{project}'],
+  ])('routes %s in the API stack, behind the JWT authorizer', (routeKey) => {
+    const routes = Object.values(
+      s.apiTemplate.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: routeKey } }),
+    ) as Array<{ Properties: { AuthorizationType?: string } }>;
+    expect(routes).toHaveLength(1);
+    expect(routes[0]!.Properties.AuthorizationType).toBe('JWT');
+  });
+});

@@ -1,0 +1,188 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileStateStore } from '#shared/adapters/file-state.ts';
+import type { ProjectRecord } from '#shared/dependencies/model.ts';
+import { parseManifest } from '#shared/dependencies/parse.ts';
+import { buildReport, compare } from '#shared/dependencies/report.ts';
+import { DependencyService, MAX_PROJECT_BYTES } from '#shared/dependencies/service.ts';
+import { NotFoundError, PayloadTooLargeError, ValidationError } from '#shared/errors.ts';
+import { RecordingBus, tempDir } from '../managers/support.ts';
+
+function project(name: string, files: Record<string, string>): ProjectRecord {
+  const parsed = Object.entries(files).map(([file, text]) => parseManifest(file, text));
+  return {
+    project: name,
+    indexedAt: '2026-12-07T00:00:00.000Z',
+    files: Object.keys(files),
+    declarations: parsed.flatMap((p) => p.declarations),
+    installed: parsed.flatMap((p) => p.installed),
+  };
+}
+const pkg = (deps: Record<string, string>, dev: Record<string, string> = {}) =>
+  JSON.stringify({ dependencies: deps, devDependencies: dev });
+
+describe('compare', () => {
+  it.each([
+    ['npm', '^4.17.0', '^3.10.0', 'incompatible'],
+    ['npm', '^4.17.0', '4.17.21', 'compatible'],
+    ['npm', '>=1 <2', '1.x || >=3', 'compatible'],
+    ['npm', '*', '0.0.1', 'compatible'],
+    ['go', '^1.2.0', '^1.9.1', 'compatible'],
+    ['go', '^0.3.0', '^0.4.0', 'incompatible'],
+    ['pypi', '==2.31.0', '>=2.32', 'incompatible'],
+    ['pypi', '==2.31.0', '==2.31', 'compatible'],
+    ['pypi', '==1.0', '==1.1', 'incompatible'],
+    ['pypi', '==1.4', '~=1.3', 'compatible'],
+    ['pypi', '>=2,<3', '>=2.1', 'not compared'],
+    ['pypi', '', '==9', 'compatible'],
+  ] as const)('%s %s against %s: %s', (ecosystem, a, b, verdict) => {
+    expect(compare(ecosystem, a, b)).toBe(verdict);
+    expect(compare(ecosystem, b, a)).toBe(verdict);
+  });
+});
+
+describe('buildReport', () => {
+  const web = project('web', {
+    'package.json': pkg({ lodash: '^4.17.0', react: '^18.2.0', own: 'github:me/own' }, { lodash: '4.17.21' }),
+    'package-lock.json': JSON.stringify({
+      lockfileVersion: 3,
+      packages: {
+        'node_modules/ms': { version: '2.1.3' },
+        'node_modules/a/node_modules/ms': { version: '2.0.0' },
+      },
+    }),
+    'requirements.txt': 'requests==2.31.0\nflask>=2,<3\n',
+  });
+  const api = project('api', {
+    'package.json': pkg({ lodash: '^3.10.0', own: 'github:me/own#v2' }, { react: '^17.0.0' }),
+    'pyproject.toml': '[project]\ndependencies = ["Requests>=2.32", "flask>=2.1"]',
+  });
+  const tool = project('tool', { 'go.mod': 'module t\nrequire example.com/m v1.0.0\n' });
+
+  it('reports conflicts across projects by ecosystem, with every declaration and the incompatible pairs', () => {
+    const report = buildReport([web, api, tool], { compareDevDependencies: true });
+    expect(report.conflicts.map((c) => [c.ecosystem, c.name, c.incompatible])).toEqual([
+      [
+        'npm',
+        'lodash',
+        [
+          [0, 2],
+          [1, 2],
+        ],
+      ],
+      ['npm', 'react', [[0, 1]]],
+      ['pypi', 'requests', [[0, 1]]],
+    ]);
+    expect(report.conflicts[0]!.declarations[2]).toEqual({
+      project: 'api',
+      file: 'package.json',
+      scope: 'dependencies',
+      spec: '^3.10.0',
+    });
+    expect(report.conflicts[2]!.declarations[0]!.line).toBe(1);
+    expect(report).toMatchObject({ projects: 3, packages: 6, notCompared: 1 });
+  });
+
+  it('leaves devDependencies out of conflicts when configured', () => {
+    const report = buildReport([web, api], { compareDevDependencies: false });
+    expect(report.conflicts.map((c) => [c.name, c.declarations.length])).toEqual([
+      ['lodash', 2],
+      ['requests', 2],
+    ]);
+  });
+
+  it('per project: the conflicts it takes part in and its own duplicates', () => {
+    const report = buildReport([web, api, tool], { project: 'web', compareDevDependencies: true });
+    expect(report).toMatchObject({ project: 'web', projects: 1, packages: 5 });
+    expect(report.duplicates).toEqual([
+      {
+        ecosystem: 'npm',
+        name: 'lodash',
+        project: 'web',
+        reason: 'declared more than once',
+        declarations: [
+          { project: 'web', file: 'package.json', scope: 'dependencies', spec: '^4.17.0' },
+          { project: 'web', file: 'package.json', scope: 'devDependencies', spec: '4.17.21' },
+        ],
+      },
+      {
+        ecosystem: 'npm',
+        name: 'ms',
+        project: 'web',
+        reason: 'installed at several versions',
+        versions: ['2.0.0', '2.1.3'],
+      },
+    ]);
+    expect(
+      buildReport([web, api, tool], { project: 'tool', compareDevDependencies: true }).conflicts,
+    ).toEqual([]);
+  });
+
+  it('finds a conflict inside one project', () => {
+    const solo = project('solo', {
+      'package.json': pkg({ a: '^1.0.0' }),
+      'sub/package.json': pkg({ a: '^2.0.0' }),
+    });
+    expect(buildReport([solo], { project: 'solo', compareDevDependencies: true }).conflicts).toHaveLength(1);
+  });
+});
+
+describe('DependencyService', () => {
+  let dir: { path: string; cleanup(): Promise<void> };
+  let bus: RecordingBus;
+  let service: DependencyService;
+  beforeEach(async () => {
+    dir = await tempDir('vp-dependencies-');
+    bus = new RecordingBus();
+    const state = new FileStateStore({ dir: dir.path });
+    service = new DependencyService({
+      state: () => state,
+      publisher: () => bus.publisher(),
+      options: async () => ({ compareDevDependencies: true }),
+    });
+  });
+  afterEach(() => dir.cleanup());
+
+  it('indexes, answers the conflicts a project takes part in, publishes DependenciesIndexed, lists and deletes', async () => {
+    await service.index({ project: 'a', files: [{ name: 'package.json', content: pkg({ x: '^1.0.0' }) }] });
+    const second = await service.index({
+      project: 'b',
+      files: [{ name: 'package.json', content: pkg({ x: '^2.0.0', y: '1.0.0' }) }],
+    });
+    expect(second).toMatchObject({
+      project: 'b',
+      files: ['package.json'],
+      packages: 2,
+      installed: 0,
+      conflicts: 1,
+    });
+    expect(bus.ofType('DependenciesIndexed')).toEqual([
+      expect.objectContaining({ project: 'a', files: ['package.json'], packages: 1, conflicts: 0 }),
+      expect.objectContaining({ project: 'b', packages: 2, conflicts: 1 }),
+    ]);
+    expect((await service.list()).map((p) => p.project)).toEqual(['a', 'b']);
+    await service.delete('a');
+    expect((await service.report()).conflicts).toEqual([]);
+    await expect(service.delete('a')).rejects.toBeInstanceOf(NotFoundError);
+    await expect(service.report('a')).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('stores nothing when one file is bad, and refuses a project over the item bound with 413', async () => {
+    await expect(
+      service.index({
+        project: 'a',
+        files: [
+          { name: 'package.json', content: pkg({ x: '^1.0.0' }) },
+          { name: 'go.mod', content: 'module m\nrequire x 1\n' },
+        ],
+      }),
+    ).rejects.toThrow(
+      ValidationError.field('go.mod:2', '"1" is not a module version (semver with a "v", e.g. v1.2.3)'),
+    );
+    expect(await service.list()).toEqual([]);
+    const many = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`package-${i}`, `^${i}.0.0`]));
+    const refused = service.index({ project: 'big', files: [{ name: 'package.json', content: pkg(many) }] });
+    await expect(refused).rejects.toBeInstanceOf(PayloadTooLargeError);
+    await expect(refused).rejects.toThrow(`more than the ${MAX_PROJECT_BYTES}`);
+    expect(await service.list()).toEqual([]);
+  });
+});
