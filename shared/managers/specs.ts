@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { ProjectIdSchema } from '../dependencies/model.ts';
 import {
   BackupConfigSchema,
   BackupInputSchema,
@@ -7,6 +6,7 @@ import {
   ListInputSchema,
   RestoreInputSchema,
 } from '../backups/model.ts';
+import { ProjectIdSchema } from '../dependencies/model.ts';
 
 /**
  * What each manager declares beyond its functions: the schema of its configuration (every field
