@@ -476,6 +476,13 @@ export const manifest = {
       timeoutSeconds: 29,
       access: ['state:read', 'state:write', 'bus:put'],
     },
+    dependencyUploads: {
+      entry: 'functions/dependencies/upload/handler.ts',
+      description: 'A manifest uploaded under dependencies/<project>/ replaces its file in the project',
+      memoryMb: 512,
+      timeoutSeconds: 30,
+      access: ['exports:read', 'state:read', 'state:write', 'bus:put'],
+    },
     managersApi: {
       entry: 'functions/managers/api/handler.ts',
       description: 'The coordinator API: list, status, health, metrics, start, stop and actions of managers',
@@ -836,7 +843,10 @@ export const manifest = {
       function: 'scheduledBackups',
     },
   },
-  notifications: [{ prefix: 'exports/', function: 'migrationUpload' }],
+  notifications: [
+    { prefix: 'exports/', function: 'migrationUpload' },
+    { prefix: 'dependencies/', function: 'dependencyUploads' },
+  ],
   managers: {
     'central-coordinator': {
       name: 'Central coordinator',
@@ -978,10 +988,10 @@ export const manifest = {
       description:
         'Dependency manifests (package.json, package-lock.json, go.mod, requirements.txt, pyproject.toml) per project: conflicts and duplicates within and across projects',
       function: 'dependenciesManager',
-      functions: ['dependencyManifests'],
+      functions: ['dependencyManifests', 'dependencyUploads'],
       config: MANAGER_CONFIG.dependencies,
       actions: MANAGER_ACTIONS.dependencies,
-      emits: ['DependenciesIndexed', 'ManagerFailed'],
+      emits: ['DependenciesIndexed', 'DependenciesRejected', 'ManagerFailed'],
       consumes: [],
       stoppable: true,
     },

@@ -152,6 +152,27 @@ export const IndexResultSchema = ProjectSummarySchema.extend({
 });
 export type IndexResult = z.output<typeof IndexResultSchema>;
 
+/** Where uploads are indexed from: `dependencies/<project>/<file>` in the exports bucket. */
+export const UPLOAD_PREFIX = 'dependencies/';
+
+export const UploadKeySchema = z.string().transform((key, ctx) => {
+  const rest = key.startsWith(UPLOAD_PREFIX) ? key.slice(UPLOAD_PREFIX.length) : '';
+  const slash = rest.indexOf('/');
+  const project = ProjectIdSchema.safeParse(rest.slice(0, Math.max(slash, 0)));
+  const file = fileName.safeParse(rest.slice(slash + 1));
+  if (slash >= 0 && project.success && file.success) return { project: project.data, file: file.data };
+  ctx.addIssue({
+    code: 'custom',
+    message:
+      slash < 0
+        ? `must be ${UPLOAD_PREFIX}<project>/<file>`
+        : !project.success
+          ? `the project name ${project.error.issues[0]!.message}`
+          : `the file name ${file.error?.issues[0]?.message}`,
+  });
+  return z.NEVER;
+});
+
 export const ReportQuerySchema = z.strictObject({ project: ProjectIdSchema.optional() });
 export const ProjectPathSchema = z.strictObject({ project: ProjectIdSchema.optional() });
 

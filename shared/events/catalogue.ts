@@ -156,6 +156,18 @@ export const EVENTS = {
       conflicts: z.int().nonnegative(),
     }),
   },
+  DependenciesRejected: {
+    description:
+      'A manifest uploaded under `dependencies/` was not indexed: its key, file or content is invalid (`field` names the file and line or key, as the API answers).',
+    detail: detail({
+      /** The object's key in the exports bucket. */
+      key: z.string().min(1),
+      /** Absent when the key names no valid project. */
+      project: z.string().min(1).optional(),
+      field: z.string().min(1),
+      reason: z.string().min(1),
+    }),
+  },
   NotificationFailed: {
     description:
       'A notification was given up: its channel refused it for good, or it failed every attempt (its message is then dead-lettered).',

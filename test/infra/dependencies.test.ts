@@ -13,9 +13,10 @@ import {
 
 /**
  * The dependency manager's least privilege in the synthesized stacks: its API function reads and
- * writes the state table and puts events on the bus, nothing else; its contract function only
- * reads (the table, its functions' metrics) and may publish ManagerFailed; its routes are in the
- * API stack behind the authorizer.
+ * writes the state table and puts events on the bus, nothing else; its upload function also reads
+ * the exports bucket, from the bucket's notification for `dependencies/`; its contract function
+ * only reads (the table, its functions' metrics) and may publish ManagerFailed; its routes are in
+ * the API stack behind the authorizer.
  */
 
 describe('the dependency manager in the stacks', () => {
@@ -30,14 +31,16 @@ describe('the dependency manager in the stacks', () => {
     statementsOf(name).flatMap((st) =>
       actionsOf(st).map((action) => ({ action, resources: resourcesOf(st).map(cfnString) })),
     );
+  /** A resource by what it names: `StateTable`, `EventBus`, `ExportsBucket` (and `/*` for its objects), `*`. */
+  const short = (resource: string) => {
+    const named = /(StateTable|EventBus|ExportsBucket)/.exec(resource)?.[1];
+    return named === undefined ? resource : `${named}${/\/\*"?\]?\}?$/.test(resource) ? '/*' : ''}`;
+  };
   /** Every function writes its logs and traces; the rest is what its declaration grants. */
   const grantedBeyondLogs = (name: FunctionName) =>
     grantsOf(name)
       .filter((g) => !/^(logs|xray):/.test(g.action))
-      .map(
-        (g) =>
-          `${g.action} ${g.resources.map((r) => /OutputName":"[^"]*?(StateTable|EventBus)|^\*$/.exec(r)?.[1] ?? r).join(' ')}`,
-      )
+      .map((g) => `${g.action} ${g.resources.map(short).join(' ')}`)
       .sort();
 
   it('the API function: reads and writes the state table, puts events on the bus, nothing else', () => {
@@ -50,6 +53,28 @@ describe('the dependency manager in the stacks', () => {
       'events:DescribeEventBus EventBus',
       'events:PutEvents EventBus',
     ]);
+  });
+
+  it('the upload function: reads the exports bucket, the state table and the bus, invoked for dependencies/', () => {
+    expect(grantedBeyondLogs('dependencyUploads')).toEqual([
+      'dynamodb:DeleteItem StateTable',
+      'dynamodb:GetItem StateTable',
+      'dynamodb:PutItem StateTable',
+      'dynamodb:Query StateTable',
+      'dynamodb:UpdateItem StateTable',
+      'events:DescribeEventBus EventBus',
+      'events:PutEvents EventBus',
+      's3:GetObject ExportsBucket/*',
+      's3:ListBucket ExportsBucket',
+    ]);
+    const [custom] = Object.values(
+      s.statelessTemplate.findResources('Custom::S3BucketNotifications'),
+    ) as Array<{
+      Properties: { NotificationConfiguration: { LambdaFunctionConfigurations: unknown[] } };
+    }>;
+    expect(JSON.stringify(custom!.Properties.NotificationConfiguration.LambdaFunctionConfigurations)).toMatch(
+      /"Name":"prefix","Value":"dependencies\/".*DependencyUploads|DependencyUploads.*"Name":"prefix","Value":"dependencies\/"/,
+    );
   });
 
   it('the contract function: reads the state table and its metrics, may publish, writes nothing', () => {

@@ -1,15 +1,17 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
-import { apiCaller, eventually, tokenFor } from './support.ts';
+import { apiCaller, eventually, s3ClientOf, tokenFor } from './support.ts';
 
 /**
  * The dependency manager end to end on the local runtime: two projects' manifests through the API
  * report their conflict, bad manifests are refused naming the file and line or key, the
  * DependenciesIndexed event reaches the event log through the bus, and the manager's contract
- * (health, gauges, the report action) answers through the coordinator API.
+ * (health, gauges, the report action) answers through the coordinator API. Manifests uploaded
+ * under `dependencies/<project>/` in the bucket are indexed by the bucket notification.
  */
 /** Each function's first invocation starts its worker thread: seconds on a busy machine. */
 const SLOW = 60_000;
@@ -174,4 +176,48 @@ describe('dependencies on the local runtime', () => {
     expect((await reader('GET', '/dependencies/report')).body).toMatchObject({ projects: 1, conflicts: [] });
     expect((await admin('GET', '/managers/dependencies')).body).toMatchObject({ id: 'dependencies' });
   });
+
+  it(
+    'indexes manifests uploaded under dependencies/<project>/, and publishes DependenciesRejected for a bad one',
+    async () => {
+      const put = (key: string, body: string) =>
+        s3ClientOf(rt).send(new PutObjectCommand({ Bucket: rt.bucket, Key: key, Body: body }));
+      await put('dependencies/tool/go.mod', 'module example.com/tool\n\nrequire golang.org/x/text v0.14.0\n');
+      await put(
+        'dependencies/tool/web/package.json',
+        JSON.stringify({ dependencies: { lodash: '~3.10.1' } }),
+      );
+      const report = await eventually(
+        'both uploaded files indexed',
+        async () => {
+          const { status, body } = await reader('GET', '/dependencies/report?project=tool');
+          return status === 200 && body.packages === 2 ? body : undefined;
+        },
+        SLOW,
+      );
+      expect(report.conflicts).toEqual([
+        expect.objectContaining({
+          name: 'lodash',
+          declarations: [
+            expect.objectContaining({ project: 'tool', file: 'web/package.json', spec: '~3.10.1' }),
+            expect.objectContaining({ project: 'web', spec: '^4.17.21' }),
+          ],
+        }),
+      ]);
+
+      await put('dependencies/tool/requirements.txt', 'ok\nbad ==== x\n');
+      const rejected = await eventually(
+        'DependenciesRejected in the event log',
+        async () => (await reader('GET', '/events?type=DependenciesRejected')).body.events[0],
+        SLOW,
+      );
+      expect(rejected.detail).toMatchObject({
+        key: 'dependencies/tool/requirements.txt',
+        project: 'tool',
+        field: 'requirements.txt:2',
+      });
+      expect((await reader('GET', '/dependencies/report?project=tool')).body.packages).toBe(2);
+    },
+    2 * SLOW,
+  );
 });

@@ -326,7 +326,7 @@ describe('every function serves its happy path with that environment', () => {
     served.add('resumeStalledMigrations');
   });
 
-  it('dependencies: index two projects, list, report their conflict, delete', async () => {
+  it('dependencies: index two projects, list, report their conflict, delete, upload a third', async () => {
     const manifestOf = (project: string, range: string) => ({
       project,
       files: [{ name: 'package.json', content: JSON.stringify({ dependencies: { lodash: range } }) }],
@@ -340,6 +340,14 @@ describe('every function serves its happy path with that environment', () => {
       (await ok('dependencyManifests', 'GET', '/dependencies/report?project=one')).conflicts,
     ).toHaveLength(1);
     await ok('dependencyManifests', 'DELETE', '/dependencies/two');
+    // An uploaded manifest, through the bucket notification (reads the object with exports:read).
+    await s3ClientOf(rt).send(
+      new PutObjectCommand({ Bucket: rt.bucket, Key: 'dependencies/three/go.mod', Body: 'module m\n' }),
+    );
+    await rt.notificationsSettled();
+    served.add('dependencyUploads');
+    const { projects } = await ok('dependencyManifests', 'GET', '/dependencies');
+    expect(projects.map((p: { project: string }) => p.project)).toEqual(['one', 'three']);
   });
 
   it('the event log: the rule delivers every event to recordEvent, listEvents answers them', async () => {

@@ -3,7 +3,7 @@ import { FileStateStore } from '#shared/adapters/file-state.ts';
 import type { ProjectRecord } from '#shared/dependencies/model.ts';
 import { parseManifest } from '#shared/dependencies/parse.ts';
 import { buildReport, compare } from '#shared/dependencies/report.ts';
-import { DependencyService, MAX_PROJECT_BYTES } from '#shared/dependencies/service.ts';
+import { DependencyService, MAX_PROJECT_BYTES, MAX_UPLOAD_BYTES } from '#shared/dependencies/service.ts';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '#shared/errors.ts';
 import { RecordingBus, tempDir } from '../managers/support.ts';
 
@@ -183,6 +183,54 @@ describe('DependencyService', () => {
     const refused = service.index({ project: 'big', files: [{ name: 'package.json', content: pkg(many) }] });
     await expect(refused).rejects.toBeInstanceOf(PayloadTooLargeError);
     await expect(refused).rejects.toThrow(`more than the ${MAX_PROJECT_BYTES}`);
+    expect(await service.list()).toEqual([]);
+  });
+
+  const upload = (text: string, size = Buffer.byteLength(text)) => ({ size, read: async () => text });
+
+  it('merges uploads file by file into the project, concurrent ones included; a new upload replaces its file', async () => {
+    await Promise.all([
+      service.indexUpload('dependencies/web/package.json', upload(pkg({ x: '^1.0.0' }))),
+      service.indexUpload('dependencies/web/api/go.mod', upload('module m\nrequire example.com/y v1.0.0\n')),
+      service.indexUpload('dependencies/web/requirements.txt', upload('requests==2.31.0\n')),
+    ]);
+    const [web] = await service.list();
+    expect(web).toMatchObject({
+      project: 'web',
+      files: ['api/go.mod', 'package.json', 'requirements.txt'],
+      packages: 3,
+    });
+    const again = await service.indexUpload(
+      'dependencies/web/package.json',
+      upload(pkg({ x: '^2.0.0', z: '1.0.0' })),
+    );
+    expect(again).toMatchObject({ files: ['api/go.mod', 'package.json', 'requirements.txt'], packages: 4 });
+    expect(bus.ofType('DependenciesIndexed')).toHaveLength(4);
+  });
+
+  it('publishes DependenciesRejected for a bad key, file or size, and stores nothing', async () => {
+    const cases: Array<[string, ReturnType<typeof upload>, string, string]> = [
+      ['dependencies/web/go.mod', upload('module m\nrequire y 1\n'), 'go.mod:2', 'is not a module version'],
+      ['dependencies/Web/go.mod', upload(''), 'key', 'the project name must be'],
+      ['dependencies/web/setup.py', upload(''), 'key', 'the file name must end with one of'],
+      ['dependencies/go.mod', upload(''), 'key', 'must be dependencies/<project>/<file>'],
+      [
+        'dependencies/web/package.json',
+        upload('{}', MAX_UPLOAD_BYTES + 1),
+        'package.json',
+        'may have at most',
+      ],
+    ];
+    for (const [key, object, field, reason] of cases) {
+      expect(await service.indexUpload(key, object), key).toBeUndefined();
+      expect(bus.ofType('DependenciesRejected').at(-1), key).toMatchObject({
+        key,
+        field,
+        reason: expect.stringContaining(reason),
+      });
+    }
+    expect(bus.ofType('DependenciesRejected')[0]).toMatchObject({ project: 'web' });
+    expect(bus.ofType('DependenciesRejected')[1]).not.toHaveProperty('project');
     expect(await service.list()).toEqual([]);
   });
 });
