@@ -3,13 +3,10 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Config } from '../config.ts';
 import type { EventSourceSwitch, FunctionInvoker, MetricsReader } from '../managers/ports.ts';
-import type { EmailSender, Redelivery, SecretStore } from '../notifications/ports.ts';
 import type { DeadLetters, EventBus, ObjectStore, Queue, StateStore } from '../ports.ts';
 import { traced } from '../powertools.ts';
 import { CloudWatchMetrics } from './cloudwatch.ts';
@@ -17,7 +14,6 @@ import { DynamoStateStore } from './dynamodb-state.ts';
 import { EventBridgeBus } from './eventbridge.ts';
 import { FileStateStore } from './file-state.ts';
 import { LambdaEventSources, LambdaInvoker } from './lambda.ts';
-import { SecretsManagerSecrets, SesEmailSender, SqsRedelivery } from './notifications.ts';
 import { S3ObjectStore } from './s3.ts';
 import { SqsDeadLetters, SqsQueue } from './sqs.ts';
 
@@ -138,32 +134,4 @@ export function createEventSourceSwitch(): EventSourceSwitch {
 /** CloudWatch's metrics (the local runtime serves GetMetricData from what it measured). */
 export function createMetricsReader(): MetricsReader {
   return new CloudWatchMetrics(cached(endpointKey('CLOUDWATCH'), () => traced(new CloudWatchClient({}))));
-}
-
-/** The notification delivery queue (NOTIFICATIONDELIVERIES_QUEUE_URL). */
-export function createDeliveryQueue(config: Config): Queue {
-  const url = config.notifications?.deliveryQueueUrl;
-  if (!url) throw missing('NOTIFICATIONDELIVERIES_QUEUE_URL');
-  const client = cached(endpointKey('SQS'), () => traced(new SQSClient({ useQueueUrlAsEndpoint: false })));
-  return new SqsQueue({ client, queueUrl: url });
-}
-
-/** The delivery queue's retry backoff (the same URL, `queue:notificationDeliveries:backoff`). */
-export function createDeliveryRedelivery(config: Config): Redelivery {
-  const url = config.notifications?.deliveryQueueUrl;
-  if (!url) throw missing('NOTIFICATIONDELIVERIES_QUEUE_URL');
-  const client = cached(endpointKey('SQS'), () => traced(new SQSClient({ useQueueUrlAsEndpoint: false })));
-  return new SqsRedelivery({ client, queueUrl: url });
-}
-
-/** Webhook signing secrets (Secrets Manager; the local runtime serves the same calls). */
-export function createSecretStore(): SecretStore {
-  return new SecretsManagerSecrets(
-    cached(endpointKey('SECRETS_MANAGER'), () => traced(new SecretsManagerClient({}))),
-  );
-}
-
-/** Email through SES v2 (locally its endpoint writes `.eml` files under `<data>/outbox`). */
-export function createEmailSender(): EmailSender {
-  return new SesEmailSender(cached(endpointKey('SESV2'), () => traced(new SESv2Client({}))));
 }

@@ -3,14 +3,64 @@ import {
   DeleteSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
-  type SecretsManagerClient,
+  SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { type SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
-import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
+import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { Config } from '../config.ts';
 import type { EmailSender, Redelivery, SecretStore } from '../notifications/ports.ts';
+import type { Queue } from '../ports.ts';
+import { traced } from '../powertools.ts';
 import { awsCall, awsErrorName, mapAwsError } from './aws-errors.ts';
+import { SqsQueue } from './sqs.ts';
 
-/** The notifications manager's AWS edges: its webhook secrets, its email, its retry backoff. */
+/**
+ * The notifications manager's AWS edges: its webhook secrets, its email, its delivery queue and
+ * retry backoff. Apart from `adapters/index.ts` so that only its functions load the Secrets
+ * Manager and SES clients (cold starts of the others stay as they were).
+ */
+
+const clients = new Map<string, unknown>();
+
+/** One client per service and endpoint (the local runtime may boot several times in a process). */
+function client<T>(service: string, build: () => T): T {
+  const env = process.env;
+  const key = [service, env[`AWS_ENDPOINT_URL_${service}`], env.AWS_ENDPOINT_URL, env.AWS_REGION].join('|');
+  let found = clients.get(key) as T | undefined;
+  if (found === undefined) {
+    found = build();
+    clients.set(key, found);
+  }
+  return found;
+}
+
+function deliveryQueueUrl(config: Config): string {
+  const url = config.notifications?.deliveryQueueUrl;
+  if (!url) throw new Error('Invalid configuration: NOTIFICATIONDELIVERIES_QUEUE_URL is not set');
+  return url;
+}
+
+const sqs = () => client('SQS', () => traced(new SQSClient({ useQueueUrlAsEndpoint: false })));
+
+/** The notification delivery queue (NOTIFICATIONDELIVERIES_QUEUE_URL). */
+export function createDeliveryQueue(config: Config): Queue {
+  return new SqsQueue({ client: sqs(), queueUrl: deliveryQueueUrl(config) });
+}
+
+/** The delivery queue's retry backoff (the same URL, `queue:notificationDeliveries:backoff`). */
+export function createDeliveryRedelivery(config: Config): Redelivery {
+  return new SqsRedelivery({ client: sqs(), queueUrl: deliveryQueueUrl(config) });
+}
+
+/** Webhook signing secrets (Secrets Manager; the local runtime serves the same calls). */
+export function createSecretStore(): SecretStore {
+  return new SecretsManagerSecrets(client('SECRETS_MANAGER', () => traced(new SecretsManagerClient({}))));
+}
+
+/** Email through SES v2 (locally its endpoint writes `.eml` files under `<data>/outbox`). */
+export function createEmailSender(): EmailSender {
+  return new SesEmailSender(client('SESV2', () => traced(new SESv2Client({}))));
+}
 
 /** Webhook signing secrets in Secrets Manager (the local runtime serves the same calls). */
 export class SecretsManagerSecrets implements SecretStore {

@@ -1,11 +1,10 @@
+import { createEventBus, createStateStore } from '../adapters/index.ts';
 import {
   createDeliveryQueue,
   createDeliveryRedelivery,
   createEmailSender,
-  createEventBus,
   createSecretStore,
-  createStateStore,
-} from '../adapters/index.ts';
+} from '../adapters/notifications.ts';
 import type { Config } from '../config.ts';
 import { EventPublisher } from '../events/publisher.ts';
 import { ConfigStore, cachedConfig } from '../managers/config-store.ts';

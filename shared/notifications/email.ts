@@ -1,5 +1,3 @@
-import MailComposer from 'nodemailer/lib/mail-composer';
-
 /**
  * A notification as an RFC 5322 message, built by nodemailer's MailComposer (headers, encodings,
  * line lengths and the Message-ID done by a maintained library, not by hand). The same bytes go to
@@ -12,6 +10,8 @@ export async function composeEmail(message: {
   text: string;
   headers?: Record<string, string>;
 }): Promise<Uint8Array> {
+  // Imported on first use: only the delivery function sends email.
+  const { default: MailComposer } = await import('nodemailer/lib/mail-composer');
   const mail = new MailComposer({
     from: message.from,
     to: [...message.to],

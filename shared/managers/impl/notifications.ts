@@ -44,9 +44,9 @@ export const notifications: ManagerImplementation<'notifications'> = {
         labels: { status },
       })),
       {
-        name: 'notifications_delivery_latency_ms_max',
-        help: 'The slowest successful attempt in the window, milliseconds',
-        value: latencies.length > 0 ? Math.max(...latencies) : 0,
+        name: 'notifications_slowest_delivery_seconds',
+        help: 'The slowest successful attempt in the window',
+        value: latencies.length > 0 ? Math.max(...latencies) / 1000 : 0,
       },
     ];
   },
