@@ -77,7 +77,16 @@ const settingsCases: Array<{ name: string; context: Record<string, string>; env:
   },
 ];
 
-describe('each function has locally the variable names of its synthesized template', () => {
+/**
+ * Each case synthesizes the CDK app or drives every function once, which grows with the manifest
+ * (about 7 s a case on an idle 2-core machine): a generous bound, so that a busy machine is not a
+ * failure. Timing is not what these tests check.
+ */
+const CASE_TIMEOUT_MS = 120_000;
+
+describe('each function has locally the variable names of its synthesized template', {
+  timeout: CASE_TIMEOUT_MS,
+}, () => {
   for (const { name, context, env } of settingsCases) {
     it(`with ${name}; runtime.json says so`, async () => {
       const synthesized = synthesizedNames(context);
@@ -128,7 +137,7 @@ function scheduledEvent() {
   };
 }
 
-describe('every function serves its happy path with that environment', () => {
+describe('every function serves its happy path with that environment', { timeout: CASE_TIMEOUT_MS }, () => {
   let dataDir: string;
   let rt: LocalRuntime;
   const call = apiCaller(
