@@ -7,6 +7,7 @@ import {
 } from '../adapters/index.ts';
 import type { Config } from '../config.ts';
 import { createEmbedder } from '../embeddings/index.ts';
+import { withLazy } from '../lazy.ts';
 import { getQdrantClient } from '../vectors/clients.ts';
 import { MigrationService } from './service.ts';
 import { EVENT_SOURCE, MIGRATION_QUEUE } from './settings.ts';
@@ -17,39 +18,24 @@ import { EVENT_SOURCE, MIGRATION_QUEUE } from './settings.ts';
  * listing jobs reads no export), so building one it does not use would fail for want of its variable.
  */
 export function migrationService(config: Config): MigrationService {
-  const objects = once(() => createObjectStore(config));
-  const queue = once(() => createMigrationQueue(config));
-  const bus = once(() => createEventBus(config));
-  const state = once(() => createStateStore(config));
-  const qdrant = once(() => getQdrantClient(config.qdrant));
-  return new MigrationService({
-    get objects() {
-      return objects();
-    },
-    get queue() {
-      return queue();
-    },
-    get bus() {
-      return bus();
-    },
-    get state() {
-      return state();
-    },
-    get qdrant() {
-      return qdrant();
-    },
-    embedder: () => createEmbedder(config.embedder),
-    eventSource: EVENT_SOURCE,
-    maxReceiveCount: MIGRATION_QUEUE.maxReceiveCount,
-    // Only the redrive function is given the dead-letter queue (and the right to read it).
-    ...(config.migrationDeadLetterQueueUrl ? { deadLetters: () => createMigrationDeadLetters(config) } : {}),
-  });
-}
-
-function once<T>(build: () => T): () => T {
-  let value: T | undefined;
-  return () => {
-    value ??= build();
-    return value;
-  };
+  return new MigrationService(
+    withLazy(
+      {
+        embedder: () => createEmbedder(config.embedder),
+        eventSource: EVENT_SOURCE,
+        maxReceiveCount: MIGRATION_QUEUE.maxReceiveCount,
+        // Only the redrive function is given the dead-letter queue (and the right to read it).
+        ...(config.migrationDeadLetterQueueUrl
+          ? { deadLetters: () => createMigrationDeadLetters(config) }
+          : {}),
+      },
+      {
+        objects: () => createObjectStore(config),
+        queue: () => createMigrationQueue(config),
+        bus: () => createEventBus(config),
+        state: () => createStateStore(config),
+        qdrant: () => getQdrantClient(config.qdrant),
+      },
+    ),
+  );
 }

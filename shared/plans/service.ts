@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { QdrantClient, Schemas } from '@qdrant/js-client-rest';
 import type { Embedder } from '../embeddings/embedder.ts';
 import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../errors.ts';
+import { once } from '../lazy.ts';
 import type { ObjectStore, StateStore } from '../ports.ts';
 import { qdrantCall } from '../vectors/qdrant-errors.ts';
 import type { Filter } from '../vectors/schemas.ts';
@@ -277,15 +278,6 @@ function summaryOf(record: PlanRecord): PlanSummary {
     indexedAt: record.indexedAt,
     counts: record.counts,
     progress: record.progress,
-  };
-}
-
-/** `build`, called once on first use. */
-function once<T>(build: () => T): () => T {
-  let built: { value: T } | undefined;
-  return () => {
-    built ??= { value: build() };
-    return built.value;
   };
 }
 
