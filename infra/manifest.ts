@@ -106,6 +106,21 @@ export interface QueueDecl {
   maxConcurrency: number;
 }
 
+/**
+ * Why Lambda would refuse `queue`'s event source, or undefined: a queue that hides a message for
+ * less than its consumer may run hands the message to a second invocation while the first still
+ * works on it. CDK and the local runtime both refuse such a declaration.
+ */
+export function queueConsumerProblem(manifest: Manifest, queue: string): string | undefined {
+  const decl = manifest.queues[queue];
+  const consumer = decl?.consumer ? manifest.functions[decl.consumer] : undefined;
+  if (!decl || !consumer || decl.visibilityTimeoutSeconds >= consumer.timeoutSeconds) return undefined;
+  return (
+    `Queue ${queue}: visibilityTimeoutSeconds must be at least ${decl.consumer}'s timeout ` +
+    `(${decl.visibilityTimeoutSeconds} < ${consumer.timeoutSeconds})`
+  );
+}
+
 /** An EventBridge pattern (subset used by the platform: values, prefix, anything-but, numeric, exists). */
 export type EventPattern = Record<string, unknown>;
 

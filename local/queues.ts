@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSMessageAttribute, SQSRecord, SQSRecordAttributes } from 'aws-lambda';
 import { z } from 'zod';
-import type { Manifest, QueueDecl } from '../infra/manifest.ts';
+import { type Manifest, type QueueDecl, queueConsumerProblem } from '../infra/manifest.ts';
 
 /**
  * The manifest's queues on the local SQS emulator (fauxqs), and their consumers polled the way
@@ -258,6 +258,9 @@ export class LocalQueueConsumers {
       }
       const queue = this.#queues[queueName];
       if (!queue) throw new Error(`queue ${queueName} has not been created (see createLocalQueues)`);
+      // As CDK does (Lambda refuses such an event source): refused here too.
+      const problem = queueConsumerProblem(this.#manifest, queueName);
+      if (problem) throw new Error(problem);
       if (!Number.isInteger(decl.batchSize) || decl.batchSize < 1) {
         throw new Error(`queue ${queueName}: batchSize must be a positive integer`);
       }

@@ -15,7 +15,12 @@ import {
   ServiceFunction,
 } from '../constructs/service-function.ts';
 import { managedResourcesOf, type ResourceRef, routeRolesOf } from '../function-environment.ts';
-import type { Manifest, EventPattern as ManifestPattern, RuleDecl } from '../manifest.ts';
+import {
+  type Manifest,
+  type EventPattern as ManifestPattern,
+  queueConsumerProblem,
+  type RuleDecl,
+} from '../manifest.ts';
 import { API_STAGE_NAME } from './api-stack.ts';
 import { deployedName, functionArn, pascalCase } from './naming.ts';
 import type { StageSettings } from './settings.ts';
@@ -150,12 +155,8 @@ export class StatelessStack extends Stack {
       const fn = fnOf(decl.consumer, `Queue ${name}`);
       const queue = resources.queues[name];
       if (!queue) throw new Error(`Queue ${name} is missing from the stateful stack`);
-      // Lambda rejects an event source whose queue hides messages for less than the function may run.
-      if (decl.visibilityTimeoutSeconds < manifest.functions[decl.consumer]!.timeoutSeconds) {
-        throw new Error(
-          `Queue ${name}: visibilityTimeoutSeconds must be at least ${decl.consumer}'s timeout`,
-        );
-      }
+      const problem = queueConsumerProblem(manifest, name);
+      if (problem) throw new Error(problem);
       const source = new SqsEventSource(queue, {
         batchSize: decl.batchSize,
         maxBatchingWindow: Duration.seconds(decl.maxBatchingWindowSeconds),

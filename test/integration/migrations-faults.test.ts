@@ -38,7 +38,7 @@ const MAX_RECEIVES = manifest.queues.migrations.maxReceiveCount;
 /** Upsert attempts in one receive: the first, then one per DEFAULT_RETRY_DELAYS_MS (chunk-reader.ts). */
 const ATTEMPTS_PER_RECEIVE = 4;
 /** A receive of a chunk under 503s waits 0.25 + 1 + 4 s: its message must stay hidden meanwhile. */
-const SLOW_VISIBILITY_SECONDS = 8;
+const SLOW_VISIBILITY_SECONDS = 10;
 
 let runtime: LocalRuntime;
 const call = apiCaller(
@@ -46,12 +46,22 @@ const call = apiCaller(
   tokenFor(() => runtime),
 );
 
-function manifestWith(migrations: Partial<QueueDecl>, entry?: string) {
+/**
+ * The manifest with the migration queue's settings overridden, the worker's timeout cut to the
+ * visibility timeout (a shorter visibility is refused, as Lambda refuses it) and, if given, another
+ * worker module.
+ */
+function manifestWith(migrations: Partial<QueueDecl> & { visibilityTimeoutSeconds: number }, entry?: string) {
+  const worker = manifest.functions.migrationWorker;
   return {
     ...manifest,
     functions: {
       ...manifest.functions,
-      migrationWorker: { ...manifest.functions.migrationWorker, ...(entry ? { entry } : {}) },
+      migrationWorker: {
+        ...worker,
+        timeoutSeconds: migrations.visibilityTimeoutSeconds,
+        ...(entry ? { entry } : {}),
+      },
     },
     queues: {
       ...manifest.queues,
@@ -108,7 +118,7 @@ describe('a migration under worker faults', () => {
       dataDir,
       port: 0,
       quiet: true,
-      manifest: manifestWith({ visibilityTimeoutSeconds: 1 }, 'test/unit/migrations/faulty-worker.ts'),
+      manifest: manifestWith({ visibilityTimeoutSeconds: 2 }, 'test/unit/migrations/faulty-worker.ts'),
     });
   });
 
@@ -136,9 +146,11 @@ describe('a migration under worker faults', () => {
 
 /**
  * A runtime whose Qdrant is the embedded server behind a faulty proxy; `qdrant` talks to the
- * server directly, so the test's own reads never meet a fault.
+ * server directly, so the test's own reads never meet a fault. The worker runs in execution
+ * environments, so a receive that outlives its timeout is stopped, as Lambda stops it, before its
+ * message is received again: a thread would let it write a superseded vector after the job ended.
  */
-function withFaultyQdrant(prefix: string, queue: Partial<QueueDecl>) {
+function withFaultyQdrant(prefix: string, queue: Partial<QueueDecl> & { visibilityTimeoutSeconds: number }) {
   const ctx = {} as { proxy: FaultyQdrant; qdrant: QdrantClient; sqs: SQSClient };
   let dataDir: string;
   let server: QdrantServer | undefined;
@@ -153,6 +165,7 @@ function withFaultyQdrant(prefix: string, queue: Partial<QueueDecl>) {
       port: 0,
       quiet: true,
       qdrantUrl: ctx.proxy.url,
+      isolateConsumers: true,
       manifest: manifestWith(queue),
     });
     ctx.sqs = new SQSClient({
@@ -242,12 +255,12 @@ describe('a migration while Qdrant answers 503 for a while', () => {
     }
     expect(refusalsPerChunk.size).toBe(started.chunks);
     expect(Math.max(...refusalsPerChunk.values())).toBeGreaterThan(ATTEMPTS_PER_RECEIVE);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('a poison chunk', () => {
   // Longer than any receive here (finalization included), so that only the poison is dead-lettered.
-  const ctx = withFaultyQdrant('vp-migration-poison-', { visibilityTimeoutSeconds: 2 });
+  const ctx = withFaultyQdrant('vp-migration-poison-', { visibilityTimeoutSeconds: 4 });
 
   async function queueDepth(url: string): Promise<number> {
     const { Attributes } = await ctx.sqs.send(
@@ -345,7 +358,7 @@ describe('a poison chunk', () => {
     const after = (await call('GET', `/api/v1/migrations/${started.id}`)).body as JobView;
     expect(after).toMatchObject({ status: 'completed', counts: done.counts, chunks: done.chunks });
     await expectExactly(ctx.qdrant, 'ledger', next);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe("a restart after the queue's messages were lost", () => {

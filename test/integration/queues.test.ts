@@ -133,6 +133,16 @@ describe('createLocalQueues', () => {
 });
 
 describe.concurrent('LocalQueueConsumers', () => {
+  it('refuses a queue that hides a message for less than its consumer may run, as Lambda does', async ({
+    expect,
+  }) => {
+    const t = await setup('q-short-visibility', { visibilityTimeoutSeconds: 1 }, () => undefined);
+    t.manifest.functions.consumer!.timeoutSeconds = 2;
+    expect(() => t.consumers.start()).toThrow(
+      "Queue work: visibilityTimeoutSeconds must be at least consumer's timeout (1 < 2)",
+    );
+  });
+
   it('honours the batch size and builds the SQSEvent Lambda sends', async ({ expect }) => {
     const t = await setup('q-shape', { batchSize: 3 }, () => undefined);
     await sqs.send(
