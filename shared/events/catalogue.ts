@@ -233,6 +233,45 @@ export const EVENTS = {
       reason: z.string().min(1),
     }),
   },
+  ApiRequestFailed: {
+    description:
+      "The HTTP API answered a request with a 5xx status (from the API's access log): a function failed, timed out or answered 5xx, or the integration could not be invoked.",
+    detail: detail({
+      /** API Gateway's request id: the request's correlation id unless the caller sent `x-correlation-id`. */
+      requestId: z.string().min(1),
+      /** `GET /api/v1/vectors/{id}`, or `$default` for a request no route takes. */
+      routeKey: z.string().min(1),
+      status: z.int().min(500).max(599),
+      /** The function the route is integrated with, when the route table names one. */
+      function: z.string().min(1).optional(),
+      /** API Gateway's integration error message (a Lambda error, a timeout), when there was one. */
+      integrationError: z.string().min(1).optional(),
+      /** API Gateway's own error message, when it answered the error itself. */
+      error: z.string().min(1).optional(),
+      latencyMs: z.int().nonnegative().optional(),
+      /** When API Gateway received the request. */
+      at: z.iso.datetime(),
+    }),
+  },
+  ApiAccessDenied: {
+    description:
+      'The HTTP API answered 401 or 403 to one client (by `ip`, and `sub` when a token was verified), `count` times between `firstAt` and `lastAt`, within one batch of its access log: one event per client and status per batch.',
+    detail: detail({
+      ip: z.string().min(1),
+      /** The verified token's subject (403 after the role check); absent for a missing or invalid token. */
+      sub: z.string().min(1).optional(),
+      status: z.union([z.literal(401), z.literal(403)]),
+      count: z.int().positive(),
+      firstAt: z.iso.datetime(),
+      lastAt: z.iso.datetime(),
+      /** The distinct route keys refused, at most 10 (the first ones seen). */
+      routes: z.array(z.string().min(1)).min(1).max(10),
+      /** Request ids of the refused requests, at most 5 (the first ones seen). */
+      sampleRequestIds: z.array(z.string().min(1)).min(1).max(5),
+      /** The distinct user agents seen, at most 5 (the first ones). */
+      userAgents: z.array(z.string().min(1)).max(5),
+    }),
+  },
 } as const satisfies Record<string, { description: string; detail: z.ZodType }>;
 
 /** The legacy system's event names and the types that carry their meaning here. */
