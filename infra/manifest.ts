@@ -481,7 +481,8 @@ export const manifest = {
     dependenciesManager: managerFn(
       'dependencies',
       'Contract of the dependency manager: projects, packages, conflicts; report',
-      [],
+      // The report's similar packages: a search by the stored vectors (nothing embedded).
+      ['qdrant'],
     ),
     dependencyManifests: {
       entry: 'functions/dependencies/handler.ts',
@@ -489,14 +490,14 @@ export const manifest = {
         "Dependency manifests: indexes a project's files, lists the projects, reports conflicts and duplicates, deletes a project",
       memoryMb: 512,
       timeoutSeconds: 29,
-      access: ['state:read', 'state:write', 'bus:put'],
+      access: ['state:read', 'state:write', 'bus:put', 'qdrant', 'embedder'],
     },
     dependencyUploads: {
       entry: 'functions/dependencies/upload/handler.ts',
       description: 'A manifest uploaded under dependencies/<project>/ replaces its file in the project',
       memoryMb: 512,
       timeoutSeconds: 30,
-      access: ['exports:read', 'state:read', 'state:write', 'bus:put'],
+      access: ['exports:read', 'state:read', 'state:write', 'bus:put', 'qdrant', 'embedder'],
     },
     managersApi: {
       entry: 'functions/managers/api/handler.ts',

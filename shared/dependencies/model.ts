@@ -120,6 +120,14 @@ export const DuplicateSchema = z.object({
 });
 export type Duplicate = z.output<typeof DuplicateSchema>;
 
+export const SimilarPairSchema = z.object({
+  a: z.object({ ecosystem, name: z.string() }),
+  b: z.object({ ecosystem, name: z.string() }),
+  /** Cosine similarity of the two packages' embeddings. */
+  score: z.number(),
+});
+export type SimilarPair = z.output<typeof SimilarPairSchema>;
+
 export const ReportSchema = z.object({
   /** The project the report is about (absent: every project). */
   project: z.string().optional(),
@@ -130,6 +138,8 @@ export const ReportSchema = z.object({
   duplicates: z.array(DuplicateSchema),
   /** PyPI pairs whose compatibility is not computed (two unpinned specifier sets). */
   notCompared: count,
+  /** Packages similar by name and purpose (vector search), closest first; absent where not asked. */
+  similar: z.array(SimilarPairSchema).optional(),
 });
 export type Report = z.output<typeof ReportSchema>;
 

@@ -1,6 +1,7 @@
 import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../errors.ts';
 import type { EventPublisher } from '../events/publisher.ts';
 import type { StateStore } from '../ports.ts';
+import type { TextCollection } from '../vectors/text-collection.ts';
 import {
   type IndexRequest,
   type IndexResult,
@@ -12,6 +13,7 @@ import {
 } from './model.ts';
 import { parseManifest } from './parse.ts';
 import { buildReport } from './report.ts';
+import { declaredPackages, embedNew, similarPairs } from './similar.ts';
 
 /** One state item per project under this partition. */
 export const DEPENDENCIES_PK = 'DEPENDENCIES#PROJECTS';
@@ -31,8 +33,10 @@ const UPLOAD_ATTEMPTS = 5;
 export interface DependencyServiceDeps {
   state: () => StateStore;
   publisher: () => EventPublisher;
+  /** The indexed packages' embeddings (similar packages). */
+  packages: () => TextCollection;
   /** The manager's configuration (read through the config cache). */
-  options: () => Promise<{ compareDevDependencies: boolean }>;
+  options: () => Promise<{ compareDevDependencies: boolean; similarityThreshold: number }>;
 }
 
 function summaryOf(record: ProjectRecord): ProjectSummary {
@@ -124,6 +128,7 @@ export class DependencyService {
   }
 
   async #indexed(record: ProjectRecord): Promise<IndexResult> {
+    await embedNew(this.#deps.packages(), declaredPackages([record]));
     const report = await this.report(record.project);
     const result = { ...summaryOf(record), conflicts: report.conflicts.length, report };
     await this.#deps.publisher().publish('DependenciesIndexed', {
@@ -139,17 +144,32 @@ export class DependencyService {
     return (await this.#records()).map(summaryOf);
   }
 
-  /** Across every project, or the conflicts one project takes part in and its duplicates. */
-  async report(project?: string): Promise<Report> {
+  /**
+   * Across every project, or the conflicts one project takes part in, its duplicates and the
+   * packages similar to its own. `similar: false` leaves the vector search out (the metrics).
+   */
+  async report(project?: string, { similar = true } = {}): Promise<Report> {
     const records = await this.#records();
-    if (project !== undefined && !records.some((r) => r.project === project)) throw notFound(project);
-    return buildReport(records, { project, ...(await this.#deps.options()) });
+    const own = records.find((r) => r.project === project);
+    if (project !== undefined && !own) throw notFound(project);
+    const options = await this.#deps.options();
+    const report = buildReport(records, { project, ...options });
+    if (!similar) return report;
+    const declared = declaredPackages(records);
+    const scope = own ? declaredPackages([own]) : declared;
+    const pairs = await similarPairs(this.#deps.packages(), scope, declared, options.similarityThreshold);
+    return { ...report, similar: pairs };
   }
 
+  /** Deletes a project's record, and the embeddings of the packages no other project declares. */
   async delete(project: string): Promise<void> {
     const state = this.#deps.state();
-    if ((await state.get(DEPENDENCIES_PK, project)) === undefined) throw notFound(project);
+    const stored = await state.get<ProjectRecord>(DEPENDENCIES_PK, project);
+    if (stored === undefined) throw notFound(project);
     await state.delete(DEPENDENCIES_PK, project);
+    const still = declaredPackages(await this.#records());
+    const orphans = [...declaredPackages([stored.value]).keys()].filter((id) => !still.has(id));
+    await this.#deps.packages().remove(orphans);
   }
 
   async #records(): Promise<ProjectRecord[]> {

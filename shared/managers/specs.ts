@@ -87,6 +87,11 @@ export const MANAGER_CONFIG = {
   dependencies: z.strictObject({
     /** Whether npm devDependencies take part in conflicts (they never reach a package's users). */
     compareDevDependencies: z.boolean().default(true),
+    /**
+     * Cosine similarity from which two packages are reported as similar (by name and purpose); the
+     * default suits the local embedder (names sharing a word score 0.6–0.75, others 0).
+     */
+    similarityThreshold: z.number().min(0).max(1).default(0.6),
   }),
   backup: BackupConfigSchema,
 } as const satisfies Record<ManagerId, z.ZodObject>;

@@ -13,10 +13,10 @@ import {
 
 /**
  * The dependency manager's least privilege in the synthesized stacks: its API function reads and
- * writes the state table and puts events on the bus, nothing else; its upload function also reads
- * the exports bucket, from the bucket's notification for `dependencies/`; its contract function
- * only reads (the table, its functions' metrics) and may publish ManagerFailed; its routes are in
- * the API stack behind the authorizer.
+ * writes the state table, puts events on the bus and embeds packages into Qdrant, nothing else;
+ * its upload function also reads the exports bucket, from the bucket's notification for
+ * `dependencies/`; its contract function only reads (the table, its functions' metrics, Qdrant)
+ * and may publish ManagerFailed; its routes are in the API stack behind the authorizer.
  */
 
 describe('the dependency manager in the stacks', () => {
@@ -31,9 +31,14 @@ describe('the dependency manager in the stacks', () => {
     statementsOf(name).flatMap((st) =>
       actionsOf(st).map((action) => ({ action, resources: resourcesOf(st).map(cfnString) })),
     );
-  /** A resource by what it names: `StateTable`, `EventBus`, `ExportsBucket` (and `/*` for its objects), `*`. */
+  /**
+   * A resource by what it names: `StateTable`, `EventBus`, `ExportsBucket` (and `/*` for its
+   * objects), the Qdrant URL parameter, the Qdrant and OpenAI key secrets, `*`.
+   */
   const short = (resource: string) => {
-    const named = /(StateTable|EventBus|ExportsBucket)/.exec(resource)?.[1];
+    const named = /(StateTable|EventBus|ExportsBucket|qdrant-url|qdrant-api-key|openai-api-key)/.exec(
+      resource,
+    )?.[1];
     return named === undefined ? resource : `${named}${/\/\*"?\]?\}?$/.test(resource) ? '/*' : ''}`;
   };
   /** Every function writes its logs and traces; the rest is what its declaration grants. */
@@ -43,7 +48,7 @@ describe('the dependency manager in the stacks', () => {
       .map((g) => `${g.action} ${g.resources.map(short).join(' ')}`)
       .sort();
 
-  it('the API function: reads and writes the state table, puts events on the bus, nothing else', () => {
+  it('the API function: reads and writes the state table, puts events on the bus, embeds into Qdrant, nothing else', () => {
     expect(grantedBeyondLogs('dependencyManifests')).toEqual([
       'dynamodb:DeleteItem StateTable',
       'dynamodb:GetItem StateTable',
@@ -52,10 +57,12 @@ describe('the dependency manager in the stacks', () => {
       'dynamodb:UpdateItem StateTable',
       'events:DescribeEventBus EventBus',
       'events:PutEvents EventBus',
+      'secretsmanager:GetSecretValue openai-api-key qdrant-api-key',
+      'ssm:GetParameter qdrant-url',
     ]);
   });
 
-  it('the upload function: reads the exports bucket, the state table and the bus, invoked for dependencies/', () => {
+  it('the upload function: reads the exports bucket, the state table and the bus, embeds, invoked for dependencies/', () => {
     expect(grantedBeyondLogs('dependencyUploads')).toEqual([
       'dynamodb:DeleteItem StateTable',
       'dynamodb:GetItem StateTable',
@@ -66,6 +73,8 @@ describe('the dependency manager in the stacks', () => {
       'events:PutEvents EventBus',
       's3:GetObject ExportsBucket/*',
       's3:ListBucket ExportsBucket',
+      'secretsmanager:GetSecretValue openai-api-key qdrant-api-key',
+      'ssm:GetParameter qdrant-url',
     ]);
     const [custom] = Object.values(
       s.statelessTemplate.findResources('Custom::S3BucketNotifications'),
@@ -77,13 +86,15 @@ describe('the dependency manager in the stacks', () => {
     );
   });
 
-  it('the contract function: reads the state table and its metrics, may publish, writes nothing', () => {
+  it('the contract function: reads the state table, its metrics and Qdrant, may publish, writes nothing', () => {
     expect(grantedBeyondLogs('dependenciesManager')).toEqual([
       'cloudwatch:GetMetricData *',
       'dynamodb:GetItem StateTable',
       'dynamodb:Query StateTable',
       'events:DescribeEventBus EventBus',
       'events:PutEvents EventBus',
+      'secretsmanager:GetSecretValue qdrant-api-key',
+      'ssm:GetParameter qdrant-url',
     ]);
   });
 

@@ -152,6 +152,32 @@ describe('dependencies on the local runtime', () => {
     expect((await reader('GET', '/dependencies/report?project=nope')).status).toBe(404);
   });
 
+  it('reports packages similar by name through vector search, in and across projects', async () => {
+    const ui = {
+      project: 'ui',
+      files: [
+        { name: 'package.json', content: JSON.stringify({ dependencies: { 'react-dom': '^18.2.0' } }) },
+      ],
+    };
+    expect((await call('POST', '/dependencies', ui)).status).toBe(200);
+    const { body } = await reader('GET', '/dependencies/report?project=ui');
+    expect(body.similar).toEqual([
+      {
+        a: { ecosystem: 'npm', name: 'react-dom' },
+        b: { ecosystem: 'npm', name: 'react' },
+        score: expect.any(Number),
+      },
+    ]);
+    expect(body.similar[0].score).toBeGreaterThanOrEqual(0.6);
+    // Nothing else the projects declare is alike (lodash, requests, react share no word).
+    const all = (await reader('GET', '/dependencies/report')).body.similar;
+    expect(all.map((p: { a: { name: string }; b: { name: string } }) => [p.a.name, p.b.name].sort())).toEqual(
+      [['react', 'react-dom']],
+    );
+    expect((await call('DELETE', '/dependencies/ui')).status).toBe(204);
+    expect((await reader('GET', '/dependencies/report')).body.similar).toEqual([]);
+  });
+
   it('answers the manager contract: health, gauges and the report action; deletes a project', async () => {
     const health = await reader('GET', '/managers/dependencies/health');
     expect(health.status).toBe(200);

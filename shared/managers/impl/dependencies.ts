@@ -8,7 +8,7 @@ export const dependencies: ManagerImplementation<'dependencies'> = {
   },
 
   async gauges(ctx) {
-    const report = await dependencyService(ctx.app).report();
+    const report = await dependencyService(ctx.app).report(undefined, { similar: false });
     return [
       { name: 'dependencies_projects', help: 'Indexed projects', value: report.projects },
       {

@@ -1,10 +1,17 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { QdrantClient } from '@qdrant/js-client-rest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type QdrantServer, startQdrantServer } from '#local/qdrant/server.ts';
 import { FileStateStore } from '#shared/adapters/file-state.ts';
+import { LOCAL_EMBEDDING_DIMENSIONS, LOCAL_EMBEDDING_MODEL } from '#shared/config.ts';
 import type { ProjectRecord } from '#shared/dependencies/model.ts';
 import { parseManifest } from '#shared/dependencies/parse.ts';
 import { buildReport, compare } from '#shared/dependencies/report.ts';
 import { DependencyService, MAX_PROJECT_BYTES, MAX_UPLOAD_BYTES } from '#shared/dependencies/service.ts';
+import { createEmbedder } from '#shared/embeddings/index.ts';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '#shared/errors.ts';
+import { getQdrantClient } from '#shared/vectors/clients.ts';
+import { VectorService } from '#shared/vectors/service.ts';
+import { TextCollection } from '#shared/vectors/text-collection.ts';
 import { RecordingBus, tempDir } from '../managers/support.ts';
 
 function project(name: string, files: Record<string, string>): ProjectRecord {
@@ -130,17 +137,76 @@ describe('DependencyService', () => {
   let dir: { path: string; cleanup(): Promise<void> };
   let bus: RecordingBus;
   let service: DependencyService;
+  let packages: TextCollection;
+  let server: QdrantServer;
+  let qdrant: QdrantClient;
+  let collections = 0;
+  const embedder = createEmbedder({
+    provider: 'local',
+    model: LOCAL_EMBEDDING_MODEL,
+    dimensions: LOCAL_EMBEDDING_DIMENSIONS,
+  });
+
+  beforeAll(async () => {
+    dir = await tempDir('vp-dependencies-qdrant-');
+    server = await startQdrantServer({ dataDir: dir.path, port: 0 });
+    qdrant = getQdrantClient({ url: server.url });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await dir.cleanup();
+  });
+
+  let stateDir: { path: string; cleanup(): Promise<void> };
   beforeEach(async () => {
-    dir = await tempDir('vp-dependencies-');
+    stateDir = await tempDir('vp-dependencies-');
     bus = new RecordingBus();
-    const state = new FileStateStore({ dir: dir.path });
+    const state = new FileStateStore({ dir: stateDir.path });
+    packages = new TextCollection({
+      name: `dependencies-${++collections}`,
+      vectors: () => new VectorService({ qdrant, embedder: () => embedder, defaultCollection: 'vectors' }),
+      qdrant: () => qdrant,
+    });
     service = new DependencyService({
       state: () => state,
       publisher: () => bus.publisher(),
-      options: async () => ({ compareDevDependencies: true }),
+      packages: () => packages,
+      options: async () => ({ compareDevDependencies: true, similarityThreshold: 0.6 }),
     });
   });
-  afterEach(() => dir.cleanup());
+  afterEach(() => stateDir.cleanup());
+
+  it('reports packages similar by name across projects, closest first; a delete forgets its own packages', async () => {
+    await service.index({
+      project: 'a',
+      files: [{ name: 'package.json', content: pkg({ lodash: '^4.0.0' }) }],
+    });
+    await service.index({
+      project: 'b',
+      files: [
+        { name: 'package.json', content: pkg({ 'lodash-es': '^4.0.0', pg: '^8.0.0' }) },
+        { name: 'requirements.txt', content: 'python-dateutil==2.9.0\n' },
+      ],
+    });
+    const report = await service.report();
+    expect(report.similar).toEqual([
+      {
+        a: { ecosystem: 'npm', name: expect.stringMatching(/^lodash(-es)?$/) },
+        b: { ecosystem: 'npm', name: expect.stringMatching(/^lodash(-es)?$/) },
+        score: expect.any(Number),
+      },
+    ]);
+    expect(report.similar![0]!.score).toBeGreaterThanOrEqual(0.6);
+    expect((await service.report('a')).similar).toHaveLength(1);
+    // Metrics leave the vector search out.
+    expect((await service.report(undefined, { similar: false })).similar).toBeUndefined();
+
+    await service.delete('a');
+    expect((await service.report()).similar).toEqual([]);
+    expect(await packages.has(['npm:lodash', 'npm:lodash-es', 'npm:pg'])).toEqual(
+      new Set(['npm:lodash-es', 'npm:pg']),
+    );
+  });
 
   it('indexes, answers the conflicts a project takes part in, publishes DependenciesIndexed, lists and deletes', async () => {
     await service.index({ project: 'a', files: [{ name: 'package.json', content: pkg({ x: '^1.0.0' }) }] });
