@@ -104,6 +104,11 @@ export interface QueueDecl {
   maxReceiveCount: number;
   /** Concurrent consumer invocations at most (SQS event source `maxConcurrency`, ≥ 2). */
   maxConcurrency: number;
+  /**
+   * Also subscribed to the stage's alarm topic: SNS delivers each alarm notification as a message
+   * (in AWS only: the local runtime evaluates no CloudWatch alarms, so nothing is sent locally).
+   */
+  alarmTopic?: boolean;
 }
 
 /**
@@ -787,7 +792,9 @@ export const manifest = {
       maxConcurrency: 2,
     },
     notificationEvents: {
-      description: 'Every platform event, for the notification subscriptions (consumer: notificationMatcher)',
+      description:
+        "Every platform event and the alarm topic's notifications, for the notification subscriptions (consumer: notificationMatcher)",
+      alarmTopic: true,
       consumer: 'notificationMatcher',
       batchSize: 10,
       maxBatchingWindowSeconds: 0,

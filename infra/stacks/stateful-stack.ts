@@ -8,7 +8,7 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
-import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { EmailSubscription, SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { type IStringParameter, StringParameter } from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
@@ -119,6 +119,7 @@ export class StatefulStack extends Stack {
         deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: decl.maxReceiveCount },
       });
       queues[name] = { queue, deadLetterQueue };
+      if (decl.alarmTopic) this.alarmTopic.addSubscription(new SqsSubscription(queue));
       alarmOnDeadLetters(
         this,
         `${id}DeadLetterAlarm`,

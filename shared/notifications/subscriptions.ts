@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { LEGACY_NAMES } from '../events/catalogue.ts';
 import { EVENT_SOURCE } from '../migrations/settings.ts';
+import { ALARM_DETAIL_TYPE, ALARM_SOURCE } from './alarms.ts';
 import type { StateStore } from '../ports.ts';
 import type { Subscription, SubscriptionInput } from './model.ts';
 import type { SecretStore } from './ports.ts';
@@ -21,11 +22,17 @@ export const DEFAULT_SUBSCRIPTION_ID = 'default';
 
 /**
  * The issue's default subscription: failed migrations, `manager.error` and `system.critical` (the
- * legacy names of ManagerFailed and SystemCriticalDetected here).
+ * legacy names of ManagerFailed and SystemCriticalDetected here), and the alarm topic's state
+ * changes (`alarms.ts`). One pattern: neither source ever sends the other's detail-types.
  */
 export const DEFAULT_PATTERN = {
-  source: [EVENT_SOURCE],
-  'detail-type': ['MigrationFailed', LEGACY_NAMES['manager.error'], LEGACY_NAMES['system.critical']],
+  source: [EVENT_SOURCE, ALARM_SOURCE],
+  'detail-type': [
+    'MigrationFailed',
+    LEGACY_NAMES['manager.error'],
+    LEGACY_NAMES['system.critical'],
+    ALARM_DETAIL_TYPE,
+  ],
 };
 
 /** What a create or replace answers: the subscription, and a secret the platform made (shown once). */

@@ -1,3 +1,4 @@
+import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type FunctionName, manifest } from '../../infra/manifest.ts';
 import { CONTEXT_KEYS } from '../../infra/stacks/settings.ts';
@@ -41,33 +42,62 @@ describe('the notifications manager in the stacks', () => {
       .map(cfnString);
   const everyAction = (name: FunctionName) => statementsOf(name).flatMap(actionsOf);
 
-  it('lets only the subscriptions function write webhook secrets, only under the stage prefix', () => {
-    for (const action of [
-      'secretsmanager:CreateSecret',
-      'secretsmanager:PutSecretValue',
-      'secretsmanager:DeleteSecret',
-    ]) {
+  it('subscribes the notification events queue, and only it, to the alarm topic, which alone may send to it', () => {
+    const topic = { Ref: logicalIdOf(s.stateful.alarmTopic) };
+    const queue = logicalIdOf(s.stateful.queues.notificationEvents!.queue);
+    const subscriptions = Object.values(
+      s.statefulTemplate.findResources('AWS::SNS::Subscription', { Properties: { Protocol: 'sqs' } }),
+    ) as Array<{ Properties: Record<string, unknown> }>;
+    expect(subscriptions.map((sub) => sub.Properties)).toEqual([
+      expect.objectContaining({ TopicArn: topic, Endpoint: { 'Fn::GetAtt': [queue, 'Arn'] } }),
+    ]);
+    // Raw delivery off: the matcher reads SNS's envelope (its Type, TopicArn and Message).
+    expect(subscriptions[0]!.Properties.RawMessageDelivery).toBeUndefined();
+    s.statefulTemplate.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queue }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Action: 'sqs:SendMessage',
+            Condition: { ArnEquals: { 'aws:SourceArn': topic } },
+            Effect: 'Allow',
+            Principal: { Service: 'sns.amazonaws.com' },
+            Resource: { 'Fn::GetAtt': [queue, 'Arn'] },
+          },
+        ]),
+      },
+    });
+  });
+
+  it('lets only the subscriptions function write webhook secrets (and the security manager rotate them), only under the stage prefix', () => {
+    for (const [action, writers] of [
+      ['secretsmanager:CreateSecret', ['notificationSubscriptions']],
+      ['secretsmanager:PutSecretValue', ['notificationSubscriptions', 'securityManager']],
+      ['secretsmanager:DeleteSecret', ['notificationSubscriptions']],
+    ] as const) {
       const holders = Object.keys(manifest.functions).filter((f) =>
         everyAction(f as FunctionName).includes(action),
       );
-      expect(holders, action).toEqual(['notificationSubscriptions']);
-      expect(resourcesFor('notificationSubscriptions', action)).toEqual([
-        expect.stringMatching(
-          /:secretsmanager:eu-west-1:<AWS::AccountId>:secret:vector-platform\/dev\/notifications\/webhooks\/\*$/,
-        ),
-      ]);
+      expect(holders.sort(), action).toEqual([...writers]);
+      for (const writer of writers) {
+        expect(resourcesFor(writer, action)).toEqual([
+          expect.stringMatching(
+            /:secretsmanager:eu-west-1:<AWS::AccountId>:secret:vector-platform\/dev\/notifications\/webhooks\/\*$/,
+          ),
+        ]);
+      }
     }
     // It writes them and never reads one back.
     expect(resourcesFor('notificationSubscriptions', 'secretsmanager:GetSecretValue')).toEqual([]);
   });
 
-  it('lets only the delivery function read webhook secrets, and send email from the configured identity', () => {
+  it('lets only the delivery function (and the rotating security manager) read webhook secrets, and send email from the configured identity', () => {
     const readers = Object.keys(manifest.functions).filter((f) =>
       resourcesFor(f as FunctionName, 'secretsmanager:GetSecretValue').some((r) =>
         r.includes('notifications/webhooks'),
       ),
     );
-    expect(readers).toEqual(['notificationDelivery']);
+    expect(readers.sort()).toEqual(['notificationDelivery', 'securityManager']);
     const senders = Object.keys(manifest.functions).filter((f) =>
       everyAction(f as FunctionName).includes('ses:SendEmail'),
     );

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manifest } from '#infra/manifest.ts';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
@@ -204,6 +205,60 @@ describe('notifications on the local runtime', () => {
       responseStatus: 204,
     });
     expect((await reader('GET', '/notifications/deliveries?status=lost')).status).toBe(400);
+  }, 60_000);
+
+  it("mails the alarm topic's notifications through the default subscription", async () => {
+    // What SNS delivers to the queue in AWS (no CloudWatch alarm is evaluated locally).
+    const alarm = {
+      AlarmName: 'vector-platform-local-SearchErrors',
+      AlarmDescription: 'search: at least one error in a minute',
+      NewStateValue: 'ALARM',
+      NewStateReason:
+        'Threshold Crossed: 1 datapoint [2.0] was greater than or equal to the threshold (1.0).',
+      StateChangeTime: '2026-12-07T03:00:00.000+0000',
+      OldStateValue: 'OK',
+    };
+    const sqs = new SQSClient({
+      region: rt.region,
+      endpoint: rt.sqsEndpoint,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    try {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: rt.queueUrls.notificationEvents!.url,
+          MessageBody: JSON.stringify({
+            Type: 'Notification',
+            MessageId: 'alarm-message-1',
+            TopicArn: 'arn:aws:sns:us-east-1:000000000000:alarms',
+            Message: JSON.stringify(alarm),
+            Timestamp: new Date().toISOString(),
+          }),
+        }),
+      );
+    } finally {
+      sqs.destroy();
+    }
+    const delivery = await eventually(
+      'the alarm mailed',
+      async () => {
+        const { body } = await reader('GET', '/notifications/deliveries?status=delivered');
+        return body.deliveries.find(
+          (d: { eventType: string }) => d.eventType === 'CloudWatch Alarm State Change',
+        );
+      },
+      45_000,
+    );
+    expect(delivery).toMatchObject({ subscriptionId: 'default', channel: 'email', attempts: 1 });
+    // Quoted-printable: soft line breaks (`=` at a line's end) joined back.
+    const message = await eventually('the alarm .eml in the outbox', async () => {
+      const files = (await readdir(rt.outboxDir)).filter((f) => f.endsWith('.eml'));
+      const texts = await Promise.all(files.map((f) => readFile(join(rt.outboxDir, f), 'utf8')));
+      return texts.map((t) => t.replaceAll('=\r\n', '')).find((t) => t.includes('(event alarm-message-1)'));
+    });
+    expect(message).toMatch(/^Subject: \[vector-platform\] CloudWatch Alarm State Change\r?$/m);
+    expect(message).toContain('"alarmName": "vector-platform-local-SearchErrors"');
+    expect(message).toContain('"value": "ALARM"');
   }, 60_000);
 
   it('the test action sends a sample through the same path', async () => {
