@@ -148,6 +148,7 @@ export interface FunctionEnvironment {
 export const METRICS_NAMESPACE = 'VectorPlatform';
 
 const QUEUE_ACCESS = /^queue:(.+):(send|dead-letters|backoff)$/;
+const MANAGER_ACCESS = /^manager:(.+):invoke$/;
 
 /**
  * The environment and grants of one function. Actions cover what the AWS adapters in
@@ -188,6 +189,9 @@ export function functionEnvironment(
   const objectActions = new Set<string>();
   for (const access of decl.access) {
     const granted = grantOf(access, refs, ctx, objectActions);
+    if (MANAGER_ENV.functions in environment && MANAGER_ENV.functions in granted.environment) {
+      throw new Error(`${ctx.name}: declare managers:invoke or one manager:<id>:invoke, not both or several`);
+    }
     Object.assign(environment, granted.environment);
     grants.push(...granted.grants);
   }
@@ -384,6 +388,17 @@ function grantOf(
         ],
       };
     default: {
+      const [, managerId] = MANAGER_ACCESS.exec(access) ?? [];
+      if (managerId !== undefined) {
+        // One manager's contract function, by its alias: a manager calling another's action.
+        const managed = ctx.managers[managerId];
+        if (!managed) throw new Error(`${ctx.name}: access "${access}" names no declared manager`);
+        const fn = functionRef(refs, managed.function, ctx);
+        return {
+          environment: { [MANAGER_ENV.functions]: JSON.stringify({ [managerId]: liveAliasOf(fn.name) }) },
+          grants: [{ actions: ['lambda:InvokeFunction'], resources: [liveAliasOf(fn.arn)] }],
+        };
+      }
       const [, queueName, right] = QUEUE_ACCESS.exec(access) ?? [];
       if (queueName === undefined) throw new Error(`${ctx.name}: access "${access}" is not understood`);
       if (right === 'backoff') {

@@ -41,6 +41,7 @@ export type Access =
   | 'webhook-secrets:write' // creates, replaces and deletes them
   | 'email:send' // sends email from the platform's SES identity
   | 'managers:invoke' // invokes every manager's contract function (MANAGER_FUNCTIONS)
+  | `manager:${string}:invoke` // invokes that one manager's contract function (MANAGER_FUNCTIONS names it alone)
   | 'managers:control' // turns the managers' queue event source mappings on and off (MANAGER_EVENT_SOURCES)
   | 'metrics:read' // reads the functions' CloudWatch metrics (METRIC_FUNCTIONS)
   | 'api:metrics'; // names the HTTP API and its stage, whose CloudWatch metrics it reads
@@ -504,6 +505,22 @@ export const manifest = {
       timeoutSeconds: 30,
       access: ['exports:read', 'state:read', 'state:write', 'bus:put', 'qdrant', 'embedder'],
     },
+    templatesManager: managerFn(
+      'templates',
+      'Contract of the template manager: templates by kind; reindex',
+      // `reindex` embeds every template again into its collection.
+      ['qdrant', 'embedder'],
+      29,
+    ),
+    templates: {
+      entry: 'functions/templates/handler.ts',
+      description:
+        'Plan and task templates: create, list, read, replace, delete, suggest by description, render, instantiate into an indexed plan',
+      memoryMb: 512,
+      timeoutSeconds: 29,
+      // Instantiating indexes the rendered plan through the roadmap manager's contract function.
+      access: ['state:read', 'state:write', 'qdrant', 'embedder', 'bus:put', 'manager:roadmap:invoke'],
+    },
     managersApi: {
       entry: 'functions/managers/api/handler.ts',
       description: 'The coordinator API: list, status, health, metrics, start, stop and actions of managers',
@@ -757,6 +774,14 @@ export const manifest = {
       function: 'dependencyManifests',
       role: 'writer',
     },
+    { method: 'POST', path: '/api/v1/templates', function: 'templates', role: 'writer' },
+    { method: 'GET', path: '/api/v1/templates', function: 'templates', role: 'reader' },
+    { method: 'POST', path: '/api/v1/templates/suggest', function: 'templates', role: 'reader' },
+    { method: 'GET', path: '/api/v1/templates/{id}', function: 'templates', role: 'reader' },
+    { method: 'PUT', path: '/api/v1/templates/{id}', function: 'templates', role: 'writer' },
+    { method: 'DELETE', path: '/api/v1/templates/{id}', function: 'templates', role: 'writer' },
+    { method: 'POST', path: '/api/v1/templates/{id}/render', function: 'templates', role: 'reader' },
+    { method: 'POST', path: '/api/v1/templates/{id}/instantiate', function: 'templates', role: 'writer' },
     { method: 'GET', path: '/api/v1/metrics', function: 'prometheusMetrics', role: 'reader' },
     { method: 'GET', path: '/api/v1/status-page', function: 'statusPage', role: 'public' },
     { method: 'GET', path: '/api/v1/status-page/{file}', function: 'statusPage', role: 'public' },
@@ -1015,6 +1040,18 @@ export const manifest = {
       config: MANAGER_CONFIG.dependencies,
       actions: MANAGER_ACTIONS.dependencies,
       emits: ['DependenciesIndexed', 'DependenciesRejected', 'ManagerFailed'],
+      consumes: [],
+      stoppable: true,
+    },
+    templates: {
+      name: 'Templates',
+      description:
+        'Plan and task templates (markdown with mustache variables): validated, suggested by description, instantiated into plans indexed through the roadmap manager',
+      function: 'templatesManager',
+      functions: ['templates'],
+      config: MANAGER_CONFIG.templates,
+      actions: MANAGER_ACTIONS.templates,
+      emits: ['TemplateSaved', 'TemplateDeleted', 'TemplateInstantiated', 'ManagerFailed'],
       consumes: [],
       stoppable: true,
     },

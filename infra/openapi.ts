@@ -298,6 +298,10 @@ export function buildOpenApiDocument(
         name: 'dependencies',
         description: "Projects' dependency manifests: conflicts and duplicates within and across projects",
       },
+      {
+        name: 'templates',
+        description: 'Plan and task templates: suggested by description, instantiated into indexed plans',
+      },
     ],
     paths,
     components: {

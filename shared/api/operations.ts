@@ -31,6 +31,20 @@ import {
   SearchTasksBodySchema,
 } from '../plans/schemas.ts';
 import {
+  InstantiatedSchema,
+  InstantiateRequestSchema,
+  RenderedSchema,
+  RenderRequestSchema,
+  SuggestionsSchema,
+  SuggestRequestSchema,
+  TemplateAnswerSchema,
+  TemplateInputSchema,
+  ListQuerySchema as TemplateListQuerySchema,
+  TemplateListSchema,
+  TemplatePathSchema,
+  TemplateReplaceSchema,
+} from '../templates/model.ts';
+import {
   BatchBodySchema,
   CollectionPathSchema,
   CollectionQuerySchema,
@@ -124,7 +138,8 @@ export interface OperationSpec {
     | 'managers'
     | 'monitoring'
     | 'notifications'
-    | 'dependencies';
+    | 'dependencies'
+    | 'templates';
   path?: z.ZodObject;
   query?: z.ZodObject;
   /** The request body by media type (JSON bodies also get 413 and 415). */
@@ -509,6 +524,131 @@ const dependencyOperations: OperationEntry = {
   },
 };
 
+const TEMPLATE_INVALID =
+  'the template is invalid: issue field `id`, `kind`, `variables.<i>.name`…, or `body` with the reason (a mustache parse error with its line and column, a partial, an undeclared variable, no task once rendered)';
+const templateMissing = 'no template of this id (issue field `id`)';
+const templatePath = TemplatePathSchema.required();
+
+const templateOperations: OperationEntry = {
+  routes: {
+    'POST /api/v1/templates': {
+      operationId: 'createTemplate',
+      summary: 'Create a plan or task template',
+      description:
+        'A markdown body with mustache variables (`{{name}}`, sections `{{#name}}…{{/name}}`; no partials, no HTML escaping), every variable it uses declared and every declared one used. Rendered with sample values (defaults, else the names) it must hold a task the plan parser reads. Embedded for `suggest`; publishes TemplateSaved.',
+      tag: 'templates',
+      body: { json: named('TemplateInput', TemplateInputSchema) },
+      responses: {
+        201: { description: 'Created (version 1)', schema: named('TemplateAnswer', TemplateAnswerSchema) },
+      },
+      errors: {
+        400: TEMPLATE_INVALID,
+        409: 'a template of this id exists (issue field `id`)',
+        502: QDRANT_DOWN,
+      },
+    },
+    'GET /api/v1/templates': {
+      operationId: 'listTemplates',
+      summary: 'Templates',
+      description: 'Every template without its body and variables, by id; `kind` and `tag` filter.',
+      tag: 'templates',
+      query: TemplateListQuerySchema,
+      responses: { 200: { description: 'Templates', schema: named('TemplateList', TemplateListSchema) } },
+      errors: { 400: 'a query parameter is invalid', 502: STATE_DOWN },
+    },
+    'POST /api/v1/templates/suggest': {
+      operationId: 'suggestTemplates',
+      summary: 'Templates closest to a description',
+      description:
+        "By vector search over the templates' title, description and tags (the configured embedder), best first, at least the manager's `minSuggestScore`; `kind` filters.",
+      tag: 'templates',
+      body: { json: named('SuggestTemplates', SuggestRequestSchema) },
+      responses: {
+        200: { description: 'Suggestions', schema: named('TemplateSuggestions', SuggestionsSchema) },
+      },
+      errors: { 400: 'the request is invalid', 502: QDRANT_DOWN },
+    },
+    'GET /api/v1/templates/{id}': {
+      operationId: 'getTemplate',
+      summary: 'A template',
+      description: 'With its body, variables and version.',
+      tag: 'templates',
+      path: templatePath,
+      responses: {
+        200: { description: 'The template', schema: named('TemplateAnswer', TemplateAnswerSchema) },
+      },
+      errors: { 404: templateMissing, 502: STATE_DOWN },
+    },
+    'PUT /api/v1/templates/{id}': {
+      operationId: 'replaceTemplate',
+      summary: 'Replace a template',
+      description:
+        'Its fields (validated as on create), its version one more; publishes TemplateSaved. Plans instantiated from it before are not changed.',
+      tag: 'templates',
+      path: templatePath,
+      body: { json: named('TemplateReplace', TemplateReplaceSchema) },
+      responses: { 200: { description: 'Replaced', schema: named('TemplateAnswer', TemplateAnswerSchema) } },
+      errors: {
+        400: TEMPLATE_INVALID,
+        404: templateMissing,
+        409: 'replaced concurrently: read it again',
+        502: QDRANT_DOWN,
+      },
+    },
+    'DELETE /api/v1/templates/{id}': {
+      operationId: 'deleteTemplate',
+      summary: 'Delete a template',
+      description: 'Also from the suggestions; plans instantiated from it stay. Publishes TemplateDeleted.',
+      tag: 'templates',
+      path: templatePath,
+      responses: { 204: { description: 'Deleted' } },
+      errors: { 404: templateMissing, 502: QDRANT_DOWN },
+    },
+    'POST /api/v1/templates/{id}/render': {
+      operationId: 'renderTemplate',
+      summary: 'Render a template',
+      description:
+        'Its body with the given values (strings; defaults fill the others). 413 when the output could exceed the 5 MiB a plan may hold.',
+      tag: 'templates',
+      path: templatePath,
+      body: { json: named('RenderTemplate', RenderRequestSchema) },
+      responses: { 200: { description: 'The markdown', schema: named('RenderedTemplate', RenderedSchema) } },
+      errors: {
+        400: 'a required variable is missing or an unknown one given (issue field `variables.<name>`)',
+        404: templateMissing,
+        502: STATE_DOWN,
+      },
+    },
+    'POST /api/v1/templates/{id}/instantiate': {
+      operationId: 'instantiateTemplate',
+      summary: 'Instantiate a plan template into an indexed plan',
+      description:
+        "Renders the plan template and indexes the markdown as plan `planId` through the roadmap manager's `index` action (as `POST /plans` would: PlanIndexed, its tasks searchable); 201 for a new plan, 200 when it replaced one. Publishes TemplateInstantiated. 503 while the roadmap manager is stopped.",
+      tag: 'templates',
+      path: templatePath,
+      body: { json: named('InstantiateTemplate', InstantiateRequestSchema) },
+      responses: {
+        201: {
+          description: 'The plan was indexed',
+          schema: named('TemplateInstantiated', InstantiatedSchema),
+          headers: LOCATION,
+        },
+        200: {
+          description: 'The plan existed and was indexed again',
+          schema: named('TemplateInstantiated', InstantiatedSchema),
+          headers: LOCATION,
+        },
+      },
+      errors: {
+        400: 'a task template, a missing or unknown variable (`variables.<name>`), a bad `planId`, or a rendered plan with no task',
+        404: templateMissing,
+        409: 'the plan is being indexed by another request',
+        502: QDRANT_DOWN,
+      },
+    },
+  },
+};
+
 const BASE_OPERATIONS: Record<string, OperationEntry> = {
   health: {
     summary: 'Liveness',
@@ -818,6 +958,7 @@ const BASE_OPERATIONS: Record<string, OperationEntry> = {
   },
   managersApi: managers,
   dependencyManifests: dependencyOperations,
+  templates: templateOperations,
   notificationSubscriptions: notifications,
   managerConfig,
   prometheusMetrics: {

@@ -272,6 +272,28 @@ export const EVENTS = {
       userAgents: z.array(z.string().min(1)).max(5),
     }),
   },
+  TemplateSaved: {
+    description: 'A plan or task template was created (`created`) or replaced; `version` is its new version.',
+    detail: detail({
+      templateId: z.string().min(1),
+      kind: z.enum(['plan', 'task']),
+      version: z.int().positive(),
+      created: z.boolean(),
+    }),
+  },
+  TemplateDeleted: {
+    description: 'A template was deleted (plans instantiated from it stay).',
+    detail: detail({ templateId: z.string().min(1) }),
+  },
+  TemplateInstantiated: {
+    description:
+      'A plan template was rendered and the plan indexed through the roadmap manager (which published PlanIndexed); `tasks` counts its tasks.',
+    detail: detail({
+      templateId: z.string().min(1),
+      planId: z.string().min(1),
+      tasks: z.int().nonnegative(),
+    }),
+  },
 } as const satisfies Record<string, { description: string; detail: z.ZodType }>;
 
 /** The legacy system's event names and the types that carry their meaning here. */

@@ -26,6 +26,7 @@ export const MANAGER_IDS = [
   'notifications',
   'dependencies',
   'backup',
+  'templates',
 ] as const;
 
 export type ManagerId = (typeof MANAGER_IDS)[number];
@@ -94,6 +95,10 @@ export const MANAGER_CONFIG = {
     similarityThreshold: z.number().min(0).max(1).default(0.6),
   }),
   backup: BackupConfigSchema,
+  templates: z.strictObject({
+    /** Cosine similarity below which a template is not suggested. */
+    minSuggestScore: z.number().min(0).max(1).default(0.05),
+  }),
 } as const satisfies Record<ManagerId, z.ZodObject>;
 
 export type ManagerConfig<I extends ManagerId> = z.output<(typeof MANAGER_CONFIG)[I]>;
@@ -114,6 +119,12 @@ export const MANAGER_ACTIONS = {
       description:
         'Indexes again the plans stored from an object key (one plan by id, or all of them); plans indexed from a request body are listed as skipped',
       input: z.strictObject({ planId: planIdField.optional() }),
+      role: 'writer',
+    },
+    index: {
+      description:
+        'Indexes a plan given as markdown (as POST /api/v1/plans does); the templates manager instantiates plans through it',
+      input: z.strictObject({ planId: planIdField, markdown: z.string().min(1) }),
       role: 'writer',
     },
   },
@@ -169,6 +180,14 @@ export const MANAGER_ACTIONS = {
     get: {
       description: "A backup, or a restore with its migration's progress and whether every point came back",
       input: GetInputSchema,
+      role: 'writer',
+    },
+  },
+  templates: {
+    reindex: {
+      description:
+        "Embeds every stored template into the templates collection again (after a lost write, or a new embedder's collection)",
+      input: z.strictObject({}),
       role: 'writer',
     },
   },

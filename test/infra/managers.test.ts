@@ -89,9 +89,28 @@ describe('managers, their functions, rules and schedules in AWS', () => {
     );
   });
 
-  it('lets no function without managers:invoke invoke another', () => {
+  /** The managers a function may call one by one (`manager:<id>:invoke`). */
+  const oneManagerAccess = (name: FunctionName): string[] =>
+    (manifest.functions[name].access as readonly string[]).flatMap(
+      (a) => /^manager:(.+):invoke$/.exec(a)?.slice(1) ?? [],
+    );
+
+  it.each(functionNames.filter((n) => oneManagerAccess(n).length > 0))(
+    "%s may invoke exactly the named manager's contract function's live alias, and knows it alone",
+    (name) => {
+      const [id] = oneManagerAccess(name) as [keyof typeof manifest.managers];
+      const contract = manifest.managers[id].function;
+      expect(grantedOn(name, 'lambda:InvokeFunction')).toEqual([`${functionArn(contract)}:live`]);
+      expect(JSON.parse(envOf(name)[MANAGER_ENV.functions] as string)).toEqual({
+        [id]: `${fnProps(contract).FunctionName}:live`,
+      });
+    },
+  );
+
+  it('lets no function without managers:invoke or manager:<id>:invoke invoke another', () => {
     for (const name of functionNames) {
       if ((manifest.functions[name].access as readonly string[]).includes('managers:invoke')) continue;
+      if (oneManagerAccess(name).length > 0) continue;
       expect(grantedOn(name, 'lambda:InvokeFunction'), name).toEqual([]);
     }
   });

@@ -173,7 +173,11 @@ describe('the platform stacks (default stage)', () => {
       for (const name of functionNames) {
         const expected = new Set(
           accessOf(name)
-            .flatMap((a) => (serviceOf[a] ?? (a.startsWith('queue:') ? 'sqs' : a)).split(' '))
+            .flatMap((a) =>
+              (
+                serviceOf[a] ?? (a.startsWith('queue:') ? 'sqs' : a.startsWith('manager:') ? 'lambda' : a)
+              ).split(' '),
+            )
             .filter((svc) => svc !== ''),
         );
         // A function of a manager that can be stopped reads its lifecycle record.

@@ -359,6 +359,39 @@ describe('every function serves its happy path with that environment', { timeout
     expect(projects.map((p: { project: string }) => p.project)).toEqual(['one', 'three']);
   });
 
+  it('templates: create, list, read, replace, suggest, render, instantiate through the roadmap, delete', async () => {
+    const template = {
+      kind: 'plan',
+      title: 'Service launch',
+      description: 'Launch checklist for a new service',
+      tags: ['launch'],
+      body: '# {{service}}\n\n## Launch\n- [ ] Deploy {{service}}\n- [ ] Announce {{service}}\n',
+      variables: [{ name: 'service', required: true }],
+    };
+    await ok('templates', 'POST', '/templates', { id: 'service-launch', ...template });
+    expect((await ok('templates', 'GET', '/templates')).templates).toHaveLength(1);
+    expect((await ok('templates', 'GET', '/templates/service-launch')).template.version).toBe(1);
+    await ok('templates', 'PUT', '/templates/service-launch', { ...template, title: 'Service launch (v2)' });
+    const { templates } = await ok('templates', 'POST', '/templates/suggest', {
+      description: 'launch a service',
+    });
+    expect(templates[0].id).toBe('service-launch');
+    expect(
+      (await ok('templates', 'POST', '/templates/service-launch/render', { variables: { service: 'api' } }))
+        .markdown,
+    ).toContain('- [ ] Deploy api');
+    // manager:roadmap:invoke: the roadmap's contract function indexes the rendered plan.
+    const instantiated = await ok('templates', 'POST', '/templates/service-launch/instantiate', {
+      planId: 'plans/api-launch.md',
+      variables: { service: 'api' },
+    });
+    expect(instantiated.plan.tasks.total).toBe(2);
+    expect((await ok('listPlans', 'GET', '/plans')).plans.map((p: { planId: string }) => p.planId)).toContain(
+      'plans/api-launch.md',
+    );
+    await ok('templates', 'DELETE', '/templates/service-launch');
+  });
+
   it('the event log: the rule delivers every event to recordEvent, listEvents answers them', async () => {
     // The migrations above published; the rule's deliveries are asynchronous.
     await rt.bus.settled();

@@ -90,5 +90,12 @@ export const roadmap: ManagerImplementation<'roadmap'> = {
       }
       return { reindexed, skipped };
     },
+
+    /** A plan given as markdown, indexed as `POST /plans` indexes it (PlanIndexed, TasksChanged). */
+    async index(input: { planId: string; markdown: string }, ctx) {
+      const report = await planService(ctx.app).indexPlan(input);
+      await publishIndexed(new EventPublisher(createEventBus(ctx.app), EVENT_SOURCE), report);
+      return report;
+    },
   },
 };

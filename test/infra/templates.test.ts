@@ -1,0 +1,87 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type FunctionName, manifest } from '../../infra/manifest.ts';
+import {
+  actionsOf,
+  cfnString,
+  logicalIdOf,
+  resourcesOf,
+  type Statement,
+  type Synthesized,
+  statementsOfRole,
+  synthPlatform,
+} from './support.ts';
+
+/**
+ * The template manager's least privilege in the synthesized stacks: its API function reads and
+ * writes the state table, embeds into Qdrant, puts events on the bus and invokes the roadmap
+ * manager's contract function (its live alias, nothing else of Lambda); its contract function
+ * reads, embeds (reindex) and may publish ManagerFailed; its routes are behind the authorizer.
+ */
+
+describe('the template manager in the stacks', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synthPlatform();
+  });
+  const statementsOf = (name: FunctionName): Statement[] =>
+    statementsOfRole(s.statelessTemplate, logicalIdOf(s.stateless.functions[name]!.role));
+  /** Each granted action with the resources it names, as strings. */
+  const grantsOf = (name: FunctionName) =>
+    statementsOf(name).flatMap((st) =>
+      actionsOf(st).map((action) => ({ action, resources: resourcesOf(st).map(cfnString) })),
+    );
+  /** A resource by what it names: `StateTable`, `EventBus`, the Qdrant and OpenAI settings, a function. */
+  const short = (resource: string) =>
+    /(StateTable|EventBus|qdrant-url|qdrant-api-key|openai-api-key)/.exec(resource)?.[1] ??
+    /function:(vector-platform-dev-[A-Za-z]+:live)/.exec(resource)?.[1] ??
+    resource;
+  /** Every function writes its logs and traces; the rest is what its declaration grants. */
+  const grantedBeyondLogs = (name: FunctionName) =>
+    grantsOf(name)
+      .filter((g) => !/^(logs|xray):/.test(g.action))
+      .map((g) => `${g.action} ${g.resources.map(short).join(' ')}`)
+      .sort();
+
+  it("the API function: the state table, Qdrant and the embedder, the bus, and the roadmap's contract function only", () => {
+    expect(grantedBeyondLogs('templates')).toEqual([
+      'dynamodb:DeleteItem StateTable',
+      'dynamodb:GetItem StateTable',
+      'dynamodb:PutItem StateTable',
+      'dynamodb:Query StateTable',
+      'dynamodb:UpdateItem StateTable',
+      'events:DescribeEventBus EventBus',
+      'events:PutEvents EventBus',
+      `lambda:InvokeFunction vector-platform-dev-${manifest.managers.roadmap.function}:live`,
+      'secretsmanager:GetSecretValue openai-api-key qdrant-api-key',
+      'ssm:GetParameter qdrant-url',
+    ]);
+    const env =
+      s.statelessTemplate.toJSON().Resources[logicalIdOf(s.stateless.functions.templates!.fn)].Properties
+        .Environment.Variables;
+    expect(JSON.parse(env.MANAGER_FUNCTIONS)).toEqual({
+      roadmap: `vector-platform-dev-${manifest.managers.roadmap.function}:live`,
+    });
+  });
+
+  it('the contract function: reads the state table and its metrics, embeds into Qdrant, may publish, writes nothing', () => {
+    expect(grantedBeyondLogs('templatesManager')).toEqual([
+      'cloudwatch:GetMetricData *',
+      'dynamodb:GetItem StateTable',
+      'dynamodb:Query StateTable',
+      'events:DescribeEventBus EventBus',
+      'events:PutEvents EventBus',
+      'secretsmanager:GetSecretValue openai-api-key qdrant-api-key',
+      'ssm:GetParameter qdrant-url',
+    ]);
+  });
+
+  it.each(
+    manifest.routes.filter((r) => r.function === 'templates').map((r) => [`${r.method} ${r.path}`] as const),
+  )('routes %s in the API stack, behind the JWT authorizer', (routeKey) => {
+    const routes = Object.values(
+      s.apiTemplate.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: routeKey } }),
+    ) as Array<{ Properties: { AuthorizationType?: string } }>;
+    expect(routes).toHaveLength(1);
+    expect(routes[0]!.Properties.AuthorizationType).toBe('JWT');
+  });
+});
