@@ -282,6 +282,24 @@ describe('local Lambda: Invoke', () => {
     cloudWatch.destroy();
   });
 
+  it("manager:<id>:invoke grants that one manager's contract function, by its alias", async () => {
+    const caller = lambdaAs('alphaCaller');
+    const answer = await caller.send(
+      new InvokeCommand({ FunctionName: 'lambda-test-echo:live', Payload: json({ call: 'describe' }) }),
+    );
+    expect(answer.StatusCode).toBe(200);
+    expect(JSON.parse(rt.environmentOf('alphaCaller').MANAGER_FUNCTIONS!)).toEqual({
+      alpha: 'lambda-test-echo:live',
+    });
+    // beta's contract function, and alpha's own capability functions, are not granted.
+    for (const name of ['lambda-test-coordinator:live', 'lambda-test-throws:live', 'lambda-test-echo']) {
+      await expect(caller.send(new InvokeCommand({ FunctionName: name }))).rejects.toThrow(
+        `is not authorized to perform: lambda:InvokeFunction on resource: ${arnOf(name)}`,
+      );
+    }
+    caller.destroy();
+  });
+
   it("refuses with Lambda's errors: not granted, no such function, a bad name or payload, a forged signature", async () => {
     const coordinator = lambdaAs('coordinator');
     // managers:invoke grants the managers' contract functions, not the functions they own.
