@@ -101,7 +101,8 @@ export interface BackupRecord {
   error?: string;
 }
 
-export type RestoreStatus = 'pending' | 'decompressing' | 'migrating' | 'failed';
+/** `migrating` until its migration ends: then `completed` (every point written, alias switched) or `failed`. */
+export type RestoreStatus = 'pending' | 'decompressing' | 'migrating' | 'completed' | 'failed';
 
 export interface RestoreRecord {
   id: string;

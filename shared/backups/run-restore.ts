@@ -80,7 +80,7 @@ export async function runRestore(ctx: BackupContext, id: string): Promise<Restor
   const item = await ctx.deps.state.get<RestoreRecord>(RESTORE_PK, id);
   if (!item) throw new NotFoundError(`no restore "${id}"`);
   let record = item.value;
-  if (record.status === 'migrating' || record.status === 'failed') return record;
+  if (record.status !== 'pending' && record.status !== 'decompressing') return record;
   try {
     const { backup, entry } = await checkRestore(ctx, record).catch((err: unknown) => {
       throw new RestoreError((err as Error).message);
@@ -120,7 +120,7 @@ export async function runRestore(ctx: BackupContext, id: string): Promise<Restor
 /** Marks a restore failed after its last delivery failed (the queue dead-letters the message). */
 export async function failRestore(ctx: BackupContext, id: string, reason: string): Promise<void> {
   const item = await ctx.deps.state.get<RestoreRecord>(RESTORE_PK, id);
-  if (!item || item.value.status === 'migrating' || item.value.status === 'failed') return;
+  if (!item || (item.value.status !== 'pending' && item.value.status !== 'decompressing')) return;
   await fail(ctx, item.value, reason);
 }
 

@@ -120,7 +120,12 @@ export class BackupService {
       state.list<BackupRecord>(BACKUP_PK, { reverse: true, limit }),
       state.list<RestoreRecord>(RESTORE_PK, { reverse: true, limit }),
     ]);
-    return { backups: backups.map((i) => i.value), restores: restores.map((i) => i.value) };
+    const settled = await Promise.all(
+      restores.map(async ({ value }) =>
+        value.status === 'migrating' ? (await this.#settle(value)).record : value,
+      ),
+    );
+    return { backups: backups.map((i) => i.value), restores: settled };
   }
 
   /** A backup, or a restore with its migration's progress. */
@@ -134,9 +139,8 @@ export class BackupService {
         { field: 'input.id', reason: 'no such backup or restore' },
       ]);
     }
-    const record = restore.value;
-    if (!record.jobId) return { restore: record };
-    const job = await this.#ctx.deps.migrations().get(record.jobId);
+    const { record, job } = await this.#settle(restore.value);
+    if (!job) return { restore: record };
     return {
       restore: {
         ...record,
@@ -147,10 +151,36 @@ export class BackupService {
           ...(job.reportKey ? { reportKey: job.reportKey } : {}),
           ...(job.error ? { error: job.error } : {}),
         },
-        restored:
-          job.status === 'completed' && job.counts.written === record.points && job.counts.rejected === 0,
+        restored: record.status === 'completed',
       },
     };
+  }
+
+  /**
+   * A restore whose migration has ended takes its outcome, stored once: `completed` when every
+   * point of the backup was written and none rejected, else `failed` with the reason.
+   */
+  async #settle(record: RestoreRecord): Promise<{ record: RestoreRecord; job?: PublicJob }> {
+    if (!record.jobId) return { record };
+    const job = await this.#ctx.deps.migrations().get(record.jobId);
+    if (record.status !== 'migrating' || (job.status !== 'completed' && job.status !== 'failed'))
+      return { record, job };
+    const complete =
+      job.status === 'completed' && job.counts.written === record.points && job.counts.rejected === 0;
+    const settled: RestoreRecord = {
+      ...record,
+      status: complete ? 'completed' : 'failed',
+      updatedAt: this.#ctx.now().toISOString(),
+      ...(complete
+        ? {}
+        : {
+            error:
+              job.error ??
+              `the migration wrote ${job.counts.written} of the backup's ${record.points} points (${job.counts.rejected} rejected)`,
+          }),
+    };
+    await this.#ctx.deps.state.put(RESTORE_PK, record.id, settled);
+    return { record: settled, job };
   }
 
   async #send(message: BackupMessage): Promise<void> {

@@ -86,11 +86,7 @@ async function finishedRestore(id: string): Promise<RestoreView> {
     async () => {
       const { body } = await action('get', { id });
       const restore = body.result.restore as RestoreView;
-      const ended =
-        restore.status === 'failed' ||
-        restore.migration?.status === 'completed' ||
-        restore.migration?.status === 'failed';
-      return ended ? restore : undefined;
+      return restore.status === 'completed' || restore.status === 'failed' ? restore : undefined;
     },
     SLOW,
   );
@@ -177,6 +173,13 @@ describe('backup and restore on the local runtime', () => {
         counts: { written: POINTS, rejected: 0 },
       });
       expect(restore.restored).toBe(true);
+      expect(restore.status).toBe('completed');
+      // Stored once settled: the list shows it too.
+      const listed = (await action('list', {})).body.result.restores as RestoreRecord[];
+      expect(listed.find((r) => r.id === asked.id)).toMatchObject({
+        status: 'completed',
+        jobId: restore.jobId,
+      });
       const { aliases } = await qdrant.getAliases();
       expect(aliases).toContainEqual({ alias_name: NAME, collection_name: restore.migration!.collection });
 
