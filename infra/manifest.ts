@@ -189,6 +189,11 @@ export interface Manifest {
   routes: readonly RouteDecl[];
   /** The function that answers requests no route takes (API Gateway's `$default` route). */
   defaultRoute?: string;
+  /**
+   * The function the HTTP API's access log is delivered to: the lines of the answers it reports
+   * (`shared/access-log/format.ts`), by a subscription filter in AWS, by the runtime locally.
+   */
+  apiAccessLogConsumer?: string;
   limits: Limits;
   queues: Record<string, QueueDecl>;
   rules: Record<string, RuleDecl>;
@@ -271,6 +276,13 @@ export const manifest = {
       memoryMb: 256,
       timeoutSeconds: 5,
       access: [],
+    },
+    apiAccessLog: {
+      entry: 'functions/platform/access-log/handler.ts',
+      description: "The HTTP API's 5xx, 401 and 403 answers, from its access log, published as events",
+      memoryMb: 256,
+      timeoutSeconds: 30,
+      access: ['bus:put'],
     },
     unrouted: {
       entry: 'functions/platform/unrouted/handler.ts',
@@ -613,6 +625,7 @@ export const manifest = {
     ),
   },
   defaultRoute: 'unrouted',
+  apiAccessLogConsumer: 'apiAccessLog',
   // The legacy gateway's numbers: 10,000 requests a minute in all (~167/s sustained), bursts of
   // 100, 1,000 a minute per client IP address.
   limits: { stage: { ratePerSecond: 167, burst: 100 }, overallPerMinute: 10_000, perClientPerMinute: 1_000 },
@@ -999,10 +1012,10 @@ export const manifest = {
       name: 'API gateway',
       description: 'The HTTP API: routes, roles, limits, its documents and the status page',
       function: 'apiGatewayManager',
-      functions: ['health', 'unrouted', 'version', 'openapi', 'docs', 'status', 'statusPage'],
+      functions: ['health', 'unrouted', 'version', 'openapi', 'docs', 'status', 'statusPage', 'apiAccessLog'],
       config: MANAGER_CONFIG['api-gateway'],
       actions: MANAGER_ACTIONS['api-gateway'],
-      emits: ['ManagerFailed'],
+      emits: ['ApiRequestFailed', 'ApiAccessDenied', 'ManagerFailed'],
       consumes: [],
       stoppable: false,
     },

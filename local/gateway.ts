@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
 import type { Manifest } from '../infra/manifest.ts';
+import type { WrittenAccessLogLine } from '../shared/access-log/format.ts';
 import { EDGE_RESPONSE_HEADERS, RATE_LIMITED_BODY, RATE_LIMITED_STATUS } from '../shared/edge.ts';
 import { type CompiledRoute, compileRoutes, matchRoute, type RouteMatch } from '../shared/routes.ts';
 import { type CorsPolicy, corsHeaders, preflightHeaders } from './cors.ts';
@@ -351,6 +352,8 @@ export interface GatewayOptions {
    * measures it: the route that took it (none for a request no route takes), status, latency.
    */
   onResponse?: (response: ApiResponseRecord) => void;
+  /** Told the access-log line of every answered request, as the stage's access log has it. */
+  onAccessLog?: (line: WrittenAccessLogLine) => void;
 }
 
 export interface ApiResponseRecord {
@@ -437,6 +440,19 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const rawPath = q === -1 ? url : url.slice(0, q);
     const origin = req.headers.origin;
     const sourceIp = stripIpv4Mapping(req.socket.remoteAddress ?? '127.0.0.1');
+    /** What the access log says beyond the request itself, filled in as the request goes. */
+    const logged: {
+      sub?: string;
+      integrationLatencyMs?: number;
+      integrationError?: string;
+      authorizerError?: string;
+      gatewayMessage?: string;
+    } = {};
+    /** One of API Gateway's own answers, whose message the access log keeps (`$context.error.message`). */
+    const gatewayAnswer = (statusCode: number, body: string) => {
+      logged.gatewayMessage = (JSON.parse(body) as { message: string }).message;
+      return jsonResponse(statusCode, body);
+    };
     const refuse = (r: GatewayResponse) => {
       req.resume();
       send(res, requestId, origin, r);
@@ -458,6 +474,26 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       );
     }
 
+    const onAccessLog = opts.onAccessLog;
+    if (onAccessLog) {
+      res.once('finish', () =>
+        onAccessLog(
+          accessLogLine({
+            requestId,
+            sourceIp,
+            userAgent: req.headers['user-agent'],
+            timeEpoch,
+            routeKey: match?.route.routeKey,
+            status: res.statusCode,
+            protocol: `HTTP/${req.httpVersion}`,
+            responseLength: Number(res.getHeader('content-length') ?? 0),
+            latencyMs: performance.now() - received,
+            ...logged,
+          }),
+        ),
+      );
+    }
+
     // The edge's rate rules, then API Gateway's throttle, before anything else.
     if (limits) {
       const verdict = await limits.admit(sourceIp, routed?.route.routeKey);
@@ -470,7 +506,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
                 headers: { 'content-type': JSON_TYPE, ...retryAfter },
                 body: Buffer.from(JSON.stringify(RATE_LIMITED_BODY)),
               }
-            : { ...jsonResponse(429, THROTTLED), headers: { 'content-type': JSON_TYPE, ...retryAfter } },
+            : { ...gatewayAnswer(429, THROTTLED), headers: { 'content-type': JSON_TYPE, ...retryAfter } },
         );
       }
     }
@@ -483,7 +519,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       return;
     }
 
-    if (!match) return refuse(jsonResponse(404, NOT_FOUND));
+    if (!match) return refuse(gatewayAnswer(404, NOT_FOUND));
 
     let jwt: JwtContext | undefined;
     if (match.route.protected) {
@@ -491,12 +527,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       else {
         const verdict = await opts.auth.authorizer.verify(req.headers.authorization);
         if (!verdict.ok) {
-          const r = jsonResponse(401, UNAUTHORIZED);
+          logged.authorizerError = verdict.description ?? verdict.error;
+          const r = gatewayAnswer(401, UNAUTHORIZED);
           r.headers['www-authenticate'] = wwwAuthenticate(verdict);
           return refuse(r);
         }
         jwt = verdict.jwt;
       }
+      logged.sub = jwt.claims.sub;
     }
 
     const chunks: Buffer[] = [];
@@ -510,7 +548,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const reject = () => {
       rejected = true;
       chunks.length = 0;
-      send(res, requestId, origin, jsonResponse(413, TOO_LARGE));
+      send(res, requestId, origin, gatewayAnswer(413, TOO_LARGE));
       const linger = setTimeout(() => req.socket.destroy(), LINGER_MS).unref();
       req.once('end', () => clearTimeout(linger));
     };
@@ -545,24 +583,32 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       );
       // Where API Gateway's JWT authorizer puts the verified claims.
       if (jwt) (event.requestContext as { authorizer?: unknown }).authorizer = { jwt };
+      const invoked = performance.now();
+      const ended = (error?: Error) => {
+        logged.integrationLatencyMs = performance.now() - invoked;
+        if (error) logged.integrationError = error.message;
+      };
       opts.invoke(match.route.function, event).then(
         (result) => {
+          ended();
           let response: GatewayResponse;
           try {
             response = fromLambdaResult(result);
           } catch (err) {
             logError(`${match.route.routeKey} → ${match.route.function}: ${(err as Error).message}`, err);
-            response = jsonResponse(500, INTERNAL);
+            logged.integrationError = (err as Error).message;
+            response = gatewayAnswer(500, INTERNAL);
           }
           send(res, requestId, origin, response);
         },
         (err: unknown) => {
+          ended(err instanceof Error ? err : new Error(String(err)));
           if (err instanceof LambdaTimeoutError) {
             logError(`${match.route.routeKey} → ${match.route.function}: ${err.message}`, err);
-            send(res, requestId, origin, jsonResponse(503, UNAVAILABLE));
+            send(res, requestId, origin, gatewayAnswer(503, UNAVAILABLE));
           } else {
             logError(`${match.route.routeKey} → ${match.route.function} failed`, err);
-            send(res, requestId, origin, jsonResponse(500, INTERNAL));
+            send(res, requestId, origin, gatewayAnswer(500, INTERNAL));
           }
         },
       );
@@ -596,6 +642,50 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       });
       return closing;
     },
+  };
+}
+
+/**
+ * The access-log line of a request, field for field as the stage's format (`accessLogFormat`)
+ * has API Gateway write it: "-" for what is empty, status and request time as numbers.
+ */
+export function accessLogLine(r: {
+  requestId: string;
+  sourceIp: string;
+  userAgent: string | undefined;
+  timeEpoch: number;
+  routeKey: string | undefined;
+  status: number;
+  protocol: string;
+  responseLength: number;
+  latencyMs: number;
+  sub?: string;
+  integrationLatencyMs?: number;
+  integrationError?: string;
+  authorizerError?: string;
+  gatewayMessage?: string;
+}): WrittenAccessLogLine {
+  const text = (value: string | number | undefined) =>
+    value === undefined || value === '' ? '-' : String(value);
+  return {
+    requestId: r.requestId,
+    ip: r.sourceIp,
+    caller: '-',
+    userAgent: text(r.userAgent),
+    sub: text(r.sub),
+    requestTime: formatRequestTime(r.timeEpoch),
+    requestTimeEpoch: r.timeEpoch,
+    routeKey: text(r.routeKey),
+    status: r.status,
+    protocol: r.protocol,
+    responseLength: String(r.responseLength),
+    responseLatency: String(Math.round(r.latencyMs)),
+    integrationLatency: text(
+      r.integrationLatencyMs === undefined ? undefined : Math.round(r.integrationLatencyMs),
+    ),
+    integrationError: text(r.integrationError),
+    authorizerError: text(r.authorizerError),
+    error: text(r.gatewayMessage),
   };
 }
 

@@ -6,6 +6,7 @@ import type { PlatformSettings } from '../infra/function-environment.ts';
 import { type Manifest, manifest as platformManifest } from '../infra/manifest.ts';
 import { DEFAULT_EMAIL_FROM, webhookSecretsPrefix } from '../shared/notifications/settings.ts';
 import type { CompiledRoute } from '../shared/routes.ts';
+import { AccessLogSubscription } from './access-log.ts';
 import { startCloudWatchEndpoint } from './cloudwatch.ts';
 import { lockDataDirectory } from './data-lock.ts';
 import { LocalEventBus, startEventBridgeEndpoint } from './event-bus.ts';
@@ -147,6 +148,8 @@ export interface LocalRuntime {
   sandboxPids(): number[];
   /** Resolves once every bucket notification already triggered has been delivered. */
   notificationsSettled(): Promise<void>;
+  /** Delivers the access-log lines the subscription holds, and resolves once they are delivered. */
+  accessLogSettled(): Promise<void>;
   /** Closes everything; idempotent. */
   stop(): Promise<void>;
 }
@@ -493,6 +496,17 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
           };
     topology.endpoints.identity = issuer.issuer;
 
+    // The access log's subscription: the consumer is invoked until the runtime stops, so it
+    // closes after the gateway (closers run in reverse) and before the invoker.
+    const accessLog = manifest.apiAccessLogConsumer
+      ? new AccessLogSubscription({
+          consumer: manifest.apiAccessLogConsumer,
+          invoke,
+          logGroup: `/aws/apigateway/${httpApi.id}/access-log`,
+          log,
+        })
+      : undefined;
+    if (accessLog) closers.push(() => accessLog.close());
     const gateway = await startGateway({
       manifest,
       invoke,
@@ -503,6 +517,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       port: opts.port ?? 3000,
       apiId: httpApi.id,
       onResponse: (response) => recordApiRequest(metrics, httpApi, response),
+      ...(accessLog ? { onAccessLog: accessLog.write } : {}),
       logError: (message, error) => {
         if (quiet) return;
         process.stderr.write(`[gateway] ${message}\n`);
@@ -546,6 +561,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       issueToken: (request) => issuer.issue(request),
       sandboxPids: () => invoke.sandboxPids(),
       notificationsSettled: () => notifier.settled(),
+      accessLogSettled: async () => accessLog?.settled(),
       stop: () => {
         stopping ??= closeAll();
         return stopping;

@@ -49,6 +49,7 @@ export function triggers(manifest: Manifest): Array<readonly [string, string]> {
   return [
     ...manifest.routes.map((r) => [`route ${r.method} ${r.path}`, r.function] as const),
     ...manifest.notifications.map((n) => [`notification ${n.prefix}*${n.suffix ?? ''}`, n.function] as const),
+    ...(manifest.apiAccessLogConsumer ? [['API access log', manifest.apiAccessLogConsumer] as const] : []),
     ...Object.entries(manifest.rules).flatMap(([name, r]) =>
       r.function === undefined ? [] : [[`rule ${name}`, r.function] as const],
     ),

@@ -13,8 +13,10 @@ import {
 import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
-import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { FilterPattern, LogGroup, SubscriptionFilter } from 'aws-cdk-lib/aws-logs';
+import { LambdaDestination } from 'aws-cdk-lib/aws-logs-destinations';
 import type { Construct } from 'constructs';
+import { accessLogFilterPattern, accessLogFormat } from '../../shared/access-log/format.ts';
 import type { Identity } from '../constructs/identity.ts';
 import { liveAliasOf } from '../function-environment.ts';
 import type { Manifest } from '../manifest.ts';
@@ -67,7 +69,7 @@ export class ApiStack extends Stack {
       },
       accessLogSettings: {
         destination: new LogGroupLogDestination(accessLogs),
-        format: AccessLogFormat.custom(JSON.stringify(HTTP_API_ACCESS_LOG)),
+        format: AccessLogFormat.custom(accessLogFormat()),
       },
       // Per-route metrics (`ApiId`, `Stage`, `Method`, `Resource`), which the API gateway manager reads.
       detailedMetricsEnabled: true,
@@ -168,6 +170,16 @@ export class ApiStack extends Stack {
       });
     }
 
+    // The answers the platform reports (5xx, 401, 403) go to the access-log consumer's alias. Here
+    // and not beside the function: the log group is this stack's, which follows the stateless one.
+    if (manifest.apiAccessLogConsumer) {
+      new SubscriptionFilter(this, 'ApiAccessLogSubscription', {
+        logGroup: accessLogs,
+        destination: new LambdaDestination(aliasOf(manifest.apiAccessLogConsumer, 'The API access log')),
+        filterPattern: FilterPattern.literal(accessLogFilterPattern()),
+      });
+    }
+
     // The edge stack's origin; callers use the edge's URL (its `ApiUrl` output).
     new CfnOutput(this, 'DirectApiUrl', {
       value: this.apiStage.url,
@@ -175,19 +187,3 @@ export class ApiStack extends Stack {
     });
   }
 }
-
-/** HTTP API access-log fields (HTTP API variables only: REST-only ones fail deployment). */
-const HTTP_API_ACCESS_LOG = {
-  requestId: '$context.requestId',
-  ip: '$context.identity.sourceIp',
-  caller: '$context.identity.userArn',
-  requestTime: '$context.requestTime',
-  routeKey: '$context.routeKey',
-  status: '$context.status',
-  protocol: '$context.protocol',
-  responseLength: '$context.responseLength',
-  responseLatency: '$context.responseLatency',
-  integrationLatency: '$context.integrationLatency',
-  integrationError: '$context.integrationErrorMessage',
-  error: '$context.error.message',
-};

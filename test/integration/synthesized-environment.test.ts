@@ -392,6 +392,19 @@ describe('every function serves its happy path with that environment', { timeout
     await ok('templates', 'DELETE', '/templates/service-launch');
   });
 
+  it('the access log: a 401 reaches apiAccessLog, which publishes ApiAccessDenied (bus:put)', async () => {
+    const refused = await fetch(`${rt.apiUrl}/api/v1/plans`, { headers: { 'user-agent': 'happy-path-401' } });
+    expect(refused.status).toBe(401);
+    // The subscription's delivery, then the event's to recordEvent: a failed publish never arrives.
+    await rt.accessLogSettled();
+    await rt.bus.settled();
+    served.add('apiAccessLog');
+    const { events } = await ok('listEvents', 'GET', '/events?type=ApiAccessDenied');
+    expect(events.map((e: { detail: { userAgents: string[] } }) => e.detail.userAgents)).toContainEqual([
+      'happy-path-401',
+    ]);
+  });
+
   it('the event log: the rule delivers every event to recordEvent, listEvents answers them', async () => {
     // The migrations above published; the rule's deliveries are asynchronous.
     await rt.bus.settled();
