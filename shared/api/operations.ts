@@ -527,6 +527,8 @@ const dependencyOperations: OperationEntry = {
 const TEMPLATE_INVALID =
   'the template is invalid: issue field `id`, `kind`, `variables.<i>.name`…, or `body` with the reason (a mustache parse error with its line and column, a partial, an undeclared variable, no task once rendered)';
 const templateMissing = 'no template of this id (issue field `id`)';
+const COLLECTION_CONFLICT =
+  'the collection `templates` holds another embedding model (issue field `collection`: delete it, then run the `reindex` action)';
 const templatePath = TemplatePathSchema.required();
 
 const templateOperations: OperationEntry = {
@@ -543,7 +545,7 @@ const templateOperations: OperationEntry = {
       },
       errors: {
         400: TEMPLATE_INVALID,
-        409: 'a template of this id exists (issue field `id`)',
+        409: `a template of this id exists (issue field \`id\`), or ${COLLECTION_CONFLICT}`,
         502: QDRANT_DOWN,
       },
     },
@@ -566,7 +568,7 @@ const templateOperations: OperationEntry = {
       responses: {
         200: { description: 'Suggestions', schema: named('TemplateSuggestions', SuggestionsSchema) },
       },
-      errors: { 400: 'the request is invalid', 502: QDRANT_DOWN },
+      errors: { 400: 'the request is invalid', 409: COLLECTION_CONFLICT, 502: QDRANT_DOWN },
     },
     'GET /api/v1/templates/{id}': {
       operationId: 'getTemplate',
@@ -591,7 +593,7 @@ const templateOperations: OperationEntry = {
       errors: {
         400: TEMPLATE_INVALID,
         404: templateMissing,
-        409: 'replaced concurrently: read it again',
+        409: `replaced concurrently (read it again), or ${COLLECTION_CONFLICT}`,
         502: QDRANT_DOWN,
       },
     },

@@ -104,11 +104,13 @@ export class TemplateService {
   /** The templates whose title, description and tags are nearest to a description, best first. */
   async suggest(request: SuggestRequest): Promise<Suggestion[]> {
     const { minSuggestScore } = await this.#deps.options();
-    const hits = await this.#deps.collection().nearestTo(request.description, {
-      limit: request.limit,
-      minScore: minSuggestScore,
-      ...(request.kind ? { filter: { must: [{ key: 'kind', match: { value: request.kind } }] } } : {}),
-    });
+    const hits = await ofCollection(() =>
+      this.#deps.collection().nearestTo(request.description, {
+        limit: request.limit,
+        minScore: minSuggestScore,
+        ...(request.kind ? { filter: { must: [{ key: 'kind', match: { value: request.kind } }] } } : {}),
+      }),
+    );
     const suggestions: Suggestion[] = [];
     for (const hit of hits) {
       // The state store is the truth: a point whose template is gone is left out.
@@ -183,7 +185,9 @@ export class TemplateService {
     const text = [template.title, template.description, template.tags.join(', ')]
       .filter((part) => part !== '')
       .join('\n');
-    await this.#deps.collection().put([{ id: template.id, text, payload: { kind: template.kind } }]);
+    await ofCollection(() =>
+      this.#deps.collection().put([{ id: template.id, text, payload: { kind: template.kind } }]),
+    );
   }
 
   async #item(id: string): Promise<{ value: StoredTemplate; version: number }> {
@@ -199,6 +203,24 @@ export class TemplateService {
       ...i.value,
       version: i.version,
     }));
+  }
+}
+
+/**
+ * A call on the templates collection. The vector service refuses text for a collection of another
+ * embedding model as the caller's bad field (400): here the caller named no collection, so it is
+ * the platform's state that conflicts (409), with what repairs it.
+ */
+async function ofCollection<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    const reason = err.issues[0]?.reason ?? err.message;
+    throw new ConflictError(
+      `${reason}: delete the collection "${TEMPLATES_COLLECTION}", then run the templates manager's reindex action`,
+      [{ field: 'collection', reason }],
+    );
   }
 }
 

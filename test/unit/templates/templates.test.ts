@@ -382,6 +382,19 @@ describe('TemplateService', () => {
     expect((await service.suggest({ description: 'product launch', limit: 5 }))[0]?.id).toBe('launch');
   });
 
+  it('answers 409 naming the collection when it holds another embedding model', async () => {
+    await qdrant.createCollection(TEMPLATES_COLLECTION, {
+      vectors: { size: LOCAL_EMBEDDING_DIMENSIONS, distance: 'Cosine' },
+      metadata: { embedding: { model: 'another-model', dimensions: LOCAL_EMBEDDING_DIMENSIONS } },
+    });
+    const refused = create().catch((err: unknown) => err);
+    expect(await refused).toBeInstanceOf(ConflictError);
+    expect(((await refused) as ConflictError).issues[0]!.field).toBe('collection');
+    await expect(service.suggest({ description: 'launch', limit: 5 })).rejects.toThrow(
+      /holds embeddings of model "another-model".*run the templates manager's reindex action/,
+    );
+  });
+
   it('instantiates a plan template through the roadmap indexer and publishes TemplateInstantiated', async () => {
     await create();
     const result = await service.instantiate(
