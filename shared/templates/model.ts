@@ -64,7 +64,7 @@ function checkTemplate(
       ctx.addIssue({
         code: 'custom',
         path: ['variables', i, 'default'],
-        message: 'a required variable has no default (give one, or make it optional)',
+        message: 'a required variable takes no default (remove it, or make the variable optional)',
       });
     }
   });

@@ -155,7 +155,7 @@ describe('TemplateInputSchema', () => {
       { field: 'variables.3.name', reason: '"beta" is declared twice' },
       {
         field: 'variables.0.default',
-        reason: 'a required variable has no default (give one, or make it optional)',
+        reason: 'a required variable takes no default (remove it, or make the variable optional)',
       },
       { field: 'variables.4.name', reason: '"unused" is not used by the body' },
     ]);
