@@ -376,6 +376,9 @@ const UNAVAILABLE = '{"message":"Service Unavailable"}';
 const UNAUTHORIZED = '{"message":"Unauthorized"}';
 const THROTTLED = '{"message":"Too Many Requests"}';
 
+/** The access log's integration error for a function that failed (Lambda's `Unhandled` error). */
+export const FUNCTION_ERROR_MESSAGE = 'The Lambda function returned an error: Unhandled';
+
 /** How long the rest of a refused body is drained before the connection is cut. */
 const LINGER_MS = 2_000;
 
@@ -584,9 +587,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       // Where API Gateway's JWT authorizer puts the verified claims.
       if (jwt) (event.requestContext as { authorizer?: unknown }).authorizer = { jwt };
       const invoked = performance.now();
-      const ended = (error?: Error) => {
+      const ended = (error?: unknown) => {
         logged.integrationLatencyMs = performance.now() - invoked;
-        if (error) logged.integrationError = error.message;
+        if (error === undefined) return;
+        // A timeout is Lambda's own message; a function's error message stays in its logs, as API
+        // Gateway never passes it on (it may hold what the client must not see).
+        logged.integrationError =
+          error instanceof LambdaTimeoutError ? error.message : FUNCTION_ERROR_MESSAGE;
       };
       opts.invoke(match.route.function, event).then(
         (result) => {
@@ -602,7 +609,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           send(res, requestId, origin, response);
         },
         (err: unknown) => {
-          ended(err instanceof Error ? err : new Error(String(err)));
+          ended(err);
           if (err instanceof LambdaTimeoutError) {
             logError(`${match.route.routeKey} → ${match.route.function}: ${err.message}`, err);
             send(res, requestId, origin, gatewayAnswer(503, UNAVAILABLE));
