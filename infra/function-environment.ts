@@ -354,6 +354,7 @@ function grantOf(
       };
     case 'webhook-secrets:read':
     case 'webhook-secrets:write':
+    case 'webhook-secrets:rotate':
       return {
         environment: { [RESOURCE_ENV.webhookSecretsPrefix]: refs.webhookSecrets.name },
         grants: [
@@ -361,11 +362,13 @@ function grantOf(
             actions:
               access === 'webhook-secrets:read'
                 ? ['secretsmanager:GetSecretValue']
-                : [
-                    'secretsmanager:CreateSecret',
-                    'secretsmanager:PutSecretValue',
-                    'secretsmanager:DeleteSecret',
-                  ],
+                : access === 'webhook-secrets:rotate'
+                  ? ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']
+                  : [
+                      'secretsmanager:CreateSecret',
+                      'secretsmanager:PutSecretValue',
+                      'secretsmanager:DeleteSecret',
+                    ],
             // Under the prefix only: no other secret of the account.
             resources: [`${refs.webhookSecrets.arn}*`],
           },

@@ -19,6 +19,7 @@ import {
 } from '../shared/managers/specs.ts';
 import { EVENT_SOURCE, MIGRATION_QUEUE, PLANNER_TIMEOUT_SECONDS } from '../shared/migrations/settings.ts';
 import { DELIVERY_QUEUE, DELIVERY_TIMEOUT_SECONDS } from '../shared/notifications/settings.ts';
+import { AUDITED_EVENTS } from '../shared/security/model.ts';
 
 export type { Role } from '../shared/auth/roles.ts';
 
@@ -39,6 +40,7 @@ export type Access =
   | `queue:${string}:backoff` // its consumer delays a failed message's next receive (retry backoff)
   | 'webhook-secrets:read' // reads the webhook signing secrets (vector-platform/<stage>/notifications/webhooks/*)
   | 'webhook-secrets:write' // creates, replaces and deletes them
+  | 'webhook-secrets:rotate' // reads them and writes new values (no creation, no deletion)
   | 'email:send' // sends email from the platform's SES identity
   | 'managers:invoke' // invokes every manager's contract function (MANAGER_FUNCTIONS)
   | `manager:${string}:invoke` // invokes that one manager's contract function (MANAGER_FUNCTIONS names it alone)
@@ -328,7 +330,10 @@ export const manifest = {
     getCollection: vectorFn('get-collection', 'Collection info: points count, config, embedding model', [
       'qdrant',
     ]),
-    deleteCollection: vectorFn('delete-collection', 'Delete a collection', ['qdrant']),
+    deleteCollection: vectorFn('delete-collection', 'Delete a collection (CollectionDeleted)', [
+      'qdrant',
+      'bus:put',
+    ]),
     upsert: vectorFn('upsert', 'Upsert points given as vectors or as text to embed'),
     search: vectorFn('search', 'Search by vector or by text, with filters'),
     batch: vectorFn('batch', 'Several searches and upserts in one call'),
@@ -532,6 +537,27 @@ export const manifest = {
       timeoutSeconds: 29,
       // Instantiating indexes the rendered plan through the roadmap manager's contract function.
       access: ['state:read', 'state:write', 'qdrant', 'embedder', 'bus:put', 'manager:roadmap:invoke'],
+    },
+    securityManager: managerFn(
+      'security',
+      'Contract of the security manager: audit entries by kind; rotate-webhook-secrets, webhook-secret',
+      // A rotation reads each webhook's secret and writes it back with the new one.
+      ['webhook-secrets:rotate'],
+    ),
+    securityAudit: {
+      entry: 'functions/security/api/handler.ts',
+      description: 'The security audit log: admin actions and refusal bursts, filtered, newest first, paged',
+      memoryMb: 256,
+      timeoutSeconds: 15,
+      access: ['state:read'],
+    },
+    securityAuditor: {
+      entry: 'functions/security/events/handler.ts',
+      description:
+        'Audited actions and API refusals from the security queue: audit entries, refusal bursts (SecurityAlert)',
+      memoryMb: 256,
+      timeoutSeconds: 30,
+      access: ['state:read', 'state:write', 'bus:put'],
     },
     managersApi: {
       entry: 'functions/managers/api/handler.ts',
@@ -819,6 +845,7 @@ export const manifest = {
       role: 'writer',
       throttle: EMBEDDING_THROTTLE,
     },
+    { method: 'GET', path: '/api/v1/security/audit', function: 'securityAudit', role: 'admin' },
     { method: 'GET', path: '/api/v1/metrics', function: 'prometheusMetrics', role: 'reader' },
     { method: 'GET', path: '/api/v1/status-page', function: 'statusPage', role: 'public' },
     { method: 'GET', path: '/api/v1/status-page/{file}', function: 'statusPage', role: 'public' },
@@ -874,6 +901,16 @@ export const manifest = {
       maxReceiveCount: DELIVERY_QUEUE.maxReceiveCount,
       maxConcurrency: 2,
     },
+    securityEvents: {
+      description:
+        'Audited actions and API refusals, for the security manager (they wait here while it is stopped)',
+      consumer: 'securityAuditor',
+      batchSize: 10,
+      maxBatchingWindowSeconds: 0,
+      visibilityTimeoutSeconds: 90,
+      maxReceiveCount: 5,
+      maxConcurrency: 2,
+    },
     backups: {
       description: 'One message per backup or restore to run (consumer: the backup worker)',
       consumer: 'backupWorker',
@@ -885,6 +922,15 @@ export const manifest = {
     },
   },
   rules: {
+    securityEvents: {
+      description: 'The actions the security audit records and the API refusals it counts, to its queue',
+      pattern: {
+        source: [EVENT_SOURCE],
+        'detail-type': [...Object.keys(AUDITED_EVENTS), 'ApiAccessDenied'],
+      },
+      queue: 'securityEvents',
+      archive: true,
+    },
     eventLog: {
       description: 'Every platform event, to the event log',
       pattern: { source: [EVENT_SOURCE] },
@@ -912,6 +958,13 @@ export const manifest = {
     },
   },
   schedules: {
+    webhookSecretRotation: {
+      description:
+        "Rotates the webhook secrets last rotated the security manager's rotateEveryDays ago (a contract call, as the coordinator makes)",
+      rateMinutes: 30,
+      function: 'securityManager',
+      input: { call: 'action', action: 'rotate-webhook-secrets', input: { due: true }, by: 'schedule' },
+    },
     stalledMigrations: {
       description: 'Finds migrations without progress for a while and resumes them',
       rateMinutes: 5,
@@ -933,6 +986,18 @@ export const manifest = {
     { prefix: 'dependencies/', function: 'dependencyUploads' },
   ],
   managers: {
+    security: {
+      name: 'Security',
+      description:
+        'The audit log of admin actions and refusal bursts, webhook secret rotation (on demand and on a schedule)',
+      function: 'securityManager',
+      functions: ['securityAudit', 'securityAuditor'],
+      config: MANAGER_CONFIG.security,
+      actions: MANAGER_ACTIONS.security,
+      emits: ['WebhookSecretsRotated', 'SecurityAlert', 'ManagerFailed'],
+      consumes: [...(Object.keys(AUDITED_EVENTS) as EventType[]), 'ApiAccessDenied'],
+      stoppable: true,
+    },
     'central-coordinator': {
       name: 'Central coordinator',
       description: 'The registry of managers, their lifecycle, the health sweep and the event log',
@@ -967,7 +1032,7 @@ export const manifest = {
       ],
       config: MANAGER_CONFIG.vectorization,
       actions: MANAGER_ACTIONS.vectorization,
-      emits: ['ManagerFailed'],
+      emits: ['CollectionDeleted', 'ManagerFailed'],
       consumes: [],
       stoppable: true,
     },

@@ -298,6 +298,7 @@ export function buildOpenApiDocument(
         name: 'dependencies',
         description: "Projects' dependency manifests: conflicts and duplicates within and across projects",
       },
+      { name: 'security', description: 'The audit log of admin actions and refused requests' },
       {
         name: 'templates',
         description: 'Plan and task templates: suggested by description, instantiated into indexed plans',

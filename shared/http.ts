@@ -5,7 +5,15 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { authorize, type GatewayClaims, ROLES, ROUTE_ROLES_ENV, type Role } from './auth/roles.ts';
+import { type Actor, withActor } from './actor.ts';
+import {
+  authorize,
+  type GatewayClaims,
+  grantedRole,
+  ROLES,
+  ROUTE_ROLES_ENV,
+  type Role,
+} from './auth/roles.ts';
 import { type Config, getConfig } from './config.ts';
 import { CORRELATION_HEADER, pickCorrelationId, withCorrelationId } from './correlation.ts';
 import {
@@ -127,12 +135,15 @@ type HttpLambda = (
 
 /**
  * Runs an HTTP handler under the request's correlation id (the client's `x-correlation-id` when
- * it is a valid one, else API Gateway's request id) and answers it in that header, errors included.
+ * it is a valid one, else API Gateway's request id) and its actor (`shared/actor.ts`), and answers
+ * the id in that header, errors included.
  */
 export function correlatedHttp(handler: HttpLambda): HttpLambda {
   return async (event, context) => {
     const id = pickCorrelationId(headerValue(event, CORRELATION_HEADER), event.requestContext?.requestId);
-    const response = await withCorrelationId(id, () => handler(event, context));
+    const response = await withCorrelationId(id, () =>
+      withActor(actorOf(event), () => handler(event, context)),
+    );
     return { ...response, headers: { ...response.headers, [CORRELATION_HEADER]: id } };
   };
 }
@@ -181,6 +192,17 @@ export function callerOf(event: APIGatewayProxyEventV2): string {
   const claims = claimsOf(event);
   const who = claims?.username ?? claims?.sub;
   return typeof who === 'string' && who !== '' ? who : 'anonymous';
+}
+
+/** Who made the request: `callerOf`, the role the claims grant, the gateway's source address. */
+export function actorOf(event: APIGatewayProxyEventV2): Actor {
+  const claims = claimsOf(event);
+  const sourceIp = event.requestContext?.http?.sourceIp;
+  return {
+    id: callerOf(event).slice(0, 256),
+    role: claims ? grantedRole(claims) : 'public',
+    ...(typeof sourceIp === 'string' && sourceIp !== '' ? { sourceIp: sourceIp.slice(0, 64) } : {}),
+  };
 }
 
 /** The claims API Gateway's JWT authorizer verified, where it puts them. */

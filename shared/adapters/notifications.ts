@@ -81,6 +81,12 @@ export class SecretsManagerSecrets implements SecretStore {
     }
   }
 
+  async replace(name: string, value: string): Promise<void> {
+    await awsCall('Secrets Manager PutSecretValue', () =>
+      this.#client.send(new PutSecretValueCommand({ SecretId: name, SecretString: value })),
+    );
+  }
+
   async get(name: string): Promise<string> {
     const { SecretString } = await awsCall('Secrets Manager GetSecretValue', () =>
       this.#client.send(new GetSecretValueCommand({ SecretId: name })),

@@ -30,6 +30,7 @@ import {
   PlanQuerySchema,
   SearchTasksBodySchema,
 } from '../plans/schemas.ts';
+import { AuditPageSchema, AuditQuerySchema } from '../security/model.ts';
 import {
   InstantiatedSchema,
   InstantiateRequestSchema,
@@ -139,7 +140,8 @@ export interface OperationSpec {
     | 'monitoring'
     | 'notifications'
     | 'dependencies'
-    | 'templates';
+    | 'templates'
+    | 'security';
   path?: z.ZodObject;
   query?: z.ZodObject;
   /** The request body by media type (JSON bodies also get 413 and 415). */
@@ -960,6 +962,15 @@ const BASE_OPERATIONS: Record<string, OperationEntry> = {
   },
   managersApi: managers,
   dependencyManifests: dependencyOperations,
+  securityAudit: {
+    summary: 'The security audit log',
+    description:
+      'Admin actions (managers started and stopped, configuration changed, collections deleted, migrations started and rolled back, webhook secrets rotated) and bursts of refused requests, newest first: who (`actor`, `role`), from where (`sourceIp`), the request’s `correlationId`, the outcome and what was done (`detail`). Filtered by `kind`, `actor` and time (`since` inclusive, `until` exclusive); `limit` 1–500 (default 50), then `nextCursor` as `cursor` for the next page.',
+    tag: 'security',
+    query: AuditQuerySchema,
+    responses: { 200: { description: 'Entries, newest first', schema: named('AuditPage', AuditPageSchema) } },
+    errors: { 400: 'a filter is invalid (issue field `query.kind`, `query.until`…)', 502: STATE_DOWN },
+  },
   templates: templateOperations,
   notificationSubscriptions: notifications,
   managerConfig,

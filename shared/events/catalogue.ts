@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ActorSchema } from '../actor.ts';
 import { CorrelationIdSchema } from '../correlation.ts';
 import { ExportFormatSchema } from '../exports/formats.ts';
 import { ManagerIdSchema } from '../managers/specs.ts';
@@ -35,9 +36,17 @@ const job = {
   dryRun: z.boolean(),
 };
 
-/** Every detail: its version, the correlation id the publisher adds (`EventPublisher`), its fields. */
+/**
+ * Every detail: its version, the correlation id and the actor the publisher adds (`EventPublisher`:
+ * the actor of an event published on behalf of an API request), its fields.
+ */
 const detail = <S extends z.ZodRawShape>(shape: S) =>
-  z.strictObject({ schemaVersion: z.literal(1), correlationId: CorrelationIdSchema.optional(), ...shape });
+  z.strictObject({
+    schemaVersion: z.literal(1),
+    correlationId: CorrelationIdSchema.optional(),
+    actor: ActorSchema.optional(),
+    ...shape,
+  });
 
 export const EVENTS = {
   MigrationStarted: {
@@ -78,6 +87,10 @@ export const EVENTS = {
   MigrationRolledBack: {
     description: "A migration's alias was switched back to the collection it served before.",
     detail: detail({ jobId: z.string().min(1), target: z.string().min(1), collection: z.string().min(1) }),
+  },
+  CollectionDeleted: {
+    description: 'A collection was deleted from Qdrant with its points (an alias is not a collection).',
+    detail: detail({ collection: z.string().min(1) }),
   },
   ManagerStarted: {
     description: 'A manager was started: its routes answer, its queues are consumed again.',
@@ -294,6 +307,32 @@ export const EVENTS = {
       tasks: z.int().nonnegative(),
     }),
   },
+  WebhookSecretsRotated: {
+    description:
+      "Webhook subscriptions' signing secrets were replaced; deliveries are signed with the new and the previous secret until `previousValidUntil` (docs/api.md).",
+    detail: detail({
+      trigger: z.enum(['action', 'schedule']),
+      subscriptionIds: z.array(z.string().min(1)).min(1),
+      previousValidUntil: z.iso.datetime(),
+    }),
+  },
+  SecurityAlert: {
+    description:
+      'The security manager saw something an operator should look at: `access-denied-burst` is one client refused (401/403) at least the configured number of times within the window.',
+    detail: detail({
+      kind: z.literal('access-denied-burst'),
+      /** The client's address. */
+      ip: z.string().min(1),
+      /** The verified subject of the refused requests, when there was one. */
+      sub: z.string().min(1).optional(),
+      /** Refusals counted in the window. */
+      count: z.int().positive(),
+      windowMinutes: z.int().positive(),
+      /** The audit entry that records it. */
+      auditId: z.string().min(1),
+      at: z.iso.datetime(),
+    }),
+  },
 } as const satisfies Record<string, { description: string; detail: z.ZodType }>;
 
 /** The legacy system's event names and the types that carry their meaning here. */
@@ -305,10 +344,10 @@ export const LEGACY_NAMES = {
 } as const satisfies Record<string, keyof typeof EVENTS>;
 
 export type EventType = keyof typeof EVENTS;
-/** The detail a publisher gives (without `schemaVersion` and `correlationId`, which the publisher adds). */
+/** The detail a publisher gives (without `schemaVersion`, `correlationId` and `actor`: the publisher adds them). */
 export type EventDetail<T extends EventType> = Omit<
   z.input<(typeof EVENTS)[T]['detail']>,
-  'schemaVersion' | 'correlationId'
+  'schemaVersion' | 'correlationId' | 'actor'
 >;
 /** The detail a consumer reads. */
 export type ParsedDetail<T extends EventType> = z.output<(typeof EVENTS)[T]['detail']>;

@@ -1,3 +1,4 @@
+import { currentActor } from '../actor.ts';
 import { CORRELATION_ATTRIBUTE, correlationId } from '../correlation.ts';
 import { ValidationError } from '../errors.ts';
 import type { EventBus } from '../ports.ts';
@@ -6,7 +7,7 @@ import { EVENTS, type EventDetail, type EventType, isEventType, type ParsedDetai
 
 /**
  * The one way the platform publishes an event: only a type of the catalogue, with a detail its
- * schema accepts and the current correlation id (checked before anything is sent: a malformed event is a bug, and it fails where
+ * schema accepts, the current correlation id and, on behalf of a request, its actor (checked before anything is sent: a malformed event is a bug, and it fails where
  * it is made, not in a consumer hours later).
  */
 export class EventPublisher {
@@ -22,10 +23,12 @@ export class EventPublisher {
     let parsed: Record<string, unknown>;
     // The event belongs to the request or message being handled (none in scripts and tests).
     const id = correlationId();
+    const actor = currentActor();
     const full = {
       ...detail,
       schemaVersion: 1,
       ...(id === undefined ? {} : { [CORRELATION_ATTRIBUTE]: id }),
+      ...(actor === undefined ? {} : { actor }),
     };
     try {
       parsed = parseWith(EVENTS[type].detail, full, 'detail');

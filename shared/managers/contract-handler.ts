@@ -4,6 +4,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context as LambdaContext } from 'aws-lambda';
 import { z } from 'zod';
+import { withActor } from '../actor.ts';
 import { createEventBus, createMetricsReader, createStateStore } from '../adapters/index.ts';
 import { type Config, getConfig } from '../config.ts';
 import { CORRELATION_ATTRIBUTE, fieldOf, pickCorrelationId, withCorrelationId } from '../correlation.ts';
@@ -202,7 +203,7 @@ export function managerHandler<I extends ManagerId>(
       appConfig ??= await getConfig();
       const call = parseWith(ContractCallSchema, raw, 'call');
       metrics.addMetric('ContractCalls', MetricUnit.Count, 1);
-      return { ok: true, result: await dispatch(call) };
+      return { ok: true, result: await withActor(call.actor, () => dispatch(call)) };
     } catch (err) {
       if (err instanceof AppError) {
         return {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ActorSchema } from '../actor.ts';
 import { CorrelationIdSchema } from '../correlation.ts';
 import { ManagerIdSchema } from './specs.ts';
 
@@ -125,10 +126,11 @@ export type Description = z.infer<typeof DescriptionSchema>;
 
 /**
  * One call of the contract; `correlationId` is the id of the request that made it (the
- * coordinator's), so the manager's logs and events continue that request's chain.
+ * coordinator's) and `actor` who made it, so the manager's logs and events continue that
+ * request's chain.
  */
 const call = <S extends z.ZodRawShape>(shape: S) =>
-  z.strictObject({ ...shape, correlationId: CorrelationIdSchema.optional() });
+  z.strictObject({ ...shape, correlationId: CorrelationIdSchema.optional(), actor: ActorSchema.optional() });
 
 /** What a contract function is invoked with. */
 export const ContractCallSchema = z.discriminatedUnion('call', [

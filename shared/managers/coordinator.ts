@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { currentActor } from '../actor.ts';
 import { correlationId } from '../correlation.ts';
 import { AppError, ConflictError, NotFoundError, ServiceUnavailableError, UpstreamError } from '../errors.ts';
 import type { EventPublisher } from '../events/publisher.ts';
@@ -386,12 +387,18 @@ export class Coordinator {
   ): Promise<z.output<S>> {
     const name = this.#deps.functionNames[declaration.id];
     if (!name) throw new Error(`MANAGER_FUNCTIONS names no function for ${declaration.id}`);
+    // The request's chain and actor go on in the manager (its events carry them).
     const id = correlationId();
-    const raw = await this.#deps
-      .invoker()
-      .invoke(name, id === undefined ? call : { ...call, correlationId: id }, {
-        timeoutMs: this.#deps.checkTimeoutMs,
-      });
+    const actor = currentActor();
+    const raw = await this.#deps.invoker().invoke(
+      name,
+      {
+        ...call,
+        ...(id === undefined ? {} : { correlationId: id }),
+        ...(actor === undefined ? {} : { actor }),
+      },
+      { timeoutMs: this.#deps.checkTimeoutMs },
+    );
     let reply: ContractReply;
     try {
       reply = parseWith(ContractReplySchema, raw, 'reply');

@@ -7,6 +7,7 @@ import {
   RestoreInputSchema,
 } from '../backups/model.ts';
 import { ProjectIdSchema } from '../dependencies/model.ts';
+import { RotateInputSchema, SecurityConfigSchema } from '../security/model.ts';
 
 /**
  * What each manager declares beyond its functions: the schema of its configuration (every field
@@ -25,6 +26,7 @@ export const MANAGER_IDS = [
   'api-gateway',
   'notifications',
   'dependencies',
+  'security',
   'backup',
   'templates',
 ] as const;
@@ -94,6 +96,7 @@ export const MANAGER_CONFIG = {
      */
     similarityThreshold: z.number().min(0).max(1).default(0.6),
   }),
+  security: SecurityConfigSchema,
   backup: BackupConfigSchema,
   templates: z.strictObject({
     /** Cosine similarity below which a template is not suggested. */
@@ -157,6 +160,20 @@ export const MANAGER_ACTIONS = {
         'The conflicts and duplicates across the indexed projects, or those one project takes part in (as GET /api/v1/dependencies/report)',
       input: z.strictObject({ project: ProjectIdSchema.optional() }),
       role: 'writer',
+    },
+  },
+  security: {
+    'rotate-webhook-secrets': {
+      description:
+        'Gives webhook subscriptions (one, or all; with `due`, those rotated `rotateEveryDays` ago or more) fresh signing secrets, answered once; each previous secret still signs deliveries for `rotationGraceHours`',
+      input: RotateInputSchema,
+      role: 'admin',
+    },
+    'webhook-secret': {
+      description:
+        "A webhook subscription's current signing secret (for its receiver, after a scheduled rotation) and the end of the previous one's grace",
+      input: z.strictObject({ subscriptionId: z.string().min(1).max(100) }),
+      role: 'admin',
     },
   },
   backup: {

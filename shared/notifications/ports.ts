@@ -7,6 +7,8 @@
 export interface SecretStore {
   /** Creates the secret, or gives an existing one a new value. */
   put(name: string, value: string): Promise<void>;
+  /** Gives an existing secret a new value (never creates one: a rotation needs no more). */
+  replace(name: string, value: string): Promise<void>;
   get(name: string): Promise<string>;
   /** Deletes it at once (no recovery window); a missing secret is not an error. */
   delete(name: string): Promise<void>;

@@ -9,6 +9,7 @@ import { type DeliveryLog, deliveryIdOf } from './deliveries.ts';
 import { composeEmail } from './email.ts';
 import type { Delivery, DeliveryMessage, NotifiedEvent, Subscription } from './model.ts';
 import type { EmailSender, Redelivery } from './ports.ts';
+import { signingSecrets } from './secret-value.ts';
 import { backoffSeconds, DELIVERY_QUEUE } from './settings.ts';
 import type { TargetPolicy } from './ssrf.ts';
 import type { SubscriptionStore } from './subscriptions.ts';
@@ -194,7 +195,11 @@ export class NotificationService {
         },
       });
       const { status } = await postWebhook(subscription.channel.url, body, {
-        secret: await this.#deps.subscriptions.secretOf(subscription.id),
+        // Signed at each attempt: a retry after a rotation carries the new and the previous secret's.
+        secrets: signingSecrets(
+          await this.#deps.subscriptions.secretOf(subscription.id),
+          this.#deps.now?.() ?? new Date(),
+        ),
         deliveryId: message.deliveryId,
         policy: this.#deps.policy,
         ...(this.#deps.now ? { now: this.#deps.now } : {}),

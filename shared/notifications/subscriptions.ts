@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { ConflictError, NotFoundError } from '../errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { LEGACY_NAMES } from '../events/catalogue.ts';
 import { EVENT_SOURCE } from '../migrations/settings.ts';
 import type { StateStore } from '../ports.ts';
 import { ALARM_DETAIL_TYPE, ALARM_SOURCE } from './alarms.ts';
 import type { Subscription, SubscriptionInput } from './model.ts';
 import type { SecretStore } from './ports.ts';
+import { decodeSecret, encodeSecret, rotateSecret, type StoredSecret } from './secret-value.ts';
 import { newSecret } from './signing.ts';
 import { checkTarget, type TargetPolicy } from './ssrf.ts';
 
@@ -71,6 +72,12 @@ export class SubscriptionStore {
     return items.map((i) => i.value);
   }
 
+  /** The webhook subscriptions, read only (no default stored: it is an email one). */
+  async webhooks(): Promise<Subscription[]> {
+    const items = await this.#state().list<Subscription>(PARTITION);
+    return items.map((i) => i.value).filter((s) => s.channel.type === 'webhook');
+  }
+
   async get(id: string): Promise<Subscription> {
     await this.#seed();
     const item = await this.#state().get<Subscription>(PARTITION, id);
@@ -118,9 +125,27 @@ export class SubscriptionStore {
     if (item.value.channel.type === 'webhook') await this.#secrets().delete(this.#secretName(id));
   }
 
-  /** A webhook subscription's signing secret. */
-  secretOf(id: string): Promise<string> {
-    return this.#secrets().get(this.#secretName(id));
+  /** A webhook subscription's signing secret (and its previous one after a rotation). */
+  async secretOf(id: string): Promise<StoredSecret> {
+    return decodeSecret(await this.#secrets().get(this.#secretName(id)));
+  }
+
+  /**
+   * Gives a webhook subscription a fresh secret; the one it replaces stays valid `graceMs` more
+   * (`secret-value.ts`). Answers the stored result, new secret included (to be shown once).
+   */
+  async rotateSecret(id: string, graceMs: number, now: Date = new Date()): Promise<StoredSecret> {
+    const item = await this.#state().get<Subscription>(PARTITION, id);
+    if (!item) throw notFound(id);
+    if (item.value.channel.type !== 'webhook') {
+      throw ValidationError.field(
+        'subscriptionId',
+        `subscription "${id}" is not a webhook: it has no secret`,
+      );
+    }
+    const rotated = rotateSecret(await this.secretOf(id), newSecret(), now, graceMs);
+    await this.#secrets().replace(this.#secretName(id), encodeSecret(rotated));
+    return rotated;
   }
 
   async #checkTarget(input: SubscriptionInput): Promise<void> {
@@ -135,7 +160,10 @@ export class SubscriptionStore {
   async #storeSecret(subscription: Subscription, given: string | undefined): Promise<string | undefined> {
     if (subscription.channel.type !== 'webhook') return undefined;
     const secret = given ?? newSecret();
-    await this.#secrets().put(this.#secretName(subscription.id), secret);
+    await this.#secrets().put(
+      this.#secretName(subscription.id),
+      encodeSecret({ v: 1, current: secret, rotatedAt: new Date().toISOString() }),
+    );
     return secret;
   }
 

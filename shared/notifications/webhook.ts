@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { WEBHOOK_TIMEOUT_MS } from './settings.ts';
-import { DELIVERY_HEADER, SIGNATURE_HEADER, signature, TIMESTAMP_HEADER } from './signing.ts';
+import { DELIVERY_HEADER, SIGNATURE_HEADER, signatureHeader, TIMESTAMP_HEADER } from './signing.ts';
 import { type CheckedTarget, checkTarget, type TargetPolicy } from './ssrf.ts';
 
 /** A failed attempt; `permanent` when trying again cannot help (a refused target, a 4xx answer). */
@@ -28,7 +28,7 @@ const RETRIED_STATUSES = new Set([408, 425, 429]);
 export async function postWebhook(
   rawUrl: string,
   body: string,
-  opts: { secret: string; deliveryId: string; policy: TargetPolicy; now?: () => Date },
+  opts: { secrets: readonly string[]; deliveryId: string; policy: TargetPolicy; now?: () => Date },
 ): Promise<{ status: number }> {
   let target: CheckedTarget;
   try {
@@ -42,7 +42,7 @@ export async function postWebhook(
     'user-agent': 'vector-platform-notifications',
     [DELIVERY_HEADER]: opts.deliveryId,
     [TIMESTAMP_HEADER]: String(timestamp),
-    [SIGNATURE_HEADER]: signature(opts.secret, timestamp, body),
+    [SIGNATURE_HEADER]: signatureHeader(opts.secrets, timestamp, body),
   });
   if (status >= 200 && status < 300) return { status };
   const permanent = status < 500 && !RETRIED_STATUSES.has(status);

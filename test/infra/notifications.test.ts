@@ -69,33 +69,35 @@ describe('the notifications manager in the stacks', () => {
     });
   });
 
-  it('lets only the subscriptions function write webhook secrets, only under the stage prefix', () => {
-    for (const action of [
-      'secretsmanager:CreateSecret',
-      'secretsmanager:PutSecretValue',
-      'secretsmanager:DeleteSecret',
-    ]) {
+  it('lets only the subscriptions function write webhook secrets (and the security manager rotate them), only under the stage prefix', () => {
+    for (const [action, writers] of [
+      ['secretsmanager:CreateSecret', ['notificationSubscriptions']],
+      ['secretsmanager:PutSecretValue', ['notificationSubscriptions', 'securityManager']],
+      ['secretsmanager:DeleteSecret', ['notificationSubscriptions']],
+    ] as const) {
       const holders = Object.keys(manifest.functions).filter((f) =>
         everyAction(f as FunctionName).includes(action),
       );
-      expect(holders, action).toEqual(['notificationSubscriptions']);
-      expect(resourcesFor('notificationSubscriptions', action)).toEqual([
-        expect.stringMatching(
-          /:secretsmanager:eu-west-1:<AWS::AccountId>:secret:vector-platform\/dev\/notifications\/webhooks\/\*$/,
-        ),
-      ]);
+      expect(holders.sort(), action).toEqual([...writers]);
+      for (const writer of writers) {
+        expect(resourcesFor(writer, action)).toEqual([
+          expect.stringMatching(
+            /:secretsmanager:eu-west-1:<AWS::AccountId>:secret:vector-platform\/dev\/notifications\/webhooks\/\*$/,
+          ),
+        ]);
+      }
     }
     // It writes them and never reads one back.
     expect(resourcesFor('notificationSubscriptions', 'secretsmanager:GetSecretValue')).toEqual([]);
   });
 
-  it('lets only the delivery function read webhook secrets, and send email from the configured identity', () => {
+  it('lets only the delivery function (and the rotating security manager) read webhook secrets, and send email from the configured identity', () => {
     const readers = Object.keys(manifest.functions).filter((f) =>
       resourcesFor(f as FunctionName, 'secretsmanager:GetSecretValue').some((r) =>
         r.includes('notifications/webhooks'),
       ),
     );
-    expect(readers).toEqual(['notificationDelivery']);
+    expect(readers.sort()).toEqual(['notificationDelivery', 'securityManager']);
     const senders = Object.keys(manifest.functions).filter((f) =>
       everyAction(f as FunctionName).includes('ses:SendEmail'),
     );

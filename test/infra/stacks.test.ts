@@ -167,6 +167,7 @@ describe('the platform stacks (default stage)', () => {
         'api:metrics': '', // names the API: CloudWatch's GetMetricData is metrics:read's
         'webhook-secrets:read': 'secretsmanager',
         'webhook-secrets:write': 'secretsmanager',
+        'webhook-secrets:rotate': 'secretsmanager',
         'email:send': 'ses',
       };
       const stoppable = Object.values(managedResourcesOf(manifest)).filter((m) => m.stoppable);

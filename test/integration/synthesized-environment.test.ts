@@ -405,6 +405,64 @@ describe('every function serves its happy path with that environment', { timeout
     ]);
   });
 
+  it('security: the auditor records an audited event and counts a refusal, the audit answers it', async () => {
+    const delivered = (id: string, type: string, detail: Record<string, unknown>) => ({
+      Records: [
+        {
+          messageId: id,
+          receiptHandle: 'r',
+          body: JSON.stringify({
+            version: '0',
+            id,
+            'detail-type': type,
+            source: manifest.eventSource,
+            account: '000000000000',
+            time: new Date().toISOString(),
+            region: 'us-east-1',
+            resources: [],
+            detail: { schemaVersion: 1, ...detail },
+          }),
+          attributes: { ApproximateReceiveCount: '1' },
+          messageAttributes: {},
+          md5OfBody: '',
+          eventSource: 'aws:sqs',
+          eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:securityEvents',
+          awsRegion: 'us-east-1',
+        },
+      ],
+    });
+    const now = new Date().toISOString();
+    expect(
+      await rt.invoke(
+        'securityAuditor',
+        delivered('c0ffee00-0000-4000-8000-0000000000b1', 'CollectionDeleted', {
+          collection: 'gone',
+          actor: { id: 'happy', role: 'admin' },
+        }),
+      ),
+    ).toEqual({ batchItemFailures: [] });
+    expect(
+      await rt.invoke(
+        'securityAuditor',
+        delivered('c0ffee00-0000-4000-8000-0000000000b2', 'ApiAccessDenied', {
+          ip: '192.0.2.1',
+          status: 401,
+          count: 1000,
+          firstAt: now,
+          lastAt: now,
+          routes: ['GET /api/v1/plans'],
+          sampleRequestIds: ['r'],
+          userAgents: [],
+        }),
+      ),
+    ).toEqual({ batchItemFailures: [] });
+    served.add('securityAuditor');
+    const { entries } = await ok('securityAudit', 'GET', '/security/audit?actor=happy');
+    expect(entries.map((e: { kind: string }) => e.kind)).toEqual(['collection-deleted']);
+    const bursts = await ok('securityAudit', 'GET', '/security/audit?kind=access-denied-burst');
+    expect(bursts.entries.map((e: { sourceIp: string }) => e.sourceIp)).toContain('192.0.2.1');
+  });
+
   it('the event log: the rule delivers every event to recordEvent, listEvents answers them', async () => {
     // The migrations above published; the rule's deliveries are asynchronous.
     await rt.bus.settled();
@@ -489,6 +547,23 @@ describe('every function serves its happy path with that environment', { timeout
       ).toEqual({ batchItemFailures: [] });
       expect(received[0]).toMatch(/^sha256=[0-9a-f]{64}$/);
       served.add('notificationDelivery');
+      // The security manager rotates its secret (webhook-secrets:read and :write): the next
+      // delivery is signed with the new and the previous secret.
+      const rotate = await ok('managersApi', 'POST', '/managers/security/actions/rotate-webhook-secrets', {
+        subscriptionId: subscription.id,
+      });
+      const secret = await ok('managersApi', 'POST', '/managers/security/actions/webhook-secret', {
+        subscriptionId: subscription.id,
+      });
+      expect(secret.result.secret).toBe(rotate.result.rotated[0].secret);
+      expect(
+        await rt.invoke(
+          'notificationDelivery',
+          sqsEvent({ deliveryId: `${delivery.id}-again`, subscriptionId: subscription.id, event: indexed }),
+        ),
+      ).toEqual({ batchItemFailures: [] });
+      // (Other deliveries to the receiver may come from the queues meanwhile, signed before the rotation.)
+      expect(received).toContainEqual(expect.stringMatching(/^sha256=[0-9a-f]{64},sha256=[0-9a-f]{64}$/));
       await ok('notificationSubscriptions', 'DELETE', `/notifications/subscriptions/${subscription.id}`);
     } finally {
       await new Promise<void>((resolve) => receiver.close(() => resolve()));

@@ -7,6 +7,7 @@ import { EVENT_SOURCE } from '#shared/migrations/settings.ts';
 import { DeliveryLog } from '#shared/notifications/deliveries.ts';
 import { type NotifiedEvent, SubscriptionInputSchema } from '#shared/notifications/model.ts';
 import type { EmailSender, SecretStore } from '#shared/notifications/ports.ts';
+import { decodeSecret } from '#shared/notifications/secret-value.ts';
 import { NotificationService } from '#shared/notifications/service.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verify } from '#shared/notifications/signing.ts';
 import { DEFAULT_SUBSCRIPTION_ID, SubscriptionStore } from '#shared/notifications/subscriptions.ts';
@@ -18,6 +19,10 @@ import { RecordingBus, tempDir } from '../managers/support.ts';
 class MemorySecrets implements SecretStore {
   readonly values = new Map<string, string>();
   async put(name: string, value: string) {
+    this.values.set(name, value);
+  }
+  async replace(name: string, value: string) {
+    if (!this.values.has(name)) throw new Error(`no secret ${name}`);
     this.values.set(name, value);
   }
   async get(name: string) {
@@ -53,6 +58,7 @@ describe('NotificationService', () => {
   let subscriptions: SubscriptionStore;
   let log: DeliveryLog;
   let service: NotificationService;
+  let deps: ConstructorParameters<typeof NotificationService>[0];
 
   beforeAll(async () => {
     receiver = createServer((req, res) => {
@@ -93,7 +99,7 @@ describe('NotificationService', () => {
         return { messageId: 'm-1' };
       },
     };
-    service = new NotificationService({
+    deps = {
       subscriptions,
       log,
       queue: () => ({
@@ -111,7 +117,8 @@ describe('NotificationService', () => {
       publisher: () => bus.publisher(),
       emailFrom: 'notifications@example.com',
       policy: { allowLoopback: true },
-    });
+    };
+    service = new NotificationService(deps);
   });
 
   const hook = async (pattern: Record<string, unknown> = { 'detail-type': ['MigrationFailed'] }) =>
@@ -148,7 +155,8 @@ describe('NotificationService', () => {
 
   it('delivers a signed webhook and logs it', async () => {
     const { subscription, secret } = await hook();
-    expect(secrets.values.get(`vector-platform/test/notifications/webhooks/${subscription.id}`)).toBe(secret);
+    const stored = secrets.values.get(`vector-platform/test/notifications/webhooks/${subscription.id}`);
+    expect(decodeSecret(stored!).current).toBe(secret);
     await service.match(event('MigrationFailed', { jobId: 'j-1' }));
     const message = sent.find(
       (m) => (m.body as { subscriptionId: string }).subscriptionId === subscription.id,
@@ -176,6 +184,52 @@ describe('NotificationService', () => {
       event: { type: 'MigrationFailed', detail: { jobId: 'j-1' } },
     });
     expect(await log.get(delivery.id)).toEqual(delivery);
+  });
+
+  it('after a rotation, signs with the new and the previous secret until the grace ends, then the new one only', async () => {
+    const { subscription, secret: old } = await hook({ source: ['elsewhere'] });
+    const { deliveryId } = await service.test(subscription.id);
+    const message = sent[0]!.body as never;
+    const rotated = await subscriptions.rotateSecret(subscription.id, 60_000);
+    expect(rotated).toMatchObject({ previous: old, current: expect.not.stringMatching(old!) });
+    const verdict = (secret: string, now = new Date()) => {
+      const request = received.at(-1)!;
+      return verify(
+        secret,
+        {
+          signature: String(request.headers[SIGNATURE_HEADER]),
+          timestamp: String(request.headers[TIMESTAMP_HEADER]),
+        },
+        request.body,
+        now,
+      );
+    };
+    // A message queued before the rotation, delivered after it: both receivers accept it.
+    await service.deliver(message, 1, 'h-1');
+    expect(String(received.at(-1)!.headers[SIGNATURE_HEADER]).split(',')).toHaveLength(2);
+    expect(verdict(old!)).toBeUndefined();
+    expect(verdict(rotated.current)).toBeUndefined();
+    expect(verdict('a-secret-nobody-was-given-000000000000')).toBe('signature mismatch');
+    expect((await log.get(deliveryId))?.status).toBe('delivered');
+
+    // Past the grace: the previous secret no longer signs.
+    const later = new Date(Date.parse(rotated.previousValidUntil!) + 1);
+    const afterGrace = new NotificationService({ ...deps, now: () => later });
+    sent = [];
+    await afterGrace.test(subscription.id);
+    await afterGrace.deliver(sent[0]!.body as never, 1, 'h-2');
+    expect(verdict(rotated.current, later)).toBeUndefined();
+    expect(verdict(old!, later)).toBe('signature mismatch');
+    expect(String(received.at(-1)!.headers[SIGNATURE_HEADER]).split(',')).toHaveLength(1);
+  });
+
+  it('refuses to rotate what has no secret: an email subscription, an unknown one', async () => {
+    await subscriptions.list(); // stores the default (email) subscription
+    await expect(subscriptions.rotateSecret(DEFAULT_SUBSCRIPTION_ID, 1000)).rejects.toMatchObject({
+      statusCode: 400,
+      issues: [{ field: 'subscriptionId' }],
+    });
+    await expect(subscriptions.rotateSecret('nope', 1000)).rejects.toMatchObject({ statusCode: 404 });
   });
 
   it('retries with a growing backoff, then gives up after the last attempt (to the dead-letter queue)', async () => {

@@ -1,0 +1,124 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type FunctionName, manifest } from '../../infra/manifest.ts';
+import {
+  actionsOf,
+  cfnString,
+  logicalIdOf,
+  resourcesOf,
+  type Statement,
+  type Synthesized,
+  statementsOfRole,
+  synthPlatform,
+} from './support.ts';
+
+/**
+ * The security manager's least privilege in the synthesized stacks: the audit route's function
+ * only reads the state table; the auditor reads and writes it and publishes (SecurityAlert); the
+ * contract function reads and replaces webhook secrets under the stage's prefix (no creation, no
+ * deletion); the audited events reach the auditor through a rule into its queue; the rotation
+ * schedule calls the contract function; the route is the API stack's, behind the authorizer.
+ */
+
+describe('the security manager in the stacks', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synthPlatform();
+  });
+  const statementsOf = (name: FunctionName): Statement[] =>
+    statementsOfRole(s.statelessTemplate, logicalIdOf(s.stateless.functions[name]!.role));
+  const short = (resource: string) => {
+    const named = /(StateTable|EventBus|SecurityEventsQueue)/.exec(resource)?.[1];
+    if (named) return named;
+    return resource.includes('notifications/webhooks/*') ? 'webhook-secrets/*' : resource;
+  };
+  /** Every function writes its logs and traces; the rest is what its declaration grants. */
+  const grantedBeyondLogs = (name: FunctionName) =>
+    statementsOf(name)
+      .flatMap((st) =>
+        actionsOf(st).map((action) => `${action} ${resourcesOf(st).map(cfnString).map(short).join(' ')}`),
+      )
+      .filter((g) => !/^(logs|xray):/.test(g))
+      .sort();
+
+  it('the audit route: reads the state table, nothing else', () => {
+    expect([...new Set(grantedBeyondLogs('securityAudit'))]).toEqual([
+      'dynamodb:GetItem StateTable',
+      'dynamodb:Query StateTable',
+    ]);
+  });
+
+  it('the auditor: reads and writes the state table, publishes on the bus, consumes its queue', () => {
+    expect([...new Set(grantedBeyondLogs('securityAuditor'))]).toEqual([
+      'dynamodb:DeleteItem StateTable',
+      'dynamodb:GetItem StateTable',
+      'dynamodb:PutItem StateTable',
+      'dynamodb:Query StateTable',
+      'dynamodb:UpdateItem StateTable',
+      'events:DescribeEventBus EventBus',
+      'events:PutEvents EventBus',
+      'sqs:ChangeMessageVisibility SecurityEventsQueue',
+      'sqs:DeleteMessage SecurityEventsQueue',
+      'sqs:GetQueueAttributes SecurityEventsQueue',
+      'sqs:GetQueueUrl SecurityEventsQueue',
+      'sqs:ReceiveMessage SecurityEventsQueue',
+    ]);
+  });
+
+  it('the contract function: reads and replaces webhook secrets under the prefix, never creates or deletes one', () => {
+    expect([...new Set(grantedBeyondLogs('securityManager'))]).toEqual([
+      'cloudwatch:GetMetricData *',
+      'dynamodb:GetItem StateTable',
+      'dynamodb:Query StateTable',
+      'events:DescribeEventBus EventBus',
+      'events:PutEvents EventBus',
+      'secretsmanager:GetSecretValue webhook-secrets/*',
+      'secretsmanager:PutSecretValue webhook-secrets/*',
+    ]);
+  });
+
+  it('routes the audited events and the refusals to its queue, which its auditor consumes', () => {
+    const rule = manifest.rules.securityEvents;
+    expect(rule.queue).toBe('securityEvents');
+    expect(rule.pattern['detail-type']).toEqual(
+      expect.arrayContaining([
+        'ManagerStarted',
+        'ConfigChanged',
+        'CollectionDeleted',
+        'MigrationRolledBack',
+        'ApiAccessDenied',
+      ]),
+    );
+    expect(manifest.queues.securityEvents.consumer).toBe('securityAuditor');
+    const rules = Object.values(
+      s.statelessTemplate.findResources('AWS::Events::Rule', {
+        Properties: { Name: 'vector-platform-dev-securityEvents' },
+      }),
+    ) as Array<{ Properties: { EventPattern: { 'detail-type': string[] } } }>;
+    expect(rules).toHaveLength(1);
+    expect(rules[0]!.Properties.EventPattern['detail-type']).toEqual(rule.pattern['detail-type']);
+  });
+
+  it('schedules the rotation as a contract call of its function', () => {
+    const schedule = manifest.schedules.webhookSecretRotation;
+    expect(schedule.function).toBe('securityManager');
+    const scheduled = Object.values(
+      s.statelessTemplate.findResources('AWS::Events::Rule', {
+        Properties: { ScheduleExpression: 'rate(30 minutes)' },
+      }),
+    ) as Array<{ Properties: { Targets: Array<{ Input?: string }> } }>;
+    const inputs = scheduled.flatMap((r) =>
+      r.Properties.Targets.flatMap((t) => (t.Input ? [JSON.parse(t.Input)] : [])),
+    );
+    expect(inputs).toContainEqual(schedule.input);
+  });
+
+  it('routes GET /api/v1/security/audit in the API stack, behind the JWT authorizer', () => {
+    const routes = Object.values(
+      s.apiTemplate.findResources('AWS::ApiGatewayV2::Route', {
+        Properties: { RouteKey: 'GET /api/v1/security/audit' },
+      }),
+    ) as Array<{ Properties: { AuthorizationType?: string } }>;
+    expect(routes).toHaveLength(1);
+    expect(routes[0]!.Properties.AuthorizationType).toBe('JWT');
+  });
+});
