@@ -5,6 +5,7 @@ vi.hoisted(() => {
 });
 
 import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { withActor } from '#shared/actor.ts';
 import { FileStateStore } from '#shared/adapters/file-state.ts';
 import { LambdaInvoker } from '#shared/adapters/lambda.ts';
 import { resetConfig } from '#shared/config.ts';
@@ -145,6 +146,22 @@ describe('stop', () => {
     ]);
     expect(bus.ofType('ManagerStopped')[0]).toMatchObject({ correlationId: 'req-9' });
     expect(bus.ofType('ManagerStarted')[0]).not.toHaveProperty('correlationId');
+    expectCatalogued(bus);
+  });
+
+  it("passes the request's actor in its contract calls, and its events carry it", async () => {
+    const { coordinator, invoker, bus } = world();
+    const actor = { id: 'admin-1', role: 'admin' as const, sourceIp: '10.0.0.9' };
+
+    await withActor(actor, () => coordinator.stop('migration', 'admin-1'));
+    await coordinator.start('migration', 'system');
+
+    expect(invoker.calls.map((c) => [c.payload.call, c.payload.actor])).toEqual([
+      ['stop', actor],
+      ['start', undefined],
+    ]);
+    expect(bus.ofType('ManagerStopped')[0]).toMatchObject({ actor });
+    expect(bus.ofType('ManagerStarted')[0]).not.toHaveProperty('actor');
     expectCatalogued(bus);
   });
 
