@@ -1,4 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -28,17 +30,39 @@ import { invoke } from '../http/support.ts';
 
 let dataDir: string;
 let server: QdrantServer;
+/** A fake EventBridge (PutEvents only): the events the handlers publish, as sent. */
+let bus: Server;
+const published: Array<{ DetailType: string; Detail: string }> = [];
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'vp-handlers-'));
   server = await startQdrantServer({ dataDir, port: 0 });
+  bus = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const { Entries } = JSON.parse(Buffer.concat(chunks).toString()) as { Entries: typeof published };
+      published.push(...Entries);
+      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+      res.end(
+        JSON.stringify({ FailedEntryCount: 0, Entries: Entries.map((_, i) => ({ EventId: `e-${i}` })) }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => bus.listen(0, '127.0.0.1', resolve));
   vi.stubEnv('QDRANT_URL', server.url);
   vi.stubEnv('DEFAULT_COLLECTION', 'default');
+  vi.stubEnv('EVENT_BUS_NAME', 'platform');
+  vi.stubEnv('AWS_ENDPOINT_URL_EVENTBRIDGE', `http://127.0.0.1:${(bus.address() as AddressInfo).port}`);
+  vi.stubEnv('AWS_REGION', 'us-east-1');
+  vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
   resetConfig();
 });
 
 afterAll(async () => {
   await server?.close();
+  await new Promise<void>((resolve) => bus?.close(() => resolve()));
   await rm(dataDir, { recursive: true, force: true });
   vi.unstubAllEnvs();
   resetConfig();
@@ -76,6 +100,16 @@ describe('vector handlers', () => {
       name: 'docs',
       deleted: true,
     });
+    // Deleting is audited: CollectionDeleted, with who asked (the test's administrator token).
+    const deleted = published
+      .filter((e) => e.DetailType === 'CollectionDeleted')
+      .map((e) => JSON.parse(e.Detail));
+    expect(deleted).toEqual([
+      expect.objectContaining({
+        collection: 'docs',
+        actor: { id: 'tester', role: 'admin', sourceIp: '127.0.0.1' },
+      }),
+    ]);
     const gone = await invoke(getCollection, { pathParameters: { name: 'docs' } });
     expect(gone.status).toBe(404);
     expect(gone.body.error.code).toBe('NOT_FOUND');
