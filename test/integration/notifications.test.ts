@@ -8,6 +8,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manifest } from '#infra/manifest.ts';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
+import { decodeSecret } from '#shared/notifications/secret-value.ts';
 import { webhookSecretsPrefix } from '#shared/notifications/settings.ts';
 import {
   DELIVERY_HEADER,
@@ -117,8 +118,14 @@ describe('notifications on the local runtime', () => {
     expect(listed.body.subscriptions.map((s: { id: string }) => s.id).sort()).toEqual(
       ['default', subscription.id].sort(),
     );
-    const secrets = await readFile(join(dataDir, 'secrets', 'created.json'), 'utf8');
-    expect(JSON.parse(secrets)).toEqual({ [`${webhookSecretsPrefix('local')}${subscription.id}`]: secret });
+    const secrets = JSON.parse(await readFile(join(dataDir, 'secrets', 'created.json'), 'utf8'));
+    expect(Object.keys(secrets)).toEqual([`${webhookSecretsPrefix('local')}${subscription.id}`]);
+    // Stored as the current secret, with the time it was made (a rotation keeps the previous too).
+    expect(decodeSecret(Object.values(secrets)[0] as string)).toEqual({
+      v: 1,
+      current: secret,
+      rotatedAt: expect.any(String),
+    });
 
     // A truncated export: its migration fails, MigrationFailed goes on the bus.
     await s3ClientOf(rt).send(
