@@ -383,6 +383,26 @@ function grantOf(
         grants: [{ actions: ['ses:SendEmail'], resources: [domainArn, addressArn] }],
       };
     }
+    case 'dead-letters:peek': {
+      // Every declared queue's dead-letter queue, read only: no DeleteMessage, so nothing is taken.
+      const dlqs = Object.entries(refs.deadLetterQueues);
+      return {
+        environment: {
+          [RESOURCE_ENV.deadLetterQueues]: JSON.stringify(
+            Object.fromEntries(dlqs.map(([q, r]) => [q, r.url])),
+          ),
+        },
+        grants:
+          dlqs.length === 0
+            ? []
+            : [
+                {
+                  actions: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility'],
+                  resources: dlqs.map(([, r]) => r.arn),
+                },
+              ],
+      };
+    }
     case 'bus:put':
       return {
         environment: { [RESOURCE_ENV.eventBus]: refs.eventBus.name },

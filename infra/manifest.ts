@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { DOCS_PACKAGE_FILES } from '../shared/api/docs-page.ts';
 import type { Role } from '../shared/auth/roles.ts';
 import { BACKUP_QUEUE, BACKUP_WORKER_TIMEOUT_SECONDS } from '../shared/backups/model.ts';
+import { FAILURE_DETAIL_TYPES, FAILURE_EVENT_TYPES } from '../shared/error-catalogue/sources.ts';
 import { EVENT_TYPES, type EventType } from '../shared/events/catalogue.ts';
 import { ALERT_TYPES } from '../shared/managers/alerts.ts';
 import {
@@ -38,6 +39,7 @@ export type Access =
   | `queue:${string}:send`
   | `queue:${string}:dead-letters` // receives and deletes the queue's dead letters (redrive)
   | `queue:${string}:backoff` // its consumer delays a failed message's next receive (retry backoff)
+  | 'dead-letters:peek' // reads every declared queue's dead letters and leaves them there (no delete)
   | 'webhook-secrets:read' // reads the webhook signing secrets (vector-platform/<stage>/notifications/webhooks/*)
   | 'webhook-secrets:write' // creates, replaces and deletes them
   | 'webhook-secrets:rotate' // reads them and writes new values (no creation, no deletion)
@@ -559,6 +561,29 @@ export const manifest = {
       timeoutSeconds: 30,
       access: ['state:read', 'state:write', 'bus:put'],
     },
+    errorsManager: managerFn(
+      'errors',
+      'Contract of the error manager: open and resolved errors, occurrences; resolve',
+      // `resolve` writes the entry; health checks Qdrant, which holds the embedded errors.
+      ['qdrant', 'state:write'],
+    ),
+    errorCatalogue: {
+      entry: 'functions/errors/handler.ts',
+      description:
+        'The error catalogue: errors by status, origin, code and time; one error; similar past errors',
+      memoryMb: 512,
+      timeoutSeconds: 29,
+      // Similar errors are found from the stored vectors: nothing is embedded here.
+      access: ['state:read', 'qdrant'],
+    },
+    errorIntake: {
+      entry: 'functions/errors/intake/handler.ts',
+      description:
+        "Catalogues failures: failure events from its queue, and (scheduled) every queue's dead letters, peeked and left in place",
+      memoryMb: 512,
+      timeoutSeconds: 60,
+      access: ['state:read', 'state:write', 'qdrant', 'embedder', 'bus:put', 'dead-letters:peek'],
+    },
     managersApi: {
       entry: 'functions/managers/api/handler.ts',
       description: 'The coordinator API: list, status, health, metrics, start, stop and actions of managers',
@@ -846,6 +871,14 @@ export const manifest = {
       throttle: EMBEDDING_THROTTLE,
     },
     { method: 'GET', path: '/api/v1/security/audit', function: 'securityAudit', role: 'admin' },
+    { method: 'GET', path: '/api/v1/errors', function: 'errorCatalogue', role: 'reader' },
+    { method: 'GET', path: '/api/v1/errors/{fingerprint}', function: 'errorCatalogue', role: 'reader' },
+    {
+      method: 'GET',
+      path: '/api/v1/errors/{fingerprint}/similar',
+      function: 'errorCatalogue',
+      role: 'reader',
+    },
     { method: 'GET', path: '/api/v1/metrics', function: 'prometheusMetrics', role: 'reader' },
     { method: 'GET', path: '/api/v1/status-page', function: 'statusPage', role: 'public' },
     { method: 'GET', path: '/api/v1/status-page/{file}', function: 'statusPage', role: 'public' },
@@ -911,6 +944,16 @@ export const manifest = {
       maxReceiveCount: 5,
       maxConcurrency: 2,
     },
+    errorEvents: {
+      description:
+        'Failure events, for the error catalogue; they wait here while it is stopped (consumer: errorIntake)',
+      consumer: 'errorIntake',
+      batchSize: 10,
+      maxBatchingWindowSeconds: 0,
+      visibilityTimeoutSeconds: 90,
+      maxReceiveCount: 5,
+      maxConcurrency: 2,
+    },
     backups: {
       description: 'One message per backup or restore to run (consumer: the backup worker)',
       consumer: 'backupWorker',
@@ -951,6 +994,12 @@ export const manifest = {
       queue: 'monitoringEvents',
       archive: true,
     },
+    errorEvents: {
+      description:
+        'Every failure event (each catalogue type ending in Failed, and the legacy manager.error), to the error catalogue',
+      pattern: { source: [EVENT_SOURCE], 'detail-type': [...FAILURE_DETAIL_TYPES] },
+      queue: 'errorEvents',
+    },
     notificationEvents: {
       description: 'Every platform event, to the notifications manager (they wait there while it is stopped)',
       pattern: { source: [EVENT_SOURCE] },
@@ -974,6 +1023,11 @@ export const manifest = {
       description: "Records every manager's health; publishes ManagerHealthChanged when it changes",
       rateMinutes: 1,
       function: 'managerHealthSweep',
+    },
+    deadLetterErrors: {
+      description: "Catalogues every queue's dead letters (peeked, never deleted; each one once)",
+      rateMinutes: 5,
+      function: 'errorIntake',
     },
     backups: {
       description: "Asks for a backup when the last scheduled one is the backup manager's everyHours old",
@@ -1143,6 +1197,18 @@ export const manifest = {
       actions: MANAGER_ACTIONS.dependencies,
       emits: ['DependenciesIndexed', 'DependenciesRejected', 'ManagerFailed'],
       consumes: [],
+      stoppable: true,
+    },
+    errors: {
+      name: 'Errors',
+      description:
+        'The error catalogue: every failure event and dead letter grouped by fingerprint, with counts, samples, similar past errors, resolve and reopen',
+      function: 'errorsManager',
+      functions: ['errorCatalogue', 'errorIntake'],
+      config: MANAGER_CONFIG.errors,
+      actions: MANAGER_ACTIONS.errors,
+      emits: ['ErrorCatalogued', 'ErrorReopened', 'ManagerFailed'],
+      consumes: FAILURE_EVENT_TYPES,
       stoppable: true,
     },
     templates: {

@@ -43,6 +43,14 @@ const EnvSchema = z.object({
   [BACKUPS_QUEUE_URL]: z.string().min(1).optional(),
   [RESOURCE_ENV.eventBus]: z.string().min(1).optional(),
   [RESOURCE_ENV.stateTable]: z.string().min(1).optional(),
+  [RESOURCE_ENV.deadLetterQueues]: z
+    .string()
+    .transform((json, ctx) => {
+      const parsed = z.record(z.string(), z.string().min(1)).safeParse(safeJson(json));
+      if (!parsed.success) ctx.addIssue({ code: 'custom', message: 'must be a JSON object of queue URLs' });
+      return parsed.data ?? {};
+    })
+    .optional(),
   // Local runtime only: the file state store's folder and the DynamoDB actions its function is granted.
   STATE_DIR: z.string().min(1).optional(),
   STATE_DIR_ACTIONS: z
@@ -57,6 +65,14 @@ const EnvSchema = z.object({
   // Local runtime only (`npm start` sets it; no stage setting exists for it): webhooks may target loopback.
   WEBHOOK_ALLOW_LOOPBACK: boolFromEnv.default(false),
 });
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
 
 export type Env = z.infer<typeof EnvSchema>;
 
@@ -81,6 +97,8 @@ export interface Config {
   migrationQueueUrl?: string;
   migrationDeadLetterQueueUrl?: string;
   backupQueueUrl?: string;
+  /** Every declared queue's dead-letter queue URL by queue name (`dead-letters:peek` access only). */
+  deadLetterQueues?: Record<string, string>;
   eventBusName?: string;
   /** DynamoDB's table (AWS), or locally a folder of files and the actions granted on it. */
   state: { table?: string; dir?: string; dirActions?: string[] };
@@ -158,6 +176,7 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
     ...(e.MIGRATIONS_DLQ_URL ? { migrationDeadLetterQueueUrl: e.MIGRATIONS_DLQ_URL } : {}),
     ...(e.BACKUPS_QUEUE_URL ? { backupQueueUrl: e.BACKUPS_QUEUE_URL } : {}),
     ...(e.EVENT_BUS_NAME ? { eventBusName: e.EVENT_BUS_NAME } : {}),
+    ...(e.DEAD_LETTER_QUEUES ? { deadLetterQueues: e.DEAD_LETTER_QUEUES } : {}),
     state: {
       ...(e.STATE_TABLE ? { table: e.STATE_TABLE } : {}),
       ...(e.STATE_DIR ? { dir: e.STATE_DIR } : {}),

@@ -33,6 +33,22 @@ export interface DeadLetters {
   remove(matches: (body: unknown) => boolean): Promise<number>;
 }
 
+/** A dead letter as a peek reads it: left in its queue. */
+export interface PeekedLetter {
+  messageId: string;
+  body: string;
+  /** Its correlation id attribute, when the sender set one. */
+  correlationId?: string;
+  /** When it was first sent (kept through the redrive). */
+  sentAt?: string;
+}
+
+/** A dead-letter queue read without taking anything from it (the error catalogue). */
+export interface DeadLetterReader {
+  /** What the queue holds now, as far as one sweep sees it; every message stays in the queue. */
+  peek(): Promise<PeekedLetter[]>;
+}
+
 /** A platform event: `source` + `detailType` (past tense, e.g. `MigrationCompleted`) + detail. */
 export interface PlatformEvent<T = Record<string, unknown>> {
   source: string;

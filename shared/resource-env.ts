@@ -14,6 +14,8 @@ export const RESOURCE_ENV = {
   webhookSecretsPrefix: 'WEBHOOK_SECRETS_PREFIX',
   /** The verified SES identity notifications are sent from. */
   emailFrom: 'NOTIFICATIONS_EMAIL_FROM',
+  /** Every declared queue's dead-letter queue URL, by queue name (JSON): what `dead-letters:peek` reads. */
+  deadLetterQueues: 'DEAD_LETTER_QUEUES',
 } as const;
 
 const envName = (queue: string) => queue.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase();

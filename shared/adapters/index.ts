@@ -7,7 +7,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Config } from '../config.ts';
 import type { EventSourceSwitch, FunctionInvoker, MetricsReader } from '../managers/ports.ts';
-import type { DeadLetters, EventBus, ObjectStore, Queue, StateStore } from '../ports.ts';
+import type { DeadLetterReader, DeadLetters, EventBus, ObjectStore, Queue, StateStore } from '../ports.ts';
 import { traced } from '../powertools.ts';
 import { CloudWatchMetrics } from './cloudwatch.ts';
 import { DynamoStateStore } from './dynamodb-state.ts';
@@ -15,7 +15,7 @@ import { EventBridgeBus } from './eventbridge.ts';
 import { FileStateStore } from './file-state.ts';
 import { LambdaEventSources, LambdaInvoker } from './lambda.ts';
 import { S3ObjectStore } from './s3.ts';
-import { SqsDeadLetters, SqsQueue } from './sqs.ts';
+import { SqsDeadLetterReader, SqsDeadLetters, SqsQueue } from './sqs.ts';
 
 export { DynamoStateStore } from './dynamodb-state.ts';
 export { EventBridgeBus } from './eventbridge.ts';
@@ -91,6 +91,18 @@ export function createMigrationDeadLetters(config: Config): DeadLetters {
   if (!config.migrationDeadLetterQueueUrl) throw missing('MIGRATIONS_DLQ_URL');
   const client = cached(endpointKey('SQS'), () => traced(new SQSClient({ useQueueUrlAsEndpoint: false })));
   return new SqsDeadLetters({ client, queueUrl: config.migrationDeadLetterQueueUrl });
+}
+
+/** Every declared queue's dead letters, read and left in place (DEAD_LETTER_QUEUES), by queue name. */
+export function createDeadLetterReaders(config: Config): Map<string, DeadLetterReader> {
+  if (!config.deadLetterQueues) throw missing('DEAD_LETTER_QUEUES');
+  const client = cached(endpointKey('SQS'), () => traced(new SQSClient({ useQueueUrlAsEndpoint: false })));
+  return new Map(
+    Object.entries(config.deadLetterQueues).map(([queue, queueUrl]) => [
+      queue,
+      new SqsDeadLetterReader({ client, queueUrl }),
+    ]),
+  );
 }
 
 /** The platform's event bus (EVENT_BUS_NAME). */

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { CORRELATION_ATTRIBUTE, correlationId } from '../correlation.ts';
 import { UpstreamError, ValidationError } from '../errors.ts';
-import type { DeadLetters, Queue, QueueMessage } from '../ports.ts';
+import type { DeadLetterReader, DeadLetters, PeekedLetter, Queue, QueueMessage } from '../ports.ts';
 import { awsCall } from './aws-errors.ts';
 import { groupForBatch } from './batching.ts';
 
@@ -146,6 +146,68 @@ export class SqsDeadLetters implements DeadLetters {
       }
     }
     return removed;
+  }
+}
+
+/** How long a peeked dead letter stays hidden if the sweep dies before making it visible again. */
+const PEEK_VISIBILITY_SECONDS = 10;
+
+/**
+ * A dead-letter queue read without taking anything from it: one sweep receives what the queue
+ * holds (hidden briefly, so a receive returns the next ones) and makes every message visible
+ * again at once. It needs ReceiveMessage and ChangeMessageVisibility, never DeleteMessage.
+ */
+export class SqsDeadLetterReader implements DeadLetterReader {
+  readonly #sqs: SQSClient;
+  readonly #queueUrl: string;
+
+  constructor(options: { client: SQSClient; queueUrl: string }) {
+    this.#sqs = options.client;
+    this.#queueUrl = options.queueUrl;
+  }
+
+  async peek(): Promise<PeekedLetter[]> {
+    const letters = new Map<string, PeekedLetter>();
+    const held: Array<{ Id: string; ReceiptHandle: string; VisibilityTimeout: number }> = [];
+    try {
+      for (let round = 0; round < MAX_SWEEP_RECEIVES; round++) {
+        const out = await awsCall('SQS ReceiveMessage', () =>
+          this.#sqs.send(
+            new ReceiveMessageCommand({
+              QueueUrl: this.#queueUrl,
+              MaxNumberOfMessages: MAX_ENTRIES,
+              VisibilityTimeout: PEEK_VISIBILITY_SECONDS,
+              WaitTimeSeconds: 1,
+              MessageAttributeNames: [CORRELATION_ATTRIBUTE],
+              MessageSystemAttributeNames: ['SentTimestamp'],
+            }),
+          ),
+        );
+        const fresh = (out.Messages ?? []).filter((m) => m.MessageId && !letters.has(m.MessageId));
+        if (fresh.length === 0) break;
+        for (const m of fresh) {
+          const sent = Number(m.Attributes?.SentTimestamp);
+          const correlation = m.MessageAttributes?.[CORRELATION_ATTRIBUTE]?.StringValue;
+          letters.set(m.MessageId!, {
+            messageId: m.MessageId!,
+            body: m.Body ?? '',
+            ...(correlation ? { correlationId: correlation } : {}),
+            ...(Number.isFinite(sent) ? { sentAt: new Date(sent).toISOString() } : {}),
+          });
+          held.push({ Id: String(held.length), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 });
+        }
+      }
+    } finally {
+      for (let i = 0; i < held.length; i += MAX_ENTRIES) {
+        const entries = held.slice(i, i + MAX_ENTRIES);
+        await awsCall('SQS ChangeMessageVisibilityBatch', () =>
+          this.#sqs.send(
+            new ChangeMessageVisibilityBatchCommand({ QueueUrl: this.#queueUrl, Entries: entries }),
+          ),
+        );
+      }
+    }
+    return [...letters.values()];
   }
 }
 

@@ -7,6 +7,14 @@ import {
   ReportQuerySchema,
   ReportSchema,
 } from '../dependencies/model.ts';
+import {
+  ErrorEntrySchema,
+  ErrorPageSchema,
+  ErrorQuerySchema,
+  FingerprintPathSchema,
+  SimilarErrorsSchema,
+  SimilarQuerySchema,
+} from '../error-catalogue/model.ts';
 import { EVENT_LOG_DAYS, EventQuerySchema } from '../events/log.ts';
 import { ConfigBodySchema, HistoryQuerySchema, VersionsQuerySchema } from '../managers/api-schemas.ts';
 import { HealthSchema as ManagerHealthSchema, MetricsSchema, StatusSchema } from '../managers/contract.ts';
@@ -140,6 +148,7 @@ export interface OperationSpec {
     | 'monitoring'
     | 'notifications'
     | 'dependencies'
+    | 'errors'
     | 'templates'
     | 'security';
   path?: z.ZodObject;
@@ -522,6 +531,54 @@ const dependencyOperations: OperationEntry = {
       path: ProjectPathSchema.required(),
       responses: { 204: { description: 'Deleted' } },
       errors: { 404: 'no such project (issue field `project`)', 502: STATE_DOWN },
+    },
+  },
+};
+
+const errorPath = FingerprintPathSchema.required();
+const errorMissing = 'no error of this fingerprint in the catalogue (issue field `fingerprint`)';
+
+const errorOperations: OperationEntry = {
+  routes: {
+    'GET /api/v1/errors': {
+      operationId: 'listErrors',
+      summary: 'The error catalogue',
+      description:
+        'Failures grouped by fingerprint (normalized message, code and origin: the function, manager or dead-letter queue), most recently seen first: counts, first and last seen, the latest samples with their correlation ids. Filtered by `status` (open, resolved), `origin`, `code` and `since` (last seen at or after); `limit` 1–100 (default 50), then `next` as `cursor` for the next page.',
+      tag: 'errors',
+      query: ErrorQuerySchema,
+      responses: { 200: { description: 'Entries', schema: named('ErrorPage', ErrorPageSchema) } },
+      errors: { 400: 'a filter is invalid (issue field `query.status`, `query.since`…)', 502: STATE_DOWN },
+    },
+    'GET /api/v1/errors/{fingerprint}': {
+      operationId: 'getError',
+      summary: 'One error of the catalogue',
+      description: 'Its counts, first and last seen, status and latest samples.',
+      tag: 'errors',
+      path: errorPath,
+      responses: { 200: { description: 'The entry', schema: named('ErrorEntry', ErrorEntrySchema) } },
+      errors: {
+        400: 'not a fingerprint (issue field `path.fingerprint`)',
+        404: errorMissing,
+        502: STATE_DOWN,
+      },
+    },
+    'GET /api/v1/errors/{fingerprint}/similar': {
+      operationId: 'similarErrors',
+      summary: 'Past errors like this one',
+      description:
+        'The entries whose embedded text (code, origin and normalized message) is nearest this one’s, best first, scoring at least the manager’s `similarScoreThreshold`; `limit` 1–50 (default `similarLimit`). The entry itself is left out.',
+      tag: 'errors',
+      path: errorPath,
+      query: SimilarQuerySchema,
+      responses: {
+        200: { description: 'Similar errors', schema: named('SimilarErrors', SimilarErrorsSchema) },
+      },
+      errors: {
+        400: 'not a fingerprint, or a bad `limit` (issue field `path.fingerprint`, `query.limit`)',
+        404: errorMissing,
+        502: QDRANT_DOWN,
+      },
     },
   },
 };
@@ -962,6 +1019,7 @@ const BASE_OPERATIONS: Record<string, OperationEntry> = {
   },
   managersApi: managers,
   dependencyManifests: dependencyOperations,
+  errorCatalogue: errorOperations,
   securityAudit: {
     summary: 'The security audit log',
     description:

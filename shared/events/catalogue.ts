@@ -246,6 +246,31 @@ export const EVENTS = {
       reason: z.string().min(1),
     }),
   },
+  ErrorCatalogued: {
+    description:
+      'A failure of a new kind entered the error catalogue: its fingerprint groups every failure with the same normalized message, code and origin.',
+    detail: detail({
+      fingerprint: z.string().min(1),
+      /** The normalized message (values replaced by placeholders). */
+      message: z.string().min(1),
+      code: z.string().min(1),
+      /** The function, manager or dead-letter queue it came from. */
+      origin: z.string().min(1),
+    }),
+  },
+  ErrorReopened: {
+    description: 'A failure the catalogue had marked resolved happened again: its entry is open again.',
+    detail: detail({
+      fingerprint: z.string().min(1),
+      message: z.string().min(1),
+      code: z.string().min(1),
+      origin: z.string().min(1),
+      /** Occurrences counted, this one included. */
+      count: z.int().positive(),
+      /** When it had been resolved. */
+      resolvedAt: z.iso.datetime(),
+    }),
+  },
   ApiRequestFailed: {
     description:
       "The HTTP API answered a request with a 5xx status (from the API's access log): a function failed, timed out or answered 5xx, or the integration could not be invoked.",

@@ -7,6 +7,7 @@ import {
   RestoreInputSchema,
 } from '../backups/model.ts';
 import { ProjectIdSchema } from '../dependencies/model.ts';
+import { ErrorsConfigSchema, ResolveInputSchema } from '../error-catalogue/model.ts';
 import { RotateInputSchema, SecurityConfigSchema } from '../security/model.ts';
 
 /**
@@ -28,6 +29,7 @@ export const MANAGER_IDS = [
   'dependencies',
   'security',
   'backup',
+  'errors',
   'templates',
 ] as const;
 
@@ -98,6 +100,7 @@ export const MANAGER_CONFIG = {
   }),
   security: SecurityConfigSchema,
   backup: BackupConfigSchema,
+  errors: ErrorsConfigSchema,
   templates: z.strictObject({
     /** Cosine similarity below which a template is not suggested. */
     minSuggestScore: z.number().min(0).max(1).default(0.05),
@@ -197,6 +200,14 @@ export const MANAGER_ACTIONS = {
     get: {
       description: "A backup, or a restore with its migration's progress and whether every point came back",
       input: GetInputSchema,
+      role: 'writer',
+    },
+  },
+  errors: {
+    resolve: {
+      description:
+        'Marks an error of the catalogue resolved (by its fingerprint); its next occurrence reopens it (ErrorReopened)',
+      input: ResolveInputSchema,
       role: 'writer',
     },
   },

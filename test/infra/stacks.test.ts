@@ -169,6 +169,7 @@ describe('the platform stacks (default stage)', () => {
         'webhook-secrets:write': 'secretsmanager',
         'webhook-secrets:rotate': 'secretsmanager',
         'email:send': 'ses',
+        'dead-letters:peek': 'sqs',
       };
       const stoppable = Object.values(managedResourcesOf(manifest)).filter((m) => m.stoppable);
       for (const name of functionNames) {

@@ -463,6 +463,55 @@ describe('every function serves its happy path with that environment', { timeout
     expect(bursts.entries.map((e: { sourceIp: string }) => e.sourceIp)).toContain('192.0.2.1');
   });
 
+  it('errors: a failure event catalogued from its queue, dead letters peeked on schedule, list, get, similar', async () => {
+    const failed = {
+      version: '0',
+      id: 'c0ffee00-0000-4000-8000-0000000000e1',
+      'detail-type': 'MigrationFailed',
+      source: manifest.eventSource,
+      account: '000000000000',
+      time: new Date().toISOString(),
+      region: 'us-east-1',
+      resources: [],
+      detail: {
+        schemaVersion: 1,
+        jobId: 'j-1',
+        key: 'exports/x.json',
+        target: 'x',
+        collection: 'x__1',
+        dryRun: false,
+        reportKey: 'reports/j-1.json',
+        records: 0,
+        written: 0,
+        rejected: 0,
+        reason: 'the export is empty',
+      },
+    };
+    const fromQueue = {
+      Records: [
+        {
+          messageId: 'm-errors',
+          receiptHandle: 'r',
+          body: JSON.stringify(failed),
+          attributes: { ApproximateReceiveCount: '1' },
+          messageAttributes: {},
+          md5OfBody: '',
+          eventSource: 'aws:sqs',
+          eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q',
+          awsRegion: 'us-east-1',
+        },
+      ],
+    };
+    expect(await rt.invoke('errorIntake', fromQueue)).toEqual({ batchItemFailures: [] });
+    // Scheduled: every queue's dead letters read (none here), with the intake's own grants.
+    expect(await rt.invoke('errorIntake', scheduledEvent())).toEqual({});
+    served.add('errorIntake');
+    const { errors } = await ok('errorCatalogue', 'GET', '/errors?code=MigrationFailed');
+    expect(errors).toEqual([expect.objectContaining({ message: 'the export is empty', count: 1 })]);
+    await ok('errorCatalogue', 'GET', `/errors/${errors[0].fingerprint}`);
+    await ok('errorCatalogue', 'GET', `/errors/${errors[0].fingerprint}/similar`);
+  });
+
   it('the event log: the rule delivers every event to recordEvent, listEvents answers them', async () => {
     // The migrations above published; the rule's deliveries are asynchronous.
     await rt.bus.settled();
