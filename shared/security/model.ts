@@ -14,8 +14,12 @@ export const SecurityConfigSchema = z.strictObject({
   burstWindowMinutes: z.int().min(1).max(1_440).default(5),
   /** How long audit entries are kept, days. */
   retentionDays: z.int().min(1).max(3_650).default(90),
-  /** The schedule rotates a webhook secret this many days after its last rotation (0: never). */
-  rotateEveryDays: z.int().min(0).max(365).default(30),
+  /**
+   * The schedule rotates a webhook secret this many days after its last rotation; 0 (the default):
+   * never. Off until an operator sets it, since each receiver must take its new secret (the
+   * `webhook-secret` action) within the grace, or its deliveries stop verifying.
+   */
+  rotateEveryDays: z.int().min(0).max(365).default(0),
   /** How long a rotated-out secret still signs deliveries, hours. */
   rotationGraceHours: z.int().min(1).max(720).default(24),
 });
