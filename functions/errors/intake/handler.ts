@@ -8,6 +8,7 @@ import { failureOfDeadLetter, failureOfEvent } from '#shared/error-catalogue/sou
 import type { EventType } from '#shared/events/catalogue.ts';
 import { eventHandler } from '#shared/events/handler.ts';
 import { DeliveredEventSchema } from '#shared/events/log.ts';
+import { logger } from '#shared/powertools.ts';
 import { sqsHandler } from '#shared/sqs.ts';
 
 /** The manager that publishes a type: the origin of a failure whose detail names none. */
@@ -34,7 +35,12 @@ const fromDeadLetters = eventHandler(z.looseObject({}), async () => {
   );
   const outcomes: Record<string, number> = {};
   for (const letter of peeked.flat()) {
-    const outcome = await catalogue.record(failureOfDeadLetter(letter, new Date()));
+    // One letter that cannot be catalogued now (Qdrant down) does not hold back the others: it
+    // stays in its queue unmarked, and the next sweep tries it again.
+    const outcome = await catalogue.record(failureOfDeadLetter(letter, new Date())).catch((error: Error) => {
+      logger.warn('dead letter not catalogued', { queue: letter.queue, messageId: letter.messageId, error });
+      return 'failed' as const;
+    });
     outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
   }
   return outcomes;
