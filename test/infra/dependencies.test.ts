@@ -1,15 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FunctionName } from '../../infra/manifest.ts';
-import {
-  actionsOf,
-  cfnString,
-  logicalIdOf,
-  resourcesOf,
-  type Statement,
-  type Synthesized,
-  statementsOfRole,
-  synthPlatform,
-} from './support.ts';
+import { grantedBeyondLogs, type Synthesized, synthPlatform } from './support.ts';
 
 /**
  * The dependency manager's least privilege in the synthesized stacks: its API function reads and
@@ -24,13 +15,6 @@ describe('the dependency manager in the stacks', () => {
   beforeAll(() => {
     s = synthPlatform();
   });
-  const statementsOf = (name: FunctionName): Statement[] =>
-    statementsOfRole(s.statelessTemplate, logicalIdOf(s.stateless.functions[name]!.role));
-  /** Each granted action with the resources it names, as strings. */
-  const grantsOf = (name: FunctionName) =>
-    statementsOf(name).flatMap((st) =>
-      actionsOf(st).map((action) => ({ action, resources: resourcesOf(st).map(cfnString) })),
-    );
   /**
    * A resource by what it names: `StateTable`, `EventBus`, `ExportsBucket` (and `/*` for its
    * objects), the Qdrant URL parameter, the Qdrant and OpenAI key secrets, `*`.
@@ -41,15 +25,10 @@ describe('the dependency manager in the stacks', () => {
     )?.[1];
     return named === undefined ? resource : `${named}${/\/\*"?\]?\}?$/.test(resource) ? '/*' : ''}`;
   };
-  /** Every function writes its logs and traces; the rest is what its declaration grants. */
-  const grantedBeyondLogs = (name: FunctionName) =>
-    grantsOf(name)
-      .filter((g) => !/^(logs|xray):/.test(g.action))
-      .map((g) => `${g.action} ${g.resources.map(short).join(' ')}`)
-      .sort();
+  const granted = (name: FunctionName) => grantedBeyondLogs(s, name, short);
 
   it('the API function: reads and writes the state table, puts events on the bus, embeds into Qdrant, nothing else', () => {
-    expect(grantedBeyondLogs('dependencyManifests')).toEqual([
+    expect(granted('dependencyManifests')).toEqual([
       'dynamodb:DeleteItem StateTable',
       'dynamodb:GetItem StateTable',
       'dynamodb:PutItem StateTable',
@@ -63,7 +42,7 @@ describe('the dependency manager in the stacks', () => {
   });
 
   it('the upload function: reads the exports bucket, the state table and the bus, embeds, invoked for dependencies/', () => {
-    expect(grantedBeyondLogs('dependencyUploads')).toEqual([
+    expect(granted('dependencyUploads')).toEqual([
       'dynamodb:DeleteItem StateTable',
       'dynamodb:GetItem StateTable',
       'dynamodb:PutItem StateTable',
@@ -87,7 +66,7 @@ describe('the dependency manager in the stacks', () => {
   });
 
   it('the contract function: reads the state table, its metrics and Qdrant, may publish, writes nothing', () => {
-    expect(grantedBeyondLogs('dependenciesManager')).toEqual([
+    expect(granted('dependenciesManager')).toEqual([
       'cloudwatch:GetMetricData *',
       'dynamodb:GetItem StateTable',
       'dynamodb:Query StateTable',

@@ -1,15 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type FunctionName, manifest } from '../../infra/manifest.ts';
-import {
-  actionsOf,
-  cfnString,
-  logicalIdOf,
-  resourcesOf,
-  type Statement,
-  type Synthesized,
-  statementsOfRole,
-  synthPlatform,
-} from './support.ts';
+import { functionGrants, type Synthesized, synthPlatform } from './support.ts';
 
 /**
  * The error manager's least privilege in the synthesized stacks: its intake reads every declared
@@ -24,12 +15,7 @@ describe('the error manager in the stacks', () => {
   beforeAll(() => {
     s = synthPlatform();
   });
-  const statementsOf = (name: FunctionName): Statement[] =>
-    statementsOfRole(s.statelessTemplate, logicalIdOf(s.stateless.functions[name]!.role));
-  const grantsOf = (name: FunctionName) =>
-    statementsOf(name).flatMap((st) =>
-      actionsOf(st).map((action) => ({ action, resources: resourcesOf(st).map(cfnString) })),
-    );
+  const grantsOf = (name: FunctionName) => functionGrants(s, name);
   const actions = (name: FunctionName) =>
     [...new Set(grantsOf(name).map((g) => g.action))].filter((a) => !/^(logs|xray):/.test(a)).sort();
 

@@ -4,7 +4,7 @@ import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { type BuildAppOptions, buildApp, type PlatformApp } from '../../infra/app.ts';
 import { PROJECT_ROOT } from '../../infra/constructs/service-function.ts';
-import { type Manifest, manifest } from '../../infra/manifest.ts';
+import { type FunctionName, type Manifest, manifest } from '../../infra/manifest.ts';
 
 /** The feature flags and defaults of `cdk.json`, so tests synthesize what `cdk synth` does. */
 export const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(
@@ -83,6 +83,36 @@ export const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? 
 
 export const resourcesOf = (s: Statement): unknown[] =>
   Array.isArray(s.Resource) ? s.Resource : [s.Resource];
+
+/** Every statement of a function's role (the stateless stack's). */
+export function functionStatements(s: Synthesized, name: FunctionName): Statement[] {
+  return statementsOfRole(s.statelessTemplate, logicalIdOf(s.stateless.functions[name]!.role));
+}
+
+/** Each action a function's role grants, with the resources it names as strings. */
+export function functionGrants(
+  s: Synthesized,
+  name: FunctionName,
+): Array<{ action: string; resources: string[] }> {
+  return functionStatements(s, name).flatMap((st) =>
+    actionsOf(st).map((action) => ({ action, resources: resourcesOf(st).map(cfnString) })),
+  );
+}
+
+/**
+ * What a function's declaration grants beyond the logs and traces every function writes: sorted
+ * `action resource…` lines, each resource as `short` names it.
+ */
+export function grantedBeyondLogs(
+  s: Synthesized,
+  name: FunctionName,
+  short: (resource: string) => string = (resource) => resource,
+): string[] {
+  return functionGrants(s, name)
+    .filter((g) => !/^(logs|xray):/.test(g.action))
+    .map((g) => `${g.action} ${g.resources.map(short).join(' ')}`)
+    .sort();
+}
 
 /** A template value as one string: `Fn::Join` joined, `Ref` as `<id>`, any other intrinsic as JSON. */
 export function cfnString(value: unknown): string {

@@ -1,15 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type FunctionName, manifest } from '../../infra/manifest.ts';
-import {
-  actionsOf,
-  cfnString,
-  logicalIdOf,
-  resourcesOf,
-  type Statement,
-  type Synthesized,
-  statementsOfRole,
-  synthPlatform,
-} from './support.ts';
+import { grantedBeyondLogs, logicalIdOf, type Synthesized, synthPlatform } from './support.ts';
 
 /**
  * The template manager's least privilege in the synthesized stacks: its API function reads and
@@ -23,27 +14,15 @@ describe('the template manager in the stacks', () => {
   beforeAll(() => {
     s = synthPlatform();
   });
-  const statementsOf = (name: FunctionName): Statement[] =>
-    statementsOfRole(s.statelessTemplate, logicalIdOf(s.stateless.functions[name]!.role));
-  /** Each granted action with the resources it names, as strings. */
-  const grantsOf = (name: FunctionName) =>
-    statementsOf(name).flatMap((st) =>
-      actionsOf(st).map((action) => ({ action, resources: resourcesOf(st).map(cfnString) })),
-    );
   /** A resource by what it names: `StateTable`, `EventBus`, the Qdrant and OpenAI settings, a function. */
   const short = (resource: string) =>
     /(StateTable|EventBus|qdrant-url|qdrant-api-key|openai-api-key)/.exec(resource)?.[1] ??
     /function:(vector-platform-dev-[A-Za-z]+:live)/.exec(resource)?.[1] ??
     resource;
-  /** Every function writes its logs and traces; the rest is what its declaration grants. */
-  const grantedBeyondLogs = (name: FunctionName) =>
-    grantsOf(name)
-      .filter((g) => !/^(logs|xray):/.test(g.action))
-      .map((g) => `${g.action} ${g.resources.map(short).join(' ')}`)
-      .sort();
+  const granted = (name: FunctionName) => grantedBeyondLogs(s, name, short);
 
   it("the API function: the state table, Qdrant and the embedder, the bus, and the roadmap's contract function only", () => {
-    expect(grantedBeyondLogs('templates')).toEqual([
+    expect(granted('templates')).toEqual([
       'dynamodb:DeleteItem StateTable',
       'dynamodb:GetItem StateTable',
       'dynamodb:PutItem StateTable',
@@ -64,7 +43,7 @@ describe('the template manager in the stacks', () => {
   });
 
   it('the contract function: reads the state table and its metrics, embeds into Qdrant, may publish, writes nothing', () => {
-    expect(grantedBeyondLogs('templatesManager')).toEqual([
+    expect(granted('templatesManager')).toEqual([
       'cloudwatch:GetMetricData *',
       'dynamodb:GetItem StateTable',
       'dynamodb:Query StateTable',
