@@ -55,6 +55,8 @@ export interface ResourceRefs {
   functions: Readonly<Record<string, ResourceRef>>;
   /** Each consumed queue's event source mapping, by queue name: its UUID (`name`) and ARN. */
   eventSourceMappings: Readonly<Record<string, ResourceRef>>;
+  /** The Cognito user pool `users:read` lists: its id (`name`) and ARN. */
+  userPool: ResourceRef;
   /** The HTTP API whose CloudWatch metrics `api:metrics` reads: its id and stage. */
   httpApi: { id: string; stage: string };
 }
@@ -344,6 +346,17 @@ function grantOf(
         grants: [{ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }],
       };
     }
+    case 'users:read':
+      // The pool's users and its groups' members: no group or user changes, no other pool.
+      return {
+        environment: { [RESOURCE_ENV.userPoolId]: refs.userPool.name },
+        grants: [
+          {
+            actions: ['cognito-idp:ListUsers', 'cognito-idp:ListUsersInGroup'],
+            resources: [refs.userPool.arn],
+          },
+        ],
+      };
     case 'api:metrics':
       return {
         environment: {

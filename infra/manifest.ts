@@ -48,6 +48,7 @@ export type Access =
   | `manager:${string}:invoke` // invokes that one manager's contract function (MANAGER_FUNCTIONS names it alone)
   | 'managers:control' // turns the managers' queue event source mappings on and off (MANAGER_EVENT_SOURCES)
   | 'metrics:read' // reads the functions' CloudWatch metrics (METRIC_FUNCTIONS)
+  | 'users:read' // lists the user pool's users and its platform groups' members (USER_POOL_ID)
   | 'api:metrics'; // names the HTTP API and its stage, whose CloudWatch metrics it reads
 
 export interface FunctionDecl {
@@ -548,10 +549,11 @@ export const manifest = {
     ),
     securityAudit: {
       entry: 'functions/security/api/handler.ts',
-      description: 'The security audit log: admin actions and refusal bursts, filtered, newest first, paged',
+      description:
+        "The security audit log (admin actions and refusal bursts, filtered, newest first, paged); the user pool's users and roles",
       memoryMb: 256,
       timeoutSeconds: 15,
-      access: ['state:read'],
+      access: ['state:read', 'users:read'],
     },
     securityAuditor: {
       entry: 'functions/security/events/handler.ts',
@@ -871,6 +873,7 @@ export const manifest = {
       throttle: EMBEDDING_THROTTLE,
     },
     { method: 'GET', path: '/api/v1/security/audit', function: 'securityAudit', role: 'admin' },
+    { method: 'GET', path: '/api/v1/security/users', function: 'securityAudit', role: 'admin' },
     { method: 'GET', path: '/api/v1/errors', function: 'errorCatalogue', role: 'reader' },
     { method: 'GET', path: '/api/v1/errors/{fingerprint}', function: 'errorCatalogue', role: 'reader' },
     {

@@ -6,7 +6,7 @@ import type { LocalRuntime } from './runtime.ts';
 /**
  * `npm start`: the whole platform on this machine, offline. Environment overrides: PORT (API,
  * default 3000), S3_PORT, SQS_PORT, EVENTBRIDGE_PORT, SETTINGS_PORT (Parameter Store and Secrets
- * Manager), LAMBDA_PORT (Invoke, event source mappings), CLOUDWATCH_PORT (GetMetricData), SES_PORT (SendEmail), QDRANT_PORT (the embedded server; each default 0: a free port), HOST (default 127.0.0.1), DATA_DIR (default .data), QDRANT_URL (use that Qdrant
+ * Manager), LAMBDA_PORT (Invoke, event source mappings), CLOUDWATCH_PORT (GetMetricData), SES_PORT (SendEmail), COGNITO_PORT (ListUsers, ListUsersInGroup), QDRANT_PORT (the embedded server; each default 0: a free port), HOST (default 127.0.0.1), DATA_DIR (default .data), QDRANT_URL (use that Qdrant
  * instead of the embedded one), QUEUE_CONCURRENCY (at most that many batches in flight per queue
  * instead of each queue's `maxConcurrency`: fewer concurrent workers, less memory),
  * ISOLATE_CONSUMERS (1 or true: each queue consumer runs in child processes, one invocation at a
@@ -112,6 +112,7 @@ function describe(rt: LocalRuntime): string {
     `  Lambda       ${rt.lambdaEndpoint}   (Invoke; event source mappings of the queues)`,
     `  CloudWatch   ${rt.cloudWatchEndpoint}   (GetMetricData: AWS/Lambda, AWS/ApiGateway ApiId ${rt.httpApi.id})`,
     `  SES v2       ${rt.sesEndpoint}   (SendEmail: each email an .eml in ${rt.outboxDir})`,
+    `  Cognito      ${rt.cognitoEndpoint}   (ListUsers, ListUsersInGroup: the people given tokens here)`,
     `  Data         ${rt.dataDir}   (wiring: ${rt.dataDir}/runtime.json)`,
     `  Identity     ${rt.issuer}   (OpenID issuer; tokens accepted from: ${rt.authMode === 'local' ? 'this issuer' : rt.authMode})`,
     '',
@@ -152,6 +153,7 @@ async function main(): Promise<void> {
       lambda: parsePort('LAMBDA_PORT', 0),
       cloudWatch: parsePort('CLOUDWATCH_PORT', 0),
       ses: parsePort('SES_PORT', 0),
+      cognito: parsePort('COGNITO_PORT', 0),
       qdrant: parsePort('QDRANT_PORT', 0),
       identity: parsePort('IDENTITY_PORT', 0),
     },

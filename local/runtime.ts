@@ -8,6 +8,7 @@ import { DEFAULT_EMAIL_FROM, webhookSecretsPrefix } from '../shared/notification
 import type { CompiledRoute } from '../shared/routes.ts';
 import { AccessLogSubscription } from './access-log.ts';
 import { startCloudWatchEndpoint } from './cloudwatch.ts';
+import { startCognitoEndpoint } from './cognito.ts';
 import { lockDataDirectory } from './data-lock.ts';
 import { LocalEventBus, startEventBridgeEndpoint } from './event-bus.ts';
 import { EventSourceMappings } from './event-source-mappings.ts';
@@ -16,6 +17,7 @@ import { type GatewayAuth, LOCAL_API_ID, LOCAL_API_STAGE, startGateway } from '.
 import { LOCAL_ACCOUNT_ID, LocalIam } from './iam.ts';
 import { LOCAL_CLIENT_ID, startLocalIssuer, type TokenRequest } from './identity/issuer.ts';
 import { JwtAuthorizer } from './identity/jwt-authorizer.ts';
+import { LocalUserStore, usersDirOf } from './identity/users.ts';
 import { deployedFunctionName, functionArn, startLambdaEndpoint } from './lambda.ts';
 import { MetricRecorder, recordApiRequest, recordInvocation } from './metrics.ts';
 import { createNotifier } from './notifications.ts';
@@ -55,6 +57,8 @@ export interface LocalPorts {
   cloudWatch?: number;
   /** SES v2's SendEmail. */
   ses?: number;
+  /** Cognito's ListUsers and ListUsersInGroup. */
+  cognito?: number;
   qdrant?: number;
   /** The local OpenID issuer (0: the port it used last time if free, else any). */
   identity?: number;
@@ -119,6 +123,8 @@ export interface LocalRuntime {
   cloudWatchEndpoint: string;
   /** SES v2 (SendEmail): `AWS_ENDPOINT_URL_SESV2` of the functions. */
   sesEndpoint: string;
+  /** Cognito (ListUsers, ListUsersInGroup): `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER` of the functions. */
+  cognitoEndpoint: string;
   /** Where the local SES writes each email it sends, as an `.eml` file (`<dataDir>/outbox`). */
   outboxDir: string;
   region: string;
@@ -396,6 +402,15 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     const outboxDir = resolve(dataDir, 'outbox');
     const ses = await startSesEndpoint({ iam, region, outboxDir, host, port: ports.ses ?? 0 });
     closers.push(() => ses.close());
+    // The user pool is the people the local issuer gave tokens to (`identity/users.ts`).
+    const cognito = await startCognitoEndpoint({
+      iam,
+      region,
+      users: new LocalUserStore(usersDirOf(dataDir)),
+      host,
+      port: ports.cognito ?? 0,
+    });
+    closers.push(() => cognito.close());
 
     const endpoints = {
       AWS_ENDPOINT_URL_S3: s3.url,
@@ -406,6 +421,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       AWS_ENDPOINT_URL_LAMBDA: lambda.url,
       AWS_ENDPOINT_URL_CLOUDWATCH: cloudWatch.url,
       AWS_ENDPOINT_URL_SESV2: ses.url,
+      AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: cognito.url,
     };
     const allowLoopback =
       opts.allowLoopbackWebhooks ?? !['0', 'false'].includes(process.env.WEBHOOK_ALLOW_LOOPBACK ?? 'true');
@@ -445,6 +461,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
           name: emailFrom,
           arn: `arn:aws:ses:${region}:${LOCAL_ACCOUNT_ID}:identity/${emailFrom.split('@')[1]}`,
         },
+        userPool: { name: cognito.userPoolId, arn: cognito.userPoolArn },
         functions: Object.fromEntries(
           Object.keys(manifest.functions).map((fnName) => {
             const name = deployedFunctionName(manifest.service, fnName);
@@ -540,6 +557,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       lambdaEndpoint: lambda.url,
       cloudWatchEndpoint: cloudWatch.url,
       sesEndpoint: ses.url,
+      cognitoEndpoint: cognito.url,
       outboxDir,
       region,
       bucket,

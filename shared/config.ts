@@ -62,6 +62,7 @@ const EnvSchema = z.object({
   [NOTIFICATIONDELIVERIES_QUEUE_URL]: z.string().min(1).optional(),
   [RESOURCE_ENV.webhookSecretsPrefix]: z.string().min(1).optional(),
   [RESOURCE_ENV.emailFrom]: z.email().optional(),
+  [RESOURCE_ENV.userPoolId]: z.string().min(1).optional(),
   // Local runtime only (`npm start` sets it; no stage setting exists for it): webhooks may target loopback.
   WEBHOOK_ALLOW_LOOPBACK: boolFromEnv.default(false),
 });
@@ -103,6 +104,8 @@ export interface Config {
   /** DynamoDB's table (AWS), or locally a folder of files and the actions granted on it. */
   state: { table?: string; dir?: string; dirActions?: string[] };
   s3ForcePathStyle: boolean;
+  /** The Cognito user pool (`users:read` access only). */
+  userPoolId?: string;
   /** Absent in fixtures that build a configuration by hand: read as all unset. */
   notifications?: {
     deliveryQueueUrl?: string;
@@ -183,6 +186,7 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
       ...(e.STATE_DIR_ACTIONS ? { dirActions: e.STATE_DIR_ACTIONS } : {}),
     },
     s3ForcePathStyle: e.S3_FORCE_PATH_STYLE,
+    ...(e.USER_POOL_ID ? { userPoolId: e.USER_POOL_ID } : {}),
     notifications: {
       ...(e.NOTIFICATIONDELIVERIES_QUEUE_URL ? { deliveryQueueUrl: e.NOTIFICATIONDELIVERIES_QUEUE_URL } : {}),
       ...(e.WEBHOOK_SECRETS_PREFIX ? { webhookSecretsPrefix: e.WEBHOOK_SECRETS_PREFIX } : {}),

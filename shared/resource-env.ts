@@ -16,6 +16,8 @@ export const RESOURCE_ENV = {
   emailFrom: 'NOTIFICATIONS_EMAIL_FROM',
   /** Every declared queue's dead-letter queue URL, by queue name (JSON): what `dead-letters:peek` reads. */
   deadLetterQueues: 'DEAD_LETTER_QUEUES',
+  /** The Cognito user pool whose users `users:read` lists. */
+  userPoolId: 'USER_POOL_ID',
 } as const;
 
 const envName = (queue: string) => queue.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase();

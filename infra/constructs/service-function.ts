@@ -1,6 +1,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
+import type { IUserPool } from 'aws-cdk-lib/aws-cognito';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -43,6 +44,8 @@ export interface PlatformResources {
   qdrantUrlParameter: IStringParameter;
   qdrantApiKeySecret: ISecret;
   openaiApiKeySecret: ISecret;
+  /** The platform's people (`users:read`). */
+  userPool: IUserPool;
 }
 
 /** What a function may name besides the stateful resources: other functions, mappings, the API. */
@@ -270,5 +273,6 @@ function platformRefs(
     qdrantUrlParameter: { name: r.qdrantUrlParameter.parameterName, arn: r.qdrantUrlParameter.parameterArn },
     qdrantApiKeySecret: { name: r.qdrantApiKeySecret.secretName, arn: r.qdrantApiKeySecret.secretArn },
     openaiApiKeySecret: { name: r.openaiApiKeySecret.secretName, arn: r.openaiApiKeySecret.secretArn },
+    userPool: { name: r.userPool.userPoolId, arn: r.userPool.userPoolArn },
   };
 }

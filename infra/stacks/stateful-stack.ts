@@ -201,6 +201,15 @@ export class StatefulStack extends Stack {
     this.qdrantApiKeySecret = Secret.fromSecretNameV2(this, 'QdrantApiKeySecret', refs.qdrantApiKeySecret);
     this.openaiApiKeySecret = Secret.fromSecretNameV2(this, 'OpenAiApiKeySecret', refs.openaiApiKeySecret);
 
+    // Users are data: the pool is retained (and protected from deletion) unless the stage is throwaway.
+    this.identity = new Identity(this, 'Identity', {
+      service: manifest.service,
+      stage: settings.stage,
+      domainPrefix: settings.auth.domainPrefix,
+      callbackUrls: settings.auth.callbackUrls,
+      removalPolicy,
+    });
+
     this.resources = {
       exportsBucket: this.exportsBucket,
       stateTable: this.stateTable,
@@ -212,16 +221,9 @@ export class StatefulStack extends Stack {
       qdrantUrlParameter: this.qdrantUrlParameter,
       qdrantApiKeySecret: this.qdrantApiKeySecret,
       openaiApiKeySecret: this.openaiApiKeySecret,
+      userPool: this.identity.userPool,
     };
 
-    // Users are data: the pool is retained (and protected from deletion) unless the stage is throwaway.
-    this.identity = new Identity(this, 'Identity', {
-      service: manifest.service,
-      stage: settings.stage,
-      domainPrefix: settings.auth.domainPrefix,
-      callbackUrls: settings.auth.callbackUrls,
-      removalPolicy,
-    });
     new CfnOutput(this, 'UserPoolId', { value: this.identity.userPool.userPoolId });
     new CfnOutput(this, 'UserClientId', {
       value: this.identity.userClient.userPoolClientId,

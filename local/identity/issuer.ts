@@ -20,6 +20,7 @@ import {
   scopeOf,
 } from '../../shared/auth/roles.ts';
 import { closeNow, listen } from '../listen.ts';
+import { LocalUserStore, usersDirOf } from './users.ts';
 
 /**
  * The local runtime's own OpenID issuer, standing for the stage's Cognito user pool: an RSA
@@ -27,7 +28,8 @@ import { closeNow, listen } from '../listen.ts';
  * restart), the discovery document and JWKS served on loopback, and access tokens shaped like
  * Cognito's (`token_use: access`, `client_id`, `cognito:groups` for people, resource-server
  * scopes for machine clients). Tokens are signed with `jose`; the gateway verifies them as API
- * Gateway's JWT authorizer does (`jwt-authorizer.ts`).
+ * Gateway's JWT authorizer does (`jwt-authorizer.ts`). Each person given a token is recorded
+ * (`users.ts`): they are the users the local Cognito endpoint lists (`local/cognito.ts`).
  */
 
 /** The app client id the local tokens name (`client_id`), and the audience the gateway accepts. */
@@ -105,15 +107,17 @@ export async function tokenSigner(
   keyFile: string,
   issuer: string,
 ): Promise<(request: TokenRequest) => Promise<string>> {
-  return signerOf(StoredKey.parse(JSON.parse(await readFile(keyFile, 'utf8'))), issuer);
+  const users = new LocalUserStore(resolve(keyFile, '..', 'users'));
+  return signerOf(StoredKey.parse(JSON.parse(await readFile(keyFile, 'utf8'))), issuer, users);
 }
 
 async function signerOf(
   stored: z.infer<typeof StoredKey>,
   issuer: string,
+  users: LocalUserStore,
 ): Promise<(request: TokenRequest) => Promise<string>> {
   const key = await importJWK(stored.privateJwk as JWK, ALGORITHM);
-  return (request) => {
+  return async (request) => {
     const groups = request.groups ?? [];
     const scopes = request.scopes ?? [];
     for (const group of groups) {
@@ -133,7 +137,7 @@ async function signerOf(
     };
     const sub = request.sub ?? (machine ? LOCAL_CLIENT_ID : `local-${groups[0] ?? 'user'}`);
     if (!machine) claims.username = sub;
-    return new SignJWT(claims)
+    const token = await new SignJWT(claims)
       .setProtectedHeader({ alg: ALGORITHM, kid: stored.kid, typ: 'JWT' })
       .setIssuer(issuer)
       .setSubject(sub)
@@ -142,6 +146,9 @@ async function signerOf(
       .setExpirationTime(now + ttl)
       .setJti(randomUUID())
       .sign(key);
+    // People are the user pool's users; machine clients are app clients, not users.
+    if (!machine) await users.record(sub, groups);
+    return token;
   };
 }
 
@@ -198,6 +205,6 @@ export async function startLocalIssuer(opts: IssuerOptions): Promise<LocalIssuer
     id_token_signing_alg_values_supported: [ALGORITHM],
     scopes_supported: ['openid'],
   });
-  const sign = await signerOf(stored, url);
+  const sign = await signerOf(stored, url, new LocalUserStore(usersDirOf(opts.dataDir)));
   return { issuer: url, jwksUri, jwks, issue: sign, close: () => closeNow(server) };
 }

@@ -1,4 +1,5 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LambdaClient } from '@aws-sdk/client-lambda';
@@ -9,7 +10,9 @@ import type { Config } from '../config.ts';
 import type { EventSourceSwitch, FunctionInvoker, MetricsReader } from '../managers/ports.ts';
 import type { DeadLetterReader, DeadLetters, EventBus, ObjectStore, Queue, StateStore } from '../ports.ts';
 import { traced } from '../powertools.ts';
+import type { UserDirectory } from '../security/users.ts';
 import { CloudWatchMetrics } from './cloudwatch.ts';
+import { CognitoUserDirectory } from './cognito-users.ts';
 import { DynamoStateStore } from './dynamodb-state.ts';
 import { EventBridgeBus } from './eventbridge.ts';
 import { FileStateStore } from './file-state.ts';
@@ -146,4 +149,13 @@ export function createEventSourceSwitch(): EventSourceSwitch {
 /** CloudWatch's metrics (the local runtime serves GetMetricData from what it measured). */
 export function createMetricsReader(): MetricsReader {
   return new CloudWatchMetrics(cached(endpointKey('CLOUDWATCH'), () => traced(new CloudWatchClient({}))));
+}
+
+/** The user pool's users (USER_POOL_ID): Cognito in AWS, the local runtime's Cognito endpoint locally. */
+export function createUserDirectory(config: Config): UserDirectory {
+  if (!config.userPoolId) throw missing('USER_POOL_ID');
+  const client = cached(endpointKey('COGNITO_IDENTITY_PROVIDER'), () =>
+    traced(new CognitoIdentityProviderClient({})),
+  );
+  return new CognitoUserDirectory({ client, userPoolId: config.userPoolId });
 }

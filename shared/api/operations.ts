@@ -39,6 +39,7 @@ import {
   SearchTasksBodySchema,
 } from '../plans/schemas.ts';
 import { AuditPageSchema, AuditQuerySchema } from '../security/model.ts';
+import { UserPageSchema, UsersQuerySchema } from '../security/users.ts';
 import {
   InstantiatedSchema,
   InstantiateRequestSchema,
@@ -1021,13 +1022,33 @@ const BASE_OPERATIONS: Record<string, OperationEntry> = {
   dependencyManifests: dependencyOperations,
   errorCatalogue: errorOperations,
   securityAudit: {
-    summary: 'The security audit log',
-    description:
-      'Admin actions (managers started and stopped, configuration changed, collections deleted, migrations started and rolled back, webhook secrets rotated) and bursts of refused requests, newest first: who (`actor`, `role`), from where (`sourceIp`), the request’s `correlationId`, the outcome and what was done (`detail`). Filtered by `kind`, `actor` and time (`since` inclusive, `until` exclusive); `limit` 1–500 (default 50), then `nextCursor` as `cursor` for the next page.',
-    tag: 'security',
-    query: AuditQuerySchema,
-    responses: { 200: { description: 'Entries, newest first', schema: named('AuditPage', AuditPageSchema) } },
-    errors: { 400: 'a filter is invalid (issue field `query.kind`, `query.until`…)', 502: STATE_DOWN },
+    routes: {
+      'GET /api/v1/security/audit': {
+        operationId: 'securityAudit',
+        summary: 'The security audit log',
+        description:
+          'Admin actions (managers started and stopped, configuration changed, collections deleted, migrations started and rolled back, webhook secrets rotated) and bursts of refused requests, newest first: who (`actor`, `role`), from where (`sourceIp`), the request’s `correlationId`, the outcome and what was done (`detail`). Filtered by `kind`, `actor` and time (`since` inclusive, `until` exclusive); `limit` 1–500 (default 50), then `nextCursor` as `cursor` for the next page.',
+        tag: 'security',
+        query: AuditQuerySchema,
+        responses: {
+          200: { description: 'Entries, newest first', schema: named('AuditPage', AuditPageSchema) },
+        },
+        errors: { 400: 'a filter is invalid (issue field `query.kind`, `query.until`…)', 502: STATE_DOWN },
+      },
+      'GET /api/v1/security/users': {
+        operationId: 'securityUsers',
+        summary: 'The identity provider’s users and their roles',
+        description:
+          'The user pool’s people (Cognito in AWS; locally, everyone the local issuer gave a token to): `username`, Cognito’s `status`, `enabled`, `createdAt` and the `roles` their platform groups grant (`readonly` reader, `user` writer, `admin` admin). Machine clients are app clients, not users, and are not listed. `limit` 1–60 (default 60, Cognito’s page), then `cursor` as `cursor` for the next page.',
+        tag: 'security',
+        query: UsersQuerySchema,
+        responses: { 200: { description: 'One page of users', schema: named('UserPage', UserPageSchema) } },
+        errors: {
+          400: '`limit` is out of range or `cursor` is not one this API answered (issue field `query.limit`, `query.cursor`)',
+          502: 'Cognito failed or is unreachable',
+        },
+      },
+    },
   },
   templates: templateOperations,
   notificationSubscriptions: notifications,

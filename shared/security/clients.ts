@@ -1,4 +1,4 @@
-import { createEventBus, createStateStore } from '../adapters/index.ts';
+import { createEventBus, createStateStore, createUserDirectory } from '../adapters/index.ts';
 import type { Config } from '../config.ts';
 import { EventPublisher } from '../events/publisher.ts';
 import { ConfigStore, cachedConfig } from '../managers/config-store.ts';
@@ -14,5 +14,6 @@ export function securityService(config: Config): SecurityService {
     subscriptions: async () => (await import('../notifications/clients.ts')).subscriptionStore(config),
     publisher: () => new EventPublisher(createEventBus(config), EVENT_SOURCE),
     config: () => cachedConfig('security', () => new ConfigStore(state)),
+    users: () => createUserDirectory(config),
   });
 }

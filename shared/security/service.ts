@@ -7,10 +7,12 @@ import type { StateStore } from '../ports.ts';
 import { AuditLog, entryOf, isAudited } from './audit.ts';
 import { countDenials } from './bursts.ts';
 import type { AuditPage, AuditQuery, RotateInput, SecurityConfig } from './model.ts';
+import type { UserDirectory, UserPage, UsersQuery } from './users.ts';
 
 /**
  * The security manager's work: the audit log (written from the events its queue receives, read by
- * the API), bursts of refusals, and the rotation of webhook signing secrets.
+ * the API), bursts of refusals, the rotation of webhook signing secrets, and the identity
+ * provider's users with their roles.
  */
 
 const DAY_MS = 86_400_000;
@@ -20,6 +22,7 @@ export interface SecurityDeps {
   subscriptions: () => Promise<SubscriptionStore>;
   publisher: () => EventPublisher;
   config: () => Promise<SecurityConfig>;
+  users: () => UserDirectory;
   now?: () => Date;
 }
 
@@ -67,6 +70,11 @@ export class SecurityService {
 
   async audit(query: AuditQuery): Promise<AuditPage> {
     return this.#log.list(query, (await this.#deps.config()).retentionDays);
+  }
+
+  /** One page of the identity provider's users, with the roles their groups grant. */
+  async users(query: UsersQuery): Promise<UserPage> {
+    return this.#deps.users().list(query);
   }
 
   /**

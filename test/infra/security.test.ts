@@ -12,11 +12,12 @@ import {
 } from './support.ts';
 
 /**
- * The security manager's least privilege in the synthesized stacks: the audit route's function
- * only reads the state table; the auditor reads and writes it and publishes (SecurityAlert); the
+ * The security manager's least privilege in the synthesized stacks: the API function reads the
+ * state table and lists the user pool's users and its groups' members (that pool only, and no
+ * other function may); the auditor reads and writes the table and publishes (SecurityAlert); the
  * contract function reads and replaces webhook secrets under the stage's prefix (no creation, no
  * deletion); the audited events reach the auditor through a rule into its queue; the rotation
- * schedule calls the contract function; the route is the API stack's, behind the authorizer.
+ * schedule calls the contract function; the routes are the API stack's, behind the authorizer.
  */
 
 describe('the security manager in the stacks', () => {
@@ -27,7 +28,7 @@ describe('the security manager in the stacks', () => {
   const statementsOf = (name: FunctionName): Statement[] =>
     statementsOfRole(s.statelessTemplate, logicalIdOf(s.stateless.functions[name]!.role));
   const short = (resource: string) => {
-    const named = /(StateTable|EventBus|SecurityEventsQueue)/.exec(resource)?.[1];
+    const named = /(StateTable|EventBus|SecurityEventsQueue|UserPool)/.exec(resource)?.[1];
     if (named) return named;
     return resource.includes('notifications/webhooks/*') ? 'webhook-secrets/*' : resource;
   };
@@ -40,11 +41,42 @@ describe('the security manager in the stacks', () => {
       .filter((g) => !/^(logs|xray):/.test(g))
       .sort();
 
-  it('the audit route: reads the state table, nothing else', () => {
+  it('the API function: reads the state table and lists the user pool, nothing else', () => {
     expect([...new Set(grantedBeyondLogs('securityAudit'))]).toEqual([
+      'cognito-idp:ListUsers UserPool',
+      'cognito-idp:ListUsersInGroup UserPool',
       'dynamodb:GetItem StateTable',
       'dynamodb:Query StateTable',
     ]);
+  });
+
+  it('names the stage’s user pool alone (its ARN and id from the stateful stack), and no other function lists users', () => {
+    const poolId = logicalIdOf(s.stateful.identity.userPool);
+    const cognito = statementsOf('securityAudit').filter((st) =>
+      actionsOf(st).some((a) => a.startsWith('cognito-idp:')),
+    );
+    expect(cognito).toHaveLength(1);
+    const [resource, ...others] = resourcesOf(cognito[0]!);
+    expect(others).toEqual([]);
+    // A stateful value reaches the stateless stack as Fn::GetStackOutput of one of its outputs.
+    const exported = (value: unknown) => {
+      const ref = (value as { 'Fn::GetStackOutput'?: { OutputName: string } })['Fn::GetStackOutput'];
+      const outputs = s.statefulTemplate.toJSON().Outputs as Record<string, { Value: unknown }>;
+      return ref ? outputs[ref.OutputName]?.Value : undefined;
+    };
+    expect(exported(resource)).toEqual({ 'Fn::GetAtt': [poolId, 'Arn'] });
+    const env = (fn: FunctionName) => {
+      const resources = s.statelessTemplate.toJSON().Resources as Record<
+        string,
+        { Properties: { Environment: { Variables: Record<string, unknown> } } }
+      >;
+      return resources[logicalIdOf(s.stateless.functions[fn]!.fn)]?.Properties.Environment.Variables;
+    };
+    expect(exported(env('securityAudit')?.USER_POOL_ID)).toEqual({ Ref: poolId });
+    const listing = (Object.keys(manifest.functions) as FunctionName[]).filter((fn) =>
+      statementsOf(fn).some((st) => actionsOf(st).some((a) => a.startsWith('cognito-idp:'))),
+    );
+    expect(listing).toEqual(['securityAudit']);
   });
 
   it('the auditor: reads and writes the state table, publishes on the bus, consumes its queue', () => {
@@ -112,13 +144,14 @@ describe('the security manager in the stacks', () => {
     expect(inputs).toContainEqual(schedule.input);
   });
 
-  it('routes GET /api/v1/security/audit in the API stack, behind the JWT authorizer', () => {
-    const routes = Object.values(
-      s.apiTemplate.findResources('AWS::ApiGatewayV2::Route', {
-        Properties: { RouteKey: 'GET /api/v1/security/audit' },
-      }),
-    ) as Array<{ Properties: { AuthorizationType?: string } }>;
-    expect(routes).toHaveLength(1);
-    expect(routes[0]!.Properties.AuthorizationType).toBe('JWT');
-  });
+  it.each(['GET /api/v1/security/audit', 'GET /api/v1/security/users'])(
+    'routes %s in the API stack, behind the JWT authorizer',
+    (routeKey) => {
+      const routes = Object.values(
+        s.apiTemplate.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: routeKey } }),
+      ) as Array<{ Properties: { AuthorizationType?: string } }>;
+      expect(routes).toHaveLength(1);
+      expect(routes[0]!.Properties.AuthorizationType).toBe('JWT');
+    },
+  );
 });

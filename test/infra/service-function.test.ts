@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { UserPool } from 'aws-cdk-lib/aws-cognito';
 import { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
@@ -45,6 +46,7 @@ describe('ServiceFunction with bundling', () => {
         qdrantUrlParameter: StringParameter.fromStringParameterName(stack, 'P', '/p'),
         qdrantApiKeySecret: Secret.fromSecretNameV2(stack, 'Q', 'q'),
         openaiApiKeySecret: Secret.fromSecretNameV2(stack, 'O', 'o'),
+        userPool: UserPool.fromUserPoolId(stack, 'U', 'pool'),
       },
       links: { functions: {}, eventSourceMappings: {}, httpApi: { id: 'api', stage: '$default' } },
       managers: {},

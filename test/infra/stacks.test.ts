@@ -170,6 +170,7 @@ describe('the platform stacks (default stage)', () => {
         'webhook-secrets:rotate': 'secretsmanager',
         'email:send': 'ses',
         'dead-letters:peek': 'sqs',
+        'users:read': 'cognito-idp',
       };
       const stoppable = Object.values(managedResourcesOf(manifest)).filter((m) => m.stoppable);
       for (const name of functionNames) {

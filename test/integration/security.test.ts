@@ -13,7 +13,8 @@ import { apiCaller, eventually, s3ClientOf, tokenFor } from './support.ts';
  * `GET /api/v1/security/audit` with who, their role, from where and the request's correlation id;
  * a burst of unauthenticated requests, through the access log's ApiAccessDenied, is an entry and
  * a SecurityAlert; only administrators read it; bad filters are 400s naming the field; pages
- * follow each other.
+ * follow each other. `GET /api/v1/security/users` lists the people the local issuer gave tokens
+ * to, with their roles, through the local Cognito endpoint and the function's `users:read` grant.
  */
 const SLOW = 60_000;
 
@@ -266,6 +267,63 @@ describe('security on the local runtime', () => {
       expect((await writer('POST', '/managers/security/actions/rotate-webhook-secrets', {})).status).toBe(
         403,
       );
+    },
+    SLOW,
+  );
+
+  it(
+    'lists the people given tokens with the roles of their groups, page by page, to administrators only',
+    async () => {
+      await rt.issueToken({ groups: ['user'], sub: 'ada' });
+      await rt.issueToken({ groups: ['readonly', 'user'], sub: 'bob' });
+      // A machine client (scopes, no groups) is an app client, not a user.
+      await rt.issueToken({ scopes: ['admin'], sub: 'ci-robot' });
+      const { status, body } = await admin('GET', '/security/users');
+      expect(status, JSON.stringify(body)).toBe(200);
+      const byName = new Map(
+        (body.users as Array<{ username: string }>).map((u) => [u.username, u] as const),
+      );
+      expect(byName.get('ada')).toEqual({
+        username: 'ada',
+        status: 'CONFIRMED',
+        enabled: true,
+        createdAt: expect.stringMatching(/^\d{4}-/),
+        roles: ['writer'],
+      });
+      expect(byName.get('bob')).toMatchObject({ roles: ['reader', 'writer'] });
+      expect(byName.get('local-admin')).toMatchObject({ roles: ['admin'] });
+      expect(byName.has('ci-robot')).toBe(false);
+      expect(body.cursor).toBeUndefined();
+
+      // One a page, following the cursor: every user once, in the same order.
+      const paged: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await admin(
+          'GET',
+          `/security/users?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        );
+        expect(page.status).toBe(200);
+        expect(page.body.users).toHaveLength(1);
+        paged.push(page.body.users[0].username);
+        cursor = page.body.cursor;
+      } while (cursor);
+      expect(paged).toEqual([...byName.keys()]);
+
+      expect((await reader('GET', '/security/users')).status).toBe(403);
+      expect((await writer('GET', '/security/users')).status).toBe(403);
+      expect((await apiCaller(base)('GET', '/security/users')).status).toBe(401);
+      for (const [query, field] of [
+        ['limit=0', 'query.limit'],
+        ['limit=61', 'query.limit'],
+        ['limit=ten', 'query.limit'],
+        ['cursor=not-a-cursor', 'query.cursor'],
+        ['role=admin', 'query'],
+      ] as const) {
+        const res = await admin('GET', `/security/users?${query}`);
+        expect(res.status, query).toBe(400);
+        expect(res.body.error.issues[0].field, query).toBe(field);
+      }
     },
     SLOW,
   );

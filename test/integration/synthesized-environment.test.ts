@@ -461,6 +461,9 @@ describe('every function serves its happy path with that environment', { timeout
     expect(entries.map((e: { kind: string }) => e.kind)).toEqual(['collection-deleted']);
     const bursts = await ok('securityAudit', 'GET', '/security/audit?kind=access-denied-burst');
     expect(bursts.entries.map((e: { sourceIp: string }) => e.sourceIp)).toContain('192.0.2.1');
+    // users:read: the user pool (locally, the people given tokens: this caller at least), with roles.
+    const { users } = await ok('securityAudit', 'GET', '/security/users');
+    expect(users).toContainEqual(expect.objectContaining({ username: 'local-admin', roles: ['admin'] }));
   });
 
   it('errors: a failure event catalogued from its queue, dead letters peeked on schedule, list, get, similar', async () => {

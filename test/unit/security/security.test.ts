@@ -73,6 +73,7 @@ beforeEach(async () => {
     subscriptions: async () => subscriptions,
     publisher: () => bus.publisher(),
     config: async () => config,
+    users: () => ({ list: async () => ({ users: [] }) }),
     now: () => now,
   });
 });
