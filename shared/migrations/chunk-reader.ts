@@ -81,34 +81,38 @@ export async function readChunk(
   };
 }
 
-/** Upserts in batches, waiting for each; transient Qdrant failures are retried with backoff. */
+/**
+ * Upserts in batches, waiting for each; transient Qdrant failures are retried with backoff. Before
+ * each retry, `stillWanted` (when given) is asked: a retry waits out a backoff, and meanwhile
+ * another delivery of the same chunk may have written and recorded it and the job been finalized
+ * (duplicates' winners rewritten), so writing then would put superseded vectors back. Answers
+ * false when it stopped for that reason.
+ */
 export async function writePoints(
   ctx: MigrationContext,
   job: JobRecord,
   points: ChunkResult['points'],
-): Promise<void> {
-  if (job.dryRun) return;
+  stillWanted?: () => Promise<boolean>,
+): Promise<boolean> {
+  if (job.dryRun) return true;
   const batch = ctx.deps.upsertBatch ?? DEFAULT_UPSERT_BATCH;
+  const delays = ctx.deps.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
   for (let i = 0; i < points.length; i += batch) {
     const slice = points.slice(i, i + batch).map(({ id, vector, payload }) => ({ id, vector, payload }));
-    await retrying(ctx, job.collection, () =>
-      ctx.deps.qdrant.upsert(job.collection, { wait: true, points: slice }),
-    );
-  }
-}
-
-async function retrying<T>(ctx: MigrationContext, collection: string, call: () => Promise<T>): Promise<T> {
-  const delays = ctx.deps.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await call();
-    } catch (err) {
-      const mapped = mapQdrantError(err, { collection, field: 'points' });
-      const delay = delays[attempt];
-      if (!(mapped instanceof UpstreamError && mapped.retryable) || delay === undefined) throw mapped;
-      await new Promise((r) => setTimeout(r, delay));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await ctx.deps.qdrant.upsert(job.collection, { wait: true, points: slice });
+        break;
+      } catch (err) {
+        const mapped = mapQdrantError(err, { collection: job.collection, field: 'points' });
+        const delay = delays[attempt];
+        if (!(mapped instanceof UpstreamError && mapped.retryable) || delay === undefined) throw mapped;
+        await new Promise((r) => setTimeout(r, delay));
+        if (stillWanted && !(await stillWanted())) return false;
+      }
     }
   }
+  return true;
 }
 
 /**

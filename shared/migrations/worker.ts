@@ -65,7 +65,9 @@ async function processOpenChunk(
     return 0;
   }
   const result = await readChunk(ctx, job, chunk.value);
-  await writePoints(ctx, job, result.points);
+  const stillOpen = async () => (await ctx.jobs.chunk(job.id, chunk.value.index))?.value.status !== 'done';
+  // Recorded by another delivery while this one waited to retry: that one stands.
+  if (!(await writePoints(ctx, job, result.points, stillOpen))) return 0;
   const sample = result.points
     .filter((_, i) => i % SAMPLE_EVERY === 0)
     .map((p) => ({ id: p.id, offset: p.offset, vector: p.vector }));

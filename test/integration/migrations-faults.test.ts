@@ -37,8 +37,12 @@ const DIM = 384;
 const MAX_RECEIVES = manifest.queues.migrations.maxReceiveCount;
 /** Upsert attempts in one receive: the first, then one per DEFAULT_RETRY_DELAYS_MS (chunk-reader.ts). */
 const ATTEMPTS_PER_RECEIVE = 4;
-/** A receive of a chunk under 503s waits 0.25 + 1 + 4 s: its message must stay hidden meanwhile. */
-const SLOW_VISIBILITY_SECONDS = 10;
+/**
+ * A receive of a chunk under 503s waits 0.25 + 1 + 4 s, within the worker's timeout; its message
+ * stays hidden longer than that plus an execution environment's start (not counted in a timeout).
+ */
+const SLOW_TIMEOUT_SECONDS = 8;
+const SLOW_VISIBILITY_SECONDS = 12;
 
 let runtime: LocalRuntime;
 const call = apiCaller(
@@ -46,21 +50,26 @@ const call = apiCaller(
   tokenFor(() => runtime),
 );
 
-/**
- * The manifest with the migration queue's settings overridden, the worker's timeout cut to the
- * visibility timeout (a shorter visibility is refused, as Lambda refuses it) and, if given, another
- * worker module.
- */
-function manifestWith(migrations: Partial<QueueDecl> & { visibilityTimeoutSeconds: number }, entry?: string) {
-  const worker = manifest.functions.migrationWorker;
+interface WorkerOptions {
+  /** Another worker module. */
+  entry?: string;
+  /** The worker's timeout; default the visibility timeout (a shorter visibility is refused, as Lambda refuses it). */
+  timeoutSeconds?: number;
+}
+
+/** The manifest with the migration queue's settings and the worker overridden. */
+function manifestWith(
+  migrations: Partial<QueueDecl> & { visibilityTimeoutSeconds: number },
+  worker: WorkerOptions = {},
+) {
   return {
     ...manifest,
     functions: {
       ...manifest.functions,
       migrationWorker: {
-        ...worker,
-        timeoutSeconds: migrations.visibilityTimeoutSeconds,
-        ...(entry ? { entry } : {}),
+        ...manifest.functions.migrationWorker,
+        timeoutSeconds: worker.timeoutSeconds ?? migrations.visibilityTimeoutSeconds,
+        ...(worker.entry ? { entry: worker.entry } : {}),
       },
     },
     queues: {
@@ -118,7 +127,10 @@ describe('a migration under worker faults', () => {
       dataDir,
       port: 0,
       quiet: true,
-      manifest: manifestWith({ visibilityTimeoutSeconds: 2 }, 'test/unit/migrations/faulty-worker.ts'),
+      manifest: manifestWith(
+        { visibilityTimeoutSeconds: 2 },
+        { entry: 'test/unit/migrations/faulty-worker.ts' },
+      ),
     });
   });
 
@@ -146,11 +158,14 @@ describe('a migration under worker faults', () => {
 
 /**
  * A runtime whose Qdrant is the embedded server behind a faulty proxy; `qdrant` talks to the
- * server directly, so the test's own reads never meet a fault. The worker runs in execution
- * environments, so a receive that outlives its timeout is stopped, as Lambda stops it, before its
- * message is received again: a thread would let it write a superseded vector after the job ended.
+ * server directly, so the test's own reads never meet a fault. `isolate`: the worker runs in
+ * execution environments, so a receive that outlives its timeout is stopped, as Lambda stops it.
  */
-function withFaultyQdrant(prefix: string, queue: Partial<QueueDecl> & { visibilityTimeoutSeconds: number }) {
+function withFaultyQdrant(
+  prefix: string,
+  queue: Partial<QueueDecl> & { visibilityTimeoutSeconds: number },
+  worker: WorkerOptions & { isolate?: boolean } = {},
+) {
   const ctx = {} as { proxy: FaultyQdrant; qdrant: QdrantClient; sqs: SQSClient };
   let dataDir: string;
   let server: QdrantServer | undefined;
@@ -165,8 +180,8 @@ function withFaultyQdrant(prefix: string, queue: Partial<QueueDecl> & { visibili
       port: 0,
       quiet: true,
       qdrantUrl: ctx.proxy.url,
-      isolateConsumers: true,
-      manifest: manifestWith(queue),
+      isolateConsumers: worker.isolate ?? false,
+      manifest: manifestWith(queue, worker),
     });
     ctx.sqs = new SQSClient({
       region: runtime.region,
@@ -219,10 +234,11 @@ async function aliasTarget(qdrant: QdrantClient, alias: string): Promise<string 
 describe('a migration while Qdrant answers 503 for a while', () => {
   // One chunk per batch: a worker takes a batch's chunks one after the other, and every chunk's
   // first receive must meet the fault at once.
-  const ctx = withFaultyQdrant('vp-migration-503-', {
-    visibilityTimeoutSeconds: SLOW_VISIBILITY_SECONDS,
-    batchSize: 1,
-  });
+  const ctx = withFaultyQdrant(
+    'vp-migration-503-',
+    { visibilityTimeoutSeconds: SLOW_VISIBILITY_SECONDS, batchSize: 1 },
+    { timeoutSeconds: SLOW_TIMEOUT_SECONDS, isolate: true },
+  );
 
   it('retries in the worker, is redelivered by SQS, and completes with exactly the expected points', async () => {
     const spec: ExportSpec = { vectors: 20, texts: 2, duplicates: 2, dimensions: DIM, seed: 3 };

@@ -377,6 +377,50 @@ describe('a migration job', () => {
     expect(done.counts).toEqual({ records: 12, written: 12, rejected: 0 });
     expect(await aliasOf('flaky')).toBe(done.collection);
   });
+  it('a delivery waiting to retry writes nothing once another delivery recorded its chunk (duplicates: the last still wins)', async () => {
+    // Two occurrences of dep_task_0 in different chunks; the first chunk's slow delivery must not
+    // write its superseded vector after the job finished and rewrote the winner.
+    const spec = { vectors: 30, texts: 0, duplicates: 1, dimensions: DIM, seed: 4 };
+    await objects.put('exports/race.jsonl', jsonlExport(spec));
+    const planned = (await service().start(body('exports/race.jsonl', 'race', { chunkBytes: 4096 }))).job;
+    const messages = queue.drain();
+    const first = messages[0]!;
+    let upserts = 0;
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    // The first chunk's first upsert fails (503); its retry waits until the others have finished.
+    const slow = new Proxy(qdrant, {
+      get(target, prop, receiver) {
+        if (prop === 'upsert') {
+          return async (...args: Parameters<QdrantClient['upsert']>) => {
+            upserts++;
+            if (upserts === 1) {
+              await held;
+              throw Object.assign(new Error('unavailable'), { status: 503, data: null });
+            }
+            return target.upsert(...args);
+          };
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const slowDelivery = service({ qdrant: slow }).processChunk(first, 1);
+    // A second delivery of the same chunk, then every other chunk: the job completes.
+    for (const m of [first, ...messages.slice(1)]) await service().processChunk(m, 2);
+    const done = await job(planned.id);
+    expect(done.status).toBe('completed');
+    release();
+    expect(await slowDelivery).toBe(0);
+    expect(upserts).toBe(1); // no write after the retry's backoff
+    const winner = exportRecords(spec).records.findLast((r) => r.id === 'dep_task_0')!.vector!;
+    const [point] = await qdrant.retrieve('race', { ids: [toPointId('dep_task_0').id], with_vector: true });
+    const stored = point!.vector as number[];
+    const norm = Math.hypot(...winner);
+    expect(Math.max(...stored.map((x, i) => Math.abs(x - winner[i]! / norm)))).toBeLessThan(1e-5);
+  });
+
   it('settles a chunk as failed whatever fails on its last receive (S3 here), and redrive recovers it', async () => {
     await objects.put('exports/s3down.jsonl', jsonlExport({ vectors: 12, texts: 0, dimensions: DIM }));
     const planned = (await service().start(body('exports/s3down.jsonl', 's3down', { chunkBytes: 4096 }))).job;
