@@ -2,7 +2,9 @@ import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
+  type Message,
   ReceiveMessageCommand,
+  type ReceiveMessageCommandInput,
   SendMessageBatchCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
@@ -85,12 +87,56 @@ export class SqsQueue implements Queue {
 const MAX_SWEEP_RECEIVES = 100;
 /** How long a received dead letter stays hidden while the sweep decides about it. */
 const SWEEP_VISIBILITY_SECONDS = 30;
+/** How long a peeked dead letter stays hidden if the sweep dies before making it visible again. */
+const PEEK_VISIBILITY_SECONDS = 10;
+
+/**
+ * One sweep of a queue: receives batch after batch until a receive brings nothing new (or
+ * MAX_SWEEP_RECEIVES). `handle` gets each batch's messages not seen before and answers those to
+ * make visible again at once (it deleted the others); they are released even if the sweep fails.
+ * SQS gives no way to address a message by content, so a message another consumer holds at the
+ * time is not seen by the sweep.
+ */
+async function sweep(
+  sqs: SQSClient,
+  receive: Omit<ReceiveMessageCommandInput, 'MaxNumberOfMessages' | 'WaitTimeSeconds'>,
+  handle: (fresh: Message[]) => Promise<Message[]>,
+): Promise<void> {
+  const seen = new Set<string>();
+  const release: Array<{ Id: string; ReceiptHandle: string; VisibilityTimeout: number }> = [];
+  try {
+    for (let round = 0; round < MAX_SWEEP_RECEIVES; round++) {
+      const out = await awsCall('SQS ReceiveMessage', () =>
+        sqs.send(
+          new ReceiveMessageCommand({
+            ...receive,
+            MaxNumberOfMessages: MAX_ENTRIES,
+            // Long polling asks every SQS server, so a sweep does not miss a sampled-out message.
+            WaitTimeSeconds: 1,
+          }),
+        ),
+      );
+      const fresh = (out.Messages ?? []).filter((m) => m.MessageId && !seen.has(m.MessageId));
+      if (fresh.length === 0) break;
+      for (const m of fresh) seen.add(m.MessageId!);
+      for (const m of await handle(fresh)) {
+        release.push({ Id: String(release.length), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 });
+      }
+    }
+  } finally {
+    // Back at once, not after the sweep's visibility timeout.
+    for (let i = 0; i < release.length; i += MAX_ENTRIES) {
+      const entries = release.slice(i, i + MAX_ENTRIES);
+      await awsCall('SQS ChangeMessageVisibilityBatch', () =>
+        sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: receive.QueueUrl, Entries: entries })),
+      );
+    }
+  }
+}
 
 /**
  * A dead-letter queue on SQS, for redrives: one sweep receives what the queue holds, deletes the
- * matching messages and makes the others visible again at once. SQS gives no way to address a
- * message by content, so a sweep reads until it receives nothing new (or an upper bound of
- * receives): a message another consumer holds at the time is not seen by that sweep.
+ * matching messages and makes the others visible again at once.
  */
 export class SqsDeadLetters implements DeadLetters {
   readonly #sqs: SQSClient;
@@ -102,55 +148,22 @@ export class SqsDeadLetters implements DeadLetters {
   }
 
   async remove(matches: (body: unknown) => boolean): Promise<number> {
-    const seen = new Set<string>();
-    const kept: Array<{ Id: string; ReceiptHandle: string; VisibilityTimeout: number }> = [];
     let removed = 0;
-    try {
-      for (let round = 0; round < MAX_SWEEP_RECEIVES; round++) {
-        const out = await awsCall('SQS ReceiveMessage', () =>
-          this.#sqs.send(
-            new ReceiveMessageCommand({
-              QueueUrl: this.#queueUrl,
-              MaxNumberOfMessages: MAX_ENTRIES,
-              VisibilityTimeout: SWEEP_VISIBILITY_SECONDS,
-              // Long polling asks every SQS server, so a sweep does not miss a sampled-out message.
-              WaitTimeSeconds: 1,
-            }),
-          ),
+    const receive = { QueueUrl: this.#queueUrl, VisibilityTimeout: SWEEP_VISIBILITY_SECONDS };
+    await sweep(this.#sqs, receive, async (fresh) => {
+      const doomed = fresh.filter((m) => matches(parseBody(m.Body)));
+      if (doomed.length > 0) {
+        const entries = doomed.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! }));
+        const deleted = await awsCall('SQS DeleteMessageBatch', () =>
+          this.#sqs.send(new DeleteMessageBatchCommand({ QueueUrl: this.#queueUrl, Entries: entries })),
         );
-        const fresh = (out.Messages ?? []).filter((m) => m.MessageId && !seen.has(m.MessageId));
-        if (fresh.length === 0) break;
-        const doomed: Array<{ Id: string; ReceiptHandle: string }> = [];
-        for (const message of fresh) {
-          seen.add(message.MessageId!);
-          const entry = { Id: String(seen.size), ReceiptHandle: message.ReceiptHandle! };
-          if (matches(parseBody(message.Body))) doomed.push(entry);
-          else kept.push({ ...entry, VisibilityTimeout: 0 });
-        }
-        if (doomed.length > 0) {
-          const deleted = await awsCall('SQS DeleteMessageBatch', () =>
-            this.#sqs.send(new DeleteMessageBatchCommand({ QueueUrl: this.#queueUrl, Entries: doomed })),
-          );
-          removed += deleted.Successful?.length ?? 0;
-        }
+        removed += deleted.Successful?.length ?? 0;
       }
-    } finally {
-      // The others go back at once, not after the sweep's visibility timeout.
-      for (let i = 0; i < kept.length; i += MAX_ENTRIES) {
-        const entries = kept.slice(i, i + MAX_ENTRIES);
-        await awsCall('SQS ChangeMessageVisibilityBatch', () =>
-          this.#sqs.send(
-            new ChangeMessageVisibilityBatchCommand({ QueueUrl: this.#queueUrl, Entries: entries }),
-          ),
-        );
-      }
-    }
+      return fresh.filter((m) => !doomed.includes(m));
+    });
     return removed;
   }
 }
-
-/** How long a peeked dead letter stays hidden if the sweep dies before making it visible again. */
-const PEEK_VISIBILITY_SECONDS = 10;
 
 /**
  * A dead-letter queue read without taking anything from it: one sweep receives what the queue
@@ -167,47 +180,27 @@ export class SqsDeadLetterReader implements DeadLetterReader {
   }
 
   async peek(): Promise<PeekedLetter[]> {
-    const letters = new Map<string, PeekedLetter>();
-    const held: Array<{ Id: string; ReceiptHandle: string; VisibilityTimeout: number }> = [];
-    try {
-      for (let round = 0; round < MAX_SWEEP_RECEIVES; round++) {
-        const out = await awsCall('SQS ReceiveMessage', () =>
-          this.#sqs.send(
-            new ReceiveMessageCommand({
-              QueueUrl: this.#queueUrl,
-              MaxNumberOfMessages: MAX_ENTRIES,
-              VisibilityTimeout: PEEK_VISIBILITY_SECONDS,
-              WaitTimeSeconds: 1,
-              MessageAttributeNames: [CORRELATION_ATTRIBUTE],
-              MessageSystemAttributeNames: ['SentTimestamp'],
-            }),
-          ),
-        );
-        const fresh = (out.Messages ?? []).filter((m) => m.MessageId && !letters.has(m.MessageId));
-        if (fresh.length === 0) break;
-        for (const m of fresh) {
-          const sent = Number(m.Attributes?.SentTimestamp);
-          const correlation = m.MessageAttributes?.[CORRELATION_ATTRIBUTE]?.StringValue;
-          letters.set(m.MessageId!, {
-            messageId: m.MessageId!,
-            body: m.Body ?? '',
-            ...(correlation ? { correlationId: correlation } : {}),
-            ...(Number.isFinite(sent) ? { sentAt: new Date(sent).toISOString() } : {}),
-          });
-          held.push({ Id: String(held.length), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 });
-        }
+    const letters: PeekedLetter[] = [];
+    const receive = {
+      QueueUrl: this.#queueUrl,
+      VisibilityTimeout: PEEK_VISIBILITY_SECONDS,
+      MessageAttributeNames: [CORRELATION_ATTRIBUTE],
+      MessageSystemAttributeNames: ['SentTimestamp' as const],
+    };
+    await sweep(this.#sqs, receive, async (fresh) => {
+      for (const m of fresh) {
+        const sent = Number(m.Attributes?.SentTimestamp);
+        const correlation = m.MessageAttributes?.[CORRELATION_ATTRIBUTE]?.StringValue;
+        letters.push({
+          messageId: m.MessageId!,
+          body: m.Body ?? '',
+          ...(correlation ? { correlationId: correlation } : {}),
+          ...(Number.isFinite(sent) ? { sentAt: new Date(sent).toISOString() } : {}),
+        });
       }
-    } finally {
-      for (let i = 0; i < held.length; i += MAX_ENTRIES) {
-        const entries = held.slice(i, i + MAX_ENTRIES);
-        await awsCall('SQS ChangeMessageVisibilityBatch', () =>
-          this.#sqs.send(
-            new ChangeMessageVisibilityBatchCommand({ QueueUrl: this.#queueUrl, Entries: entries }),
-          ),
-        );
-      }
-    }
-    return [...letters.values()];
+      return fresh;
+    });
+    return letters;
   }
 }
 
