@@ -2,12 +2,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type FunctionName, manifest } from '../../infra/manifest.ts';
 import {
   actionsOf,
-  cfnString,
+  functionStatements,
+  grantedBeyondLogs,
   logicalIdOf,
   resourcesOf,
-  type Statement,
   type Synthesized,
-  statementsOfRole,
   synthPlatform,
 } from './support.ts';
 
@@ -25,24 +24,16 @@ describe('the security manager in the stacks', () => {
   beforeAll(() => {
     s = synthPlatform();
   });
-  const statementsOf = (name: FunctionName): Statement[] =>
-    statementsOfRole(s.statelessTemplate, logicalIdOf(s.stateless.functions[name]!.role));
+  const statementsOf = (name: FunctionName) => functionStatements(s, name);
   const short = (resource: string) => {
     const named = /(StateTable|EventBus|SecurityEventsQueue|UserPool)/.exec(resource)?.[1];
     if (named) return named;
     return resource.includes('notifications/webhooks/*') ? 'webhook-secrets/*' : resource;
   };
-  /** Every function writes its logs and traces; the rest is what its declaration grants. */
-  const grantedBeyondLogs = (name: FunctionName) =>
-    statementsOf(name)
-      .flatMap((st) =>
-        actionsOf(st).map((action) => `${action} ${resourcesOf(st).map(cfnString).map(short).join(' ')}`),
-      )
-      .filter((g) => !/^(logs|xray):/.test(g))
-      .sort();
+  const granted = (name: FunctionName) => [...new Set(grantedBeyondLogs(s, name, short))];
 
   it('the API function: reads the state table and lists the user pool, nothing else', () => {
-    expect([...new Set(grantedBeyondLogs('securityAudit'))]).toEqual([
+    expect(granted('securityAudit')).toEqual([
       'cognito-idp:ListUsers UserPool',
       'cognito-idp:ListUsersInGroup UserPool',
       'dynamodb:GetItem StateTable',
@@ -80,7 +71,7 @@ describe('the security manager in the stacks', () => {
   });
 
   it('the auditor: reads and writes the state table, publishes on the bus, consumes its queue', () => {
-    expect([...new Set(grantedBeyondLogs('securityAuditor'))]).toEqual([
+    expect(granted('securityAuditor')).toEqual([
       'dynamodb:DeleteItem StateTable',
       'dynamodb:GetItem StateTable',
       'dynamodb:PutItem StateTable',
@@ -97,7 +88,7 @@ describe('the security manager in the stacks', () => {
   });
 
   it('the contract function: reads and replaces webhook secrets under the prefix, never creates or deletes one', () => {
-    expect([...new Set(grantedBeyondLogs('securityManager'))]).toEqual([
+    expect(granted('securityManager')).toEqual([
       'cloudwatch:GetMetricData *',
       'dynamodb:GetItem StateTable',
       'dynamodb:Query StateTable',
