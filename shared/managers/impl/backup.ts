@@ -1,8 +1,8 @@
 import { createBackupQueue } from '../../adapters/index.ts';
 import { backupService } from '../../backups/clients.ts';
 import type { RestoreInput } from '../../backups/model.ts';
-import { getQdrantClient } from '../../vectors/clients.ts';
 import { check, type ManagerImplementation, stateStoreCheck } from '../contract-handler.ts';
+import { qdrantCheck } from '../qdrant-check.ts';
 
 /** The most recent backups and restores the figures look at. */
 const SCANNED = 100;
@@ -16,9 +16,7 @@ export const backup: ManagerImplementation<'backup'> = {
       check('queue', async () => {
         await createBackupQueue(ctx.app).ping();
       }),
-      check('qdrant', async () => {
-        await getQdrantClient(ctx.app.qdrant).getCollections();
-      }),
+      qdrantCheck(ctx.app),
       check('last-backup', async () => {
         const { backups } = await backupService(ctx.app).list(SCANNED);
         const last = backups.find((b) => b.status === 'completed' || b.status === 'failed');

@@ -1,16 +1,11 @@
 import { errorCatalogueReader } from '../../error-catalogue/clients.ts';
-import { getQdrantClient } from '../../vectors/clients.ts';
-import { check, type ManagerImplementation, stateStoreCheck } from '../contract-handler.ts';
+import { type ManagerImplementation, stateStoreCheck } from '../contract-handler.ts';
+import { qdrantCheck } from '../qdrant-check.ts';
 
 /** The error catalogue: open and resolved errors, occurrences; `resolve`. */
 export const errors: ManagerImplementation<'errors'> = {
   async checks(ctx) {
-    return Promise.all([
-      stateStoreCheck(ctx.app),
-      check('qdrant', async () => {
-        await getQdrantClient(ctx.app.qdrant).getCollections();
-      }),
-    ]);
+    return Promise.all([stateStoreCheck(ctx.app), qdrantCheck(ctx.app)]);
   },
 
   async gauges(ctx) {

@@ -5,8 +5,8 @@ import { EVENT_SOURCE } from '../../migrations/settings.ts';
 import { planService } from '../../plans/clients.ts';
 import { publishIndexed } from '../../plans/events.ts';
 import type { PlanSummary } from '../../plans/service.ts';
-import { getQdrantClient } from '../../vectors/clients.ts';
-import { check, type ManagerImplementation, stateStoreCheck } from '../contract-handler.ts';
+import { type ManagerImplementation, stateStoreCheck } from '../contract-handler.ts';
+import { qdrantCheck } from '../qdrant-check.ts';
 
 /** Points between a plan's declared progress and the one computed from its tasks (null: none declared). */
 function drift(plan: PlanSummary): number | null {
@@ -16,12 +16,7 @@ function drift(plan: PlanSummary): number | null {
 /** Plans and tasks: indexing, progress, drift between declared and computed progress. */
 export const roadmap: ManagerImplementation<'roadmap'> = {
   async checks(ctx) {
-    return Promise.all([
-      stateStoreCheck(ctx.app),
-      check('qdrant', async () => {
-        await getQdrantClient(ctx.app.qdrant).getCollections();
-      }),
-    ]);
+    return Promise.all([stateStoreCheck(ctx.app), qdrantCheck(ctx.app)]);
   },
 
   async gauges(ctx) {

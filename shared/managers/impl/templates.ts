@@ -1,18 +1,13 @@
 import { templateService } from '../../templates/clients.ts';
 import { TEMPLATE_KINDS } from '../../templates/model.ts';
 import { TEMPLATES_COLLECTION } from '../../templates/service.ts';
-import { getQdrantClient } from '../../vectors/clients.ts';
-import { check, type ManagerImplementation, stateStoreCheck } from '../contract-handler.ts';
+import { type ManagerImplementation, stateStoreCheck } from '../contract-handler.ts';
+import { qdrantCheck } from '../qdrant-check.ts';
 
 /** Plan and task templates: counts by kind; `reindex` embeds them all again for `suggest`. */
 export const templates: ManagerImplementation<'templates'> = {
   async checks(ctx) {
-    return Promise.all([
-      stateStoreCheck(ctx.app),
-      check('qdrant', async () => {
-        await getQdrantClient(ctx.app.qdrant).getCollections();
-      }),
-    ]);
+    return Promise.all([stateStoreCheck(ctx.app), qdrantCheck(ctx.app)]);
   },
 
   async gauges(ctx) {
