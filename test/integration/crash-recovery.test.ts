@@ -10,8 +10,8 @@ import { apiCaller, migrationFinished } from './support.ts';
 
 /**
  * kill -9 of the local runtime in the middle of a migration, then a restart on the same data
- * folder: the job completes by itself (its lost chunks are found stalled and sent again), with
- * exact counts and every point once.
+ * folder: the job completes by itself (queued chunks are taken up again, chunks lost in flight are
+ * found stalled and sent again), with exact counts and every point once.
  */
 
 interface Started {
@@ -101,7 +101,12 @@ describe('a local runtime killed with -9 during a migration', () => {
     const job = await migrationFinished(call, id, 90_000);
     expect(job.status).toBe('completed');
     expect(job.counts).toMatchObject({ records, written: records, rejected: 0 });
-    expect(JSON.stringify(job)).toMatch(/stalled/i);
+    // Whether the stalled-migrations sweep had to resend chunks depends on the kill's moment: a
+    // chunk received but not recorded stays hidden for the queue's visibility timeout and is
+    // resent by the sweep; one recorded before the kill needs nothing. (CI saw both.) The sweep's
+    // resend is asserted deterministically in migrations-faults.test.ts ("a restart after the
+    // queue's messages were lost").
+    expect(job.chunkList.every((c) => c.status === 'done')).toBe(true);
     const collection = await call('GET', '/api/v1/vectors/collections/crash');
     expect(collection.body.pointsCount).toBe(records);
   }, 120_000);
