@@ -123,6 +123,25 @@ function routedFunction(method: string, path: string): string | undefined {
 }
 
 /** What an EventBridge schedule rule sends its target. */
+/** What a queue's event source mapping hands its consumer: one message, `body` as JSON. */
+function sqsEvent(body: unknown, messageId: string, queue = 'q') {
+  return {
+    Records: [
+      {
+        messageId,
+        receiptHandle: 'r',
+        body: JSON.stringify(body),
+        attributes: { ApproximateReceiveCount: '1' },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: `arn:aws:sqs:us-east-1:000000000000:${queue}`,
+        awsRegion: 'us-east-1',
+      },
+    ],
+  };
+}
+
 function scheduledEvent() {
   return {
     version: '0',
@@ -236,21 +255,7 @@ describe('every function serves its happy path with that environment', { timeout
       ok('managersApi', 'POST', `/managers/backup/actions/${name}`, input);
     const asked = (await action('backup', { collections: ['kept'] })).result.backup as { id: string };
     // The worker run directly with its message (the queue's own delivery finds it done).
-    const message = (body: unknown) => ({
-      Records: [
-        {
-          messageId: 'm-backup',
-          receiptHandle: 'r',
-          body: JSON.stringify(body),
-          attributes: { ApproximateReceiveCount: '1' },
-          messageAttributes: {},
-          md5OfBody: '',
-          eventSource: 'aws:sqs',
-          eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:backups',
-          awsRegion: 'us-east-1',
-        },
-      ],
-    });
+    const message = (body: unknown) => sqsEvent(body, 'm-backup', 'backups');
     expect(await rt.invoke('backupWorker', message({ kind: 'backup', backupId: asked.id }))).toEqual({
       batchItemFailures: [],
     });
@@ -406,31 +411,22 @@ describe('every function serves its happy path with that environment', { timeout
   });
 
   it('security: the auditor records an audited event and counts a refusal, the audit answers it', async () => {
-    const delivered = (id: string, type: string, detail: Record<string, unknown>) => ({
-      Records: [
+    const delivered = (id: string, type: string, detail: Record<string, unknown>) =>
+      sqsEvent(
         {
-          messageId: id,
-          receiptHandle: 'r',
-          body: JSON.stringify({
-            version: '0',
-            id,
-            'detail-type': type,
-            source: manifest.eventSource,
-            account: '000000000000',
-            time: new Date().toISOString(),
-            region: 'us-east-1',
-            resources: [],
-            detail: { schemaVersion: 1, ...detail },
-          }),
-          attributes: { ApproximateReceiveCount: '1' },
-          messageAttributes: {},
-          md5OfBody: '',
-          eventSource: 'aws:sqs',
-          eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:securityEvents',
-          awsRegion: 'us-east-1',
+          version: '0',
+          id,
+          'detail-type': type,
+          source: manifest.eventSource,
+          account: '000000000000',
+          time: new Date().toISOString(),
+          region: 'us-east-1',
+          resources: [],
+          detail: { schemaVersion: 1, ...detail },
         },
-      ],
-    });
+        id,
+        'securityEvents',
+      );
     const now = new Date().toISOString();
     expect(
       await rt.invoke(
@@ -490,21 +486,7 @@ describe('every function serves its happy path with that environment', { timeout
         reason: 'the export is empty',
       },
     };
-    const fromQueue = {
-      Records: [
-        {
-          messageId: 'm-errors',
-          receiptHandle: 'r',
-          body: JSON.stringify(failed),
-          attributes: { ApproximateReceiveCount: '1' },
-          messageAttributes: {},
-          md5OfBody: '',
-          eventSource: 'aws:sqs',
-          eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q',
-          awsRegion: 'us-east-1',
-        },
-      ],
-    };
+    const fromQueue = sqsEvent(failed, 'm-errors');
     expect(await rt.invoke('errorIntake', fromQueue)).toEqual({ batchItemFailures: [] });
     // Scheduled: every queue's dead letters read (none here), with the intake's own grants.
     expect(await rt.invoke('errorIntake', scheduledEvent())).toEqual({});
@@ -548,21 +530,6 @@ describe('every function serves its happy path with that environment', { timeout
         channel: { type: 'webhook', url },
       });
       // The matcher and the delivery, each invoked with what its queue hands it.
-      const sqsEvent = (body: unknown) => ({
-        Records: [
-          {
-            messageId: 'm-1',
-            receiptHandle: 'r',
-            body: JSON.stringify(body),
-            attributes: { ApproximateReceiveCount: '1' },
-            messageAttributes: {},
-            md5OfBody: '',
-            eventSource: 'aws:sqs',
-            eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q',
-            awsRegion: 'us-east-1',
-          },
-        ],
-      });
       const indexed = {
         version: '0',
         id: 'c0ffee00-0000-4000-8000-0000000000aa',
@@ -582,7 +549,9 @@ describe('every function serves its happy path with that environment', { timeout
           unchanged: 0,
         },
       };
-      expect(await rt.invoke('notificationMatcher', sqsEvent(indexed))).toEqual({ batchItemFailures: [] });
+      expect(await rt.invoke('notificationMatcher', sqsEvent(indexed, 'm-1'))).toEqual({
+        batchItemFailures: [],
+      });
       served.add('notificationMatcher');
       const [delivery] = (
         await ok(
@@ -594,7 +563,7 @@ describe('every function serves its happy path with that environment', { timeout
       expect(
         await rt.invoke(
           'notificationDelivery',
-          sqsEvent({ deliveryId: delivery.id, subscriptionId: subscription.id, event: indexed }),
+          sqsEvent({ deliveryId: delivery.id, subscriptionId: subscription.id, event: indexed }, 'm-1'),
         ),
       ).toEqual({ batchItemFailures: [] });
       expect(received[0]).toMatch(/^sha256=[0-9a-f]{64}$/);
@@ -611,7 +580,10 @@ describe('every function serves its happy path with that environment', { timeout
       expect(
         await rt.invoke(
           'notificationDelivery',
-          sqsEvent({ deliveryId: `${delivery.id}-again`, subscriptionId: subscription.id, event: indexed }),
+          sqsEvent(
+            { deliveryId: `${delivery.id}-again`, subscriptionId: subscription.id, event: indexed },
+            'm-1',
+          ),
         ),
       ).toEqual({ batchItemFailures: [] });
       // (Other deliveries to the receiver may come from the queues meanwhile, signed before the rotation.)
@@ -670,21 +642,7 @@ describe('every function serves its happy path with that environment', { timeout
       resources: [],
       detail: { schemaVersion: 1, managerId: 'config', error: 'happy path', at: new Date().toISOString() },
     };
-    const record = (fn: string) => ({
-      Records: [
-        {
-          messageId: `m-${fn}`,
-          receiptHandle: 'r',
-          body: JSON.stringify(failed),
-          attributes: { ApproximateReceiveCount: '1' },
-          messageAttributes: {},
-          md5OfBody: '',
-          eventSource: 'aws:sqs',
-          eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q',
-          awsRegion: 'us-east-1',
-        },
-      ],
-    });
+    const record = (fn: string) => sqsEvent(failed, `m-${fn}`);
     expect(await rt.invoke('managerEvents', record('managerEvents'))).toEqual({ batchItemFailures: [] });
     expect(await rt.invoke('monitoringAlerts', record('monitoringAlerts'))).toEqual({
       batchItemFailures: [],
