@@ -27,7 +27,7 @@ import {
 } from './contract.ts';
 import type { ManagerDeclaration } from './declaration.ts';
 import { MANAGER_ENV } from './environment.ts';
-import { LifecycleStore, STOPPED_RETRY_AFTER_SECONDS } from './lifecycle.ts';
+import { LifecycleStore, PAUSED_STATES, STOPPED_RETRY_AFTER_SECONDS } from './lifecycle.ts';
 import type { Window } from './ports.ts';
 import { MANAGER_ACTIONS, MANAGER_CONFIG, type ManagerConfig, type ManagerId } from './specs.ts';
 
@@ -36,8 +36,13 @@ import { MANAGER_ACTIONS, MANAGER_CONFIG, type ManagerConfig, type ManagerId } f
  * `status`, `metrics` (its functions' CloudWatch figures plus the manager's gauges), `health`,
  * `validateConfig`, `start`, `stop` and actions from a manager's implementation, and carries a
  * typed error back as `{ ok: false, error }` so the coordinator answers what the manager meant.
+ * A `task` call (a workflow's Task state) runs an action too, but answers its bare result and
+ * throws its failure, so that Step Functions sees a function error it can Retry/Catch by name.
  * An unexpected error is reported on the bus as ManagerFailed.
  */
+
+/** The error name a workflow's Task state sees when its manager is not running (Retry/Catch on it). */
+export const MANAGER_STOPPED = 'ManagerStopped';
 
 export interface ManagerContext<I extends ManagerId> {
   id: I;
@@ -176,35 +181,53 @@ export function managerHandler<I extends ManagerId>(
       case 'stop':
         // Nothing of its own to quiesce: its functions stop through the gate and its mappings.
         return { stopped: true };
-      case 'action': {
-        const specs = MANAGER_ACTIONS[id] as Record<string, { input: z.ZodType }>;
-        // Own keys only: `toString` or `__proto__` is no action.
-        const spec = Object.hasOwn(specs, call.action) ? specs[call.action] : undefined;
-        const run = Object.hasOwn(impl.actions, call.action)
-          ? (
-              impl.actions as Record<
-                string,
-                (input: never, ctx: ManagerContext<I>, by: string) => Promise<unknown>
-              >
-            )[call.action]
-          : undefined;
-        if (!spec || !run) {
-          throw new NotFoundError(`${id} has no action "${call.action}"`, [
-            { field: 'action', reason: `must be one of: ${Object.keys(specs).join(', ') || '(none)'}` },
-          ]);
+      case 'action':
+        return runAction(call.action, call.input, call.by);
+      case 'task': {
+        // A workflow does not run a paused manager's work, as the coordinator does not.
+        const { state } = await new LifecycleStore(() => createStateStore(appConfig)).status(id);
+        if (PAUSED_STATES.has(state)) {
+          throw Object.assign(new Error(`the ${id} manager is ${state}; start it to run ${call.action}`), {
+            name: MANAGER_STOPPED,
+          });
         }
-        return run(parseWith(spec.input, call.input ?? {}, 'input') as never, await context(), call.by);
+        return runAction(call.action, call.input, call.workflow ?? 'workflow');
       }
     }
   };
 
-  const handler = middy(async (raw: unknown): Promise<ContractReply> => {
+  const runAction = async (action: string, input: unknown, by: string): Promise<unknown> => {
+    const specs = MANAGER_ACTIONS[id] as Record<string, { input: z.ZodType }>;
+    // Own keys only: `toString` or `__proto__` is no action.
+    const spec = Object.hasOwn(specs, action) ? specs[action] : undefined;
+    const run = Object.hasOwn(impl.actions, action)
+      ? (
+          impl.actions as Record<
+            string,
+            (input: never, ctx: ManagerContext<I>, by: string) => Promise<unknown>
+          >
+        )[action]
+      : undefined;
+    if (!spec || !run) {
+      throw new NotFoundError(`${id} has no action "${action}"`, [
+        { field: 'action', reason: `must be one of: ${Object.keys(specs).join(', ') || '(none)'}` },
+      ]);
+    }
+    return run(parseWith(spec.input, input ?? {}, 'input') as never, await context(), by);
+  };
+
+  const handler = middy(async (raw: unknown): Promise<ContractReply | unknown> => {
+    // A task call is answered to Step Functions, which reads failures from thrown errors only.
+    const task = fieldOf(raw, 'call') === 'task';
     try {
       appConfig ??= await getConfig();
       const call = parseWith(ContractCallSchema, raw, 'call');
       metrics.addMetric('ContractCalls', MetricUnit.Count, 1);
-      return { ok: true, result: await withActor(call.actor, () => dispatch(call)) };
+      const result = await withActor(call.actor, () => dispatch(call));
+      return task ? result : { ok: true, result };
     } catch (err) {
+      if (task && err instanceof AppError) throw taskError(err);
+      if (task && err instanceof Error && err.name === MANAGER_STOPPED) throw err;
       if (err instanceof AppError) {
         return {
           ok: false,
@@ -218,6 +241,7 @@ export function managerHandler<I extends ManagerId>(
       }
       logger.error('contract call failed', { error: err as Error });
       await reportFailure(id, err as Error, appConfig);
+      if (task) throw err;
       return {
         ok: false,
         error: {
@@ -235,6 +259,19 @@ export function managerHandler<I extends ManagerId>(
     withCorrelationId(pickCorrelationId(fieldOf(raw, CORRELATION_ATTRIBUTE), context.awsRequestId), () =>
       handler(raw, context),
     );
+}
+
+/**
+ * A typed error as a task's failure: named by its code (what Retry/Catch match), its message with
+ * the issues it does not already say.
+ */
+function taskError(err: AppError): Error {
+  const said = err.issues
+    .map((i) => `${i.field}: ${i.reason}`)
+    .filter((issue) => !err.message.includes(issue));
+  const failure = new Error(said.length > 0 ? `${err.message} (${said.join('; ')})` : err.message);
+  failure.name = err.code;
+  return failure;
 }
 
 /** ManagerFailed on the bus, best effort: a bus that is down must not hide the original error. */

@@ -150,6 +150,17 @@ export const ContractCallSchema = z.discriminatedUnion('call', [
     /** Who asked (for the manager's log and events). */
     by: z.string().min(1),
   }),
+  /**
+   * An action run as a workflow's Task state: its result is answered as it is, and its failure
+   * is thrown (an Error named by its code, or `ManagerStopped`) so Step Functions can Retry/Catch it.
+   */
+  call({
+    call: z.literal('task'),
+    action: z.string().min(1),
+    input: z.unknown(),
+    /** The execution's ARN (`$$.Execution.Id`): who asked, for the manager's log and events. */
+    workflow: z.string().min(1).max(2048).optional(),
+  }),
 ]);
 export type ContractCall = z.infer<typeof ContractCallSchema>;
 

@@ -19,8 +19,13 @@ import {
   MetricsSchema,
   StatusSchema,
 } from '#shared/managers/contract.ts';
-import { type ManagerImplementation, managerHandler } from '#shared/managers/contract-handler.ts';
+import {
+  MANAGER_STOPPED,
+  type ManagerImplementation,
+  managerHandler,
+} from '#shared/managers/contract-handler.ts';
 import { LifecycleStore, NEVER_TRANSITIONED } from '#shared/managers/lifecycle.ts';
+import { MANAGER_ACTIONS } from '#shared/managers/specs.ts';
 import type { PlatformEvent } from '#shared/ports.ts';
 import { lambdaContext } from '../http/support.ts';
 import {
@@ -337,6 +342,121 @@ describe('actions', () => {
   });
 });
 
+describe("task (a workflow's Task state)", () => {
+  const execution = 'arn:aws:states:us-east-1:123456789012:execution:vp-dev-wf-0123456789:run-1';
+
+  /** What the Lambda runtime would report: the thrown error's name and message. */
+  async function failureOf(handler: ReturnType<typeof managerHandler>, call: unknown): Promise<Error> {
+    try {
+      const result = await handler(call as never, lambdaContext());
+      throw new Error(`expected a thrown error, got ${JSON.stringify(result)}`);
+    } catch (err) {
+      expect(err).toBeInstanceOf(Error);
+      return err as Error;
+    }
+  }
+
+  it("answers the action's bare result, run with its validated input and the execution as who asked", async () => {
+    const fake = fakeMigration();
+    const handler = managerHandler({ ...declarationOf('migration'), id: 'migration' }, fake.impl);
+
+    const result = await handler(
+      { call: 'task', action: 'redrive', input: { jobId: 'j1' }, workflow: execution } as never,
+      lambdaContext(),
+    );
+
+    expect(result).toEqual({ redriven: 'j1' });
+    expect(fake.seen).toEqual([
+      { action: 'redrive', input: { jobId: 'j1' }, by: execution, windowMinutes: 60 },
+    ]);
+    // Without the execution, the action is the workflow's.
+    await handler({ call: 'task', action: 'redrive', input: { jobId: 'j2' } } as never, lambdaContext());
+    expect(fake.seen[1]?.by).toBe('workflow');
+  });
+
+  it('throws ManagerStopped naming the manager and its state while it is paused, and runs nothing', async () => {
+    const fake = fakeMigration();
+    const handler = managerHandler({ ...declarationOf('migration'), id: 'migration' }, fake.impl);
+    const lifecycle = new LifecycleStore(() => fileStore(dir.path));
+    await lifecycle.transition('migration', await lifecycle.read('migration'), 'stopped', 'admin-1');
+    try {
+      const failure = await failureOf(handler, {
+        call: 'task',
+        action: 'redrive',
+        input: { jobId: 'j1' },
+        workflow: execution,
+      });
+      expect(failure.name).toBe(MANAGER_STOPPED);
+      expect(failure.message).toBe('the migration manager is stopped; start it to run redrive');
+      expect(fake.seen).toEqual([]);
+    } finally {
+      await lifecycle.transition('migration', await lifecycle.read('migration'), 'running', 'admin-1');
+    }
+  });
+
+  it("throws a typed error named by its code: invalid input, unknown action, the action's own", async () => {
+    const fake = fakeMigration();
+    const handler = managerHandler({ ...declarationOf('migration'), id: 'migration' }, fake.impl);
+
+    const invalid = await failureOf(handler, { call: 'task', action: 'redrive', input: { jobId: 7 } });
+    expect(invalid.name).toBe('VALIDATION_ERROR');
+    expect(invalid.message).toMatch(/^input\.jobId: /);
+
+    const unknown = await failureOf(handler, { call: 'task', action: 'explode', input: {} });
+    expect(unknown.name).toBe('NOT_FOUND');
+    expect(unknown.message).toBe(
+      `migration has no action "explode" (action: must be one of: ${Object.keys(MANAGER_ACTIONS.migration).join(', ')})`,
+    );
+
+    const own = await failureOf(handler, { call: 'task', action: 'rollback', input: { jobId: 'j1' } });
+    expect(own.name).toBe('CONFLICT');
+    expect(own.message).toBe('migration j1 has nothing to roll back (jobId: it never switched the alias)');
+
+    // A malformed task call is thrown too: Step Functions must not take it for a result.
+    const malformed = await failureOf(handler, { call: 'task', action: 'redrive', input: {}, by: 'a' });
+    expect(malformed.name).toBe('VALIDATION_ERROR');
+    expect(malformed.message).toContain('call');
+    const longArn = await failureOf(handler, {
+      call: 'task',
+      action: 'redrive',
+      input: {},
+      workflow: 'x'.repeat(2049),
+    });
+    expect(longArn.message).toContain('call.workflow');
+    expect(fake.seen).toEqual([]);
+  });
+
+  it('reports an unexpected error as ManagerFailed and rethrows it with its own name', async () => {
+    const restore = setEnv({ EVENT_BUS_NAME: 'platform-bus', AWS_REGION: 'us-east-1' });
+    resetConfig();
+    try {
+      const fake = fakeMigration();
+      fake.impl.actions.redrive = async () => {
+        throw new TypeError('boom');
+      };
+      const handler = managerHandler({ ...declarationOf('migration'), id: 'migration' }, fake.impl);
+      const published: PlatformEvent[] = [];
+      vi.spyOn(EventBridgeBus.prototype, 'publish').mockImplementation(async (events) => {
+        published.push(...events);
+      });
+
+      const failure = await failureOf(handler, { call: 'task', action: 'redrive', input: { jobId: 'j1' } });
+
+      expect(failure).toBeInstanceOf(TypeError);
+      expect(failure.message).toBe('boom');
+      expect(published.map((e) => [e.detailType, (e.detail as { error: string }).error])).toEqual([
+        ['ManagerFailed', 'boom'],
+      ]);
+      // A stopped manager or a typed error is the manager's answer, not a failure.
+      await failureOf(handler, { call: 'task', action: 'explode', input: {} });
+      expect(published).toHaveLength(1);
+    } finally {
+      restore();
+      resetConfig();
+    }
+  });
+});
+
 describe('start and stop', () => {
   it('starts when no check is unhealthy (degraded is not a reason to refuse)', async () => {
     const fake = fakeMigration();
@@ -483,6 +603,8 @@ describe('malformed calls', () => {
     );
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.jsonValue(), callLike), async (payload) => {
+        // A task call throws its failures by design (tested above).
+        fc.pre((payload as { call?: unknown } | null)?.call !== 'task');
         let reply: ContractReply;
         try {
           reply = await callOf(handler, payload);
