@@ -139,6 +139,8 @@ export function routeRolesOf(
 export interface Grant {
   actions: readonly string[];
   resources: readonly string[];
+  /** IAM's Condition block (`StringEquals` only: what the platform's grants use). */
+  conditions?: Readonly<Record<'StringEquals', Readonly<Record<string, string | readonly string[]>>>>;
 }
 
 export interface FunctionEnvironment {

@@ -21,6 +21,8 @@ export interface Principal {
   /** The function's role as AWS names the caller in an access-denied message. */
   arn: string;
   grants: readonly Grant[];
+  /** A permissions boundary: what the grants can allow at most. */
+  boundary?: readonly Grant[];
 }
 
 export interface Denial {
@@ -42,25 +44,76 @@ function wildcard(pattern: string, flags = ''): RegExp {
   return new RegExp(`^${body}$`, flags);
 }
 
+/** Whether one of `grants` allows `action` on `resource` in the request's `context`. */
+export function allows(
+  grants: readonly Grant[],
+  action: string,
+  resource: string,
+  context: Readonly<Record<string, string>> = {},
+): boolean {
+  return grants.some(
+    (grant) =>
+      grant.actions.some((a) => wildcard(a, 'i').test(action)) &&
+      grant.resources.some((r) => wildcard(r).test(resource)) &&
+      conditionsHold(grant, context),
+  );
+}
+
+/**
+ * IAM's Condition block, `StringEquals` only (a grant with another operator never matches): each
+ * key's value in the request context must be one of the grant's values; a key the request does
+ * not carry does not match, as in IAM.
+ */
+function conditionsHold(grant: Grant, context: Readonly<Record<string, string>>): boolean {
+  for (const [operator, keys] of Object.entries(grant.conditions ?? {})) {
+    if (operator !== 'StringEquals') return false;
+    for (const [key, expected] of Object.entries(keys)) {
+      const value = Object.hasOwn(context, key) ? context[key] : undefined;
+      const values: readonly string[] = typeof expected === 'string' ? [expected] : expected;
+      if (value === undefined || !values.includes(value)) return false;
+    }
+  }
+  return true;
+}
+
 export class LocalIam {
   readonly #principals = new Map<string, Principal>();
 
-  /** Registers a function's credentials (a new secret key each start); returns them to give it. */
-  register(functionName: string, grants: readonly Grant[]): { accessKeyId: string; secretAccessKey: string } {
+  /**
+   * Registers a function's credentials (a new secret key each start); returns them to give it.
+   * `options.arn` names the caller otherwise than a function's role (a workflow's role);
+   * `options.boundary`, a permissions boundary: a call must then be allowed by both.
+   */
+  register(
+    functionName: string,
+    grants: readonly Grant[],
+    options: { arn?: string; boundary?: readonly Grant[] } = {},
+  ): { accessKeyId: string; secretAccessKey: string } {
     const accessKeyId = `LOCAL${functionName.replace(/[^A-Za-z0-9]/g, '').toUpperCase()}`;
     const secretAccessKey = randomBytes(30).toString('base64url');
     this.#principals.set(accessKeyId, {
       functionName,
       accessKeyId,
       secretAccessKey,
-      arn: `arn:aws:sts::${LOCAL_ACCOUNT_ID}:assumed-role/${functionName}-role/${functionName}`,
+      arn:
+        options.arn ?? `arn:aws:sts::${LOCAL_ACCOUNT_ID}:assumed-role/${functionName}-role/${functionName}`,
       grants,
+      ...(options.boundary ? { boundary: options.boundary } : {}),
     });
     return { accessKeyId, secretAccessKey };
   }
 
-  /** Undefined when the call is allowed, else why it is not. */
-  async authorize(request: SignedRequest, action: string, resource: string): Promise<Denial | undefined> {
+  /**
+   * Undefined when the call is allowed, else why it is not. `context` holds the request's
+   * condition keys (`iam:PermissionsBoundary`, `iam:PassedToService`) that grants with
+   * conditions are matched against.
+   */
+  async authorize(
+    request: SignedRequest,
+    action: string,
+    resource: string,
+    context: Readonly<Record<string, string>> = {},
+  ): Promise<Denial | undefined> {
     const credential = requestCredential(request.headers, request.url);
     const accessKeyId = /Credential=([^/,\s]+)\//.exec(credential)?.[1] ?? credential.split('/')[0];
     const principal = accessKeyId ? this.#principals.get(accessKeyId) : undefined;
@@ -75,11 +128,9 @@ export class LocalIam {
           'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
       };
     }
-    const allowed = principal.grants.some(
-      (grant) =>
-        grant.actions.some((a) => wildcard(a, 'i').test(action)) &&
-        grant.resources.some((r) => wildcard(r).test(resource)),
-    );
+    const allowed =
+      allows(principal.grants, action, resource, context) &&
+      (principal.boundary === undefined || allows(principal.boundary, action, resource, context));
     if (allowed) return undefined;
     return {
       reason: 'access',
