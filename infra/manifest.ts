@@ -453,7 +453,7 @@ export const manifest = {
     ),
     migrationManager: managerFn(
       'migration',
-      'Contract of the migration manager: jobs by state, records/s; redrive, rollback',
+      'Contract of the migration manager: jobs by state, records/s; start, get, redrive, rollback',
       JOB_ACCESS.filter((a) => a !== 'state:read' && a !== 'bus:put').concat('queue:migrations:dead-letters'),
       29,
     ),
@@ -471,8 +471,9 @@ export const manifest = {
     ),
     notificationsManager: managerFn(
       'notifications',
-      'Contract of the notifications manager: subscriptions, deliveries by status; test',
-      // `test` queues a sample; the first read of the subscriptions stores the default one.
+      'Contract of the notifications manager: subscriptions, deliveries by status; test, notify',
+      // `test` queues a sample; the first read of the subscriptions stores the default one; `notify`
+      // publishes OperatorNotice (bus:put, as every manager).
       ['state:write', `queue:${DELIVERY_QUEUE.name}:send`],
     ),
     notificationSubscriptions: {
@@ -1185,7 +1186,7 @@ export const manifest = {
       functions: ['notificationSubscriptions', 'notificationMatcher', 'notificationDelivery'],
       config: MANAGER_CONFIG.notifications,
       actions: MANAGER_ACTIONS.notifications,
-      emits: ['NotificationFailed', 'ManagerFailed'],
+      emits: ['NotificationFailed', 'OperatorNotice', 'ManagerFailed'],
       // Any event may match a subscription.
       consumes: EVENT_TYPES,
       stoppable: true,

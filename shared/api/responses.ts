@@ -357,6 +357,21 @@ export const MigrationJobSchema = z.object({
   counts: CountsSchema,
   planRejects: z.array(RecordRejectSchema),
   previousCollection: z.string().optional(),
+  verification: z
+    .object({
+      passed: z.boolean(),
+      countsMatch: z.boolean(),
+      pointsInCollection: z.int().optional(),
+      sampled: z.int(),
+      minCosine: z.number().optional(),
+      mismatches: z.int(),
+    })
+    .optional()
+    .meta({ description: 'What verification found, once the job ended (the report lists the mismatches)' }),
+  alias: z
+    .object({ name: z.string(), collection: z.string(), previous: z.string().optional() })
+    .optional()
+    .meta({ description: 'The alias switch it made once verified (none for a dry run or a failed job)' }),
   reportKey: z.string().optional(),
   error: z.string().optional(),
   createdAt: z.string(),

@@ -3,6 +3,7 @@ import { ActorSchema } from '../actor.ts';
 import { CorrelationIdSchema } from '../correlation.ts';
 import { ExportFormatSchema } from '../exports/formats.ts';
 import { ManagerIdSchema } from '../managers/specs.ts';
+import { NoticeFieldsSchema } from '../notifications/notice.ts';
 
 /**
  * Every event the platform publishes, with the schema of its detail: the one list the publisher
@@ -194,6 +195,15 @@ export const EVENTS = {
       attempts: z.int().positive(),
       error: z.string().min(1),
       at: z.iso.datetime(),
+    }),
+  },
+  OperatorNotice: {
+    description:
+      "Someone (a user, or a workflow through the notifications manager's `notify` action) asked for operators to be told something; the default subscription mails it.",
+    detail: detail({
+      ...NoticeFieldsSchema,
+      /** Who asked (a user's `sub`; a workflow's task: its execution). */
+      by: z.string().min(1),
     }),
   },
   BackupCompleted: {

@@ -8,6 +8,8 @@ import {
 } from '../backups/model.ts';
 import { ProjectIdSchema } from '../dependencies/model.ts';
 import { ErrorsConfigSchema, ResolveInputSchema } from '../error-catalogue/model.ts';
+import { CreateMigrationBodySchema, JobPathSchema } from '../migrations/model.ts';
+import { NotifyInputSchema } from '../notifications/notice.ts';
 import { RotateInputSchema, SecurityConfigSchema } from '../security/model.ts';
 
 /**
@@ -135,6 +137,18 @@ export const MANAGER_ACTIONS = {
     },
   },
   migration: {
+    start: {
+      description:
+        'Starts the migration of an uploaded export (as POST /api/v1/migrations: the same job for the same export version); answers the job',
+      input: CreateMigrationBodySchema,
+      role: 'admin',
+    },
+    get: {
+      description:
+        'A migration job (as GET /api/v1/migrations/{id}): its status, counts, verification and alias switch; a workflow polls it until the job has ended',
+      input: z.strictObject({ jobId: JobPathSchema.shape.id }),
+      role: 'writer',
+    },
     redrive: {
       description: "Sends a migration's failed chunks again",
       input: z.strictObject({ jobId: z.string().min(1).max(200) }),
@@ -155,6 +169,12 @@ export const MANAGER_ACTIONS = {
         'Sends a sample notification to a subscription (delivered, retried and logged as any other)',
       input: z.strictObject({ subscriptionId: z.string().min(1).max(100) }),
       role: 'admin',
+    },
+    notify: {
+      description:
+        'Tells the operators something (a workflow step that failed, say): publishes OperatorNotice, which the subscriptions that list it deliver (the default one mails it)',
+      input: NotifyInputSchema,
+      role: 'writer',
     },
   },
   dependencies: {

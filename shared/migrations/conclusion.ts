@@ -3,8 +3,14 @@ import { ConflictError } from '../errors.ts';
 import { qdrantCall } from '../vectors/qdrant-errors.ts';
 import type { MigrationContext } from './context.ts';
 import { withNote } from './jobs.ts';
-import { type JobRecord, reportKey } from './model.ts';
-import { buildReport, type Cleanup, type MigrationReport, type Outcome } from './report.ts';
+import { type JobRecord, reportKey, type VerificationSummary } from './model.ts';
+import {
+  buildReport,
+  type Cleanup,
+  type MigrationReport,
+  type Outcome,
+  type Verification,
+} from './report.ts';
 
 /**
  * The end of a job: the alias switched (when it passed), the report written, the final status
@@ -44,6 +50,8 @@ export async function conclude(ctx: MigrationContext, job: JobRecord, outcome: O
       reportKey: key,
       completedAt,
       ...(alias?.previous ? { previousCollection: alias.previous } : {}),
+      ...(alias ? { alias } : {}),
+      ...(outcome.verification ? { verification: summaryOf(outcome.verification) } : {}),
       ...(reason ? { error: reason } : {}),
     };
     return cleanup?.action === 'keep' ? withNote(ended, completedAt, cleanup.reason) : ended;
@@ -61,6 +69,12 @@ export async function conclude(ctx: MigrationContext, job: JobRecord, outcome: O
   });
   if (cleanup?.action === 'delete') return dropCollection(ctx, final);
   return final;
+}
+
+/** The verification on the job (what a poller of the job reads); the report keeps the mismatches. */
+function summaryOf(verification: Verification): VerificationSummary {
+  const { mismatches, ...rest } = verification;
+  return { ...rest, mismatches: mismatches.length };
 }
 
 /**

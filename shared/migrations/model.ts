@@ -117,6 +117,10 @@ export interface JobRecord {
   planRejects: RecordReject[];
   /** Where the alias pointed before this migration switched it (for rollback). */
   previousCollection?: string;
+  /** What verification found (set when the job ends verified or not; the report lists the mismatches). */
+  verification?: VerificationSummary;
+  /** The switch this migration made once verified (`name` pointed at `collection`); none for a dry run. */
+  alias?: { name: string; collection: string; previous?: string };
   reportKey?: string;
   error?: string;
   createdAt: string;
@@ -125,6 +129,18 @@ export interface JobRecord {
   completedAt?: string;
   /** What happened beyond the normal course (a stall resumed, the collection cleaned up), oldest first. */
   history?: HistoryEntry[];
+}
+
+/** The report's verification as the job keeps it: the mismatches counted, not listed. */
+export interface VerificationSummary {
+  passed: boolean;
+  /** The collection holds as many points as distinct ids were written. */
+  countsMatch: boolean;
+  pointsInCollection?: number;
+  /** Points read back and compared with the export. */
+  sampled: number;
+  minCosine?: number;
+  mismatches: number;
 }
 
 export interface HistoryEntry {

@@ -23,8 +23,10 @@ export const DEFAULT_SUBSCRIPTION_ID = 'default';
 
 /**
  * The issue's default subscription: failed migrations, `manager.error` and `system.critical` (the
- * legacy names of ManagerFailed and SystemCriticalDetected here), and the alarm topic's state
- * changes (`alarms.ts`). One pattern: neither source ever sends the other's detail-types.
+ * legacy names of ManagerFailed and SystemCriticalDetected here), the notices someone asked to send
+ * the operators (OperatorNotice: a workflow's notify step), and the alarm topic's state changes
+ * (`alarms.ts`). One pattern: neither source ever sends the other's detail-types. Stored when the
+ * platform first reads its subscriptions: a platform seeded earlier keeps the pattern it was given.
  */
 export const DEFAULT_PATTERN = {
   source: [EVENT_SOURCE, ALARM_SOURCE],
@@ -32,6 +34,7 @@ export const DEFAULT_PATTERN = {
     'MigrationFailed',
     LEGACY_NAMES['manager.error'],
     LEGACY_NAMES['system.critical'],
+    'OperatorNotice',
     ALARM_DETAIL_TYPE,
   ],
 };

@@ -9,7 +9,7 @@ import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
 import type { LoggedEvent } from '#shared/events/log.ts';
 import { parseEvent } from '#shared/events/publisher.ts';
 import { GATE_CACHE_MS } from '#shared/managers/gate.ts';
-import { MANAGER_IDS } from '#shared/managers/specs.ts';
+import { MANAGER_ACTIONS, MANAGER_IDS } from '#shared/managers/specs.ts';
 import type { JobView } from '#shared/migrations/service.ts';
 import { legacyExport } from '../unit/migrations/exports.ts';
 import { eventually, queueCounts, s3ClientOf, tokenFor, waitFor } from './support.ts';
@@ -108,7 +108,9 @@ describe('the coordinator API', () => {
     expect(body.owns.queues).toEqual(['migrations']);
     expect(body.owns.routes).toContain('POST /api/v1/migrations');
     expect(body.owns.schedules).toEqual(['stalledMigrations']);
-    expect(body.actions.map((a: { name: string }) => a.name).sort()).toEqual(['redrive', 'rollback']);
+    expect(body.actions.map((a: { name: string }) => a.name).sort()).toEqual(
+      Object.keys(MANAGER_ACTIONS.migration).sort(),
+    );
     expect(body.config.properties).toHaveProperty('windowMinutes');
   });
 

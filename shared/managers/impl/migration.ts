@@ -1,5 +1,7 @@
 import { createMigrationQueue } from '../../adapters/index.ts';
+import { NotFoundError } from '../../errors.ts';
 import { migrationService } from '../../migrations/clients.ts';
+import type { CreateMigrationBody } from '../../migrations/model.ts';
 import { publicJob } from '../../migrations/service.ts';
 import { check, type ManagerImplementation, stateStoreCheck } from '../contract-handler.ts';
 
@@ -9,7 +11,7 @@ const JOB_STATES = ['planning', 'running', 'finalizing', 'completed', 'failed', 
 
 const within = (iso: string | undefined, since: number) => iso !== undefined && Date.parse(iso) >= since;
 
-/** Migrations of legacy exports: jobs by state, records/s, failures; redrive and rollback. */
+/** Migrations of legacy exports: jobs by state, records/s, failures; start, get, redrive and rollback. */
 export const migration: ManagerImplementation<'migration'> = {
   async checks(ctx) {
     const since = Date.now() - ctx.config.windowMinutes * 60_000;
@@ -54,6 +56,20 @@ export const migration: ManagerImplementation<'migration'> = {
   },
 
   actions: {
+    async start(input: CreateMigrationBody, ctx) {
+      const { job } = await migrationService(ctx.app).start(input);
+      return { job: publicJob(job) };
+    },
+    async get(input: { jobId: string }, ctx) {
+      try {
+        return { job: await migrationService(ctx.app).get(input.jobId) };
+      } catch (err) {
+        // The service names its route's path parameter; the action's caller sent `input.jobId`.
+        if (err instanceof NotFoundError)
+          throw new NotFoundError(err.message, [{ field: 'input.jobId', reason: 'no such migration' }]);
+        throw err;
+      }
+    },
     async redrive(input: { jobId: string }, ctx) {
       const { job, resent, deadLettersRemoved } = await migrationService(ctx.app).redrive(input.jobId);
       return { job: publicJob(job), resent, deadLettersRemoved };

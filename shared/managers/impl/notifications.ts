@@ -1,11 +1,18 @@
+import { createEventBus } from '../../adapters/index.ts';
+import { EventPublisher } from '../../events/publisher.ts';
+import { EVENT_SOURCE } from '../../migrations/settings.ts';
 import { deliveryLog, notificationService, subscriptionStore } from '../../notifications/clients.ts';
 import { DELIVERY_STATUSES } from '../../notifications/model.ts';
+import type { NotifyInput } from '../../notifications/notice.ts';
 import { check, type ManagerImplementation, stateStoreCheck } from '../contract-handler.ts';
 
 /** The most recent notifications the figures look at. */
 const DELIVERIES_SCANNED = 1_000;
 
-/** Notifications: subscriptions, deliveries in the window by status, failures; `test` sends a sample. */
+/**
+ * Notifications: subscriptions, deliveries in the window by status, failures; `test` sends a
+ * sample, `notify` publishes an OperatorNotice (delivered as any event, by the matcher).
+ */
 export const notifications: ManagerImplementation<'notifications'> = {
   async checks(ctx) {
     const since = Date.now() - ctx.config.windowMinutes * 60_000;
@@ -54,6 +61,14 @@ export const notifications: ManagerImplementation<'notifications'> = {
   actions: {
     async test(input: { subscriptionId: string }, ctx) {
       return notificationService(ctx.app).test(input.subscriptionId);
+    },
+    async notify(input: NotifyInput, ctx, by) {
+      // The bus answers no event id through its port: the delivery log names the event it delivered.
+      await new EventPublisher(createEventBus(ctx.app), EVENT_SOURCE).publish('OperatorNotice', {
+        ...input,
+        by,
+      });
+      return { published: true };
     },
   },
 };

@@ -81,6 +81,8 @@ function fakeMigration() {
         return [{ name: 'fake_jobs', help: 'Jobs of the fake', value: 7, labels: { state: 'running' } }];
       },
       actions: {
+        start: async () => ({}),
+        get: async () => ({}),
         async redrive(input: { jobId: string }, ctx, by) {
           fake.seen.push({ action: 'redrive', input, by, windowMinutes: ctx.config.windowMinutes });
           return { redriven: input.jobId };
@@ -138,10 +140,12 @@ describe('describe', () => {
       consumes: declaration.consumes,
     });
     expect(description.actions.map((a) => [a.name, a.role])).toEqual([
+      ['start', 'admin'],
+      ['get', 'writer'],
       ['redrive', 'admin'],
       ['rollback', 'admin'],
     ]);
-    const input = description.actions[0]!.input as {
+    const input = description.actions.find((a) => a.name === 'redrive')!.input as {
       properties: Record<string, unknown>;
       required: string[];
       additionalProperties: boolean;
@@ -281,7 +285,9 @@ describe('actions', () => {
 
     expect(error).toMatchObject({ statusCode: 404, code: 'NOT_FOUND' });
     expect(error.message).toContain('explode');
-    expect(error.issues).toEqual([{ field: 'action', reason: 'must be one of: redrive, rollback' }]);
+    expect(error.issues).toEqual([
+      { field: 'action', reason: 'must be one of: start, get, redrive, rollback' },
+    ]);
     // Inherited object keys are not actions either (they were: 500, and ManagerFailed).
     for (const action of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
       const inherited = errorOf(await callOf(handler, { call: 'action', action, input: {}, by: 'admin-1' }));

@@ -24,7 +24,7 @@ import { describe as describeManager, managerHandler } from '#shared/managers/co
 import { Coordinator } from '#shared/managers/coordinator.ts';
 import type { ManagerDeclaration } from '#shared/managers/declaration.ts';
 import { LIFECYCLE_KEY, LifecycleStore, managerPartition } from '#shared/managers/lifecycle.ts';
-import type { ManagerId } from '#shared/managers/specs.ts';
+import { MANAGER_ACTIONS, type ManagerId } from '#shared/managers/specs.ts';
 import { lambdaContext } from '../http/support.ts';
 import {
   type Answer,
@@ -342,7 +342,12 @@ describe('start', () => {
       {
         checks: async () => checks,
         gauges: async () => [],
-        actions: { redrive: async () => ({}), rollback: async () => ({}) },
+        actions: {
+          start: async () => ({}),
+          get: async () => ({}),
+          redrive: async () => ({}),
+          rollback: async () => ({}),
+        },
       },
     );
     const { coordinator, sources, bus } = world({
@@ -765,7 +770,9 @@ describe('actions', () => {
         error = err as AppError;
       }
       expect(error, action).toBeInstanceOf(NotFoundError);
-      expect(error?.issues).toEqual([{ field: 'action', reason: 'must be one of: redrive, rollback' }]);
+      expect(error?.issues).toEqual([
+        { field: 'action', reason: `must be one of: ${Object.keys(MANAGER_ACTIONS.migration).join(', ')}` },
+      ]);
     }
     expect(() => coordinator.actionRole('monitoring', 'sweep')).toThrow(/monitoring has no action "sweep"/);
   });

@@ -78,6 +78,12 @@ describe('a migration job', () => {
     expect(report.verification).toMatchObject({ countsMatch: true, pointsInCollection: 34, passed: true });
     expect(report.verification.sampled).toBeGreaterThanOrEqual(1);
     expect(report.verification.minCosine).toBeGreaterThan(0.999);
+    // The job itself says it was verified and switched (what a workflow polling it reads).
+    expect(done.verification).toEqual({
+      ...report.verification,
+      mismatches: report.verification.mismatches.length,
+    });
+    expect(done.alias).toEqual({ name: 'tasks', collection: done.collection });
 
     expect(bus.types()[0]).toBe('MigrationStarted');
     expect(bus.types().filter((t) => t === 'MigrationChunkCompleted')).toHaveLength(planned.chunks.total);
@@ -155,7 +161,11 @@ describe('a migration job', () => {
     await runWorkers();
 
     const second = await job(v2.id);
-    expect(second).toMatchObject({ status: 'completed', previousCollection: v1.collection });
+    expect(second).toMatchObject({
+      status: 'completed',
+      previousCollection: v1.collection,
+      alias: { name: 'roll', collection: v2.collection, previous: v1.collection },
+    });
     expect(await aliasOf('roll')).toBe(v2.collection);
     expect((await qdrant.count('roll', { exact: true })).count).toBe(12);
 
@@ -201,6 +211,8 @@ describe('a migration job', () => {
     expect(failed.error).toMatch(/25\.00% of records were rejected/);
     expect(await aliasOf('strict')).toBeUndefined();
     expect(objects.json<MigrationReport>(failed.reportKey!).verification.passed).toBe(false);
+    expect(failed.verification).toMatchObject({ passed: false, countsMatch: true, mismatches: 0 });
+    expect(failed.alias).toBeUndefined();
     expect(bus.types().at(-1)).toBe('MigrationFailed');
   });
 
@@ -285,6 +297,8 @@ describe('a migration job', () => {
       const { collections } = await qdrant.getCollections();
       expect(collections.map((c) => c.name)).not.toContain(done.collection);
       expect(await aliasOf('dry')).toBeUndefined();
+      expect(done.verification?.passed).toBe(true);
+      expect(done.alias).toBeUndefined();
     } finally {
       embed.mockRestore();
     }

@@ -126,7 +126,7 @@ describe('NotificationService', () => {
 
   it('stores the default subscription once, and matches it with the legacy names it stands for', async () => {
     expect((await subscriptions.list()).map((s) => s.id)).toEqual([DEFAULT_SUBSCRIPTION_ID]);
-    for (const type of ['MigrationFailed', 'ManagerFailed', 'SystemCriticalDetected']) {
+    for (const type of ['MigrationFailed', 'ManagerFailed', 'SystemCriticalDetected', 'OperatorNotice']) {
       expect((await service.match(event(type))).deliveries, type).toHaveLength(1);
     }
     expect((await service.match(event('MigrationCompleted'))).deliveries).toHaveLength(0);
