@@ -631,7 +631,8 @@ export const manifest = {
     },
     statusPage: {
       entry: 'functions/platform/status-page/handler.ts',
-      description: 'The status page (managers, migrations, plans, events) and its script, served offline',
+      description:
+        'The status page (managers, migrations, workflow executions, plans, events) and its script, served offline',
       memoryMb: 256,
       timeoutSeconds: 5,
       access: [],

@@ -1071,7 +1071,7 @@ const BASE_OPERATIONS: Record<string, OperationEntry> = {
         operationId: 'statusPage',
         summary: 'The status page',
         description:
-          'A page served by the platform, offline, holding no data: it asks for an access token and shows, from the API, the managers (state, health, Start and Stop for an administrator), the migrations in progress, each plan’s progress and the latest events, refreshing itself every few seconds.',
+          'A page served by the platform, offline, holding no data: it asks for an access token and shows, from the API, the managers (state, health, Start and Stop for an administrator), the migrations in progress, the running workflow executions, each plan’s progress and the latest events, refreshing itself every few seconds.',
         tag: 'platform',
         responses: {
           200: { description: 'The page', content: { type: 'text/html', description: 'The status page' } },

@@ -28,6 +28,18 @@ function el(tag, className, ...children) {
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : '');
 const pct = (n) => (n === null || n === undefined ? 'n/a' : n + '%');
 
+/**
+ * How long ago an ISO time was, coarser as it grows: '42 s', '3 min 5 s', '2 h 10 min', '3 d 4 h'.
+ * Hand-written: Intl.DurationFormat is too recent to count on in every reader's browser.
+ */
+function elapsed(iso) {
+  const s = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 1000));
+  if (s < 60) return s + ' s';
+  if (s < 3600) return Math.floor(s / 60) + ' min ' + (s % 60) + ' s';
+  if (s < 86400) return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min';
+  return Math.floor(s / 86400) + ' d ' + Math.floor((s % 86400) / 3600) + ' h';
+}
+
 function announce(text) {
   $('announce').textContent = text;
 }
@@ -234,6 +246,22 @@ function renderMigrations(jobs) {
   });
 }
 
+function renderExecutions(executions) {
+  const tbody = $('executions-body');
+  if (executions.length === 0) {
+    emptyRow(tbody, 4, 'No workflow execution running.');
+    return;
+  }
+  syncRows(tbody, executions, (x) => x.executionId, (row, x) => {
+    const [workflow, execution, started, running] = cells(row, 4);
+    workflow.replaceChildren(x.workflowName, el('br'), el('code', 'small', x.workflowId));
+    execution.replaceChildren(el('code', 'small', x.executionId));
+    started.textContent = when(x.startedAt);
+    running.className = 'number';
+    running.textContent = elapsed(x.startedAt);
+  });
+}
+
 function renderPlans(plans) {
   const tbody = $('plans-body');
   if (plans.length === 0) {
@@ -286,6 +314,12 @@ function renderEvents(events) {
 const SECTIONS = [
   { path: '/managers/status', message: 'managers-message', what: 'the managers', render: (b) => renderManagers(b.managers) },
   { path: '/migrations?limit=20', message: 'migrations-message', what: 'the migrations', render: (b) => renderMigrations(b.migrations) },
+  {
+    path: '/executions?status=RUNNING&limit=20',
+    message: 'executions-message',
+    what: 'the workflow executions',
+    render: (b) => renderExecutions(b.executions),
+  },
   { path: '/plans', message: 'plans-message', what: 'the plans', render: (b) => renderPlans(b.plans) },
   { path: '/events?limit=20', message: 'events-message', what: 'the events', render: (b) => renderEvents(b.events) },
 ];
@@ -362,7 +396,7 @@ $('forget').addEventListener('click', () => {
   sessionStorage.removeItem(TOKEN_KEY);
   $('token').value = '';
   stopRefreshing();
-  for (const id of ['managers-body', 'migrations-body', 'plans-body', 'events-body']) $(id).replaceChildren();
+  for (const tbody of document.querySelectorAll('tbody')) tbody.replaceChildren();
   lastStates.clear();
   announce('Token forgotten.');
 });

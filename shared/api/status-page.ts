@@ -5,9 +5,9 @@ import { STATUS_PAGE_STYLE } from './status-page-style.ts';
 
 /**
  * The status page (`GET /api/v1/status-page`): the managers with their lifecycle state and health
- * (Start/Stop for administrators), migrations in progress, each plan's declared vs computed
- * progress and the latest events, refreshed every few seconds by its script from the API itself,
- * with the bearer token the reader enters. Served by the platform, offline: its script and style
+ * (Start/Stop for administrators), migrations in progress, the workflow executions running, each
+ * plan's declared vs computed progress and the latest events, refreshed every few seconds by its
+ * script from the API itself, with the bearer token the reader enters. Served by the platform, offline: its script and style
  * sheet are ours, in this bundle.
  */
 
@@ -93,6 +93,11 @@ export const STATUS_PAGE_HTML = `<!doctype html>
         'Migrations in progress',
         'Jobs planning, running or finalizing, with their chunks and records.',
         ['Job and export', 'Target alias', 'Status', 'Chunks done', 'Records', 'Started'],
+      )}${section(
+        'executions',
+        'Workflow executions',
+        'Workflow executions running now, newest first (the latest 20).',
+        ['Workflow', 'Execution', 'Started', 'Running for'],
       )}${section(
         'plans',
         'Plans',

@@ -13,8 +13,9 @@ import { apiCaller, tokenFor } from './support.ts';
 /**
  * The status page in a real browser on a local runtime: it asks for a token and says when the API
  * refuses one (401) or a role is too low (403); with a token it shows every manager's state and
- * health, a plan's declared vs computed progress, the latest events and a migration in progress;
- * Stop and Start change a manager's state through the API. Nothing its content security policy
+ * health, a plan's declared vs computed progress, the latest events, a migration in progress and
+ * a running workflow execution (gone once stopped; a stopped workflow manager's 503 said in its
+ * section only); Stop and Start change a manager's state through the API. Nothing its content security policy
  * refuses, no script error, no request leaving the API.
  */
 
@@ -50,6 +51,8 @@ describe.skipIf(!CHROMIUM)('the status page in chromium', { timeout: 60_000 }, (
 
   const row = (id: string) => page.locator(`#managers-body tr[data-manager="${id}"]`);
   const text = async (selector: string) => ((await page.locator(selector).textContent()) ?? '').trim();
+  const indexPlan = () =>
+    call('POST', '/plans?planId=plans%2Frollout.md', PLAN, { 'content-type': 'text/markdown' });
   const useToken = async (token: string) => {
     await page.getByLabel('Bearer token').fill(token);
     await page.getByRole('button', { name: 'Use token' }).click();
@@ -58,10 +61,7 @@ describe.skipIf(!CHROMIUM)('the status page in chromium', { timeout: 60_000 }, (
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'vp-status-page-'));
     rt = await startLocalRuntime({ dataDir, port: 0, quiet: true });
-    const indexed = await call('POST', '/plans?planId=plans%2Frollout.md', PLAN, {
-      'content-type': 'text/markdown',
-    });
-    expect(indexed.status).toBe(201);
+    expect((await indexPlan()).status).toBe(201);
     browser = await chromium.launch({ executablePath: CHROMIUM!, headless: true, args: ['--no-sandbox'] });
     page = await browser.newPage();
     // Every violation of the page's content security policy, as the browser reports it to the page.
@@ -123,6 +123,10 @@ describe.skipIf(!CHROMIUM)('the status page in chromium', { timeout: 60_000 }, (
       '-25 pts',
     ]);
     expect(await text('#migrations-body')).toBe('No migration in progress.');
+    expect(await text('#executions-body')).toBe('No workflow execution running.');
+    // Indexed again now: on a busy machine the first health sweep's events (two per manager when
+    // their cold starts time out) push the first PlanIndexed out of the latest 20.
+    expect((await indexPlan()).status).toBe(200);
     await expect.poll(() => text('#events-body'), SLOW).toContain('PlanIndexed');
   });
 
@@ -188,6 +192,55 @@ describe.skipIf(!CHROMIUM)('the status page in chromium', { timeout: 60_000 }, (
     expect([await bar.getAttribute('value'), await bar.getAttribute('max')]).toEqual(['4', '10']);
     expect(await cells.nth(4).textContent()).toBe('480 read, 470 written, 10 rejected (of 1200 planned)');
     await page.unroute((url) => url.pathname === '/api/v1/migrations');
+  });
+
+  it('lists a running workflow execution with how long it has run, and drops it once stopped', async () => {
+    // Ten minutes of Wait (this runtime shortens no waits): running until it is stopped.
+    const created = await call('POST', '/workflows', {
+      name: 'Hold <b>ten</b> minutes',
+      definition: { StartAt: 'Hold', States: { Hold: { Type: 'Wait', Seconds: 600, End: true } } },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const workflowId: string = created.body.workflow.id;
+    const started = await call('POST', `/workflows/${workflowId}/execute`, { input: {} });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const { executionId, startedAt } = started.body.execution as { executionId: string; startedAt: string };
+
+    const cells = page.locator(`#executions-body tr[data-key="${executionId}"] td`);
+    await expect.poll(() => cells.count(), SLOW).toBe(4);
+    expect(await text('#executions-message')).toBe('');
+    expect(await cells.nth(0).textContent()).toBe(`Hold <b>ten</b> minutes${workflowId}`);
+    expect(await page.locator('#executions-body b').count()).toBe(0);
+    expect(await cells.nth(1).textContent()).toBe(executionId);
+    expect(await cells.nth(2).textContent()).toBe(
+      await page.evaluate((iso) => new Date(iso).toLocaleString(), startedAt),
+    );
+    // How long it has run, counted again at each refresh.
+    const ran = (await cells.nth(3).textContent()) ?? '';
+    expect(ran).toMatch(/^(\d+ min )?\d+ s$/);
+    await expect.poll(() => cells.nth(3).textContent(), SLOW).not.toBe(ran);
+
+    const stopped = await call('POST', `/executions/${executionId}/stop`);
+    expect(stopped.status, JSON.stringify(stopped.body)).toBe(200);
+    expect(stopped.body.execution.status).toBe('ABORTED');
+    await expect.poll(() => text('#executions-body'), SLOW).toBe('No workflow execution running.');
+  });
+
+  it('says in its section only that the workflow manager is stopped (503)', async () => {
+    await row('workflows').getByRole('button', { name: 'Stop Workflows' }).click();
+    await expect
+      .poll(() => text('#executions-message'), SLOW)
+      .toMatch(/^Could not load the workflow executions \(HTTP 503: the workflows manager is stopp(ing|ed)/);
+    // The other sections still load: the managers' table shows the stop.
+    await expect.poll(() => row('workflows').locator('.state').textContent(), SLOW).toBe('stopped');
+    for (const other of ['managers', 'migrations', 'plans', 'events']) {
+      expect(await text(`#${other}-message`), other).toBe('');
+    }
+    expect(await text('#updated')).toMatch(/^Updated /);
+
+    await row('workflows').getByRole('button', { name: 'Start Workflows' }).click();
+    await expect.poll(() => text('#executions-message'), SLOW).toBe('');
+    expect(await text('#executions-body')).toBe('No workflow execution running.');
   });
 
   it('keeps the token in the tab only, and loaded nothing its policy refuses', async () => {
