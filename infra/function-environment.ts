@@ -59,6 +59,68 @@ export interface ResourceRefs {
   userPool: ResourceRef;
   /** The HTTP API whose CloudWatch metrics `api:metrics` reads: its id and stage. */
   httpApi: { id: string; stage: string };
+  /** What `workflows:manage` creates at run time and is limited to (`workflowRefs`). */
+  workflows: WorkflowRefs;
+}
+
+/**
+ * The workflows' state machines (`<stateMachinePrefix><workflowId>`, ids `wf-…`) and their execution
+ * roles (under `rolePath`, each bounded by `boundaryPolicyArn`), by ARN patterns of one account and
+ * region.
+ */
+export interface WorkflowRefs {
+  stateMachinePrefix: string;
+  stateMachineArnPrefix: string;
+  executionArnPrefix: string;
+  rolePath: string;
+  roleArnPrefix: string;
+  boundaryPolicyArn: string;
+}
+
+export function workflowRefs(p: {
+  service: string;
+  stage: string;
+  partition: string;
+  region: string;
+  account: string;
+}): WorkflowRefs {
+  const stateMachinePrefix = `${p.service}-${p.stage}-`;
+  const rolePath = `/${p.service}/${p.stage}/workflows/`;
+  const states = `arn:${p.partition}:states:${p.region}:${p.account}`;
+  return {
+    stateMachinePrefix,
+    stateMachineArnPrefix: `${states}:stateMachine:${stateMachinePrefix}`,
+    executionArnPrefix: `${states}:execution:${stateMachinePrefix}`,
+    rolePath,
+    roleArnPrefix: `arn:${p.partition}:iam::${p.account}:role${rolePath}`,
+    boundaryPolicyArn: `arn:${p.partition}:iam::${p.account}:policy/${workflowBoundaryPolicyName(p.service, p.stage)}`,
+  };
+}
+
+/** The fixed name of the managed policy bounding every workflow execution role. */
+export function workflowBoundaryPolicyName(service: string, stage: string): string {
+  return `${service}-${stage}-workflow-task-boundary`;
+}
+
+/**
+ * The most a workflow's execution role may ever do (its permissions boundary): invoke the managers'
+ * contract functions through their live aliases. Each role's own policy names only the managers its
+ * tasks call.
+ */
+export function workflowBoundaryGrant(
+  refs: Pick<ResourceRefs, 'functions'>,
+  managers: Readonly<Record<string, ManagedResources>>,
+): Grant {
+  return {
+    actions: ['lambda:InvokeFunction'],
+    resources: Object.values(managers).map((m) => liveAliasOf(refOf(refs, m.function).arn)),
+  };
+}
+
+function refOf(refs: Pick<ResourceRefs, 'functions'>, fnName: string): ResourceRef {
+  const ref = refs.functions[fnName];
+  if (!ref) throw new Error(`function "${fnName}" has no deployed name`);
+  return ref;
 }
 
 /**
@@ -359,6 +421,54 @@ function grantOf(
           },
         ],
       };
+    case 'workflows:manage': {
+      const w = refs.workflows;
+      const roles = `${w.roleArnPrefix}wf-*`;
+      return {
+        environment: {
+          [RESOURCE_ENV.workflowStateMachinePrefix]: w.stateMachinePrefix,
+          [RESOURCE_ENV.workflowRolePath]: w.rolePath,
+          [RESOURCE_ENV.workflowRoleBoundary]: w.boundaryPolicyArn,
+          [RESOURCE_ENV.workflowTaskFunctions]: JSON.stringify(
+            Object.fromEntries(
+              Object.entries(ctx.managers).map(([id, m]) => [
+                id,
+                liveAliasOf(functionRef(refs, m.function, ctx).arn),
+              ]),
+            ),
+          ),
+        },
+        grants: [
+          {
+            actions: [
+              'states:CreateStateMachine',
+              'states:UpdateStateMachine',
+              'states:DeleteStateMachine',
+              'states:DescribeStateMachine',
+              'states:StartExecution',
+              'states:ListExecutions',
+            ],
+            resources: [`${w.stateMachineArnPrefix}wf-*`],
+          },
+          {
+            actions: ['states:DescribeExecution', 'states:GetExecutionHistory', 'states:StopExecution'],
+            resources: [`${w.executionArnPrefix}wf-*:*`],
+          },
+          // Only roles that carry the boundary: no role it makes can do more than invoke managers.
+          {
+            actions: ['iam:CreateRole', 'iam:PutRolePolicy'],
+            resources: [roles],
+            conditions: { StringEquals: { 'iam:PermissionsBoundary': w.boundaryPolicyArn } },
+          },
+          { actions: ['iam:GetRole', 'iam:DeleteRolePolicy', 'iam:DeleteRole'], resources: [roles] },
+          {
+            actions: ['iam:PassRole'],
+            resources: [roles],
+            conditions: { StringEquals: { 'iam:PassedToService': 'states.amazonaws.com' } },
+          },
+        ],
+      };
+    }
     case 'api:metrics':
       return {
         environment: {

@@ -21,6 +21,7 @@ import {
 import { EVENT_SOURCE, MIGRATION_QUEUE, PLANNER_TIMEOUT_SECONDS } from '../shared/migrations/settings.ts';
 import { DELIVERY_QUEUE, DELIVERY_TIMEOUT_SECONDS } from '../shared/notifications/settings.ts';
 import { AUDITED_EVENTS } from '../shared/security/model.ts';
+import { WORKFLOW_STATE_MACHINE_ARN_WILDCARD } from '../shared/workflows/naming.ts';
 
 export type { Role } from '../shared/auth/roles.ts';
 
@@ -49,7 +50,10 @@ export type Access =
   | 'managers:control' // turns the managers' queue event source mappings on and off (MANAGER_EVENT_SOURCES)
   | 'metrics:read' // reads the functions' CloudWatch metrics (METRIC_FUNCTIONS)
   | 'users:read' // lists the user pool's users and its platform groups' members (USER_POOL_ID)
-  | 'api:metrics'; // names the HTTP API and its stage, whose CloudWatch metrics it reads
+  | 'api:metrics' // names the HTTP API and its stage, whose CloudWatch metrics it reads
+  // creates, changes, runs and deletes the workflows' state machines and their roles (each bounded
+  // to invoking the managers' contract functions), and reads their executions
+  | 'workflows:manage';
 
 export interface FunctionDecl {
   /** Handler module, relative to the repository root; it exports `handler`. */
@@ -144,6 +148,11 @@ export type RuleDecl = {
   pattern: EventPattern;
   /** Keep matching events in the bus archive for replay. */
   archive?: boolean;
+  /**
+   * `default`: a rule on the account's default bus, where AWS services put their events (Step
+   * Functions' execution status changes); otherwise the platform's bus.
+   */
+  bus?: 'default';
 } & ({ function: string; queue?: undefined } | { queue: string; function?: undefined });
 
 /**
@@ -542,6 +551,29 @@ export const manifest = {
       // Instantiating indexes the rendered plan through the roadmap manager's contract function.
       access: ['state:read', 'state:write', 'qdrant', 'embedder', 'bus:put', 'manager:roadmap:invoke'],
     },
+    workflowsManager: managerFn(
+      'workflows',
+      'Contract of the workflow manager: workflows and their executions by status; install-examples',
+      // Its figures list executions; installing the examples creates workflows.
+      ['state:write', 'workflows:manage'],
+      29,
+    ),
+    workflows: {
+      entry: 'functions/workflows/api/handler.ts',
+      description:
+        'Workflows (Amazon States Language calling manager actions): create, list, read, replace, delete, execute; executions, their history, stop',
+      memoryMb: 512,
+      timeoutSeconds: 29,
+      access: ['state:read', 'state:write', 'workflows:manage'],
+    },
+    workflowStatus: {
+      entry: 'functions/workflows/status/handler.ts',
+      description:
+        "Step Functions' execution status changes of the workflows, published as WorkflowExecution events",
+      memoryMb: 256,
+      timeoutSeconds: 15,
+      access: ['state:read', 'bus:put'],
+    },
     securityManager: managerFn(
       'security',
       'Contract of the security manager: audit entries by kind; rotate-webhook-secrets, webhook-secret',
@@ -874,6 +906,21 @@ export const manifest = {
       role: 'writer',
       throttle: EMBEDDING_THROTTLE,
     },
+    { method: 'GET', path: '/api/v1/workflows', function: 'workflows', role: 'reader' },
+    { method: 'POST', path: '/api/v1/workflows', function: 'workflows', role: 'writer' },
+    { method: 'GET', path: '/api/v1/workflows/{id}', function: 'workflows', role: 'reader' },
+    { method: 'PUT', path: '/api/v1/workflows/{id}', function: 'workflows', role: 'writer' },
+    { method: 'DELETE', path: '/api/v1/workflows/{id}', function: 'workflows', role: 'writer' },
+    { method: 'POST', path: '/api/v1/workflows/{id}/execute', function: 'workflows', role: 'writer' },
+    { method: 'GET', path: '/api/v1/workflows/{id}/executions', function: 'workflows', role: 'reader' },
+    { method: 'GET', path: '/api/v1/executions', function: 'workflows', role: 'reader' },
+    { method: 'GET', path: '/api/v1/executions/{executionId}', function: 'workflows', role: 'reader' },
+    {
+      method: 'POST',
+      path: '/api/v1/executions/{executionId}/stop',
+      function: 'workflows',
+      role: 'writer',
+    },
     { method: 'GET', path: '/api/v1/security/audit', function: 'securityAudit', role: 'admin' },
     { method: 'GET', path: '/api/v1/security/users', function: 'securityAudit', role: 'admin' },
     { method: 'GET', path: '/api/v1/errors', function: 'errorCatalogue', role: 'reader' },
@@ -1010,6 +1057,18 @@ export const manifest = {
       pattern: { source: [EVENT_SOURCE] },
       queue: 'notificationEvents',
     },
+    workflowExecutions: {
+      description:
+        "Step Functions' status changes of the stage's workflow executions (on the default bus), to the workflow manager",
+      bus: 'default',
+      pattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        // Any stage's workflows (the function keeps its own stage's): the stage is not known here.
+        detail: { stateMachineArn: [{ wildcard: WORKFLOW_STATE_MACHINE_ARN_WILDCARD }] },
+      },
+      function: 'workflowStatus',
+    },
   },
   schedules: {
     webhookSecretRotation: {
@@ -1033,6 +1092,13 @@ export const manifest = {
       description: "Catalogues every queue's dead letters (peeked, never deleted; each one once)",
       rateMinutes: 5,
       function: 'errorIntake',
+    },
+    workflowExamples: {
+      description:
+        "Installs the shipped example workflows the first time the workflow manager runs (then never again: they are the users' to edit or delete)",
+      rateMinutes: 30,
+      function: 'workflowsManager',
+      input: { call: 'action', action: 'install-examples', input: { firstRun: true }, by: 'schedule' },
     },
     backups: {
       description: "Asks for a backup when the last scheduled one is the backup manager's everyHours old",
@@ -1214,6 +1280,26 @@ export const manifest = {
       actions: MANAGER_ACTIONS.errors,
       emits: ['ErrorCatalogued', 'ErrorReopened', 'ManagerFailed'],
       consumes: FAILURE_EVENT_TYPES,
+      stoppable: true,
+    },
+    workflows: {
+      name: 'Workflows',
+      description:
+        'Workflows as Amazon States Language definitions whose tasks call manager actions: Step Functions state machines in AWS, the same definitions run in process locally',
+      function: 'workflowsManager',
+      // Not workflowStatus: Step Functions' status changes are published even while it is stopped
+      // (a rule target of a stopped manager's function would drop them).
+      functions: ['workflows'],
+      config: MANAGER_CONFIG.workflows,
+      actions: MANAGER_ACTIONS.workflows,
+      emits: [
+        'WorkflowExecutionStarted',
+        'WorkflowExecutionSucceeded',
+        'WorkflowExecutionFailed',
+        'WorkflowExecutionAborted',
+        'ManagerFailed',
+      ],
+      consumes: [],
       stoppable: true,
     },
     templates: {

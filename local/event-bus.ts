@@ -121,6 +121,8 @@ export class LocalEventBus {
   readonly #sendToQueue: SendToQueue | undefined;
   readonly #log: (msg: string) => void;
   #rules: CompiledRule[] = [];
+  /** The rules declared on the account's default bus (`bus: 'default'`): AWS services' events. */
+  #serviceRules: CompiledRule[] = [];
   #archive: FileHandle | undefined;
   #failed: FileHandle | undefined;
   /** Appends are serialised so that lines never interleave and fsyncs follow their writes. */
@@ -151,7 +153,7 @@ export class LocalEventBus {
   /** Validates every rule (pattern and target), then opens the archive files. */
   async start(): Promise<void> {
     if (this.#archive) throw new Error(`event bus ${this.name} is already started`);
-    this.#rules = Object.entries(this.#manifest.rules).map(([name, decl]) => {
+    const compiled = Object.entries(this.#manifest.rules).map(([name, decl]) => {
       if (decl.queue !== undefined) {
         if (!Object.hasOwn(this.#manifest.queues, decl.queue)) {
           throw new Error(`rule ${name}: target queue "${decl.queue}" is not declared in the manifest`);
@@ -167,6 +169,8 @@ export class LocalEventBus {
         throw new Error(`rule ${name}: ${(err as Error).message}`);
       }
     });
+    this.#rules = compiled.filter((r) => r.decl.bus === undefined);
+    this.#serviceRules = compiled.filter((r) => r.decl.bus === 'default');
     await mkdir(this.#archiveDir, { recursive: true });
     this.#archive = await openJsonLines(join(this.#archiveDir, 'archive.jsonl'));
     this.#failed = await openJsonLines(join(this.#archiveDir, 'failed.jsonl'));
@@ -175,6 +179,15 @@ export class LocalEventBus {
   /** Resolves once every delivery started so far (retries included) has ended. */
   async settled(): Promise<void> {
     while (this.#deliveries.size > 0) await Promise.allSettled([...this.#deliveries]);
+  }
+
+  /**
+   * An event an AWS service puts on the account's default bus (the local Step Functions' status
+   * changes), delivered to the rules declared there; neither archived nor replayable, as the
+   * platform's archive is its own bus's. Returns how many rules matched.
+   */
+  putServiceEvent(event: BusEvent): number {
+    return this.#route(event, this.#serviceRules);
   }
 
   /** Waits for every pending delivery (retries included), then closes the archive files. */
@@ -197,6 +210,7 @@ export class LocalEventBus {
     EventBusName: string;
   }> {
     return Object.entries(this.#manifest.rules)
+      .filter(([, decl]) => decl.bus === undefined)
       .map(([name, decl]) => ({
         Name: name,
         Arn: `arn:aws:events:${this.region}:${LOCAL_ACCOUNT_ID}:rule/${this.name}/${name}`,

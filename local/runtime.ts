@@ -1,8 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { PlatformSettings } from '../infra/function-environment.ts';
+import {
+  managedResourcesOf,
+  type PlatformSettings,
+  workflowBoundaryGrant,
+  workflowRefs,
+} from '../infra/function-environment.ts';
 import { type Manifest, manifest as platformManifest } from '../infra/manifest.ts';
 import { DEFAULT_EMAIL_FROM, webhookSecretsPrefix } from '../shared/notifications/settings.ts';
 import type { CompiledRoute } from '../shared/routes.ts';
@@ -15,6 +21,7 @@ import { EventSourceMappings } from './event-source-mappings.ts';
 import { createInvoker, type Invoke } from './functions.ts';
 import { type GatewayAuth, LOCAL_API_ID, LOCAL_API_STAGE, startGateway } from './gateway.ts';
 import { LOCAL_ACCOUNT_ID, LocalIam } from './iam.ts';
+import { LocalIamRoles, startIamRolesEndpoint } from './iam-roles.ts';
 import { LOCAL_CLIENT_ID, startLocalIssuer, type TokenRequest } from './identity/issuer.ts';
 import { JwtAuthorizer } from './identity/jwt-authorizer.ts';
 import { LocalUserStore, usersDirOf } from './identity/users.ts';
@@ -28,6 +35,7 @@ import { LocalScheduler } from './schedules.ts';
 import { startSesEndpoint } from './ses.ts';
 import { startSettingsStore } from './settings-store.ts';
 import { startSqsEndpoint } from './sqs.ts';
+import { startStepFunctionsEndpoint } from './stepfunctions.ts';
 import { type RuntimeTopology, triggers, wireFunctions, writeTopology } from './wiring.ts';
 
 /**
@@ -103,6 +111,11 @@ export interface LocalRuntimeOptions {
    * says, and no AWS stage has such a setting.
    */
   allowLoopbackWebhooks?: boolean;
+  /**
+   * When set, every workflow Wait state and retry pause lasts this many milliseconds (tests, demos);
+   * default `WORKFLOW_WAITS_MS`, else as the definitions declare.
+   */
+  workflowWaitsMs?: number;
 }
 
 export type { RuntimeTopology } from './wiring.ts';
@@ -412,6 +425,51 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     });
     closers.push(() => cognito.close());
 
+    // Workflows: IAM's role calls (the workflows' execution roles, bounded as in AWS) and Step
+    // Functions, whose tasks invoke the managers through the Lambda endpoint as those roles.
+    const workflowWaitsMs = opts.workflowWaitsMs ?? waitsFromEnv(process.env.WORKFLOW_WAITS_MS);
+    const iamRoles = await LocalIamRoles.open(resolve(dataDir, 'iam'));
+    const workflows = workflowRefs({
+      service: manifest.service,
+      stage,
+      partition: 'aws',
+      region,
+      account: LOCAL_ACCOUNT_ID,
+    });
+    const functionRefs = Object.fromEntries(
+      Object.keys(manifest.functions).map((fnName) => {
+        const name = deployedFunctionName(manifest.service, fnName);
+        return [fnName, { name, arn: functionArn(region, name) }];
+      }),
+    );
+    const boundary = workflowBoundaryGrant({ functions: functionRefs }, managedResourcesOf(manifest));
+    iamRoles.registerManagedPolicy(workflows.boundaryPolicyArn, {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: boundary.actions, Resource: boundary.resources }],
+    });
+    const iamEndpoint = await startIamRolesEndpoint({ iam, roles: iamRoles, host, log });
+    closers.push(() => iamEndpoint.close());
+    const stepFunctions = await startStepFunctionsEndpoint({
+      region,
+      iam,
+      roles: iamRoles,
+      lambdaUrl: lambda.url,
+      dataDir: resolve(dataDir, 'stepfunctions'),
+      ...(workflowWaitsMs !== undefined ? { waitsMs: workflowWaitsMs } : {}),
+      onStatusChange: (event) =>
+        bus.putServiceEvent({
+          version: '0',
+          id: randomUUID(),
+          account: LOCAL_ACCOUNT_ID,
+          region,
+          ...event,
+        }),
+      host,
+      log,
+    });
+    // Closed before the Lambda endpoint its tasks call (closers run in reverse).
+    closers.push(() => stepFunctions.close());
+
     const endpoints = {
       AWS_ENDPOINT_URL_S3: s3.url,
       AWS_ENDPOINT_URL_SQS: sqsEndpoint.url,
@@ -422,6 +480,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       AWS_ENDPOINT_URL_CLOUDWATCH: cloudWatch.url,
       AWS_ENDPOINT_URL_SESV2: ses.url,
       AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: cognito.url,
+      AWS_ENDPOINT_URL_SFN: stepFunctions.url,
+      AWS_ENDPOINT_URL_IAM: iamEndpoint.url,
     };
     const allowLoopback =
       opts.allowLoopbackWebhooks ?? !['0', 'false'].includes(process.env.WEBHOOK_ALLOW_LOOPBACK ?? 'true');
@@ -462,12 +522,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
           arn: `arn:aws:ses:${region}:${LOCAL_ACCOUNT_ID}:identity/${emailFrom.split('@')[1]}`,
         },
         userPool: { name: cognito.userPoolId, arn: cognito.userPoolArn },
-        functions: Object.fromEntries(
-          Object.keys(manifest.functions).map((fnName) => {
-            const name = deployedFunctionName(manifest.service, fnName);
-            return [fnName, { name, arn: functionArn(region, name) }];
-          }),
-        ),
+        functions: functionRefs,
         eventSourceMappings: Object.fromEntries(
           Object.entries(eventSourceMappings).map(([queue, uuid]) => [
             queue,
@@ -475,6 +530,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
           ]),
         ),
         httpApi,
+        workflows,
       },
     });
     environments = wired.environments;
@@ -589,4 +645,12 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     await closeAll();
     throw err;
   }
+}
+
+/** `WORKFLOW_WAITS_MS`: a whole number of milliseconds, or unset. */
+function waitsFromEnv(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^\d{1,7}$/.test(value))
+    throw new Error(`WORKFLOW_WAITS_MS must be a whole number of milliseconds, got "${value}"`);
+  return Number(value);
 }

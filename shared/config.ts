@@ -16,6 +16,14 @@ const NOTIFICATIONDELIVERIES_QUEUE_URL = queueUrlVariable(
 
 const boolFromEnv = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
+/** A JSON object of names to non-empty strings (queue URLs by queue, function ARNs by manager). */
+const jsonRecord = z.string().transform((json, ctx) => {
+  const parsed = z.record(z.string(), z.string().min(1)).safeParse(safeJson(json));
+  if (!parsed.success)
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON object of non-empty strings' });
+  return parsed.data ?? {};
+});
+
 const EnvSchema = z.object({
   STAGE: z.string().min(1).default('local'),
   SERVICE_VERSION: z.string().default('0.1.0'),
@@ -43,14 +51,7 @@ const EnvSchema = z.object({
   [BACKUPS_QUEUE_URL]: z.string().min(1).optional(),
   [RESOURCE_ENV.eventBus]: z.string().min(1).optional(),
   [RESOURCE_ENV.stateTable]: z.string().min(1).optional(),
-  [RESOURCE_ENV.deadLetterQueues]: z
-    .string()
-    .transform((json, ctx) => {
-      const parsed = z.record(z.string(), z.string().min(1)).safeParse(safeJson(json));
-      if (!parsed.success) ctx.addIssue({ code: 'custom', message: 'must be a JSON object of queue URLs' });
-      return parsed.data ?? {};
-    })
-    .optional(),
+  [RESOURCE_ENV.deadLetterQueues]: jsonRecord.optional(),
   // Local runtime only: the file state store's folder and the DynamoDB actions its function is granted.
   STATE_DIR: z.string().min(1).optional(),
   STATE_DIR_ACTIONS: z
@@ -63,6 +64,11 @@ const EnvSchema = z.object({
   [RESOURCE_ENV.webhookSecretsPrefix]: z.string().min(1).optional(),
   [RESOURCE_ENV.emailFrom]: z.email().optional(),
   [RESOURCE_ENV.userPoolId]: z.string().min(1).optional(),
+  // Workflows (`workflows:manage`): where state machines and roles are made, what tasks invoke.
+  [RESOURCE_ENV.workflowStateMachinePrefix]: z.string().min(1).optional(),
+  [RESOURCE_ENV.workflowRolePath]: z.string().min(1).optional(),
+  [RESOURCE_ENV.workflowRoleBoundary]: z.string().min(1).optional(),
+  [RESOURCE_ENV.workflowTaskFunctions]: jsonRecord.optional(),
   // Local runtime only (`npm start` sets it; no stage setting exists for it): webhooks may target loopback.
   WEBHOOK_ALLOW_LOOPBACK: boolFromEnv.default(false),
 });
@@ -106,6 +112,13 @@ export interface Config {
   s3ForcePathStyle: boolean;
   /** The Cognito user pool (`users:read` access only). */
   userPoolId?: string;
+  /** What `workflows:manage` names: state machine prefix, role path and boundary, task functions. */
+  workflows?: {
+    stateMachinePrefix: string;
+    rolePath: string;
+    boundaryArn: string;
+    taskFunctions: Record<string, string>;
+  };
   /** Absent in fixtures that build a configuration by hand: read as all unset. */
   notifications?: {
     deliveryQueueUrl?: string;
@@ -187,6 +200,16 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
     },
     s3ForcePathStyle: e.S3_FORCE_PATH_STYLE,
     ...(e.USER_POOL_ID ? { userPoolId: e.USER_POOL_ID } : {}),
+    ...(e.WORKFLOW_STATE_MACHINE_PREFIX && e.WORKFLOW_ROLE_PATH && e.WORKFLOW_ROLE_BOUNDARY
+      ? {
+          workflows: {
+            stateMachinePrefix: e.WORKFLOW_STATE_MACHINE_PREFIX,
+            rolePath: e.WORKFLOW_ROLE_PATH,
+            boundaryArn: e.WORKFLOW_ROLE_BOUNDARY,
+            taskFunctions: e.WORKFLOW_TASK_FUNCTIONS ?? {},
+          },
+        }
+      : {}),
     notifications: {
       ...(e.NOTIFICATIONDELIVERIES_QUEUE_URL ? { deliveryQueueUrl: e.NOTIFICATIONDELIVERIES_QUEUE_URL } : {}),
       ...(e.WEBHOOK_SECRETS_PREFIX ? { webhookSecretsPrefix: e.WEBHOOK_SECRETS_PREFIX } : {}),

@@ -18,6 +18,14 @@ export const RESOURCE_ENV = {
   deadLetterQueues: 'DEAD_LETTER_QUEUES',
   /** The Cognito user pool whose users `users:read` lists. */
   userPoolId: 'USER_POOL_ID',
+  /** `workflows:manage`: state machines are named this prefix + the workflow id. */
+  workflowStateMachinePrefix: 'WORKFLOW_STATE_MACHINE_PREFIX',
+  /** `workflows:manage`: the IAM path of the workflows' execution roles. */
+  workflowRolePath: 'WORKFLOW_ROLE_PATH',
+  /** `workflows:manage`: the managed policy every execution role is bounded by. */
+  workflowRoleBoundary: 'WORKFLOW_ROLE_BOUNDARY',
+  /** `workflows:manage`: JSON, manager id → its contract function's live alias ARN (what tasks invoke). */
+  workflowTaskFunctions: 'WORKFLOW_TASK_FUNCTIONS',
 } as const;
 
 const envName = (queue: string) => queue.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase();

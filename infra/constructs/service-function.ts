@@ -20,6 +20,8 @@ import {
   LIVE_ALIAS,
   type ManagedResources,
   type ResourceRefs,
+  type WorkflowRefs,
+  workflowRefs,
 } from '../function-environment.ts';
 import type { FunctionDecl } from '../manifest.ts';
 import { deployedName, releaseApplicationName } from '../stacks/naming.ts';
@@ -107,9 +109,15 @@ export class ServiceFunction extends Construct {
     // What AWSLambdaBasicExecutionRole would grant, scoped to this function's own log group.
     this.logGroup.grantWrite(this.role);
 
+    const workflows = stackWorkflowRefs(this, props.service, settings.stage);
     const { environment, grants } = functionEnvironment(
       decl,
-      { ...platformRefs(props.resources), ...notificationRefs(this, settings), ...props.links },
+      {
+        ...platformRefs(props.resources),
+        ...notificationRefs(this, settings),
+        ...props.links,
+        workflows,
+      },
       {
         name: props.name,
         service: props.service,
@@ -122,15 +130,31 @@ export class ServiceFunction extends Construct {
     );
     const objects = exportObjectsArn(props.resources.exportsBucket.bucketArn);
     const webhookSecrets = `${notificationRefs(this, settings).webhookSecrets.arn}*`;
+    const workflowPatterns = [
+      `${workflows.stateMachineArnPrefix}wf-*`,
+      `${workflows.executionArnPrefix}wf-*:*`,
+      `${workflows.roleArnPrefix}wf-*`,
+    ];
     for (const grant of grants) {
       this.role.addToPolicy(
-        new PolicyStatement({ actions: [...grant.actions], resources: [...grant.resources] }),
+        new PolicyStatement({
+          actions: [...grant.actions],
+          resources: [...grant.resources],
+          ...(grant.conditions ? { conditions: grant.conditions } : {}),
+        }),
       );
       if (grant.resources.includes(objects)) {
         Validations.of(this.role).acknowledge({
           id: `AwsSolutions-IAM5[${nagResourceFinding(this, objects)}]`,
           reason:
             'Exports are addressed by object key, so `<exports bucket>/*` is the narrowest resource for object access.',
+        });
+      }
+      for (const resource of grant.resources.filter((r) => workflowPatterns.includes(r))) {
+        Validations.of(this.role).acknowledge({
+          id: `AwsSolutions-IAM5[${nagResourceFinding(this, resource)}]`,
+          reason:
+            "Workflows' state machines, executions and execution roles are created at run time, named `<stage prefix>wf-<id>`: the stage's `wf-*` prefix is the narrowest resource (roles only with the boundary, passed only to Step Functions).",
         });
       }
       if (grant.resources.includes(webhookSecrets)) {
@@ -227,6 +251,18 @@ export class ServiceFunction extends Construct {
   }
 }
 
+/** The workflows' state machines and roles in `scope`'s account and region. */
+export function stackWorkflowRefs(scope: Construct, service: string, stage: string): WorkflowRefs {
+  const stack = Stack.of(scope);
+  return workflowRefs({
+    service,
+    stage,
+    partition: stack.partition,
+    region: stack.region,
+    account: stack.account,
+  });
+}
+
 /** What the notifications manager names outside the stacks: its secrets' prefix, its SES identity. */
 function notificationRefs(
   scope: Construct,
@@ -259,7 +295,7 @@ function notificationRefs(
 /** The stateful stack's resources as the references `functionEnvironment` takes. */
 function platformRefs(
   r: PlatformResources,
-): Omit<ResourceRefs, keyof FunctionLinks | 'webhookSecrets' | 'emailIdentity'> {
+): Omit<ResourceRefs, keyof FunctionLinks | 'webhookSecrets' | 'emailIdentity' | 'workflows'> {
   const queueRefs = (queues: Readonly<Record<string, IQueue>>) =>
     Object.fromEntries(
       Object.entries(queues).map(([name, q]) => [name, { url: q.queueUrl, arn: q.queueArn }]),

@@ -2,6 +2,7 @@ import { Duration, Fn, Lazy, Stack, type StackProps, Validations } from 'aws-cdk
 import { CorsHttpMethod, HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { type EventPattern, Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction, SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Bucket, EventType } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
@@ -14,7 +15,13 @@ import {
   type PlatformResources,
   ServiceFunction,
 } from '../constructs/service-function.ts';
-import { managedResourcesOf, type ResourceRef, routeRolesOf } from '../function-environment.ts';
+import {
+  managedResourcesOf,
+  type ResourceRef,
+  routeRolesOf,
+  workflowBoundaryGrant,
+  workflowBoundaryPolicyName,
+} from '../function-environment.ts';
 import {
   type Manifest,
   type EventPattern as ManifestPattern,
@@ -143,6 +150,20 @@ export class StatelessStack extends Stack {
       functions[name] = fn;
     }
     this.functions = functions;
+
+    // The most any workflow's execution role may do (the workflow manager creates the roles at run
+    // time, each with this boundary and a policy naming only the managers its tasks call).
+    if (Object.values(manifest.functions).some((f) => f.access.includes('workflows:manage'))) {
+      const boundary = workflowBoundaryGrant(links, managers);
+      new ManagedPolicy(this, 'WorkflowTaskBoundary', {
+        managedPolicyName: workflowBoundaryPolicyName(manifest.service, settings.stage),
+        description:
+          "Permissions boundary of the workflows' execution roles: invoke the managers' live aliases",
+        statements: [
+          new PolicyStatement({ actions: [...boundary.actions], resources: [...boundary.resources] }),
+        ],
+      });
+    }
     const fnOf = (name: string, usedBy: string): ServiceFunction => {
       const fn = functions[name];
       if (!fn) throw new Error(`${usedBy} names function "${name}", which the manifest does not declare`);
@@ -213,7 +234,8 @@ export class StatelessStack extends Stack {
       for (const [name, decl] of rules) {
         new Rule(this, `${pascalCase(name)}Rule`, {
           ruleName: deployedName(manifest.service, settings.stage, name, 'Rule'),
-          eventBus: resources.eventBus,
+          // The default bus when the events are an AWS service's (`bus: 'default'`).
+          ...(decl.bus === 'default' ? {} : { eventBus: resources.eventBus }),
           description: decl.description,
           eventPattern: toCdkPattern(decl.pattern, `Rule ${name}`),
           targets: [targetOf(name, decl)],

@@ -2,8 +2,10 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Config } from '../config.ts';
@@ -11,14 +13,17 @@ import type { EventSourceSwitch, FunctionInvoker, MetricsReader } from '../manag
 import type { DeadLetterReader, DeadLetters, EventBus, ObjectStore, Queue, StateStore } from '../ports.ts';
 import { traced } from '../powertools.ts';
 import type { UserDirectory } from '../security/users.ts';
+import type { ExecutionRoles, StateMachines } from '../workflows/ports.ts';
 import { CloudWatchMetrics } from './cloudwatch.ts';
 import { CognitoUserDirectory } from './cognito-users.ts';
 import { DynamoStateStore } from './dynamodb-state.ts';
 import { EventBridgeBus } from './eventbridge.ts';
 import { FileStateStore } from './file-state.ts';
+import { IamExecutionRoles } from './iam-roles.ts';
 import { LambdaEventSources, LambdaInvoker } from './lambda.ts';
 import { S3ObjectStore } from './s3.ts';
 import { SqsDeadLetterReader, SqsDeadLetters, SqsQueue } from './sqs.ts';
+import { StepFunctionsStateMachines } from './step-functions.ts';
 
 export { DynamoStateStore } from './dynamodb-state.ts';
 export { EventBridgeBus } from './eventbridge.ts';
@@ -158,4 +163,14 @@ export function createUserDirectory(config: Config): UserDirectory {
     traced(new CognitoIdentityProviderClient({})),
   );
   return new CognitoUserDirectory({ client, userPoolId: config.userPoolId });
+}
+
+/** Workflows' state machines: Step Functions in AWS, the local runtime's Step Functions endpoint locally. */
+export function createStateMachines(): StateMachines {
+  return new StepFunctionsStateMachines(cached(endpointKey('SFN'), () => traced(new SFNClient({}))));
+}
+
+/** Workflows' execution roles: IAM in AWS (a global service), the local runtime's IAM endpoint locally. */
+export function createExecutionRoles(): ExecutionRoles {
+  return new IamExecutionRoles(cached(endpointKey('IAM'), () => traced(new IAMClient({}))));
 }

@@ -49,6 +49,16 @@ const detail = <S extends z.ZodRawShape>(shape: S) =>
     ...shape,
   });
 
+/** What every workflow execution event names. */
+const workflowExecution = {
+  workflowId: z.string().min(1),
+  /** The workflow's name when the execution was reported (absent when it was deleted meanwhile). */
+  workflowName: z.string().min(1).optional(),
+  executionId: z.string().min(1),
+  executionArn: z.string().min(1),
+};
+const workflowEnd = { startedAt: z.iso.datetime(), stoppedAt: z.iso.datetime(), durationMs: z.int().nonnegative() };
+
 export const EVENTS = {
   MigrationStarted: {
     description: 'A migration job was planned and its chunks sent to the workers.',
@@ -366,6 +376,35 @@ export const EVENTS = {
       /** The audit entry that records it. */
       auditId: z.string().min(1),
       at: z.iso.datetime(),
+    }),
+  },
+  WorkflowExecutionStarted: {
+    description:
+      'A workflow execution started (Step Functions in AWS, the local engine on a laptop); `executionId` is its id in the API.',
+    detail: detail({ ...workflowExecution, startedAt: z.iso.datetime() }),
+  },
+  WorkflowExecutionSucceeded: {
+    description: 'A workflow execution ended with SUCCEEDED.',
+    detail: detail({ ...workflowExecution, ...workflowEnd }),
+  },
+  WorkflowExecutionFailed: {
+    description:
+      "A workflow execution ended FAILED or TIMED_OUT (`status`), with Step Functions' error name and cause.",
+    detail: detail({
+      ...workflowExecution,
+      ...workflowEnd,
+      status: z.enum(['FAILED', 'TIMED_OUT']),
+      error: z.string().max(256).optional(),
+      cause: z.string().max(2_000).optional(),
+    }),
+  },
+  WorkflowExecutionAborted: {
+    description: 'A workflow execution was stopped (ABORTED) before it ended.',
+    detail: detail({
+      ...workflowExecution,
+      ...workflowEnd,
+      error: z.string().max(256).optional(),
+      cause: z.string().max(2_000).optional(),
     }),
   },
 } as const satisfies Record<string, { description: string; detail: z.ZodType }>;

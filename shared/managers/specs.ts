@@ -33,6 +33,7 @@ export const MANAGER_IDS = [
   'backup',
   'errors',
   'templates',
+  'workflows',
 ] as const;
 
 export type ManagerId = (typeof MANAGER_IDS)[number];
@@ -106,6 +107,14 @@ export const MANAGER_CONFIG = {
   templates: z.strictObject({
     /** Cosine similarity below which a template is not suggested. */
     minSuggestScore: z.number().min(0).max(1).default(0.05),
+  }),
+  workflows: z.strictObject({
+    /** Whether the shipped example workflows are installed when the manager first runs (once). */
+    installExamples: z.boolean().default(true),
+    /** This many failed, timed-out or aborted executions in the window make the manager `degraded`. */
+    degradedAfterFailedExecutions: z.int().min(1).max(10_000).default(1),
+    /** The window of `degradedAfterFailedExecutions`, minutes. */
+    windowMinutes: z.int().min(1).max(1_440).default(60),
   }),
 } as const satisfies Record<ManagerId, z.ZodObject>;
 
@@ -237,6 +246,14 @@ export const MANAGER_ACTIONS = {
         "Embeds every stored template into the templates collection again (after a lost write, or a new embedder's collection)",
       input: z.strictObject({}),
       role: 'writer',
+    },
+  },
+  workflows: {
+    'install-examples': {
+      description:
+        'Installs the shipped example workflows that are missing (by name); the ones present, edited or not, are left as they are. With `firstRun` (its schedule), only if they were never installed',
+      input: z.strictObject({ firstRun: z.boolean().default(false) }),
+      role: 'admin',
     },
   },
 } as const satisfies Record<ManagerId, Record<string, ActionSpec>>;

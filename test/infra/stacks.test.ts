@@ -171,6 +171,7 @@ describe('the platform stacks (default stage)', () => {
         'email:send': 'ses',
         'dead-letters:peek': 'sqs',
         'users:read': 'cognito-idp',
+        'workflows:manage': 'states iam',
       };
       const stoppable = Object.values(managedResourcesOf(manifest)).filter((m) => m.stoppable);
       for (const name of functionNames) {

@@ -397,6 +397,41 @@ describe('every function serves its happy path with that environment', { timeout
     await ok('templates', 'DELETE', '/templates/service-launch');
   });
 
+  it('workflows: create, list, read, replace, run through a manager, executions, stop, status events, delete', async () => {
+    const definition = {
+      StartAt: 'Reindex',
+      States: {
+        Reindex: { Type: 'Task', Resource: 'manager:templates:reindex', Parameters: {}, Next: 'Hold' },
+        Hold: { Type: 'Wait', Seconds: 600, End: true },
+      },
+    };
+    const { workflow } = await ok('workflows', 'POST', '/workflows', { name: 'happy', definition });
+    expect((await ok('workflows', 'GET', '/workflows')).workflows.map((w: { id: string }) => w.id)).toContain(
+      workflow.id,
+    );
+    await ok('workflows', 'GET', `/workflows/${workflow.id}`);
+    await ok('workflows', 'PUT', `/workflows/${workflow.id}`, { name: 'happy', description: 'v2', definition });
+    const { execution } = await ok('workflows', 'POST', `/workflows/${workflow.id}/execute`, { input: {} });
+    // Its task ran in the templates manager (as the workflow's role), then it waits.
+    for (;;) {
+      const view = (await ok('workflows', 'GET', `/executions/${execution.executionId}`)).execution;
+      if (view.states.some((state: { name: string }) => state.name === 'Hold')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await ok('workflows', 'GET', '/executions?status=RUNNING')).executions).toHaveLength(1);
+    await ok('workflows', 'GET', `/workflows/${workflow.id}/executions`);
+    const stopped = await ok('workflows', 'POST', `/executions/${execution.executionId}/stop`, {});
+    expect(stopped.execution.status).toBe('ABORTED');
+    // Step Functions' status changes reach workflowStatus (state:read, bus:put), which publishes.
+    for (;;) {
+      const { events } = await ok('listEvents', 'GET', '/events?type=WorkflowExecutionAborted&limit=5');
+      if (events.length > 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    served.add('workflowStatus');
+    await ok('workflows', 'DELETE', `/workflows/${workflow.id}`);
+  });
+
   it('the access log: a 401 reaches apiAccessLog, which publishes ApiAccessDenied (bus:put)', async () => {
     const refused = await fetch(`${rt.apiUrl}/api/v1/plans`, { headers: { 'user-agent': 'happy-path-401' } });
     expect(refused.status).toBe(401);
