@@ -143,10 +143,13 @@ function errorResponses(route: RouteDecl, op: OperationSpec): Record<string, Jso
       headers: { 'www-authenticate': { schema: { type: 'string' }, description: 'Bearer …' } },
       content: errorContent(GATEWAY_MESSAGE, { message: 'Unauthorized' }),
     };
+    const beyondRole = op.errors?.[403] ? `; or ${op.errors[403]}` : '';
     platform(
       403,
-      `FORBIDDEN: the token does not grant the ${route.role} role (${rolesGranting(route.role)})`,
+      `FORBIDDEN: the token does not grant the ${route.role} role (${rolesGranting(route.role)})${beyondRole}`,
     );
+  } else if (op.errors?.[403]) {
+    throw new Error(`${route.method} ${route.path}: a public route cannot answer 403`);
   }
   if (op.errors?.[404]) platform(404, `NOT_FOUND: ${op.errors[404]}`);
   if (op.errors?.[409]) platform(409, `CONFLICT: ${op.errors[409]}`);
@@ -273,7 +276,7 @@ export function buildOpenApiDocument(
       title: `${m.service} API`,
       version,
       description:
-        'Vectors, development plans and tasks, migrations, and the managers that run them (their lifecycle, health, configuration and metrics, also in the Prometheus format). Generated from `infra/manifest.ts` and the request schemas the handlers validate with (`npm run openapi`). Routes whose role is not public need `Authorization: Bearer <access token>`: a token from Cognito in AWS, `npm run token -- --role admin` locally. A request no route takes is answered `404 NOT_FOUND`, or `405 METHOD_NOT_ALLOWED` with `Allow`, in the ErrorBody shape.',
+        'Vectors, development plans and tasks, migrations, workflows, and the managers that run them (their lifecycle, health, configuration and metrics, also in the Prometheus format). Generated from `infra/manifest.ts` and the request schemas the handlers validate with (`npm run openapi`). Routes whose role is not public need `Authorization: Bearer <access token>`: a token from Cognito in AWS, `npm run token -- --role admin` locally. A request no route takes is answered `404 NOT_FOUND`, or `405 METHOD_NOT_ALLOWED` with `Allow`, in the ErrorBody shape.',
     },
     servers: [{ url: '/', description: 'This API (the origin serving this document)' }],
     tags: [
@@ -302,6 +305,11 @@ export function buildOpenApiDocument(
       {
         name: 'templates',
         description: 'Plan and task templates: suggested by description, instantiated into indexed plans',
+      },
+      {
+        name: 'workflows',
+        description:
+          'Amazon States Language workflows whose tasks call manager actions (Step Functions in AWS, the same definitions run locally), their executions and history',
       },
     ],
     paths,

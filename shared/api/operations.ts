@@ -65,6 +65,20 @@ import {
   SearchBodySchema,
   UpsertBodySchema,
 } from '../vectors/schemas.ts';
+import {
+  AllExecutionsQuerySchema,
+  AllExecutionsSchema,
+  ExecuteBodySchema,
+  ExecutionAnswerSchema,
+  ExecutionListSchema,
+  ExecutionStartedSchema,
+  ExecutionsQuerySchema,
+  StopBodySchema,
+  WorkflowAnswerSchema,
+  WorkflowInputSchema,
+  WorkflowListSchema,
+  WorkflowPathSchema,
+} from '../workflows/model.ts';
 import { DocsAssetPathSchema } from './docs-page.ts';
 import {
   BatchResultSchema,
@@ -128,9 +142,9 @@ export interface SuccessResponse {
 /**
  * Errors a route gives beyond those every route may (429, 500, 503) and those that follow from its
  * declaration (401/403 for a role, 400 for parameters or a body, 413/415 for a JSON body), each
- * with when it happens.
+ * with when it happens; a 403 here is one beyond the route's role (added to the role's).
  */
-export type ErrorStatus = 400 | 404 | 409 | 502;
+export type ErrorStatus = 400 | 403 | 404 | 409 | 502;
 
 export interface OperationSpec {
   /** The function's name unless it serves several routes. */
@@ -151,6 +165,7 @@ export interface OperationSpec {
     | 'dependencies'
     | 'errors'
     | 'templates'
+    | 'workflows'
     | 'security';
   path?: z.ZodObject;
   query?: z.ZodObject;
@@ -711,6 +726,169 @@ const templateOperations: OperationEntry = {
   },
 };
 
+// ---------------------------------------------------------------- workflows
+
+const WORKFLOW_INVALID =
+  'the definition is not a valid workflow, each issue naming its field and state: `definition.States.<name>.Resource` for a Task that calls anything but a manager action `manager:<id>:<action>` (a Lambda ARN, a service integration, an activity) or an unknown manager or action, `definition.States.<name>.Next` for a transition to no state of its own branch, `definition.QueryLanguage` for JSONata, a state asl-validator refuses (its field), a distributed Map; or a bad `name` or `description`';
+const TASK_ROLE =
+  'a Task of the workflow calls a manager action whose role the token does not grant (issue field `definition.States.<name>.Resource`, e.g. `manager:backup:restore` needs admin): saving, running, stopping or deleting a workflow needs the role of every action it calls';
+const TASK_ROLE_NEW_OR_OLD = `${TASK_ROLE}; a replace checks the current and the new definition`;
+const WORKFLOW_ENGINE_DOWN =
+  'Step Functions, IAM (the execution role) or the state store failed or is unreachable';
+const workflowMissing = 'no workflow of this id (issue field `id`)';
+const executionMissing = 'no such execution, or no workflow of its id (issue field `executionId`)';
+const workflowPath = WorkflowPathSchema.pick({ id: true }).required();
+const executionPath = WorkflowPathSchema.pick({ executionId: true }).required();
+const workflowAnswer = named('WorkflowAnswer', WorkflowAnswerSchema);
+const executionAnswer = named('ExecutionAnswer', ExecutionAnswerSchema);
+const executionLocation = { location: 'The execution: `/api/v1/executions/{executionId}`' };
+
+const workflowOperations: OperationEntry = {
+  routes: {
+    'GET /api/v1/workflows': {
+      operationId: 'listWorkflows',
+      summary: 'Workflows',
+      description: 'Every workflow with its definition as written, by name.',
+      tag: 'workflows',
+      responses: { 200: { description: 'Workflows', schema: named('WorkflowList', WorkflowListSchema) } },
+      errors: { 502: STATE_DOWN },
+    },
+    'POST /api/v1/workflows': {
+      operationId: 'createWorkflow',
+      summary: 'Create a workflow',
+      description:
+        'An Amazon States Language definition (JSONPath only) whose Task states call manager actions, and only them: `"Resource": "manager:<id>:<action>"`, the Task’s effective input (after InputPath and Parameters) being the action’s input; Retry and Catch see a stopped manager as the error `ManagerStopped`, an action’s refusal as its code (`VALIDATION_ERROR`, `NOT_FOUND`…). Validated before anything is stored; the caller needs the role of every action it calls. Creates its state machine (Step Functions in AWS, the local engine on a laptop) with an execution role allowed to invoke exactly the managers it calls. Names are unique (ignoring case).',
+      tag: 'workflows',
+      body: { json: named('WorkflowInput', WorkflowInputSchema) },
+      responses: { 201: { description: 'Created (version 1)', schema: workflowAnswer, headers: LOCATION } },
+      errors: {
+        400: WORKFLOW_INVALID,
+        403: TASK_ROLE,
+        409: 'another workflow has this name (issue field `name`)',
+        502: WORKFLOW_ENGINE_DOWN,
+      },
+    },
+    'GET /api/v1/workflows/{id}': {
+      operationId: 'getWorkflow',
+      summary: 'A workflow',
+      description: 'Its definition as written, the managers it calls, its state machine and version.',
+      tag: 'workflows',
+      path: workflowPath,
+      responses: { 200: { description: 'The workflow', schema: workflowAnswer } },
+      errors: { 404: workflowMissing, 502: STATE_DOWN },
+    },
+    'PUT /api/v1/workflows/{id}': {
+      operationId: 'replaceWorkflow',
+      summary: 'Replace a workflow',
+      description:
+        'Its name, description and definition, checked as on create; its execution role and state machine follow, its version one more. Executions already running go on with the definition they started with.',
+      tag: 'workflows',
+      path: workflowPath,
+      body: { json: named('WorkflowInput', WorkflowInputSchema) },
+      responses: { 200: { description: 'Replaced', schema: workflowAnswer } },
+      errors: {
+        400: WORKFLOW_INVALID,
+        403: TASK_ROLE_NEW_OR_OLD,
+        404: workflowMissing,
+        409: 'another workflow has this name (issue field `name`), or it was replaced concurrently (read it again)',
+        502: WORKFLOW_ENGINE_DOWN,
+      },
+    },
+    'DELETE /api/v1/workflows/{id}': {
+      operationId: 'deleteWorkflow',
+      summary: 'Delete a workflow',
+      description:
+        'Its state machine (Step Functions ends its running executions at their next state transition), its execution role, then the workflow; the history of its executions goes with the state machine.',
+      tag: 'workflows',
+      path: workflowPath,
+      responses: { 204: { description: 'Deleted' } },
+      errors: { 403: TASK_ROLE, 404: workflowMissing, 502: WORKFLOW_ENGINE_DOWN },
+    },
+    'POST /api/v1/workflows/{id}/execute': {
+      operationId: 'executeWorkflow',
+      summary: 'Run a workflow',
+      description:
+        'Starts an execution with `input` (any JSON value, at most 256 KiB; `{}` without it or without a body) and answers at once, `RUNNING`; follow it at `Location`. Publishes WorkflowExecutionStarted, then Succeeded, Failed or Aborted when it ends.',
+      tag: 'workflows',
+      path: workflowPath,
+      body: { json: named('ExecuteWorkflow', ExecuteBodySchema), optional: true },
+      responses: {
+        202: {
+          description: 'Started',
+          schema: named('ExecutionStarted', ExecutionStartedSchema),
+          headers: executionLocation,
+        },
+      },
+      errors: {
+        400: 'the input is over 256 KiB as JSON (issue field `input`)',
+        403: TASK_ROLE,
+        404: workflowMissing,
+        502: WORKFLOW_ENGINE_DOWN,
+      },
+    },
+    'GET /api/v1/workflows/{id}/executions': {
+      operationId: 'listExecutions',
+      summary: 'A workflow’s executions',
+      description:
+        'Newest first, as Step Functions lists them; `status` filters, `limit` 1–100 (default 20), then `nextToken` as `nextToken` for the next page.',
+      tag: 'workflows',
+      path: workflowPath,
+      query: ExecutionsQuerySchema,
+      responses: {
+        200: { description: 'One page of executions', schema: named('ExecutionList', ExecutionListSchema) },
+      },
+      errors: {
+        400: '`nextToken` is not one this API answered (issue field `query.nextToken`)',
+        404: workflowMissing,
+        502: WORKFLOW_ENGINE_DOWN,
+      },
+    },
+    'GET /api/v1/executions': {
+      operationId: 'listAllExecutions',
+      summary: 'The latest executions of every workflow',
+      description:
+        'Newest first, each with its workflow’s name (the status page lists the running ones: `status=RUNNING`); `status` filters, `limit` 1–100 (default 20) in all. No paging: for older ones, a workflow’s own list.',
+      tag: 'workflows',
+      query: AllExecutionsQuerySchema,
+      responses: {
+        200: { description: 'Executions, newest first', schema: named('AllExecutions', AllExecutionsSchema) },
+      },
+      errors: { 502: WORKFLOW_ENGINE_DOWN },
+    },
+    'GET /api/v1/executions/{executionId}': {
+      operationId: 'getExecution',
+      summary: 'An execution, with its history',
+      description:
+        'Its status (`RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`), input, output or error and cause, the states entered in order, and its history in Step Functions’ shape (GetExecutionHistory’s events: `type`, `id`, `previousEventId`, `timestamp` and the type’s details), oldest first, at most 1,000 events (`historyTruncated` beyond).',
+      tag: 'workflows',
+      path: executionPath,
+      responses: { 200: { description: 'The execution', schema: executionAnswer } },
+      errors: {
+        400: 'not an execution id, `<workflow id>.<uuid>` (issue field `executionId`)',
+        404: executionMissing,
+        502: WORKFLOW_ENGINE_DOWN,
+      },
+    },
+    'POST /api/v1/executions/{executionId}/stop': {
+      operationId: 'stopExecution',
+      summary: 'Stop an execution',
+      description:
+        'Stops a running execution (`ABORTED`, with the optional `error` and `cause`) and answers it; publishes WorkflowExecutionAborted.',
+      tag: 'workflows',
+      path: executionPath,
+      body: { json: named('StopExecution', StopBodySchema), optional: true },
+      responses: { 200: { description: 'The stopped execution', schema: executionAnswer } },
+      errors: {
+        400: 'not an execution id, `<workflow id>.<uuid>` (issue field `executionId`)',
+        403: TASK_ROLE,
+        404: executionMissing,
+        409: 'the execution already ended (issue field `executionId`)',
+        502: WORKFLOW_ENGINE_DOWN,
+      },
+    },
+  },
+};
+
 const BASE_OPERATIONS: Record<string, OperationEntry> = {
   health: {
     summary: 'Liveness',
@@ -1051,6 +1229,7 @@ const BASE_OPERATIONS: Record<string, OperationEntry> = {
     },
   },
   templates: templateOperations,
+  workflows: workflowOperations,
   notificationSubscriptions: notifications,
   managerConfig,
   prometheusMetrics: {
