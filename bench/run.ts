@@ -19,6 +19,7 @@ const suites: Record<string, () => Promise<Record<string, unknown>>> = {
   bus: async () => (await import('./bus.ts')).benchBus(),
   managers: async () => (await import('./managers.ts')).benchManagers(),
   backup: async () => (await import('./backup.ts')).benchBackup(),
+  workflows: async () => (await import('./workflows.ts')).benchWorkflows(),
 };
 
 const wanted = process.argv.slice(2);
