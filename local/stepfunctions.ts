@@ -353,6 +353,18 @@ export async function startStepFunctionsEndpoint(
     Object.entries(await readJson<Record<string, StateMachineRecord>>(machinesFile, {})),
   );
   const executions = new Map<string, ExecutionRecord>();
+  /**
+   * Each state machine's parsed definition, checked once: the library's validating constructor
+   * takes ~100 ms of the event loop, too much to pay again at every StartExecution.
+   */
+  const parsedMachines = new Map<string, { text: string; parsed: ParsedDefinition }>();
+  const parsedOf = (machine: StateMachineRecord): ParsedDefinition => {
+    const cached = parsedMachines.get(machine.arn);
+    if (cached?.text === machine.definition) return cached.parsed;
+    const parsed = parseDefinition(machine.definition);
+    parsedMachines.set(machine.arn, { text: machine.definition, parsed });
+    return parsed;
+  };
   const running = new Map<string, Running>();
   const writes = new Map<string, Promise<void>>();
   let closing = false;
@@ -791,6 +803,7 @@ export async function startStepFunctionsEndpoint(
         const input = parse(schemas.DeleteStateMachine, body);
         parseMachineArn(input.stateMachineArn);
         await authorize('states:DeleteStateMachine', input.stateMachineArn);
+        parsedMachines.delete(input.stateMachineArn);
         if (machines.delete(input.stateMachineArn)) await saveMachines();
         for (const record of [...executions.values()]) {
           if (record.stateMachineArn !== input.stateMachineArn || record.status === 'RUNNING') continue;
@@ -874,7 +887,7 @@ export async function startStepFunctionsEndpoint(
         };
         executions.set(arn, record);
         await statusChanged(record);
-        running.set(arn, execute(record, parseDefinition(machine.definition), machine.name));
+        running.set(arn, execute(record, parsedOf(machine), machine.name));
         return { executionArn: arn, startDate: epochSeconds(record.startDate) };
       }
       case 'DescribeExecution': {
