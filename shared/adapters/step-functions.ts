@@ -3,6 +3,7 @@ import {
   DeleteStateMachineCommand,
   DescribeExecutionCommand,
   type DescribeExecutionOutput,
+  type ExecutionListItem,
   GetExecutionHistoryCommand,
   ListExecutionsCommand,
   type HistoryEvent as SdkHistoryEvent,
@@ -105,14 +106,7 @@ export class StepFunctionsStateMachines implements StateMachines {
       }
     });
     return {
-      executions: (out.executions ?? []).map((e) => ({
-        executionArn: e.executionArn!,
-        stateMachineArn: e.stateMachineArn!,
-        name: e.name!,
-        status: e.status as ExecutionStatus,
-        startDate: e.startDate!,
-        ...(e.stopDate ? { stopDate: e.stopDate } : {}),
-      })),
+      executions: (out.executions ?? []).map(descriptionOf),
       ...(out.nextToken ? { nextToken: out.nextToken } : {}),
     };
   }
@@ -166,7 +160,9 @@ export class StepFunctionsStateMachines implements StateMachines {
   }
 }
 
-function descriptionOf(e: DescribeExecutionOutput): ExecutionDescription {
+/** A described or listed execution (a listed one has no input, output, error or cause). */
+function descriptionOf(e: DescribeExecutionOutput | ExecutionListItem): ExecutionDescription {
+  const d: Partial<DescribeExecutionOutput> = e;
   return {
     executionArn: e.executionArn!,
     stateMachineArn: e.stateMachineArn!,
@@ -174,10 +170,10 @@ function descriptionOf(e: DescribeExecutionOutput): ExecutionDescription {
     status: e.status as ExecutionStatus,
     startDate: e.startDate!,
     ...(e.stopDate ? { stopDate: e.stopDate } : {}),
-    ...(e.input !== undefined ? { input: e.input } : {}),
-    ...(e.output !== undefined ? { output: e.output } : {}),
-    ...(e.error !== undefined ? { error: e.error } : {}),
-    ...(e.cause !== undefined ? { cause: e.cause } : {}),
+    ...(d.input !== undefined ? { input: d.input } : {}),
+    ...(d.output !== undefined ? { output: d.output } : {}),
+    ...(d.error !== undefined ? { error: d.error } : {}),
+    ...(d.cause !== undefined ? { cause: d.cause } : {}),
   };
 }
 

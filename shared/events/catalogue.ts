@@ -57,7 +57,11 @@ const workflowExecution = {
   executionId: z.string().min(1),
   executionArn: z.string().min(1),
 };
-const workflowEnd = { startedAt: z.iso.datetime(), stoppedAt: z.iso.datetime(), durationMs: z.int().nonnegative() };
+const workflowEnd = {
+  startedAt: z.iso.datetime(),
+  stoppedAt: z.iso.datetime(),
+  durationMs: z.int().nonnegative(),
+};
 
 export const EVENTS = {
   MigrationStarted: {

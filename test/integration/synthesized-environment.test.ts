@@ -410,7 +410,11 @@ describe('every function serves its happy path with that environment', { timeout
       workflow.id,
     );
     await ok('workflows', 'GET', `/workflows/${workflow.id}`);
-    await ok('workflows', 'PUT', `/workflows/${workflow.id}`, { name: 'happy', description: 'v2', definition });
+    await ok('workflows', 'PUT', `/workflows/${workflow.id}`, {
+      name: 'happy',
+      description: 'v2',
+      definition,
+    });
     const { execution } = await ok('workflows', 'POST', `/workflows/${workflow.id}/execute`, { input: {} });
     // Its task ran in the templates manager (as the workflow's role), then it waits.
     for (;;) {

@@ -1,19 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Actor } from '#shared/actor.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '#shared/errors.ts';
-import { MANAGER_ACTIONS } from '#shared/managers/specs.ts';
 import { EXAMPLES, installExamples } from '#shared/workflows/examples.ts';
 import { MAX_EXECUTION_INPUT_BYTES } from '#shared/workflows/model.ts';
-import type { ExecutionDescription, ExecutionRoles, StateMachines } from '#shared/workflows/ports.ts';
 import { WorkflowService } from '#shared/workflows/service.ts';
 import { fileStore, tempDir } from '../managers/support.ts';
+import { MemoryEngines, settingsWith } from './engines.ts';
 
 /**
  * The workflow service against engines kept in memory: what it creates and in which order, what
  * it refuses (definitions, names, roles, inputs) and that a refusal leaves nothing behind.
  */
 
-const SM = 'arn:aws:states:eu-west-1:123456789012:stateMachine:';
 const admin: Actor = { id: 'ana', role: 'admin' };
 const writer: Actor = { id: 'wes', role: 'writer' };
 const FUNCTIONS = {
@@ -22,71 +20,6 @@ const FUNCTIONS = {
   notifications: 'arn:notifications:live',
   migration: 'arn:migration:live',
 };
-
-/** Records every engine call; `failCreate` makes the next CreateStateMachine fail. */
-class Engines implements StateMachines, ExecutionRoles {
-  readonly calls: string[] = [];
-  readonly machines = new Map<string, unknown>();
-  readonly roles = new Map<string, readonly string[]>();
-  readonly executions = new Map<string, ExecutionDescription>();
-  failCreate = false;
-
-  async put(role: { name: string; functionArns: readonly string[] }) {
-    this.calls.push(`role:put ${role.name} ${role.functionArns.join(',')}`);
-    this.roles.set(role.name, role.functionArns);
-    return `arn:aws:iam::123456789012:role/x/${role.name}`;
-  }
-  async remove(name: string) {
-    this.calls.push(`role:remove ${name}`);
-    this.roles.delete(name);
-  }
-  async create(name: string, definition: string) {
-    this.calls.push(`sm:create ${name}`);
-    if (this.failCreate) throw new Error('Step Functions refused');
-    this.machines.set(SM + name, JSON.parse(definition));
-    return SM + name;
-  }
-  async update(arn: string, definition: string) {
-    this.calls.push(`sm:update ${arn.slice(SM.length)}`);
-    this.machines.set(arn, JSON.parse(definition));
-  }
-  async delete(arn: string) {
-    this.calls.push(`sm:delete ${arn.slice(SM.length)}`);
-    this.machines.delete(arn);
-  }
-  async start(stateMachineArn: string, name: string, input: string) {
-    const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
-    const startDate = new Date();
-    this.executions.set(executionArn, {
-      executionArn,
-      stateMachineArn,
-      name,
-      status: 'RUNNING',
-      startDate,
-      input,
-    });
-    return { executionArn, startDate };
-  }
-  async describe(arn: string) {
-    return this.executions.get(arn);
-  }
-  async list(stateMachineArn: string) {
-    return { executions: [...this.executions.values()].filter((e) => e.stateMachineArn === stateMachineArn) };
-  }
-  async history() {
-    return { events: [], truncated: false };
-  }
-  async stop(arn: string, error?: string, cause?: string) {
-    const e = this.executions.get(arn)!;
-    this.executions.set(arn, {
-      ...e,
-      status: 'ABORTED',
-      stopDate: new Date(),
-      ...(error ? { error } : {}),
-      ...(cause ? { cause } : {}),
-    });
-  }
-}
 
 const reindex = {
   StartAt: 'Reindex',
@@ -99,30 +32,16 @@ const backup = {
 
 describe('WorkflowService', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
-  let engines: Engines;
+  let engines: MemoryEngines;
   let service: WorkflowService;
   beforeEach(async () => {
     dir = await tempDir('vp-workflows-unit-');
-    engines = new Engines();
-    const actionRoles = Object.fromEntries(
-      Object.entries(MANAGER_ACTIONS).map(([id, actions]) => [
-        id,
-        Object.fromEntries(
-          Object.entries(actions).map(([name, spec]) => [name, (spec as { role: 'writer' | 'admin' }).role]),
-        ),
-      ]),
-    );
+    engines = new MemoryEngines();
     service = new WorkflowService({
       state: () => fileStore(dir.path),
       machines: () => engines,
       roles: () => engines,
-      settings: () => ({
-        stateMachinePrefix: 'vp-dev-',
-        rolePath: '/vp/dev/workflows/',
-        boundaryArn: 'arn:aws:iam::123456789012:policy/boundary',
-        taskFunctions: FUNCTIONS,
-        actionRoles,
-      }),
+      settings: () => settingsWith(FUNCTIONS),
     });
   });
   afterEach(() => dir.cleanup());
@@ -131,7 +50,7 @@ describe('WorkflowService', () => {
     const wf = await service.create({ name: 'Nightly', definition: reindex }, writer);
     expect(wf).toMatchObject({ name: 'Nightly', managers: ['roadmap'], version: 1, createdBy: 'wes' });
     expect(wf).not.toHaveProperty('roleArn');
-    expect(engines.calls).toEqual([`role:put ${wf.id} arn:roadmap:live`, `sm:create vp-dev-${wf.id}`]);
+    expect(engines.calls).toEqual([`role:put ${wf.id} arn:roadmap:live`, `sm:create vp-test-${wf.id}`]);
     // The engine gets the translation; the record keeps what the client wrote.
     const engine = engines.machines.get(wf.stateMachineArn) as { States: { Reindex: { Resource: string } } };
     expect(engine.States.Reindex.Resource).toBe('arn:roadmap:live');
@@ -178,7 +97,7 @@ describe('WorkflowService', () => {
       admin,
     );
     expect(replaced).toMatchObject({ managers: ['backup'], version: 2, description: 'now a backup' });
-    expect(engines.calls).toEqual([`role:put ${wf.id} arn:backup:live`, `sm:update vp-dev-${wf.id}`]);
+    expect(engines.calls).toEqual([`role:put ${wf.id} arn:backup:live`, `sm:update vp-test-${wf.id}`]);
     await expect(
       service.replace(wf.id, { name: 'Nightly', definition: reindex }, writer),
     ).rejects.toBeInstanceOf(ForbiddenError);
@@ -190,7 +109,7 @@ describe('WorkflowService', () => {
     const wf = await service.create({ name: 'Nightly', definition: reindex }, admin);
     engines.calls.length = 0;
     await service.delete(wf.id, admin);
-    expect(engines.calls).toEqual([`sm:delete vp-dev-${wf.id}`, `role:remove ${wf.id}`]);
+    expect(engines.calls).toEqual([`sm:delete vp-test-${wf.id}`, `role:remove ${wf.id}`]);
     await expect(service.get(wf.id)).rejects.toBeInstanceOf(NotFoundError);
   });
 
