@@ -442,11 +442,18 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
         return [fnName, { name, arn: functionArn(region, name) }];
       }),
     );
-    const boundary = workflowBoundaryGrant({ functions: functionRefs }, managedResourcesOf(manifest));
-    iamRoles.registerManagedPolicy(workflows.boundaryPolicyArn, {
-      Version: '2012-10-17',
-      Statement: [{ Effect: 'Allow', Action: boundary.actions, Resource: boundary.resources }],
-    });
+    // As the stateless stack declares it: only where a function may make workflow roles.
+    if (
+      Object.values(manifest.functions).some((f) =>
+        (f.access as readonly string[]).includes('workflows:manage'),
+      )
+    ) {
+      const boundary = workflowBoundaryGrant({ functions: functionRefs }, managedResourcesOf(manifest));
+      iamRoles.registerManagedPolicy(workflows.boundaryPolicyArn, {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: boundary.actions, Resource: boundary.resources }],
+      });
+    }
     const iamEndpoint = await startIamRolesEndpoint({ iam, roles: iamRoles, host, log });
     closers.push(() => iamEndpoint.close());
     const stepFunctions = await startStepFunctionsEndpoint({
