@@ -35,7 +35,7 @@ import { LocalScheduler } from './schedules.ts';
 import { startSesEndpoint } from './ses.ts';
 import { startSettingsStore } from './settings-store.ts';
 import { startSqsEndpoint } from './sqs.ts';
-import { startStepFunctionsEndpoint } from './stepfunctions.ts';
+import { startStepFunctionsEndpoint } from './stepfunctions/endpoint.ts';
 import { type RuntimeTopology, triggers, wireFunctions, writeTopology } from './wiring.ts';
 
 /**

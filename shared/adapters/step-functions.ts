@@ -25,7 +25,7 @@ const HISTORY_PAGE = 1_000;
 
 /**
  * State machines and executions through the Step Functions API (`@aws-sdk/client-sfn`): AWS's in
- * a stage, the local runtime's on a laptop (`local/stepfunctions.ts`), which answers the same calls.
+ * a stage, the local runtime's on a laptop (`local/stepfunctions/`), which answers the same calls.
  */
 export class StepFunctionsStateMachines implements StateMachines {
   readonly #client: SFNClient;

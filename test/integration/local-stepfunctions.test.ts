@@ -21,11 +21,11 @@ import { LocalIam } from '#local/iam.ts';
 import { LocalIamRoles, startIamRolesEndpoint } from '#local/iam-roles.ts';
 import { startLambdaEndpoint } from '#local/lambda.ts';
 import {
-  type AwsServiceEvent,
   RECOVERY_CAUSE,
   type StepFunctionsEndpoint,
   startStepFunctionsEndpoint,
-} from '#local/stepfunctions.ts';
+} from '#local/stepfunctions/endpoint.ts';
+import type { AwsServiceEvent } from '#local/stepfunctions/execution.ts';
 import { eventually, waitFor } from './support.ts';
 
 /**
