@@ -7,7 +7,7 @@ import { grantedBeyondLogs, type Synthesized, synthPlatform } from './support.ts
  * writes the state table, puts events on the bus and embeds packages into Qdrant, nothing else;
  * its upload function also reads the exports bucket, from the bucket's notification for
  * `dependencies/`; its contract function only reads (the table, its functions' metrics, Qdrant)
- * and may publish ManagerFailed; its routes are in the API stack behind the authorizer.
+ * and may publish ManagerFailed (identity.test.ts checks every route is behind the authorizer).
  */
 
 describe('the dependency manager in the stacks', () => {
@@ -75,18 +75,5 @@ describe('the dependency manager in the stacks', () => {
       'secretsmanager:GetSecretValue qdrant-api-key',
       'ssm:GetParameter qdrant-url',
     ]);
-  });
-
-  it.each([
-    ['POST /api/v1/dependencies'],
-    ['GET /api/v1/dependencies'],
-    ['GET /api/v1/dependencies/report'],
-    ['DELETE /api/v1/dependencies/{project}'],
-  ])('routes %s in the API stack, behind the JWT authorizer', (routeKey) => {
-    const routes = Object.values(
-      s.apiTemplate.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: routeKey } }),
-    ) as Array<{ Properties: { AuthorizationType?: string } }>;
-    expect(routes).toHaveLength(1);
-    expect(routes[0]!.Properties.AuthorizationType).toBe('JWT');
   });
 });

@@ -90,16 +90,4 @@ describe('the error manager in the stacks', () => {
     expect(types.every((t) => t.endsWith('Failed') || t === 'manager.error')).toBe(true);
     expect(JSON.stringify(rule!.Properties.Targets)).toMatch(/ErrorEventsQueue/);
   });
-
-  it.each([
-    ['GET /api/v1/errors'],
-    ['GET /api/v1/errors/{fingerprint}'],
-    ['GET /api/v1/errors/{fingerprint}/similar'],
-  ])('routes %s in the API stack, behind the JWT authorizer', (routeKey) => {
-    const routes = Object.values(
-      s.apiTemplate.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: routeKey } }),
-    ) as Array<{ Properties: { AuthorizationType?: string } }>;
-    expect(routes).toHaveLength(1);
-    expect(routes[0]!.Properties.AuthorizationType).toBe('JWT');
-  });
 });

@@ -16,7 +16,7 @@ import {
  * other function may); the auditor reads and writes the table and publishes (SecurityAlert); the
  * contract function reads and replaces webhook secrets under the stage's prefix (no creation, no
  * deletion); the audited events reach the auditor through a rule into its queue; the rotation
- * schedule calls the contract function; the routes are the API stack's, behind the authorizer.
+ * schedule calls the contract function (identity.test.ts checks every route is behind the authorizer).
  */
 
 describe('the security manager in the stacks', () => {
@@ -134,15 +134,4 @@ describe('the security manager in the stacks', () => {
     );
     expect(inputs).toContainEqual(schedule.input);
   });
-
-  it.each(['GET /api/v1/security/audit', 'GET /api/v1/security/users'])(
-    'routes %s in the API stack, behind the JWT authorizer',
-    (routeKey) => {
-      const routes = Object.values(
-        s.apiTemplate.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: routeKey } }),
-      ) as Array<{ Properties: { AuthorizationType?: string } }>;
-      expect(routes).toHaveLength(1);
-      expect(routes[0]!.Properties.AuthorizationType).toBe('JWT');
-    },
-  );
 });

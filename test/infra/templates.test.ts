@@ -6,7 +6,7 @@ import { grantedBeyondLogs, logicalIdOf, type Synthesized, synthPlatform } from 
  * The template manager's least privilege in the synthesized stacks: its API function reads and
  * writes the state table, embeds into Qdrant, puts events on the bus and invokes the roadmap
  * manager's contract function (its live alias, nothing else of Lambda); its contract function
- * reads, embeds (reindex) and may publish ManagerFailed; its routes are behind the authorizer.
+ * reads, embeds (reindex) and may publish ManagerFailed (identity.test.ts checks its routes).
  */
 
 describe('the template manager in the stacks', () => {
@@ -52,15 +52,5 @@ describe('the template manager in the stacks', () => {
       'secretsmanager:GetSecretValue openai-api-key qdrant-api-key',
       'ssm:GetParameter qdrant-url',
     ]);
-  });
-
-  it.each(
-    manifest.routes.filter((r) => r.function === 'templates').map((r) => [`${r.method} ${r.path}`] as const),
-  )('routes %s in the API stack, behind the JWT authorizer', (routeKey) => {
-    const routes = Object.values(
-      s.apiTemplate.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: routeKey } }),
-    ) as Array<{ Properties: { AuthorizationType?: string } }>;
-    expect(routes).toHaveLength(1);
-    expect(routes[0]!.Properties.AuthorizationType).toBe('JWT');
   });
 });

@@ -164,14 +164,4 @@ describe('the workflow manager in the stacks', () => {
       'events:PutEvents EventBus',
     ]);
   });
-
-  it.each(
-    manifest.routes.filter((r) => r.function === 'workflows').map((r) => [`${r.method} ${r.path}`] as const),
-  )('routes %s in the API stack, behind the JWT authorizer', (routeKey) => {
-    const routes = Object.values(
-      s.apiTemplate.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: routeKey } }),
-    ) as Array<{ Properties: { AuthorizationType?: string } }>;
-    expect(routes).toHaveLength(1);
-    expect(routes[0]!.Properties.AuthorizationType).toBe('JWT');
-  });
 });
