@@ -108,7 +108,7 @@ export class WorkflowService {
     const managers = this.#checked(input.definition, actor, settings);
     // Replacing a workflow it cannot run would let a writer change what an administrator runs.
     this.#authorize(record.definition, actor, settings);
-    if (input.name !== record.name) await this.#refuseTakenName(input.name);
+    await this.#refuseTakenName(input.name, id);
     // The role first: the new definition may call a manager the old role could not invoke.
     await this.#deps.roles().put(this.#role(id, managers, settings));
     await this.#deps
@@ -307,9 +307,10 @@ export class WorkflowService {
     };
   }
 
-  async #refuseTakenName(name: string): Promise<void> {
+  /** Names are unique whatever their case; `own`: the workflow being renamed may keep its own. */
+  async #refuseTakenName(name: string, own?: string): Promise<void> {
     const taken = (await this.#deps.state().list<WorkflowRecord>(WORKFLOWS_PK)).some(
-      (i) => i.value.name.toLowerCase() === name.toLowerCase(),
+      (i) => i.value.id !== own && i.value.name.toLowerCase() === name.toLowerCase(),
     );
     if (taken) {
       throw new ConflictError(`a workflow is already named "${name}"`, [

@@ -103,6 +103,14 @@ describe('WorkflowService', () => {
     ).rejects.toBeInstanceOf(ForbiddenError);
     await expect(service.delete(wf.id, writer)).rejects.toBeInstanceOf(ForbiddenError);
     await expect(service.execute(wf.id, {}, writer)).rejects.toBeInstanceOf(ForbiddenError);
+    // Its own name in another case is no conflict; another workflow's is.
+    expect((await service.replace(wf.id, { name: 'NIGHTLY', definition: backup }, admin)).name).toBe(
+      'NIGHTLY',
+    );
+    await service.create({ name: 'Other', definition: reindex }, admin);
+    await expect(service.replace(wf.id, { name: 'other', definition: backup }, admin)).rejects.toBeInstanceOf(
+      ConflictError,
+    );
   });
 
   it('deletes the state machine, then the role, then the record', async () => {
