@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
-import { apiCaller, eventually, s3ClientOf, tokenFor } from './support.ts';
+import { callersByRole, eventually, s3ClientOf } from './support.ts';
 
 /**
  * The dependency manager end to end on the local runtime: two projects' manifests through the API
@@ -19,18 +19,7 @@ const SLOW = 60_000;
 describe('dependencies on the local runtime', () => {
   let dataDir: string;
   let rt: LocalRuntime;
-  const call = apiCaller(
-    () => `${rt.apiUrl}/api/v1`,
-    tokenFor(() => rt, ['user']),
-  );
-  const admin = apiCaller(
-    () => `${rt.apiUrl}/api/v1`,
-    tokenFor(() => rt),
-  );
-  const reader = apiCaller(
-    () => `${rt.apiUrl}/api/v1`,
-    tokenFor(() => rt, ['readonly']),
-  );
+  const { admin, writer: call, reader } = callersByRole(() => rt);
   const web = {
     project: 'web',
     files: [

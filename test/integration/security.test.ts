@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
-import { apiCaller, eventually, s3ClientOf, tokenFor } from './support.ts';
+import { apiCaller, callersByRole, eventually, s3ClientOf } from './support.ts';
 
 /**
  * The security manager end to end on the local runtime: admin actions taken through the API (a
@@ -33,18 +33,7 @@ describe('security on the local runtime', () => {
   let dataDir: string;
   let rt: LocalRuntime;
   const base = () => `${rt.apiUrl}/api/v1`;
-  const admin = apiCaller(
-    base,
-    tokenFor(() => rt),
-  );
-  const writer = apiCaller(
-    base,
-    tokenFor(() => rt, ['user']),
-  );
-  const reader = apiCaller(
-    base,
-    tokenFor(() => rt, ['readonly']),
-  );
+  const { admin, writer, reader } = callersByRole(() => rt);
   const as = (correlationId: string) => ({ 'x-correlation-id': correlationId });
 
   beforeAll(async () => {

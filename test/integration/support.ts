@@ -62,6 +62,19 @@ export function tokenFor(
   };
 }
 
+/**
+ * One caller per platform role against a runtime's API (`path` below its URL, `/api/v1` by
+ * default): an administrator, a user (writer) and a read-only person.
+ */
+export function callersByRole(runtime: () => LocalRuntime, path = '/api/v1') {
+  const base = () => `${runtime().apiUrl}${path}`;
+  return {
+    admin: apiCaller(base, tokenFor(runtime)),
+    writer: apiCaller(base, tokenFor(runtime, ['user'])),
+    reader: apiCaller(base, tokenFor(runtime, ['readonly'])),
+  };
+}
+
 export function s3ClientOf(runtime: LocalRuntime): S3Client {
   return new S3Client({
     region: runtime.region,

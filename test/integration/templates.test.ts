@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
-import { apiCaller, eventually, tokenFor } from './support.ts';
+import { callersByRole, eventually } from './support.ts';
 
 /**
  * The template manager end to end on the local runtime: templates saved and refused through the
@@ -61,18 +61,7 @@ const bugTask = {
 describe('templates on the local runtime', () => {
   let dataDir: string;
   let rt: LocalRuntime;
-  const writer = apiCaller(
-    () => `${rt.apiUrl}/api/v1`,
-    tokenFor(() => rt, ['user']),
-  );
-  const reader = apiCaller(
-    () => `${rt.apiUrl}/api/v1`,
-    tokenFor(() => rt, ['readonly']),
-  );
-  const admin = apiCaller(
-    () => `${rt.apiUrl}/api/v1`,
-    tokenFor(() => rt),
-  );
+  const { admin, writer, reader } = callersByRole(() => rt);
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'vp-templates-'));

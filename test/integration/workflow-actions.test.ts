@@ -5,7 +5,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
 import type { JobView } from '#shared/migrations/service.ts';
-import { apiCaller, eventually, s3ClientOf, tokenFor } from './support.ts';
+import { apiCaller, callersByRole, eventually, s3ClientOf, tokenFor } from './support.ts';
 
 /**
  * The manager actions the shipped example workflows call, through the API on the local runtime
@@ -20,19 +20,7 @@ const SLOW = 60_000;
 describe('the workflow actions on the local runtime', () => {
   let dataDir: string;
   let rt: LocalRuntime;
-  const base = () => `${rt.apiUrl}/api/v1/managers`;
-  const admin = apiCaller(
-    base,
-    tokenFor(() => rt),
-  );
-  const writer = apiCaller(
-    base,
-    tokenFor(() => rt, ['user']),
-  );
-  const reader = apiCaller(
-    base,
-    tokenFor(() => rt, ['readonly']),
-  );
+  const { admin, writer, reader } = callersByRole(() => rt, '/api/v1/managers');
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'vp-workflow-actions-'));

@@ -7,7 +7,7 @@ import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
 import type { LoggedEvent } from '#shared/events/log.ts';
 import { EXAMPLES } from '#shared/workflows/examples.ts';
 import type { ExecutionView, Workflow } from '#shared/workflows/model.ts';
-import { apiCaller, eventually, s3ClientOf, tokenFor } from './support.ts';
+import { callersByRole, eventually, s3ClientOf } from './support.ts';
 
 /**
  * Workflows end to end on the local runtime: the shipped examples installed at start, one run to
@@ -30,19 +30,7 @@ const plan = (name: string, task: string) => ({
 describe('workflows on the local runtime', () => {
   let dataDir: string;
   let rt: LocalRuntime;
-  const base = () => `${rt.apiUrl}/api/v1`;
-  const admin = apiCaller(
-    base,
-    tokenFor(() => rt),
-  );
-  const writer = apiCaller(
-    base,
-    tokenFor(() => rt, ['user']),
-  );
-  const reader = apiCaller(
-    base,
-    tokenFor(() => rt, ['readonly']),
-  );
+  const { admin, writer, reader } = callersByRole(() => rt);
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'vp-workflows-'));
